@@ -1,0 +1,126 @@
+// Addresses and the strong identity types both processes agree on.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace relay {
+
+// Values are the STUN address family codes (RFC 8489 §14.1), so they go on
+// the wire as they are.
+enum class Family : uint8_t { V4 = 0x01, V6 = 0x02 };
+
+std::string_view to_string(Family f);
+
+// An IPv4 or IPv6 address in network byte order. IPv4 uses bytes[0..3]; the
+// rest stays zero so comparison and hashing can look at all 16 bytes.
+struct IpAddress {
+  Family family = Family::V4;
+  std::array<uint8_t, 16> bytes{};
+
+  static IpAddress v4(std::array<uint8_t, 4> b);
+  static IpAddress v4(uint32_t host_order);
+  static IpAddress v6(const std::array<uint8_t, 16>& b);
+  // Accepts dotted quad or RFC 4291 text (no brackets, no zone).
+  static std::optional<IpAddress> parse(std::string_view text);
+
+  [[nodiscard]] bool is_v4() const { return family == Family::V4; }
+  [[nodiscard]] bool is_v6() const { return family == Family::V6; }
+  [[nodiscard]] size_t size() const { return is_v4() ? 4 : 16; }
+  // Host byte order; only meaningful for IPv4.
+  [[nodiscard]] uint32_t v4_host_order() const;
+  [[nodiscard]] std::string to_string() const;
+
+  auto operator<=>(const IpAddress&) const = default;
+};
+
+// An IP address and UDP port ("198.51.100.1:3478", "[2001:db8::1]:3478").
+struct SocketAddress {
+  IpAddress ip;
+  uint16_t port = 0;
+
+  static std::optional<SocketAddress> parse(std::string_view text);
+  [[nodiscard]] Family family() const { return ip.family; }
+  [[nodiscard]] std::string to_string() const;
+
+  auto operator<=>(const SocketAddress&) const = default;
+};
+
+// A network prefix such as 10.0.0.0/8 or fc00::/7.
+struct Cidr {
+  IpAddress base;  // host bits cleared
+  uint8_t prefix_len = 0;
+
+  static std::optional<Cidr> parse(std::string_view text);
+  [[nodiscard]] bool contains(const IpAddress& ip) const;
+  [[nodiscard]] std::string to_string() const;
+
+  auto operator<=>(const Cidr&) const = default;
+};
+
+// Strong types keep a peer from being passed where a client is expected.
+template <class Tag, class T>
+struct Strong {
+  T value{};
+  auto operator<=>(const Strong&) const = default;
+};
+
+struct ClientSocketTag {};
+struct PeerSocketTag {};
+struct ListenSocketTag {};
+struct AllocationPortTag {};
+struct ChannelNumberTag {};
+
+using ClientSocket = Strong<ClientSocketTag, SocketAddress>;  // the client's public address as seen by us
+using PeerSocket = Strong<PeerSocketTag, SocketAddress>;      // a peer of an allocation
+using ListenSocket = Strong<ListenSocketTag, SocketAddress>;  // our address:3478 the client spoke to
+using AllocationPort = Strong<AllocationPortTag, uint16_t>;
+using ChannelNumber = Strong<ChannelNumberTag, uint16_t>;
+
+// RFC 8656 §12: channel numbers 0x4000-0x7FFF; the two top bits 01 are what
+// tell ChannelData from STUN on the wire.
+constexpr uint16_t kMinChannel = 0x4000;
+constexpr uint16_t kMaxChannel = 0x7FFF;
+constexpr bool is_valid_channel(uint16_t n) { return n >= kMinChannel && n <= kMaxChannel; }
+
+// The client 5-tuple (protocol is always UDP here): who spoke to which of our
+// listen sockets.
+struct ClientFiveTuple {
+  ClientSocket client;
+  ListenSocket listen;
+  auto operator<=>(const ClientFiveTuple&) const = default;
+};
+
+size_t hash_bytes(const void* data, size_t len, size_t seed = 0);
+
+}  // namespace relay
+
+template <>
+struct std::hash<relay::IpAddress> {
+  size_t operator()(const relay::IpAddress& a) const noexcept {
+    return relay::hash_bytes(a.bytes.data(), a.bytes.size(), static_cast<size_t>(a.family));
+  }
+};
+template <>
+struct std::hash<relay::SocketAddress> {
+  size_t operator()(const relay::SocketAddress& a) const noexcept {
+    return std::hash<relay::IpAddress>{}(a.ip) * 31 + a.port;
+  }
+};
+template <class Tag, class T>
+struct std::hash<relay::Strong<Tag, T>> {
+  size_t operator()(const relay::Strong<Tag, T>& s) const noexcept { return std::hash<T>{}(s.value); }
+};
+template <>
+struct std::hash<relay::ClientFiveTuple> {
+  size_t operator()(const relay::ClientFiveTuple& t) const noexcept {
+    return std::hash<relay::SocketAddress>{}(t.client.value) * 1000003u ^
+           std::hash<relay::SocketAddress>{}(t.listen.value);
+  }
+};
