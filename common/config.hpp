@@ -1,0 +1,186 @@
+// The relay's configuration: one TOML file read by both processes, every key
+// overridable by an environment variable and a command-line flag
+// (flag > env > file > default). Loading validates everything before anything
+// starts; a problem comes back as one line naming where it is and which key:
+//
+//   conf/demo.toml:12:15: relay.listen_port: 70000 is out of range 1..65535
+//   --rng-seed: "x" is not an unsigned integer
+//   LOG_LEVEL: "loud" is not one of trace, debug, info, warn, error
+//
+// The schema (keys, flags, environment names, defaults, meanings) is one table
+// in config.cpp; --help and config_reference_markdown() are printed from it.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/log.hpp"
+#include "common/net_types.hpp"
+#include "common/result.hpp"
+
+namespace relay {
+
+using MacAddress = std::array<uint8_t, 6>;
+
+// One address family of the relay interface.
+struct RelayAddress {
+  IpAddress address;                 // ours on the wire
+  uint8_t prefix_len = 0;            // the on-link subnet
+  std::optional<IpAddress> gateway;  // next hop for everything off-link
+  // What XOR-RELAYED-ADDRESS and XOR-MAPPED-ADDRESS advertise when the relay
+  // sits behind a 1:1 NAT; absent means `address`.
+  std::optional<IpAddress> public_address;
+
+  [[nodiscard]] IpAddress advertised() const { return public_address.value_or(address); }
+  [[nodiscard]] Cidr subnet() const;
+};
+
+struct RelaySection {
+  std::optional<RelayAddress> ipv4;  // at least one of the two is set
+  std::optional<RelayAddress> ipv6;
+  uint16_t listen_port = 3478;  // RFC 8489 §18.6 default STUN/TURN port
+  // RFC 8656 §7.2 suggests the dynamic range 49152-65535 for relayed addresses.
+  uint16_t lowest_port = 49152;
+  uint16_t highest_port = 65535;
+  std::string realm = "firezone";
+  // Absent: the control plane generates one at start (generate_auth_secret).
+  std::optional<std::string> auth_secret;
+  std::optional<uint64_t> rng_seed;                    // set only for reproducible tests
+  std::chrono::seconds allocation_lifetime{600};       // RFC 8656 §3.6 "10 minutes"
+  std::chrono::seconds max_allocation_lifetime{3600};  // RFC 8656 §7.2 cap
+  std::chrono::seconds channel_lifetime{600};          // RFC 8656 §12 "10 minutes"
+  std::chrono::seconds permission_lifetime{300};       // RFC 8656 §9 "5 minutes"
+  // A peer is allowed when it matches peer_allow (or peer_allow is empty)
+  // and matches nothing in peer_deny: deny wins.
+  std::vector<Cidr> peer_allow;
+  std::vector<Cidr> peer_deny;
+
+  [[nodiscard]] bool permits_peer(const IpAddress& peer) const;
+};
+
+struct QuotaSection {  // 0 = unlimited
+  uint32_t max_allocations_per_username = 64;
+  uint32_t max_allocations_per_client_ip = 256;  // many clients may share one NAT address
+  uint32_t max_allocations = 0;                  // the port range is the natural global bound
+  uint32_t max_channels_per_allocation = 4096;   // a gateway binds one channel per peer
+  uint32_t max_permissions_per_allocation = 4096;
+};
+
+struct EalSection {
+  std::string lcores = "0-1";                // DPDK -l syntax: "0-3,5"
+  std::vector<uint32_t> lcore_ids = {0, 1};  // `lcores` expanded, ascending
+  std::optional<uint32_t> main_lcore;        // absent: the lowest of lcore_ids
+  std::string file_prefix = "relay";
+  bool huge_pages = true;
+  uint32_t memory_mb = 0;  // 0: DPDK's default
+  std::vector<std::string> vdevs;
+  std::vector<std::string> pci_allowlist;  // empty: --no-pci
+  std::vector<std::string> extra_args;
+
+  [[nodiscard]] uint32_t effective_main_lcore() const;
+};
+
+struct DataplaneSection {
+  // Resolved at load: when not configured, every EAL lcore but the main one
+  // (or the main one alone when it is the only lcore).
+  std::vector<uint32_t> worker_lcores;
+  std::string ring_prefix = "relay";
+  uint32_t mempool_size = 16383;  // mbufs; 2^n - 1 is rte_mempool's optimum
+  uint32_t mbuf_cache = 256;      // per lcore; at most 512, at least burst_size
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  uint16_t burst_size = 32;
+  uint32_t channel_table_capacity = 65536;
+  uint32_t allocation_table_capacity = 16384;
+  uint32_t neighbour_capacity = 1024;
+  uint32_t exception_ring_size = 4096;  // rte_ring sizes are powers of two
+  uint32_t command_ring_size = 1024;
+  std::optional<MacAddress> mac_address;  // absent: the port's own
+  std::optional<uint16_t> vlan;           // 802.1Q id
+};
+
+struct PortalSection {
+  std::optional<std::string> ws_url;  // absent: no portal, the relay serves at once
+  std::optional<std::string> token;   // secret
+  bool allow_insecure_ws = false;
+  std::optional<std::string> ca_file;
+};
+
+struct MetricsSection {
+  std::optional<SocketAddress> address;  // absent: no metrics endpoint
+};
+
+struct LogSection {
+  log::Format format = log::Format::Text;
+  log::Level level = log::Level::Info;
+};
+
+struct RelayConfig {
+  std::string source;  // the file it was read from, "" if none
+  RelaySection relay;
+  QuotaSection quotas;
+  EalSection eal;
+  DataplaneSection dataplane;
+  PortalSection portal;
+  MetricsSection metrics;
+  LogSection log;
+};
+
+struct ConfigError {
+  enum class Kind : uint8_t {
+    HelpRequested,  // `message` is the --help text, for stdout
+    Invalid,        // `message` is one line naming the source and the key
+  };
+  Kind kind = Kind::Invalid;
+  std::string message;
+
+  // What the process exits with: 0 after --help, 2 for a bad configuration.
+  [[nodiscard]] int exit_status() const { return kind == Kind::HelpRequested ? 0 : 2; }
+};
+
+// Prints the help text to stdout or the error line to stderr and returns the
+// exit status, so a main() reads `if (!cfg) return report(cfg.error());`.
+int report(const ConfigError& error);
+
+// Makes the process-wide logger follow the [log] section.
+inline void configure_logger(const LogSection& section) {
+  log::set_level(section.level);
+  log::set_format(section.format);
+}
+
+// Environment lookup, injectable so tests do not touch the real environment.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+EnvLookup process_environment();  // getenv
+
+Result<RelayConfig, ConfigError> load_config(int argc, const char* const* argv,
+                                             std::string_view program, const EnvLookup& env);
+
+// The EAL command line for one of the two processes. The data plane (primary)
+// gets -l, --main-lcore, memory options and the devices; the control plane
+// (secondary) runs on the primary's main lcore, never probes a device and so
+// always gets --no-pci. Every PCI device must be allowlisted (-a): with an
+// empty allowlist the primary gets --no-pci too, so DPDK never takes over a
+// NIC nobody named.
+enum class EalRole : uint8_t { Dataplane, ControlPlane };
+std::vector<std::string> eal_arguments(const RelayConfig& config, EalRole role,
+                                       std::string_view program);
+
+// rte_eal_init wants mutable char*; the pointers borrow from `args`.
+std::vector<char*> as_argv(std::vector<std::string>& args);
+
+// A shared secret for TURN REST credentials when none is configured:
+// 32 bytes, hex. From the kernel CSPRNG, or derived from `rng_seed` so tests
+// and demos replay exactly. Fails only if getrandom(2) fails.
+Result<std::string, std::string> generate_auth_secret(std::optional<uint64_t> rng_seed);
+
+// The operator's reference: a markdown table of every key with its flag,
+// environment variable, default and meaning.
+std::string config_reference_markdown();
+
+}  // namespace relay

@@ -1,0 +1,236 @@
+// Every class of configuration error, each as the exact one line the
+// process prints before it exits with status 2.
+#include <gtest/gtest.h>
+
+#include "tests/unit/config/config_test_support.hpp"
+
+using namespace relay;
+using namespace relay::test;
+
+namespace {
+
+std::string file_error(const std::string& toml, std::vector<std::string> more = {}, Env env = {}) {
+  TempToml file(toml);
+  std::vector<std::string> args{"--config", file.path()};
+  args.insert(args.end(), more.begin(), more.end());
+  auto message = error_of(args, std::move(env));
+  // The temp name varies; the tests compare what follows it.
+  if (message.starts_with(file.path())) message.replace(0, file.path().size(), "FILE");
+  return message;
+}
+
+const std::string kAddr = "[relay.ipv4]\naddress = \"198.51.100.1/24\"\n";
+
+}  // namespace
+
+TEST(ConfigFileErrors, AnUnknownKeyIsReportedAtTheKey) {
+  EXPECT_EQ(file_error(kAddr + "[relay]\nlisten_prot = 3478\n"),
+            "FILE:4:1: relay.listen_prot: unknown key");
+  EXPECT_EQ(file_error(kAddr + "[relais]\nrealm = \"x\"\n"), "FILE:3:2: relais: unknown key");
+}
+
+TEST(ConfigFileErrors, AWrongTypeIsReportedAtTheValue) {
+  EXPECT_EQ(file_error(kAddr + "[relay]\nlisten_port = \"3478\"\n"),
+            "FILE:4:15: relay.listen_port: expected an integer, got a string");
+  EXPECT_EQ(file_error(kAddr + "[eal]\nhuge_pages = 1\n"),
+            "FILE:4:14: eal.huge_pages: expected a boolean, got an integer");
+  EXPECT_EQ(file_error(kAddr + "[eal]\nvdevs = \"net_null0\"\n"),
+            "FILE:4:9: eal.vdevs: expected an array of strings, got a string");
+  EXPECT_EQ(file_error("relay = 5\n"), "FILE:1:9: relay: expected a table, got an integer");
+}
+
+TEST(ConfigFileErrors, AWrongTypeInsideAnArrayIsReportedAtTheElement) {
+  EXPECT_EQ(file_error(kAddr + "[relay]\npeer_deny = [\"10.0.0.0/8\", 5]\n"),
+            "FILE:4:28: relay.peer_deny: expected a string, got an integer");
+}
+
+TEST(ConfigFileErrors, AValueOutOfRangeIsReportedAtTheValue) {
+  EXPECT_EQ(file_error(kAddr + "[relay]\nlisten_port = 70000\n"),
+            "FILE:4:15: relay.listen_port: 70000 is out of range 1..65535");
+  EXPECT_EQ(file_error(kAddr + "[relay]\nlowest_port = 80\n"),
+            "FILE:4:15: relay.lowest_port: 80 is out of range 1024..65535");
+  EXPECT_EQ(file_error(kAddr + "[relay]\nrng_seed = -1\n"),
+            "FILE:4:12: relay.rng_seed: -1 is out of range 0..18446744073709551615");
+  EXPECT_EQ(file_error(kAddr + "[dataplane]\nrx_descriptors = 1000\n"),
+            "FILE:4:18: dataplane.rx_descriptors: 1000 is not a power of two");
+}
+
+TEST(ConfigFileErrors, AnUnparsableValueIsQuotedAtTheValue) {
+  EXPECT_EQ(file_error("[relay.ipv4]\naddress = \"198.51.100.1\"\n"),
+            "FILE:2:11: relay.ipv4.address: \"198.51.100.1\" needs a prefix length, e.g. "
+            "198.51.100.1/24");
+  EXPECT_EQ(file_error(kAddr + "[relay]\npeer_deny = [\"10.0.0.0/8\", \"10.0.0.0/33\"]\n"),
+            "FILE:4:28: relay.peer_deny: \"10.0.0.0/33\" is not a CIDR prefix");
+  EXPECT_EQ(file_error(kAddr + "[log]\nformat = \"xml\"\n"),
+            "FILE:4:10: log.format: \"xml\" is not one of text, json");
+  EXPECT_EQ(file_error(kAddr + "[eal]\nlcores = \"0-\"\n"),
+            "FILE:4:10: eal.lcores: \"0-\" is not an lcore list such as \"0-3,5\" (ids 0..1023)");
+  EXPECT_EQ(file_error(kAddr + "[dataplane]\nmac_address = \"03:00:00:00:00:01\"\n"),
+            "FILE:4:15: dataplane.mac_address: \"03:00:00:00:00:01\" is a multicast address");
+  EXPECT_EQ(file_error(kAddr + "[eal]\npci_allowlist = [\"3b:00\"]\n"),
+            "FILE:4:18: eal.pci_allowlist: \"3b:00\" is not a PCI address such as 0000:01:00.0");
+  EXPECT_EQ(file_error(kAddr + "[eal]\nextra_args = [\"-a\"]\n"),
+            "FILE:4:15: eal.extra_args: \"-a\" is set by its own key (eal.*), not by extra_args");
+}
+
+TEST(ConfigFileErrors, ASyntaxErrorCarriesTheParsersPosition) {
+  auto message = file_error("[relay\nlisten_port = 1\n");
+  EXPECT_TRUE(message.starts_with("FILE:1:")) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+TEST(ConfigFileErrors, AMissingFileIsNamed) {
+  EXPECT_EQ(error_of({"--config", "/nonexistent/relay.toml"}),
+            "/nonexistent/relay.toml: cannot open: No such file or directory");
+}
+
+TEST(ConfigTextErrors, AnEnvironmentVariableIsNamedByItself) {
+  EXPECT_EQ(error_of(kMinimal, {{"LISTEN_PORT", "abc"}}), "LISTEN_PORT: \"abc\" is not an integer");
+  EXPECT_EQ(error_of(kMinimal, {{"ALLOW_INSECURE_WS", "maybe"}}),
+            "ALLOW_INSECURE_WS: \"maybe\" is not a boolean (true or false)");
+  EXPECT_EQ(error_of(kMinimal, {{"PEER_ALLOW", "10.0.0.0/8 nonsense"}}),
+            "PEER_ALLOW: \"nonsense\" is not a CIDR prefix");
+}
+
+TEST(ConfigTextErrors, AFlagIsNamedByItself) {
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--log-level", "loud"}),
+            "--log-level: \"loud\" is not one of trace, debug, info, warn, error");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--listen-port", "65536"}),
+            "--listen-port: 65536 is out of range 1..65535");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--listen-port"}),
+            "--listen-port: 1 required INT missing");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--listen-prot", "3478"}),
+            "--listen-prot: unknown flag");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "stray"}),
+            "\"stray\": unexpected argument (every setting is a --flag)");
+}
+
+TEST(ConfigTextErrors, TheEnvironmentIsCheckedBeforeFlagsOverrideIt) {
+  // A bad value stays an error even when a flag would have replaced it:
+  // a typo in the service's environment should not hide behind a flag.
+  EXPECT_EQ(
+      error_of({"--ip4-addr", "198.51.100.1/24", "--listen-port", "3478"}, {{"LISTEN_PORT", "x"}}),
+      "LISTEN_PORT: \"x\" is not an integer");
+}
+
+TEST(ConfigCrossChecks, ARelayWithoutAnyAddressIsRefused) {
+  EXPECT_EQ(error_of({}),
+            "relay.ipv4.address: no relay address: set relay.ipv4.address or relay.ipv6.address "
+            "(or both)");
+  EXPECT_EQ(file_error("[relay]\nrealm = \"x\"\n"),
+            "FILE: relay.ipv4.address: no relay address: set relay.ipv4.address or "
+            "relay.ipv6.address (or both)");
+}
+
+TEST(ConfigCrossChecks, AGatewayMustBeOfItsFamilyAndOnLink) {
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--ip4-gateway", "2001:db8::1"}),
+            "--ip4-gateway: \"2001:db8::1\" is not an IPv4 address");
+  EXPECT_EQ(file_error("[relay.ipv6]\naddress = \"2001:db8::1/64\"\ngateway = \"198.51.100.1\"\n"),
+            "FILE:3:11: relay.ipv6.gateway: \"198.51.100.1\" is not an IPv6 address");
+  EXPECT_EQ(file_error(kAddr + "gateway = \"203.0.113.1\"\n"),
+            "FILE:3:11: relay.ipv4.gateway: gateway 203.0.113.1 is not inside 198.51.100.0/24 "
+            "(relay.ipv4.address)");
+  EXPECT_EQ(error_of({"--ip6-addr", "2001:db8::1/64", "--ip4-gateway", "198.51.100.254"}),
+            "--ip4-gateway: needs relay.ipv4.address");
+}
+
+TEST(ConfigCrossChecks, ThePortRangeMustBeNonEmptyAndAvoidTheListenPort) {
+  EXPECT_EQ(file_error(kAddr + "[relay]\nlowest_port = 60000\nhighest_port = 50000\n"),
+            "FILE:4:15: relay.lowest_port: the allocation port range 60000..50000 is empty "
+            "(relay.lowest_port > relay.highest_port)");
+  EXPECT_EQ(file_error(kAddr + "[relay]\nlisten_port = 50000\n"),
+            "FILE:4:15: relay.listen_port: relay.listen_port 50000 lies inside the allocation port "
+            "range 49152..65535");
+  // The key the operator set with the strongest source is the one blamed.
+  EXPECT_EQ(
+      file_error(kAddr + "[relay]\nlisten_port = 40000\n", {"--lowest-port", "30000"}),
+      "--lowest-port: relay.listen_port 40000 lies inside the allocation port range 30000..65535");
+}
+
+TEST(ConfigCrossChecks, LifetimesLcoresAndPoolsMustFitTogether) {
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--allocation-lifetime", "7200"}),
+            "--allocation-lifetime: relay.allocation_lifetime 7200 exceeds "
+            "relay.max_allocation_lifetime 3600");
+  EXPECT_EQ(error_of(kMinimal, {{"EAL_MAIN_LCORE", "5"}}),
+            "EAL_MAIN_LCORE: main lcore 5 is not in eal.lcores \"0-1\"");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--dataplane-worker-lcores", "3"}),
+            "--dataplane-worker-lcores: worker lcore 3 is not in eal.lcores \"0-1\"");
+  EXPECT_EQ(
+      error_of({"--ip4-addr", "198.51.100.1/24", "--dataplane-mbuf-cache", "16"}),
+      "--dataplane-mbuf-cache: dataplane.mbuf_cache 16 is smaller than dataplane.burst_size 32");
+  EXPECT_EQ(
+      error_of({"--ip4-addr", "198.51.100.1/24", "--dataplane-mempool-size", "383"}),
+      "--dataplane-mempool-size: dataplane.mbuf_cache 256 exceeds dataplane.mempool_size / 1.5 "
+      "(383 mbufs)");
+}
+
+TEST(ConfigCrossChecks, APortalNeedsATokenAndRefusesPlainWebSocketsUnlessAllowed) {
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--portal-ws-url", "wss://portal.example"}),
+            "--portal-ws-url: portal.ws_url needs portal.token");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--portal-ws-url", "ws://192.0.2.9:8080"},
+                     {{"PORTAL_TOKEN", "t0ken"}}),
+            "--portal-ws-url: ws:// would send the token in clear text: use wss:// or set "
+            "portal.allow_insecure_ws");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--portal-ws-url", "ws://192.0.2.9:8080",
+                      "--allow-insecure-ws"},
+                     {{"PORTAL_TOKEN", "t0ken"}}),
+            "");
+}
+
+TEST(ConfigErrorStatus, HelpExitsZeroAndEveryErrorExitsTwo) {
+  auto help = load({"--help"});
+  ASSERT_FALSE(help.ok());
+  EXPECT_EQ(help.error().kind, ConfigError::Kind::HelpRequested);
+  EXPECT_EQ(help.error().exit_status(), 0);
+  auto bad = load({"--listen-port", "x"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().kind, ConfigError::Kind::Invalid);
+  EXPECT_EQ(bad.error().exit_status(), 2);
+}
+
+TEST(ConfigHelp, EveryFlagIsListedWithItsEnvironmentVariableAndDefault) {
+  auto help = load({"--help"}).error().message;
+  auto reference = config_reference_markdown();
+  size_t rows = 0;
+  for (size_t at = reference.find("| `"); at != std::string::npos;
+       at = reference.find("| `", at + 1)) {
+    auto flag_start = reference.find("`--", at);
+    auto flag_end = reference.find('`', flag_start + 1);
+    auto env_start = reference.find('`', flag_end + 1);
+    auto env_end = reference.find('`', env_start + 1);
+    auto flag = reference.substr(flag_start + 1, flag_end - flag_start - 1);
+    auto env = reference.substr(env_start + 1, env_end - env_start - 1);
+    EXPECT_NE(help.find(flag + " "), std::string::npos) << flag;
+    EXPECT_NE(help.find("(env: " + env + ")"), std::string::npos) << env;
+    at = reference.find('\n', at);
+    ++rows;
+  }
+  EXPECT_GE(rows, 50u);
+  EXPECT_NE(help.find("--listen-port  INT [3478] (env: LISTEN_PORT)"), std::string::npos) << help;
+  EXPECT_NE(help.find("--log-format  TEXT [text] (env: LOG_FORMAT)"), std::string::npos);
+}
+
+TEST(ConfigSecrets, HelpNeverShowsASecretFromAnySource) {
+  TempToml file("[relay]\nauth_secret = \"file-secret-1\"\n[portal]\ntoken = \"file-token-1\"\n");
+  auto help = load({"--config", file.path(), "--auth-secret", "flag-secret-2", "--help"},
+                   {{"AUTH_SECRET", "env-secret-3"}, {"PORTAL_TOKEN", "env-token-4"}})
+                  .error()
+                  .message;
+  for (const char* secret : {"secret-1", "secret-2", "secret-3", "token-1", "token-4"})
+    EXPECT_EQ(help.find(secret), std::string::npos) << secret;
+  EXPECT_NE(help.find("--auth-secret  TEXT (env: AUTH_SECRET)"), std::string::npos);
+  EXPECT_EQ(config_reference_markdown().find("secret-"), std::string::npos);
+}
+
+TEST(ConfigSecrets, ErrorsNeverQuoteASecret) {
+  // A mistyped secret flag, a mistyped secret key and a bad portal URL with
+  // its token in the query.
+  EXPECT_EQ(error_of({"--auth-secrte=hunter2"}), "--auth-secrte: unknown flag");
+  auto typo = file_error("[relay]\nauth_secre = \"hunter2\"\n");
+  EXPECT_EQ(typo, "FILE:2:1: relay.auth_secre: unknown key");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--portal-ws-url",
+                      "https://portal.example/?token=hunter2&v=1"}),
+            "--portal-ws-url: \"https://portal.example/?token=<redacted>&v=1\" is not a ws:// or "
+            "wss:// URL");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRET", ""}, {"PORTAL_TOKEN", ""}}), "");
+}
