@@ -1,0 +1,198 @@
+// The message ABI on the rte_rings between relay-controlplane (DPDK secondary)
+// and relay-dataplane (DPDK primary). Everything here is a fixed-layout,
+// trivially copyable struct because it crosses a process boundary through
+// shared memory: no pointers (except rte_mbuf* on the packet rings, which are
+// valid in every process of the DPDK memory domain), no std types with
+// implementation-defined layout.
+//
+// Rings and the mempool (all names are prefixed with the deployment's
+// `<prefix>`, e.g. "relay0."):
+//   "<prefix>cmd.<lcore>"  one per worker lcore, rte_ring_create_elem with
+//                          element size sizeof(CommandMessage); single
+//                          producer (control plane), single consumer (that
+//                          worker). Every worker receives every command,
+//                          because RSS may put the two directions of one
+//                          channel on different workers.
+//   "<prefix>to_cp"        rte_mbuf* of received STUN datagrams, multi
+//                          producer (workers), single consumer.
+//   "<prefix>from_cp"      rte_mbuf* of datagrams the control plane wants
+//                          sent; single producer, single consumer (the first
+//                          worker, which owns the exception path).
+//   "<prefix>mbufs"        the data plane's mbuf pool; the control plane looks
+//                          it up by name and allocates from_cp mbufs there.
+//
+// Packet metadata on to_cp / from_cp lives in the mbuf private area
+// (rte_mbuf_to_priv), not in the headroom: the headroom is rewritten when the
+// worker prepends Ethernet/IP/UDP, the private area never is. The pool is
+// created with priv_size = kMbufPrivSize. The mbuf data (rte_pktmbuf_mtod,
+// data_len == pkt_len, one segment) is exactly the UDP payload.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "common/net_types.hpp"
+#include "common/time.hpp"
+
+namespace relay::ring_abi {
+
+constexpr std::string_view kCommandRingStem = "cmd.";
+constexpr std::string_view kToControlPlaneRing = "to_cp";
+constexpr std::string_view kFromControlPlaneRing = "from_cp";
+constexpr std::string_view kMbufPool = "mbufs";
+
+inline std::string command_ring_name(std::string_view prefix, unsigned lcore) {
+  return std::string(prefix) + std::string(kCommandRingStem) + std::to_string(lcore);
+}
+inline std::string ring_name(std::string_view prefix, std::string_view stem) {
+  return std::string(prefix) + std::string(stem);
+}
+
+// Ring sizes (power of two, as rte_ring needs). The command rings absorb a
+// burst of channel installs while a worker is busy; to_cp/from_cp absorb one
+// control-plane scheduling hiccup worth of STUN traffic.
+constexpr unsigned kCommandRingSize = 16384;
+constexpr unsigned kPacketRingSize = 4096;
+constexpr size_t kPacketRingElementSize = sizeof(void*);  // rte_mbuf*
+
+// An address as it travels on the rings: family code as in STUN (RFC 8489
+// §14.1; 0 = absent), port in host byte order, IP in network byte order
+// (IPv4 in ip[0..3], rest zero).
+struct WireSocketAddress {
+  uint8_t family = 0;
+  uint8_t reserved = 0;
+  uint16_t port = 0;
+  uint8_t ip[16] = {};
+};
+static_assert(std::is_trivially_copyable_v<WireSocketAddress>);
+static_assert(sizeof(WireSocketAddress) == 20);
+
+inline WireSocketAddress to_wire(const SocketAddress& a) {
+  WireSocketAddress w;
+  w.family = static_cast<uint8_t>(a.ip.family);
+  w.port = a.port;
+  std::memcpy(w.ip, a.ip.bytes.data(), 16);
+  return w;
+}
+inline WireSocketAddress to_wire(const std::optional<SocketAddress>& a) {
+  return a ? to_wire(*a) : WireSocketAddress{};
+}
+// Absent or unknown family → nullopt; the receiver counts and ignores it.
+inline std::optional<SocketAddress> from_wire(const WireSocketAddress& w) {
+  if (w.family != static_cast<uint8_t>(Family::V4) && w.family != static_cast<uint8_t>(Family::V6))
+    return std::nullopt;
+  SocketAddress a;
+  a.ip.family = static_cast<Family>(w.family);
+  std::memcpy(a.ip.bytes.data(), w.ip, 16);
+  if (a.ip.is_v4()) std::memset(a.ip.bytes.data() + 4, 0, 12);
+  a.port = w.port;
+  return a;
+}
+
+enum class CommandKind : uint8_t {
+  CreateAllocation = 1,
+  UpdateAllocation = 2,
+  FreeAllocation = 3,
+  InstallChannel = 4,  // re-install of the same (client, channel) = refresh
+  RemoveChannel = 5,
+};
+
+// One element of a "cmd.<lcore>" ring. Which address fields mean what
+// depends on `kind` (see the make_* helpers, the only way to build one):
+//   CreateAllocation: port, expiry_ns, relay_v4, relay_v6, client, listen
+//   UpdateAllocation: port, expiry_ns
+//   FreeAllocation:   port
+//   InstallChannel:   channel, expiry_ns, client, listen, peer, relay
+//   RemoveChannel:    channel, client, listen, peer, relay
+// expiry_ns is CLOCK_MONOTONIC nanoseconds (common/time.hpp Instant).
+struct CommandMessage {
+  CommandKind kind{};
+  uint8_t reserved0 = 0;
+  uint16_t port = 0;     // AllocationPort
+  uint16_t channel = 0;  // ChannelNumber
+  uint16_t reserved1 = 0;
+  uint64_t expiry_ns = 0;
+  WireSocketAddress relay_v4;
+  WireSocketAddress relay_v6;
+  WireSocketAddress client;
+  WireSocketAddress listen;
+  WireSocketAddress peer;
+  WireSocketAddress relay;
+};
+static_assert(std::is_trivially_copyable_v<CommandMessage>);
+static_assert(std::is_standard_layout_v<CommandMessage>);
+static_assert(sizeof(CommandMessage) == 136);
+static_assert(sizeof(CommandMessage) % 4 == 0, "rte_ring_create_elem needs a multiple of 4");
+static_assert(offsetof(CommandMessage, expiry_ns) == 8);
+constexpr size_t kCommandElementSize = sizeof(CommandMessage);
+
+inline CommandMessage make_create_allocation(AllocationPort port, const std::optional<SocketAddress>& relay_v4,
+                                             const std::optional<SocketAddress>& relay_v6,
+                                             const ClientFiveTuple& client, Instant expiry) {
+  CommandMessage m;
+  m.kind = CommandKind::CreateAllocation;
+  m.port = port.value;
+  m.expiry_ns = expiry.ns();
+  m.relay_v4 = to_wire(relay_v4);
+  m.relay_v6 = to_wire(relay_v6);
+  m.client = to_wire(client.client.value);
+  m.listen = to_wire(client.listen.value);
+  return m;
+}
+inline CommandMessage make_update_allocation(AllocationPort port, Instant expiry) {
+  CommandMessage m;
+  m.kind = CommandKind::UpdateAllocation;
+  m.port = port.value;
+  m.expiry_ns = expiry.ns();
+  return m;
+}
+inline CommandMessage make_free_allocation(AllocationPort port) {
+  CommandMessage m;
+  m.kind = CommandKind::FreeAllocation;
+  m.port = port.value;
+  return m;
+}
+// `relay` is the allocation's relay address of the peer's family and the
+// allocation port: it names the allocation the channel belongs to.
+inline CommandMessage make_install_channel(const ClientFiveTuple& client, ChannelNumber channel,
+                                           const PeerSocket& peer, const SocketAddress& relay, Instant expiry) {
+  CommandMessage m;
+  m.kind = CommandKind::InstallChannel;
+  m.port = relay.port;
+  m.channel = channel.value;
+  m.expiry_ns = expiry.ns();
+  m.client = to_wire(client.client.value);
+  m.listen = to_wire(client.listen.value);
+  m.peer = to_wire(peer.value);
+  m.relay = to_wire(relay);
+  return m;
+}
+inline CommandMessage make_remove_channel(const ClientFiveTuple& client, ChannelNumber channel,
+                                          const PeerSocket& peer, const SocketAddress& relay) {
+  CommandMessage m = make_install_channel(client, channel, peer, relay, Instant{});
+  m.kind = CommandKind::RemoveChannel;
+  return m;
+}
+
+// Metadata of an mbuf on "to_cp" (remote = the client that sent it, local =
+// our listen socket it arrived on) and on "from_cp" (remote = destination,
+// local = source, which must be one of our listen sockets).
+struct PacketMeta {
+  WireSocketAddress remote;
+  WireSocketAddress local;
+  uint64_t rx_timestamp_ns = 0;  // CLOCK_MONOTONIC; 0 on from_cp
+};
+static_assert(std::is_trivially_copyable_v<PacketMeta>);
+static_assert(sizeof(PacketMeta) == 48);
+
+// Private area size of every mbuf of "<prefix>mbufs" (a multiple of
+// RTE_MBUF_PRIV_ALIGN = 8, checked where the pool is created).
+constexpr uint16_t kMbufPrivSize = 64;
+static_assert(sizeof(PacketMeta) <= kMbufPrivSize);
+
+}  // namespace relay::ring_abi

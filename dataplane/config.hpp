@@ -1,0 +1,47 @@
+// What one worker needs to know about the interface it serves. The process
+// fills it from the TOML configuration; validate() runs before any worker
+// is launched, so the fast path never re-checks it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/net_types.hpp"
+#include "common/result.hpp"
+
+namespace relay::dataplane {
+
+using MacAddress = std::array<uint8_t, 6>;
+
+// One address family of the interface: our relay address, the on-link
+// prefix length and the default gateway for everything off-link.
+struct InterfaceAddress {
+  IpAddress address;
+  uint8_t prefix_len = 0;
+  std::optional<IpAddress> gateway;
+};
+
+struct InterfaceConfig {
+  MacAddress mac{};
+  std::optional<uint16_t> vlan;  // 802.1Q id; frames with another tag are not ours
+  std::optional<InterfaceAddress> ipv4;
+  std::optional<InterfaceAddress> ipv6;
+  uint16_t listen_port = 3478;  // RFC 8489 §18.6 default STUN/TURN port
+  // RFC 8656 §7.2 suggests 49152-65535 for relayed transport addresses.
+  uint16_t min_allocation_port = 49152;
+  uint16_t max_allocation_port = 65535;
+  uint32_t max_channels = 65536;  // per worker replica; sizes both channel tables
+  uint32_t neighbour_capacity = 1024;
+  uint16_t burst_size = 32;
+  uint16_t mtu = 1500;  // largest IP packet we send; bigger rewrites are dropped, not fragmented
+  uint32_t echo_replies_per_second = 100;  // per worker
+};
+
+constexpr uint16_t kMaxBurst = 64;
+
+// Returns a human-readable reason on the first problem found.
+Result<bool, std::string> validate(const InterfaceConfig& c);
+
+}  // namespace relay::dataplane

@@ -1,0 +1,242 @@
+#include "dataplane/host_services.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dataplane/frame_builder.hpp"
+
+namespace relay::dataplane {
+
+namespace {
+
+constexpr uint8_t kBroadcastMac[6] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+// Ethernet's minimum frame without FCS (IEEE 802.3 §3.2.8); the NIC adds
+// the FCS but not every vdev pads.
+constexpr uint16_t kMinFrame = 60;
+
+uint8_t* frame_of(rte_mbuf* m) { return rte_pktmbuf_mtod(m, uint8_t*); }
+
+uint32_t icmpv6_sum(const uint8_t* ip6, const uint8_t* icmp, uint16_t len) {
+  return wire::sum_bytes(icmp, len, wire::pseudo_header_sum(ip6 + 8, ip6 + 24, 16, wire::kProtoIcmpv6, len));
+}
+
+// Swaps L2 addresses so the frame goes back where it came from, from us.
+void turn_around_l2(uint8_t* f, const LocalIdentity& me) {
+  std::memcpy(f, f + 6, 6);
+  std::memcpy(f + 6, me.mac.data(), 6);
+}
+
+Verdict echo_reply_v4(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+  uint8_t* f = frame_of(m);
+  uint8_t* ip = f + p.l3;
+  uint8_t* icmp = f + p.l4;
+  if (p.l4_len < 8 || icmp[1] != 0 || !wire::checksum_ok(wire::sum_bytes(icmp, p.l4_len)))
+    return drop(Counter::DropBadIcmp);
+  if (!ctx.echo_limiter.allow(ctx.now_tsc)) return drop(Counter::DropEchoRateLimited);
+  turn_around_l2(f, ctx.me);
+  uint8_t src[4];
+  std::memcpy(src, ip + 12, 4);
+  std::memcpy(ip + 16, src, 4);
+  std::memcpy(ip + 12, ctx.me.v4, 4);
+  ip[8] = wire::kTtl;
+  store_be16(ip + 10, 0);
+  wire::store_checksum(ip + 10, wire::finish_checksum(wire::sum_bytes(ip, p.l4 - p.l3)));
+  icmp[0] = wire::kIcmpEchoReply;
+  store_be16(icmp + 2, 0);
+  wire::store_checksum(icmp + 2, wire::finish_checksum(wire::sum_bytes(icmp, p.l4_len)));
+  set_frame_length(m, p.end());  // drop Ethernet padding
+  m->ol_flags = 0;
+  return {Next::Tx, Counter::EchoReplies};
+}
+
+Verdict echo_reply_v6(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+  uint8_t* f = frame_of(m);
+  uint8_t* ip = f + p.l3;
+  uint8_t* icmp = f + p.l4;
+  if (p.broadcast_or_multicast) return drop(Counter::DropNotForUs);
+  if (!ctx.echo_limiter.allow(ctx.now_tsc)) return drop(Counter::DropEchoRateLimited);
+  turn_around_l2(f, ctx.me);
+  uint8_t src[16];
+  std::memcpy(src, ip + 8, 16);
+  std::memcpy(ip + 24, src, 16);
+  std::memcpy(ip + 8, ctx.me.v6, 16);
+  ip[7] = wire::kTtl;
+  icmp[0] = wire::kIcmpv6EchoReply;
+  store_be16(icmp + 2, 0);
+  wire::store_checksum(icmp + 2, wire::finish_checksum(icmpv6_sum(ip, icmp, p.l4_len)));
+  set_frame_length(m, p.end());
+  m->ol_flags = 0;
+  return {Next::Tx, Counter::EchoReplies};
+}
+
+// RFC 4861 §4.6.1: the link-layer address option of an NS / NA, if any.
+const uint8_t* find_link_layer_option(const uint8_t* icmp, uint16_t len, uint8_t type) {
+  for (uint16_t off = wire::kNdMessage; off + 8 <= len;) {
+    const uint16_t opt_len = static_cast<uint16_t>(icmp[off + 1] * 8);
+    if (opt_len == 0 || off + opt_len > len) return nullptr;  // RFC 4861 §4.6: length 0 is invalid
+    if (icmp[off] == type && opt_len >= 8) return icmp + off + 2;
+    off = static_cast<uint16_t>(off + opt_len);
+  }
+  return nullptr;
+}
+
+// RFC 4861 §7.2.4: answer an NS for our address with a solicited NA that
+// carries our MAC; learn the sender from its source link-layer option.
+Verdict neighbor_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+  uint8_t* f = frame_of(m);
+  uint8_t* ip = f + p.l3;
+  uint8_t* icmp = f + p.l4;
+  if (std::memcmp(icmp + 8, ctx.me.v6, 16) != 0) return drop(Counter::DropNotForUs);
+  static constexpr uint8_t kUnspecified[16] = {};
+  if (std::memcmp(ip + 8, kUnspecified, 16) == 0) return drop(Counter::DropUnhandledIcmp);  // DAD probe
+  const uint8_t* sender_mac = find_link_layer_option(icmp, p.l4_len, wire::kNdOptSourceLinkAddr);
+  if (sender_mac == nullptr) sender_mac = f + 6;
+  uint8_t dst_mac[6];
+  std::memcpy(dst_mac, sender_mac, 6);
+  ctx.neighbours.learn(Family::V6, ip + 8, dst_mac, ctx.now_tsc);
+  uint8_t* out = set_frame_length(m, static_cast<uint16_t>(p.l4 + 32));
+  if (out == nullptr) return drop(Counter::DropNoHeadroom);
+  f = out;
+  ip = f + p.l3;
+  icmp = f + p.l4;
+  std::memcpy(f, dst_mac, 6);
+  std::memcpy(f + 6, ctx.me.mac.data(), 6);
+  uint8_t src[16];
+  std::memcpy(src, ip + 8, 16);
+  store_be16(ip + 4, 32);
+  ip[7] = wire::kNdHopLimit;
+  std::memcpy(ip + 24, src, 16);
+  std::memcpy(ip + 8, ctx.me.v6, 16);
+  icmp[0] = wire::kIcmpv6NeighborAdvertisement;
+  icmp[1] = 0;
+  store_be16(icmp + 2, 0);
+  store_be32(icmp + 4, 0x60000000u);  // Solicited | Override (RFC 4861 §4.4)
+  std::memcpy(icmp + 8, ctx.me.v6, 16);
+  icmp[24] = wire::kNdOptTargetLinkAddr;
+  icmp[25] = 1;
+  std::memcpy(icmp + 26, ctx.me.mac.data(), 6);
+  wire::store_checksum(icmp + 2, wire::finish_checksum(icmpv6_sum(ip, icmp, 32)));
+  m->ol_flags = 0;
+  return {Next::Tx, Counter::NeighborAdvertisements};
+}
+
+Verdict neighbor_advertisement(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+  const uint8_t* f = frame_of(m);
+  const uint8_t* icmp = f + p.l4;
+  const uint8_t* mac = find_link_layer_option(icmp, p.l4_len, wire::kNdOptTargetLinkAddr);
+  if (mac == nullptr) mac = f + 6;
+  ctx.neighbours.learn(Family::V6, icmp + 8, mac, ctx.now_tsc);
+  return drop(Counter::NeighbourUpdatesConsumed);
+}
+
+}  // namespace
+
+bool RateLimiter::allow(uint64_t now_tsc) {
+  if (last_tsc_ == 0) last_tsc_ = now_tsc;
+  const uint64_t elapsed = now_tsc - last_tsc_;
+  if (tsc_hz_ != 0 && elapsed >= tsc_hz_ / std::max<uint64_t>(per_second_, 1)) {
+    const uint64_t earned = per_second_ * elapsed / tsc_hz_;
+    tokens_ = std::min(per_second_, tokens_ + earned);
+    last_tsc_ = now_tsc;
+  }
+  if (tokens_ == 0) return false;
+  --tokens_;
+  return true;
+}
+
+// RFC 826: answer a request for our IPv4 address in place; learn the
+// sender of any request or reply addressed to us.
+Verdict handle_arp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+  uint8_t* f = frame_of(m);
+  uint8_t* arp = f + p.l3;
+  if (load_be16(arp) != wire::kArpHardwareEthernet || load_be16(arp + 2) != wire::kEtherTypeIpv4 || arp[4] != 6 ||
+      arp[5] != 4)
+    return drop(Counter::DropBadArp);
+  const uint16_t op = load_be16(arp + 6);
+  if (!ctx.me.has_v4 || std::memcmp(arp + 24, ctx.me.v4, 4) != 0) return drop(Counter::DropNotForUs);
+  uint8_t sender_mac[6];
+  uint8_t sender_ip[4];
+  std::memcpy(sender_mac, arp + 8, 6);
+  std::memcpy(sender_ip, arp + 14, 4);
+  ctx.neighbours.learn(Family::V4, sender_ip, sender_mac, ctx.now_tsc);
+  if (op == wire::kArpReply) return drop(Counter::NeighbourUpdatesConsumed);
+  if (op != wire::kArpRequest) return drop(Counter::DropBadArp);
+  std::memcpy(f, sender_mac, 6);
+  std::memcpy(f + 6, ctx.me.mac.data(), 6);
+  store_be16(arp + 6, wire::kArpReply);
+  std::memcpy(arp + 8, ctx.me.mac.data(), 6);
+  std::memcpy(arp + 14, ctx.me.v4, 4);
+  std::memcpy(arp + 18, sender_mac, 6);
+  std::memcpy(arp + 24, sender_ip, 4);
+  set_frame_length(m, std::max<uint16_t>(static_cast<uint16_t>(p.l3 + wire::kArpPacket), kMinFrame));
+  m->ol_flags = 0;
+  return {Next::Tx, Counter::ArpReplies};
+}
+
+Verdict handle_icmp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+  const uint8_t* f = frame_of(m);
+  const uint8_t* icmp = f + p.l4;
+  if (p.l3_kind == L3::Ipv4) {
+    if (p.l4_len < 8) return drop(Counter::DropBadIcmp);
+    if (icmp[0] == wire::kIcmpEchoRequest) return echo_reply_v4(m, p, ctx);
+    return drop(Counter::DropUnhandledIcmp);
+  }
+  if (p.l4_len < 8 || !wire::checksum_ok(icmpv6_sum(f + p.l3, icmp, p.l4_len))) return drop(Counter::DropBadIcmp);
+  const uint8_t type = icmp[0];
+  if (type == wire::kIcmpv6EchoRequest && icmp[1] == 0) return echo_reply_v6(m, p, ctx);
+  if (type == wire::kIcmpv6NeighborSolicitation || type == wire::kIcmpv6NeighborAdvertisement) {
+    // RFC 4861 §7.1.1/§7.1.2: hop limit 255, code 0, at least 24 bytes.
+    if (f[p.l3 + 7] != wire::kNdHopLimit || icmp[1] != 0 || p.l4_len < wire::kNdMessage)
+      return drop(Counter::DropBadIcmp);
+    return type == wire::kIcmpv6NeighborSolicitation ? neighbor_solicitation(m, p, ctx)
+                                                     : neighbor_advertisement(m, p, ctx);
+  }
+  return drop(Counter::DropUnhandledIcmp);
+}
+
+bool build_solicitation(rte_mbuf* m, const LocalIdentity& me, const NextHop& hop) {
+  m->ol_flags = 0;
+  if (hop.family == Family::V4) {
+    const uint16_t l2 = l2_length(me);
+    uint8_t* f = set_frame_length(m, std::max<uint16_t>(static_cast<uint16_t>(l2 + wire::kArpPacket), kMinFrame));
+    if (f == nullptr) return false;
+    std::memset(f, 0, m->data_len);
+    write_ethernet(f, kBroadcastMac, me, wire::kEtherTypeArp);
+    uint8_t* arp = f + l2;
+    store_be16(arp, wire::kArpHardwareEthernet);
+    store_be16(arp + 2, wire::kEtherTypeIpv4);
+    arp[4] = 6;
+    arp[5] = 4;
+    store_be16(arp + 6, wire::kArpRequest);
+    std::memcpy(arp + 8, me.mac.data(), 6);
+    std::memcpy(arp + 14, me.v4, 4);
+    std::memcpy(arp + 24, hop.ip, 4);
+    return true;
+  }
+  // RFC 4861 §7.2.2: NS to the target's solicited-node group, with our MAC.
+  const uint16_t l2 = l2_length(me);
+  uint8_t* f = set_frame_length(m, static_cast<uint16_t>(l2 + wire::kIpv6Header + 32));
+  if (f == nullptr) return false;
+  std::memset(f, 0, m->data_len);
+  const uint8_t group_mac[6] = {0x33, 0x33, 0xFF, hop.ip[13], hop.ip[14], hop.ip[15]};
+  write_ethernet(f, group_mac, me, wire::kEtherTypeIpv6);
+  uint8_t* ip = f + l2;
+  store_be32(ip, 0x60000000u);
+  store_be16(ip + 4, 32);
+  ip[6] = wire::kProtoIcmpv6;
+  ip[7] = wire::kNdHopLimit;
+  std::memcpy(ip + 8, me.v6, 16);
+  static constexpr uint8_t kGroupPrefix[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0xff};
+  std::memcpy(ip + 24, kGroupPrefix, 13);
+  std::memcpy(ip + 37, hop.ip + 13, 3);
+  uint8_t* icmp = ip + wire::kIpv6Header;
+  icmp[0] = wire::kIcmpv6NeighborSolicitation;
+  std::memcpy(icmp + 8, hop.ip, 16);
+  icmp[24] = wire::kNdOptSourceLinkAddr;
+  icmp[25] = 1;
+  std::memcpy(icmp + 26, me.mac.data(), 6);
+  wire::store_checksum(icmp + 2, wire::finish_checksum(icmpv6_sum(ip, icmp, 32)));
+  return true;
+}
+
+}  // namespace relay::dataplane

@@ -1,0 +1,73 @@
+#include "dataplane/setup.hpp"
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "common/ring_abi.hpp"
+#include "dataplane/config.hpp"
+
+namespace relay::dataplane {
+
+static_assert(kMempoolCache >= kMaxBurst);
+static_assert(ring_abi::kMbufPrivSize % RTE_MBUF_PRIV_ALIGN == 0);
+
+namespace {
+std::string dpdk_error(std::string_view what) { return std::string(what) + ": " + rte_strerror(rte_errno); }
+}  // namespace
+
+Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket) {
+  const std::string name = ring_abi::ring_name(prefix, ring_abi::kMbufPool);
+  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, kMempoolCache, ring_abi::kMbufPrivSize,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+  if (pool == nullptr) return Err{dpdk_error("rte_pktmbuf_pool_create " + name)};
+  return pool;
+}
+
+Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket) {
+  const std::string name = ring_abi::command_ring_name(prefix, lcore);
+  rte_ring* r = rte_ring_create_elem(name.c_str(), ring_abi::kCommandElementSize, ring_abi::kCommandRingSize, socket,
+                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (r == nullptr) return Err{dpdk_error("rte_ring_create_elem " + name)};
+  return r;
+}
+
+Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket) {
+  WorkerRings rings;
+  const std::string to_cp = ring_abi::ring_name(prefix, ring_abi::kToControlPlaneRing);
+  const std::string from_cp = ring_abi::ring_name(prefix, ring_abi::kFromControlPlaneRing);
+  rings.to_cp = rte_ring_create(to_cp.c_str(), ring_abi::kPacketRingSize, socket, RING_F_SC_DEQ);
+  if (rings.to_cp == nullptr) return Err{dpdk_error("rte_ring_create " + to_cp)};
+  rings.from_cp = rte_ring_create(from_cp.c_str(), ring_abi::kPacketRingSize, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (rings.from_cp == nullptr) return Err{dpdk_error("rte_ring_create " + from_cp)};
+  return rings;
+}
+
+Result<bool, std::string> start_port(uint16_t port, rte_mempool* pool, const PortQueues& q) {
+  rte_eth_dev_info info{};
+  if (rte_eth_dev_info_get(port, &info) != 0) return Err{std::string("rte_eth_dev_info_get failed")};
+  rte_eth_conf conf{};
+  constexpr uint64_t kCsum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+  const bool offload = q.want_tx_checksum_offload && (info.tx_offload_capa & kCsum) == kCsum;
+  if (offload) conf.txmode.offloads = kCsum;
+  if (q.rx_queues > 1) {
+    conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+    conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+  }
+  if (int rc = rte_eth_dev_configure(port, q.rx_queues, q.tx_queues, &conf); rc != 0)
+    return Err{"rte_eth_dev_configure: " + std::string(rte_strerror(-rc))};
+  const int socket = rte_eth_dev_socket_id(port);
+  for (uint16_t i = 0; i < q.rx_queues; ++i)
+    if (int rc = rte_eth_rx_queue_setup(port, i, q.rx_descriptors, socket, nullptr, pool); rc != 0)
+      return Err{"rte_eth_rx_queue_setup: " + std::string(rte_strerror(-rc))};
+  for (uint16_t i = 0; i < q.tx_queues; ++i) {
+    rte_eth_txconf txconf = info.default_txconf;
+    txconf.offloads = conf.txmode.offloads;
+    if (int rc = rte_eth_tx_queue_setup(port, i, q.tx_descriptors, socket, &txconf); rc != 0)
+      return Err{"rte_eth_tx_queue_setup: " + std::string(rte_strerror(-rc))};
+  }
+  if (int rc = rte_eth_dev_start(port); rc != 0) return Err{"rte_eth_dev_start: " + std::string(rte_strerror(-rc))};
+  return offload;
+}
+
+}  // namespace relay::dataplane

@@ -1,0 +1,43 @@
+// Process-side helpers: the mbuf pool (with the ring ABI's private area),
+// the rings of ring_abi.hpp, one port with one RX/TX queue per worker. All run before any worker is
+// launched; none of them is used per packet.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace relay::dataplane {
+
+// Mempool cache must hold at least one burst per lcore (l3fwd's rule).
+constexpr unsigned kMempoolCache = 256;
+
+Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket);
+
+struct WorkerRings {
+  rte_ring* commands = nullptr;
+  rte_ring* to_cp = nullptr;
+  rte_ring* from_cp = nullptr;
+};
+// Creates "<prefix>cmd.<lcore>"; to_cp/from_cp are created once per process
+// (create_exception_rings) and shared by the workers.
+Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket);
+Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket);
+
+struct PortQueues {
+  uint16_t rx_queues = 1;
+  uint16_t tx_queues = 1;
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  bool want_tx_checksum_offload = true;
+};
+// Configures and starts `port`; returns whether IPv4/UDP TX checksum
+// offload is on (the worker's template flag).
+Result<bool, std::string> start_port(uint16_t port, rte_mempool* pool, const PortQueues& q);
+
+}  // namespace relay::dataplane

@@ -1,0 +1,162 @@
+#include "dataplane/tables.hpp"
+
+#include <rte_byteorder.h>
+
+#include <cstring>
+
+namespace relay::dataplane {
+
+using ring_abi::CommandKind;
+using ring_abi::CommandMessage;
+using ring_abi::WireSocketAddress;
+
+uint64_t TscClock::deadline(uint64_t expiry_ns) const {
+  if (expiry_ns <= monotonic_now_ns) return 0;  // already expired: never usable
+  // double keeps hours × GHz from overflowing; sub-ns precision is irrelevant.
+  const double ticks = static_cast<double>(expiry_ns - monotonic_now_ns) * static_cast<double>(tsc_hz) / 1e9;
+  const double max_ticks = static_cast<double>(UINT64_MAX - tsc_now);
+  return ticks >= max_ticks ? UINT64_MAX : tsc_now + static_cast<uint64_t>(ticks);
+}
+
+ForwardingTables::ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me)
+    : me_(me),
+      allocations_(size_t{config.max_allocation_port} - config.min_allocation_port + 1),
+      channels_(config.max_channels),
+      bindings_(config.max_channels) {}
+
+double ForwardingTables::bytes_per_channel() const {
+  return static_cast<double>(channels_.memory_bytes() + bindings_.memory_bytes()) /
+         static_cast<double>(channels_.max_entries());
+}
+
+AllocationEntry* ForwardingTables::allocation(uint16_t port) {
+  if (!me_.is_allocation_port(port)) return nullptr;
+  return &allocations_[port - me_.min_allocation_port];
+}
+
+bool ForwardingTables::is_our_relay(const WireSocketAddress& a) const {
+  const auto family = static_cast<Family>(a.family);
+  if (a.family != static_cast<uint8_t>(Family::V4) && a.family != static_cast<uint8_t>(Family::V6)) return false;
+  return me_.has(family) && std::memcmp(a.ip, me_.address(family), family == Family::V4 ? 4 : 16) == 0;
+}
+
+Applied ForwardingTables::apply(const CommandMessage& m, const TscClock& clock) {
+  switch (m.kind) {
+    case CommandKind::CreateAllocation:
+      return create_allocation(m, clock);
+    case CommandKind::UpdateAllocation: {
+      AllocationEntry* a = allocation(m.port);
+      if (a == nullptr || !a->live) return Applied::Rejected;
+      a->deadline_tsc = clock.deadline(m.expiry_ns);
+      return Applied::Ok;
+    }
+    case CommandKind::FreeAllocation: {
+      AllocationEntry* a = allocation(m.port);
+      if (a == nullptr) return Applied::Rejected;
+      // The generation bump retires every channel of the allocation at once.
+      a->live = false;
+      ++a->generation;
+      return Applied::Ok;
+    }
+    case CommandKind::InstallChannel:
+      return install_channel(m, clock);
+    case CommandKind::RemoveChannel:
+      return remove_channel(m);
+  }
+  return Applied::Rejected;
+}
+
+Applied ForwardingTables::create_allocation(const CommandMessage& m, const TscClock& clock) {
+  AllocationEntry* a = allocation(m.port);
+  if (a == nullptr) return Applied::Rejected;
+  const bool v4 = m.relay_v4.family != 0;
+  const bool v6 = m.relay_v6.family != 0;
+  if (!v4 && !v6) return Applied::Rejected;
+  if (v4 && (m.relay_v4.family != static_cast<uint8_t>(Family::V4) || !is_our_relay(m.relay_v4) ||
+             m.relay_v4.port != m.port))
+    return Applied::Rejected;
+  if (v6 && (m.relay_v6.family != static_cast<uint8_t>(Family::V6) || !is_our_relay(m.relay_v6) ||
+             m.relay_v6.port != m.port))
+    return Applied::Rejected;
+  ++a->generation;
+  a->live = true;
+  a->deadline_tsc = clock.deadline(m.expiry_ns);
+  return Applied::Ok;
+}
+
+namespace {
+bool valid_socket(const WireSocketAddress& a) {
+  return a.family == static_cast<uint8_t>(Family::V4) || a.family == static_cast<uint8_t>(Family::V6);
+}
+}  // namespace
+
+Applied ForwardingTables::install_channel(const CommandMessage& m, const TscClock& clock) {
+  if (!valid_socket(m.client) || !valid_socket(m.peer) || !is_valid_channel(m.channel)) return Applied::Rejected;
+  // Listen socket must be ours: the worker only ever sends ChannelData from it.
+  if (!is_our_relay(m.listen) || m.listen.port != me_.listen_port || m.listen.family != m.client.family)
+    return Applied::Rejected;
+  if (!is_our_relay(m.relay) || m.relay.family != m.peer.family || m.relay.port != m.port) return Applied::Rejected;
+  AllocationEntry* a = allocation(m.port);
+  if (a == nullptr || !a->live) return Applied::Rejected;
+
+  const auto client_family = static_cast<Family>(m.client.family);
+  const auto peer_family = static_cast<Family>(m.peer.family);
+  const uint64_t deadline = clock.deadline(m.expiry_ns);
+  const ChannelKey ck = make_channel_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port),
+                                         rte_cpu_to_be_16(m.channel));
+  ChannelEntry ce{};
+  std::memcpy(ce.peer_ip, m.peer.ip, peer_family == Family::V4 ? 4 : 16);
+  ce.peer_port_be = rte_cpu_to_be_16(m.peer.port);
+  ce.allocation_port = m.port;
+  ce.peer_family = m.peer.family;
+  ce.generation = a->generation;
+  ce.deadline_tsc = deadline;
+  const BindingKey bk =
+      make_binding_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.peer.port), rte_cpu_to_be_16(m.port));
+  BindingEntry be{};
+  std::memcpy(be.client_ip, m.client.ip, client_family == Family::V4 ? 4 : 16);
+  be.client_port_be = rte_cpu_to_be_16(m.client.port);
+  be.channel_be = rte_cpu_to_be_16(m.channel);
+  be.client_family = m.client.family;
+  be.generation = a->generation;
+  be.deadline_tsc = deadline;
+
+  if (channels_.size() >= channels_.max_entries() || bindings_.size() >= bindings_.max_entries())
+    sweep(clock);
+  if (channels_.upsert(ck, ce) == ChannelTable::Upsert::Full) return Applied::TableFull;
+  if (bindings_.upsert(bk, be) == BindingTable::Upsert::Full) {
+    channels_.erase(ck);  // keep the two directions consistent
+    return Applied::TableFull;
+  }
+  return Applied::Ok;
+}
+
+Applied ForwardingTables::remove_channel(const CommandMessage& m) {
+  if (!valid_socket(m.client) || !valid_socket(m.peer)) return Applied::Rejected;
+  const auto client_family = static_cast<Family>(m.client.family);
+  const auto peer_family = static_cast<Family>(m.peer.family);
+  const bool removed = channels_.erase(make_channel_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port),
+                                                        rte_cpu_to_be_16(m.channel)));
+  const bool unbound = bindings_.erase(
+      make_binding_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.peer.port), rte_cpu_to_be_16(m.port)));
+  return removed || unbound ? Applied::Ok : Applied::Rejected;
+}
+
+void ForwardingTables::sweep(const TscClock& clock) {
+  if (last_sweep_tsc_ != 0 && clock.tsc_now - last_sweep_tsc_ < clock.tsc_hz) return;
+  last_sweep_tsc_ = clock.tsc_now;
+  const uint64_t now_tsc = clock.tsc_now;
+  std::vector<ChannelKey> dead_channels;
+  channels_.for_each([&](const ChannelKey& k, const ChannelEntry& e) {
+    if (!live(e.allocation_port, e.generation, e.deadline_tsc, now_tsc)) dead_channels.push_back(k);
+  });
+  for (const auto& k : dead_channels) channels_.erase(k);
+  std::vector<BindingKey> dead_bindings;
+  bindings_.for_each([&](const BindingKey& k, const BindingEntry& e) {
+    if (!live(rte_be_to_cpu_16(k.allocation_port_be), e.generation, e.deadline_tsc, now_tsc))
+      dead_bindings.push_back(k);
+  });
+  for (const auto& k : dead_bindings) bindings_.erase(k);
+}
+
+}  // namespace relay::dataplane

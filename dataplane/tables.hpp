@@ -1,0 +1,160 @@
+// One worker's replica of the forwarding state: allocations (indexed by
+// port), channels by (client, channel number) for client → peer, and
+// bindings by (allocation port, peer) for peer → client. Only the owning
+// worker writes it, by applying CommandMessages from its cmd ring.
+//
+// Every entry carries a TSC deadline and the generation of its allocation;
+// the fast path refuses an entry whose deadline passed or whose allocation
+// was freed (or re-created) since, so nothing stale is ever used even when
+// no RemoveChannel arrives.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "common/ring_abi.hpp"
+#include "dataplane/counters.hpp"
+#include "dataplane/flat_table.hpp"
+#include "dataplane/parse.hpp"
+
+namespace relay::dataplane {
+
+// Ports in keys and entries are in network byte order: the fast path copies
+// them straight from the packet.
+struct ChannelKey {
+  uint8_t client_ip[16];
+  uint16_t client_port_be;
+  uint16_t channel_be;
+  uint8_t client_family;
+  uint8_t zero[3];
+};
+struct ChannelEntry {
+  uint8_t peer_ip[16];
+  uint16_t peer_port_be;
+  uint16_t allocation_port;  // host order: indexes the allocation array
+  uint8_t peer_family;
+  uint8_t zero;
+  uint16_t generation;
+  uint64_t deadline_tsc;
+};
+struct BindingKey {
+  uint8_t peer_ip[16];
+  uint16_t peer_port_be;
+  uint16_t allocation_port_be;
+  uint8_t peer_family;
+  uint8_t zero[3];
+};
+struct BindingEntry {
+  uint8_t client_ip[16];
+  uint16_t client_port_be;
+  uint16_t channel_be;
+  uint8_t client_family;
+  uint8_t zero;
+  uint16_t generation;
+  uint64_t deadline_tsc;
+};
+static_assert(sizeof(ChannelKey) == 24 && sizeof(BindingKey) == 24);
+static_assert(sizeof(ChannelEntry) == 32 && sizeof(BindingEntry) == 32);
+
+using ChannelTable = FlatTable<ChannelKey, ChannelEntry>;
+using BindingTable = FlatTable<BindingKey, BindingEntry>;
+static_assert(sizeof(ChannelTable::Slot) == 64 && sizeof(BindingTable::Slot) == 64);
+
+struct AllocationEntry {
+  uint64_t deadline_tsc = 0;
+  uint16_t generation = 0;
+  bool live = false;
+};
+
+// Converts CLOCK_MONOTONIC deadlines to TSC deadlines at the moment a
+// command is applied (tsc_now + (expiry − now) × hz / 1e9).
+struct TscClock {
+  uint64_t tsc_hz = 0;
+  uint64_t tsc_now = 0;
+  uint64_t monotonic_now_ns = 0;
+  [[nodiscard]] uint64_t deadline(uint64_t expiry_ns) const;
+};
+
+enum class Applied : uint8_t { Ok, Rejected, TableFull };
+
+class ForwardingTables {
+ public:
+  ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me);
+
+  Applied apply(const ring_abi::CommandMessage& m, const TscClock& clock);
+
+  // Fast-path views: entries are usable only when live(…) says so.
+  ChannelTable& channels() { return channels_; }
+  BindingTable& bindings() { return bindings_; }
+  [[nodiscard]] bool live(uint16_t allocation_port, uint16_t generation, uint64_t entry_deadline,
+                          uint64_t now_tsc) const {
+    const AllocationEntry& a = allocations_[allocation_port - me_.min_allocation_port];
+    return entry_deadline > now_tsc && a.live && a.generation == generation && a.deadline_tsc > now_tsc;
+  }
+
+  void prefetch_allocation(uint16_t allocation_port) const {
+    __builtin_prefetch(&allocations_[allocation_port - me_.min_allocation_port]);
+  }
+
+  // Bytes of table memory per channel when the replica is full.
+  [[nodiscard]] double bytes_per_channel() const;
+
+ private:
+  Applied create_allocation(const ring_abi::CommandMessage& m, const TscClock& clock);
+  Applied install_channel(const ring_abi::CommandMessage& m, const TscClock& clock);
+  Applied remove_channel(const ring_abi::CommandMessage& m);
+  bool is_our_relay(const ring_abi::WireSocketAddress& a) const;
+  AllocationEntry* allocation(uint16_t port);
+  // Drops entries that are expired or whose allocation is gone; runs when
+  // an insert finds the replica full, at most once a second (a full scan of
+  // a 1M replica takes milliseconds).
+  void sweep(const TscClock& clock);
+
+  LocalIdentity me_;
+  std::vector<AllocationEntry> allocations_;
+  ChannelTable channels_;
+  BindingTable bindings_;
+  uint64_t last_sweep_tsc_ = 0;
+};
+
+// Keys are assembled in three 64-bit words (address, address, ports and
+// family) and stored whole: building them field by field and hashing them
+// right after costs a store-forwarding stall per field on the fast path.
+namespace detail {
+template <class Key>
+inline Key key_from_words(Family family, const uint8_t* ip, uint64_t tail) {
+  static_assert(sizeof(Key) == 24);
+  static_assert(std::endian::native == std::endian::little, "word layout below");
+  uint64_t w[3] = {0, 0, tail | uint64_t{static_cast<uint8_t>(family)} << 32};
+  if (family == Family::V4) {
+    uint32_t v4;
+    std::memcpy(&v4, ip, 4);
+    w[0] = v4;
+  } else {
+    std::memcpy(w, ip, 16);
+  }
+  Key k;
+  std::memcpy(&k, w, sizeof w);
+  return k;
+}
+}  // namespace detail
+
+inline ChannelKey make_channel_key(Family client_family, const uint8_t* client_ip, uint16_t client_port_be,
+                                   uint16_t channel_be) {
+  static_assert(offsetof(ChannelKey, client_port_be) == 16 && offsetof(ChannelKey, channel_be) == 18 &&
+                offsetof(ChannelKey, client_family) == 20);
+  return detail::key_from_words<ChannelKey>(client_family, client_ip,
+                                            uint64_t{client_port_be} | uint64_t{channel_be} << 16);
+}
+inline BindingKey make_binding_key(Family peer_family, const uint8_t* peer_ip, uint16_t peer_port_be,
+                                   uint16_t allocation_port_be) {
+  static_assert(offsetof(BindingKey, peer_port_be) == 16 && offsetof(BindingKey, allocation_port_be) == 18 &&
+                offsetof(BindingKey, peer_family) == 20);
+  return detail::key_from_words<BindingKey>(peer_family, peer_ip,
+                                            uint64_t{peer_port_be} | uint64_t{allocation_port_be} << 16);
+}
+
+}  // namespace relay::dataplane

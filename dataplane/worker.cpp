@@ -1,0 +1,400 @@
+#include "dataplane/worker.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include <ctime>
+
+#include "dataplane/frame_builder.hpp"
+
+namespace relay::dataplane {
+
+uint64_t monotonic_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerSetup& setup) {
+  if (auto valid = validate(setup.config); !valid) return Err{valid.error()};
+  if (setup.tsc_hz == 0) return Err{std::string("tsc_hz is zero")};
+  if (setup.has_port && setup.stop == nullptr) return Err{std::string("a worker with a port needs a stop flag")};
+  return std::make_unique<Worker>(setup, setup.counters);
+}
+
+Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
+    : me_(LocalIdentity::from(setup.config)),
+      counters_(counters != nullptr ? counters : &own_counters_),
+      burst_(setup.config.burst_size),
+      mtu_(setup.config.mtu),
+      port_id_(setup.port_id),
+      queue_id_(setup.queue_id),
+      has_port_(setup.has_port),
+      tx_offload_(setup.tx_checksum_offload),
+      tables_(setup.config, me_),
+      neighbours_(setup.config, setup.tsc_hz),
+      echo_limiter_(setup.config.echo_replies_per_second, setup.tsc_hz),
+      commands_(setup.commands),
+      to_cp_(setup.to_cp),
+      from_cp_(setup.from_cp),
+      stop_(setup.stop),
+      tsc_hz_(setup.tsc_hz) {
+  tsc_base_ = rte_rdtsc();
+  monotonic_base_ns_ = monotonic_now_ns();
+  ns_per_tick_ = 1e9 / static_cast<double>(tsc_hz_);
+}
+
+uint64_t Worker::monotonic_ns(uint64_t tsc) const {
+  return monotonic_base_ns_ + static_cast<uint64_t>(static_cast<double>(tsc - tsc_base_) * ns_per_tick_);
+}
+
+int worker_main(void* arg) {
+  static_cast<Worker*>(arg)->run();
+  return 0;
+}
+
+void Worker::run() {
+  const uint64_t start = rte_rdtsc();
+  if (tx_offload_) {
+    while (!stop_->load(std::memory_order_relaxed)) iterate<true>();
+  } else {
+    while (!stop_->load(std::memory_order_relaxed)) iterate<false>();
+  }
+  counters_->total_cycles += rte_rdtsc() - start;
+}
+
+uint16_t Worker::poll_once() { return tx_offload_ ? iterate<true>() : iterate<false>(); }
+
+template <bool kTxOffload>
+uint16_t Worker::iterate() {
+  const uint64_t now = rte_rdtsc();
+  apply_commands(now);
+  rte_mbuf* rx[kMaxBurst];
+  const uint16_t n = has_port_ ? rte_eth_rx_burst(port_id_, queue_id_, rx, burst_) : 0;
+  tx_count_ = 0;
+  if (n != 0) {
+    Next next[kMaxBurst];
+    classify_impl<kTxOffload>({rx, n}, now, monotonic_ns(now), next);
+    dispatch({rx, n}, next);
+  }
+  if (from_cp_ != nullptr) drain_control_plane<kTxOffload>(now);
+  if (tx_count_ != 0) {
+    const uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, tx_, tx_count_);
+    counters_->add(Counter::TxPackets, sent);
+    if (sent < tx_count_) [[unlikely]] {
+      counters_->add(Counter::TxRefused, tx_count_ - sent);
+      rte_pktmbuf_free_bulk(tx_ + sent, tx_count_ - sent);
+    }
+  }
+  if (n != 0 || tx_count_ != 0) {
+    const uint64_t end = rte_rdtsc();
+    counters_->busy_cycles += end - now;
+  }
+  return n;
+}
+
+unsigned Worker::apply_commands(uint64_t now_tsc) {
+  if (commands_ == nullptr) return 0;
+  ring_abi::CommandMessage batch[kCommandsPerIteration];
+  const unsigned n =
+      rte_ring_dequeue_burst_elem(commands_, batch, sizeof(ring_abi::CommandMessage), kCommandsPerIteration, nullptr);
+  if (n == 0) return 0;
+  // One clock reading per batch: the conversion error is the batch's apply time.
+  const uint64_t mono = monotonic_now_ns();
+  for (unsigned i = 0; i < n; ++i) apply(batch[i], now_tsc, mono);
+  return n;
+}
+
+unsigned Worker::apply_pending_commands() {
+  unsigned total = 0;
+  while (const unsigned n = apply_commands(rte_rdtsc())) total += n;
+  return total;
+}
+
+Applied Worker::apply(const ring_abi::CommandMessage& m, uint64_t now_tsc, uint64_t monotonic_now) {
+  const Applied result = tables_.apply(m, TscClock{tsc_hz_, now_tsc, monotonic_now});
+  switch (result) {
+    case Applied::Ok: counters_->add(Counter::CommandsApplied); break;
+    case Applied::Rejected: counters_->add(Counter::CommandsRejected); break;
+    case Applied::TableFull: counters_->add(Counter::CommandTableFull); break;
+  }
+  return result;
+}
+
+void Worker::classify(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next) {
+  if (tx_offload_) {
+    classify_impl<true>(pkts, now_tsc, now_ns, next);
+  } else {
+    classify_impl<false>(pkts, now_tsc, now_ns, next);
+  }
+}
+
+// Three passes over the burst, so each one's memory accesses were
+// prefetched by the previous one: parse, answer host traffic, compute the
+// table key of each relayed packet and prefetch its slot; look up the
+// entries and prefetch their allocations; check liveness and rewrite.
+template <bool kTxOffload>
+void Worker::classify_impl(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next) {
+  const size_t n = std::min<size_t>(pkts.size(), kMaxBurst);
+  counters_->add(Counter::RxPackets, n);
+  for (size_t i = 0; i < n && i < kPrefetchAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    Stage& s = stages_[i];
+    s.kind = Stage::Kind::None;
+    const Verdict v = stage_packet(pkts[i], s, now_tsc, now_ns);
+    next[i] = v.next;
+    if (s.kind == Stage::Kind::None && v.next != Next::ToControlPlane) counters_->add(v.counter);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Stage& s = stages_[i];
+    if (s.kind == Stage::Kind::None || look_up(s)) continue;
+    const Counter unknown = s.kind == Stage::Kind::Channel ? Counter::DropUnknownChannel : Counter::DropUnknownPeer;
+    s.kind = Stage::Kind::None;
+    next[i] = Next::Free;
+    counters_->add(unknown);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const Stage& s = stages_[i];
+    if (s.kind == Stage::Kind::None) continue;
+    const Verdict v = s.kind == Stage::Kind::Channel ? from_client<kTxOffload>(pkts[i], s, now_tsc)
+                                                     : from_peer<kTxOffload>(pkts[i], s, now_tsc);
+    next[i] = v.next;
+    counters_->add(v.counter);
+  }
+}
+
+Verdict Worker::stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns) {
+  if (m->nb_segs != 1) [[unlikely]]
+    return drop(Counter::DropMultiSegment);  // our pools hold a whole frame per mbuf; see README
+  const std::span<const uint8_t> f{rte_pktmbuf_mtod(m, const uint8_t*), m->data_len};
+  ParsedFrame& p = s.frame;
+  if (const Counter c = parse_frame_into(f, me_, m->ol_flags, p); c != detail::kAccepted) [[unlikely]]
+    return drop(c);
+  HostContext host{me_, neighbours_, echo_limiter_, now_tsc};
+  if (p.l3_kind == L3::Arp) return handle_arp(m, p, host);
+  // Learning from every on-link sender keeps the table warm without ARP.
+  if (!p.broadcast_or_multicast && neighbours_.on_link(p.family(), f.data() + p.src_addr())) [[unlikely]]
+    neighbours_.learn(p.family(), f.data() + p.src_addr(), f.data() + 6, now_tsc);
+  if (p.protocol == wire::kProtoUdp) [[likely]]
+    return stage_udp(m, s, now_ns);
+  if (p.protocol == (p.l3_kind == L3::Ipv4 ? wire::kProtoIcmp : wire::kProtoIcmpv6)) return handle_icmp(m, p, host);
+  return drop(Counter::DropUnsupportedProtocol);
+}
+
+Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_ns) {
+  const std::span<const uint8_t> f{rte_pktmbuf_mtod(m, const uint8_t*), m->data_len};
+  const ParsedFrame& p = s.frame;
+  if (p.broadcast_or_multicast) return drop(Counter::DropNotForUs);
+  if (const Counter c = parse_udp_into(f, p, m->ol_flags, s.udp); c != detail::kAccepted) [[unlikely]]
+    return drop(c);
+  const auto payload = f.subspan(s.udp.payload, s.udp.payload_len);
+  const uint8_t* src = f.data() + p.src_addr();
+  uint16_t src_port_be;
+  std::memcpy(&src_port_be, f.data() + p.l4, 2);
+  if (s.udp.dst_port == me_.listen_port) {
+    if (looks_like_channel_data(payload)) {
+      // RFC 8656 §12.4: the length must fit in what arrived.
+      if (load_be16(payload.data() + 2) > payload.size() - kChannelDataHeaderSize)
+        return drop(Counter::DropChannelDataLength);
+      uint16_t channel_be;
+      std::memcpy(&channel_be, payload.data(), 2);
+      s.key.channel = make_channel_key(p.family(), src, src_port_be, channel_be);
+      s.hash = hash_key(s.key.channel);
+      tables_.channels().prefetch(s.hash);
+      s.kind = Stage::Kind::Channel;
+      return {Next::Tx, Counter::ClientToPeer};
+    }
+    if (looks_like_stun(payload)) return to_control_plane(m, s, now_ns);
+    return drop(Counter::DropNotStunOrChannelData);
+  }
+  if (me_.is_allocation_port(s.udp.dst_port)) {
+    uint16_t dst_port_be;
+    std::memcpy(&dst_port_be, f.data() + p.l4 + 2, 2);
+    s.key.binding = make_binding_key(p.family(), src, src_port_be, dst_port_be);
+    s.hash = hash_key(s.key.binding);
+    tables_.bindings().prefetch(s.hash);
+    s.kind = Stage::Kind::Binding;
+    return {Next::Tx, Counter::PeerToClient};
+  }
+  return drop(Counter::DropClosedPort);
+}
+
+Verdict Worker::to_control_plane(rte_mbuf* m, const Stage& s, uint64_t now_ns) {
+  const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+  const ParsedFrame& p = s.frame;
+  auto* meta = static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  *meta = ring_abi::PacketMeta{};
+  meta->remote.family = meta->local.family = static_cast<uint8_t>(p.family());
+  std::memcpy(meta->remote.ip, f + p.src_addr(), p.addr_len());
+  std::memcpy(meta->local.ip, f + p.dst_addr(), p.addr_len());
+  meta->remote.port = s.udp.src_port;
+  meta->local.port = s.udp.dst_port;
+  meta->rx_timestamp_ns = now_ns;
+  reframe(m, s.udp.payload, s.udp.payload_len, 0);
+  return {Next::ToControlPlane, Counter::ToControlPlane};
+}
+
+// Finds the entry for a staged packet and prefetches its allocation.
+bool Worker::look_up(Stage& s) {
+  if (s.kind == Stage::Kind::Channel) {
+    s.entry.channel = tables_.channels().find(s.key.channel, s.hash);
+    if (s.entry.channel == nullptr) return false;
+    tables_.prefetch_allocation(s.entry.channel->allocation_port);
+    return true;
+  }
+  s.entry.binding = tables_.bindings().find(s.key.binding, s.hash);
+  if (s.entry.binding == nullptr) return false;
+  tables_.prefetch_allocation(s.udp.dst_port);
+  return true;
+}
+
+// Client → relay listen port, ChannelData: strip the 4-byte header and any
+// padding, send the data from our relay address:allocation port to the
+// peer; when the peer is another allocation of ours, hand it straight to
+// that allocation's client as ChannelData.
+template <bool kTxOffload>
+Verdict Worker::from_client(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
+  const ChannelEntry* e = s.entry.channel;
+  if (!tables_.live(e->allocation_port, e->generation, e->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
+  const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint16_t data_len = load_be16(f + s.udp.payload + 2);
+  const auto data_offset = static_cast<uint16_t>(s.udp.payload + kChannelDataHeaderSize);
+  const uint32_t kept_sum = s.udp.checksum_valid ? kept_bytes_sum(f, s.frame, data_offset, data_len) : kUnknownSum;
+  const auto peer_family = static_cast<Family>(e->peer_family);
+  const uint16_t peer_port = rte_be_to_cpu_16(e->peer_port_be);
+  if (std::memcmp(e->peer_ip, me_.address(peer_family), peer_family == Family::V4 ? 4 : 16) == 0 &&
+      me_.is_allocation_port(peer_port)) [[unlikely]] {
+    // Both parties relayed here: the peer is allocation `peer_port`, and
+    // our allocation's relay address is the peer it knows.
+    const BindingKey k = make_binding_key(peer_family, me_.address(peer_family),
+                                          rte_cpu_to_be_16(e->allocation_port), e->peer_port_be);
+    const BindingEntry* b = tables_.bindings().find(k);
+    if (b == nullptr) return drop(Counter::DropUnknownPeer);
+    if (!tables_.live(peer_port, b->generation, b->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
+    const auto client_family = static_cast<Family>(b->client_family);
+    const UdpAddressing a{client_family, me_.address(client_family), rte_cpu_to_be_16(me_.listen_port), b->client_ip,
+                          b->client_port_be};
+    return emit_udp<kTxOffload>(m, data_offset, data_len, a, b->channel_be, Counter::ClientToClient, now_tsc,
+                                kept_sum);
+  }
+  const UdpAddressing a{peer_family, me_.address(peer_family), rte_cpu_to_be_16(e->allocation_port), e->peer_ip,
+                        e->peer_port_be};
+  return emit_udp<kTxOffload>(m, data_offset, data_len, a, 0, Counter::ClientToPeer, now_tsc, kept_sum);
+}
+
+// Peer → relay allocation port: wrap the UDP payload in ChannelData (no
+// padding over UDP, RFC 8656 §12.5) and send it to the client from our
+// listen socket.
+template <bool kTxOffload>
+Verdict Worker::from_peer(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
+  const BindingEntry* b = s.entry.binding;
+  if (!tables_.live(s.udp.dst_port, b->generation, b->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
+  const auto client_family = static_cast<Family>(b->client_family);
+  const UdpAddressing a{client_family, me_.address(client_family), rte_cpu_to_be_16(me_.listen_port), b->client_ip,
+                        b->client_port_be};
+  const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint32_t kept_sum =
+      s.udp.checksum_valid ? kept_bytes_sum(f, s.frame, s.udp.payload, s.udp.payload_len) : kUnknownSum;
+  return emit_udp<kTxOffload>(m, s.udp.payload, s.udp.payload_len, a, b->channel_be, Counter::PeerToClient, now_tsc,
+                              kept_sum);
+}
+
+// Resolves the next hop, reshapes the mbuf around the kept bytes and writes
+// the headers (plus a ChannelData header when channel_be != 0).
+template <bool kTxOffload>
+Verdict Worker::emit_udp(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const UdpAddressing& a,
+                         uint16_t channel_be, Counter success, uint64_t now_tsc,
+                         uint32_t kept_sum) {
+  NextHop hop;
+  bool routable = true;
+  const uint8_t* mac = neighbours_.resolve(a.family, a.dst_ip, now_tsc, hop, routable);
+  if (mac == nullptr) [[unlikely]]
+    return unresolved(m, hop, routable, now_tsc);
+  const uint16_t cd = channel_be != 0 ? kChannelDataHeaderSize : 0;
+  const uint16_t l3_len = static_cast<uint16_t>(ip_length(a.family) + wire::kUdpHeader + cd);
+  if (size_t{l3_len} + keep_len > mtu_) [[unlikely]]
+    return drop(Counter::DropTooBig);
+  const auto prefix = static_cast<uint16_t>(l2_length(me_) + l3_len);
+  uint8_t* f = reframe(m, keep_offset, keep_len, prefix);
+  if (f == nullptr) [[unlikely]]
+    return drop(Counter::DropNoHeadroom);
+  if (cd != 0) {
+    std::memcpy(f + prefix - cd, &channel_be, 2);
+    store_be16(f + prefix - cd + 2, keep_len);
+    if (kept_sum != kUnknownSum) kept_sum = wire::fold(kept_sum + channel_be + rte_cpu_to_be_16(keep_len));
+  }
+  write_udp_frame<kTxOffload>(m, f, me_, mac, a, static_cast<uint16_t>(cd + keep_len), kept_sum);
+  return {Next::Tx, success};
+}
+
+// The packet is dropped; its mbuf becomes the ARP request / NS that will
+// let the next one through (at most one per next hop per second).
+Verdict Worker::unresolved(rte_mbuf* m, const NextHop& hop, bool routable, uint64_t now_tsc) {
+  if (!routable) return drop(Counter::DropNoRoute);
+  if (!neighbours_.may_solicit(hop, now_tsc) || !build_solicitation(m, me_, hop))
+    return drop(Counter::DropNeighbourUnresolved);
+  counters_->add(Counter::DropNeighbourUnresolved);
+  return {Next::Tx, hop.family == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighborSolicitationsSent};
+}
+
+uint16_t Worker::dispatch(std::span<rte_mbuf* const> pkts, const Next* next) {
+  rte_mbuf* to_cp[kMaxBurst];
+  rte_mbuf* dead[kMaxBurst];
+  uint16_t n_cp = 0;
+  uint16_t n_dead = 0;
+  const uint16_t tx_before = tx_count_;
+  for (size_t i = 0; i < pkts.size(); ++i) {
+    switch (next[i]) {
+      case Next::Tx: tx_[tx_count_++] = pkts[i]; break;
+      case Next::ToControlPlane: to_cp[n_cp++] = pkts[i]; break;
+      case Next::Free: dead[n_dead++] = pkts[i]; break;
+    }
+  }
+  if (n_cp != 0) {
+    const unsigned queued =
+        to_cp_ != nullptr ? rte_ring_enqueue_burst(to_cp_, reinterpret_cast<void* const*>(to_cp), n_cp, nullptr) : 0;
+    counters_->add(Counter::ToControlPlane, queued);
+    if (queued < n_cp) {
+      counters_->add(Counter::DropToControlPlaneFull, n_cp - queued);
+      rte_pktmbuf_free_bulk(to_cp + queued, n_cp - queued);
+    }
+  }
+  if (n_dead != 0) rte_pktmbuf_free_bulk(dead, n_dead);
+  return static_cast<uint16_t>(tx_count_ - tx_before);
+}
+
+// Datagrams the control plane wants sent (STUN responses): the mbuf holds
+// the UDP payload, the private area says from which listen socket to whom.
+template <bool kTxOffload>
+void Worker::drain_control_plane(uint64_t now_tsc) {
+  rte_mbuf* batch[kMaxBurst];
+  const unsigned n = rte_ring_dequeue_burst(from_cp_, reinterpret_cast<void**>(batch), burst_, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = batch[i];
+    const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+    const auto family = static_cast<Family>(meta->local.family);
+    const bool valid = m->nb_segs == 1 && meta->remote.family == meta->local.family &&
+                       (family == Family::V4 || family == Family::V6) && me_.has(family) &&
+                       meta->local.port == me_.listen_port &&
+                       std::memcmp(meta->local.ip, me_.address(family), family == Family::V4 ? 4 : 16) == 0;
+    Verdict v = drop(Counter::DropFromControlPlaneInvalid);
+    if (valid) {
+      const UdpAddressing a{family, me_.address(family), rte_cpu_to_be_16(me_.listen_port), meta->remote.ip,
+                            rte_cpu_to_be_16(meta->remote.port)};
+      v = emit_udp<kTxOffload>(m, 0, m->data_len, a, 0, Counter::FromControlPlane, now_tsc, kUnknownSum);
+    }
+    counters_->add(v.counter);
+    if (v.next == Next::Tx) {
+      tx_[tx_count_++] = m;
+    } else {
+      rte_pktmbuf_free(m);
+    }
+  }
+}
+
+template uint16_t Worker::iterate<true>();
+template uint16_t Worker::iterate<false>();
+
+}  // namespace relay::dataplane

@@ -1,0 +1,117 @@
+// The relay as a host on its link: ARP, Neighbor Discovery and echo.
+#include <gtest/gtest.h>
+
+#include "tests/unit/dataplane/fixture.hpp"
+
+namespace relay::dataplane::testing {
+namespace {
+
+std::vector<uint8_t> arp(uint16_t op, const MacAddress& sha, const IpAddress& spa, const IpAddress& tpa,
+                         const MacAddress& dst) {
+  auto f = ethernet(Eth{sha, dst, std::nullopt}, 0x0806);
+  put16(f, 1);
+  put16(f, 0x0800);
+  f.push_back(6);
+  f.push_back(4);
+  put16(f, op);
+  f.insert(f.end(), sha.begin(), sha.end());
+  f.insert(f.end(), spa.bytes.begin(), spa.bytes.begin() + 4);
+  f.insert(f.end(), 6, 0);
+  f.insert(f.end(), tpa.bytes.begin(), tpa.bytes.begin() + 4);
+  f.resize(60, 0);
+  return f;
+}
+
+std::vector<uint8_t> icmpv6(const IpAddress& src, const IpAddress& dst, std::vector<uint8_t> body,
+                            const MacAddress& dst_mac) {
+  uint16_t c = rfc1071(body, pseudo_sum(src, dst, 58, static_cast<uint32_t>(body.size())));
+  body[2] = static_cast<uint8_t>(c >> 8);
+  body[3] = static_cast<uint8_t>(c);
+  auto f = ethernet(Eth{kSenderMac, dst_mac, std::nullopt}, 0x86DD);
+  const auto p = ip_packet(src, dst, 58, body);
+  f.insert(f.end(), p.begin(), p.end());
+  return f;
+}
+
+TEST_F(WorkerTest, ArpRequestForTheRelayAddressIsAnsweredInPlaceAndTheSenderLearned) {
+  const MacAddress broadcast = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+  FakeMbuf m(arp(1, kSenderMac, ip("203.0.113.7"), ip("203.0.113.1"), broadcast));
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  EXPECT_EQ(std::vector<uint8_t>(f.begin(), f.begin() + 6), std::vector<uint8_t>(kSenderMac.begin(), kSenderMac.end()));
+  EXPECT_EQ(f[21], 2);  // reply
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 22, f.begin() + 28), std::vector<uint8_t>(kOurMac.begin(), kOurMac.end()));
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 28, f.begin() + 32), std::vector<uint8_t>({203, 0, 113, 1}));
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 38, f.begin() + 42), std::vector<uint8_t>({203, 0, 113, 7}));
+  EXPECT_EQ(count(Counter::ArpReplies), 1u);
+  NextHop hop;
+  bool routable = false;
+  const uint8_t* mac = worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable);
+  ASSERT_NE(mac, nullptr);
+  EXPECT_EQ(std::memcmp(mac, kSenderMac.data(), 6), 0);
+}
+
+TEST_F(WorkerTest, ArpRequestForAnotherAddressIsNotOurs) {
+  FakeMbuf m(arp(1, kSenderMac, ip("203.0.113.7"), ip("203.0.113.2"), {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}));
+  EXPECT_EQ(run(m), Next::Free);
+  EXPECT_EQ(count(Counter::DropNotForUs), 1u);
+}
+
+TEST_F(WorkerTest, NeighborSolicitationForTheRelayAddressIsAnsweredWithAnAdvertisement) {
+  std::vector<uint8_t> ns = {135, 0, 0, 0, 0, 0, 0, 0};
+  const auto target = ip("2001:db8:1::1");
+  ns.insert(ns.end(), target.bytes.begin(), target.bytes.end());
+  ns.insert(ns.end(), {1, 1});
+  ns.insert(ns.end(), kSenderMac.begin(), kSenderMac.end());
+  FakeMbuf m(icmpv6(ip("2001:db8:1::7"), ip("ff02::1:ff00:1"), ns, {0x33, 0x33, 0xFF, 0x00, 0x00, 0x01}));
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  ASSERT_EQ(f.size(), 14u + 40 + 32);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin(), f.begin() + 6), std::vector<uint8_t>(kSenderMac.begin(), kSenderMac.end()));
+  EXPECT_EQ(f[14 + 7], 255);
+  EXPECT_EQ(f[54], 136);
+  EXPECT_EQ(f[58], 0x60);  // Solicited, Override
+  EXPECT_EQ(rfc1071(std::span(f).subspan(54), pseudo_sum(ip("2001:db8:1::1"), ip("2001:db8:1::7"), 58, 32)), 0);
+  EXPECT_EQ(count(Counter::NeighborAdvertisements), 1u);
+}
+
+TEST_F(WorkerTest, EchoRequestToTheRelayAddressIsAnsweredWithinTheRateLimit) {
+  std::vector<uint8_t> echo = {8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'};
+  const uint16_t c = rfc1071(echo);
+  echo[2] = static_cast<uint8_t>(c >> 8);
+  echo[3] = static_cast<uint8_t>(c);
+  auto frame = ethernet(Eth{kGatewayMac, kOurMac, std::nullopt}, 0x0800);
+  const auto p = ip_packet(ip("198.51.100.10"), ip("203.0.113.1"), 1, echo);
+  frame.insert(frame.end(), p.begin(), p.end());
+  FakeMbuf m(frame);
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  EXPECT_EQ(f[34], 0);  // echo reply
+  EXPECT_EQ(rfc1071(std::span(f).subspan(34)), 0);
+  EXPECT_EQ(rfc1071(std::span(f).subspan(14, 20)), 0);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 30, f.begin() + 34), std::vector<uint8_t>({198, 51, 100, 10}));
+  for (int i = 0; i < 200; ++i) {
+    FakeMbuf again(frame);
+    run(again);
+  }
+  EXPECT_EQ(count(Counter::EchoReplies), 100u);  // InterfaceConfig::echo_replies_per_second
+  EXPECT_EQ(count(Counter::DropEchoRateLimited), 101u);
+}
+
+TEST_F(WorkerTest, Icmpv6EchoRequestIsAnswered) {
+  std::vector<uint8_t> echo = {128, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'};
+  FakeMbuf m(icmpv6(ip("2001:db8:2::10"), ip("2001:db8:1::1"), echo, kOurMac));
+  ASSERT_EQ(run(m), Next::Tx);
+  const auto f = m.bytes();
+  EXPECT_EQ(f[54], 129);
+  EXPECT_EQ(rfc1071(std::span(f).subspan(54), pseudo_sum(ip("2001:db8:1::1"), ip("2001:db8:2::10"), 58, 12)), 0);
+}
+
+}  // namespace
+}  // namespace relay::dataplane::testing

@@ -1,0 +1,170 @@
+// The worker on a testpmd-style net_ring loopback inside one EAL process:
+// commands through the real cmd ring, packets through a real ethdev, STUN
+// through the real to_cp/from_cp rings and the mbuf private area.
+#include <gtest/gtest.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "dataplane/loopback.hpp"
+#include "dataplane/setup.hpp"
+#include "tests/unit/dataplane/fixture.hpp"
+
+namespace relay::dataplane::testing {
+namespace {
+
+class Eal : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const std::string prefix = "dp-unit-loopback-" + std::to_string(getpid());
+    std::vector<std::string> args = {"test_dataplane_loopback", "--no-pci", "--no-huge", "--no-shconf",
+                                     "--no-telemetry", "-l", "0", "--file-prefix", prefix,
+                                     "--log-level", "*:warning"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0);
+  }
+  void TearDown() override { rte_eal_cleanup(); }
+};
+[[maybe_unused]] auto* const kEal = ::testing::AddGlobalTestEnvironment(new Eal);
+
+class Loopback : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int instance = 0;
+    const std::string prefix = "lb" + std::to_string(instance++) + ".";
+    auto pool = create_mbuf_pool(prefix, 2047, SOCKET_ID_ANY);
+    ASSERT_TRUE(pool.ok()) << pool.error();
+    pool_ = *pool;
+    auto lb = create_loopback(prefix + "ring", 1024, SOCKET_ID_ANY, pool_);
+    ASSERT_TRUE(lb.ok()) << lb.error();
+    lb_ = *lb;
+    auto cmd = create_command_ring(prefix, 0, SOCKET_ID_ANY);
+    ASSERT_TRUE(cmd.ok()) << cmd.error();
+    auto exc = create_exception_rings(prefix, SOCKET_ID_ANY);
+    ASSERT_TRUE(exc.ok()) << exc.error();
+    rings_ = *exc;
+    rings_.commands = *cmd;
+    WorkerSetup setup;
+    setup.config = test_config();
+    setup.port_id = lb_.port_id;
+    setup.commands = rings_.commands;
+    setup.to_cp = rings_.to_cp;
+    setup.from_cp = rings_.from_cp;
+    setup.tsc_hz = rte_get_tsc_hz();
+    setup.stop = &stop_;
+    auto w = Worker::create(setup);
+    ASSERT_TRUE(w.ok()) << w.error();
+    worker_ = std::move(w.value());
+    worker_->neighbours().learn(Family::V4, ip("203.0.113.254").bytes.data(), kGatewayMac.data(), rte_rdtsc());
+  }
+
+  void command(ring_abi::CommandMessage m) {
+    ASSERT_EQ(rte_ring_enqueue_elem(rings_.commands, &m, sizeof m), 0);
+  }
+  void inject(const std::vector<uint8_t>& frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    ASSERT_NE(m, nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+    ASSERT_EQ(rte_ring_enqueue(lb_.rx, m), 0);
+  }
+  std::vector<std::vector<uint8_t>> sent() {
+    std::vector<std::vector<uint8_t>> out;
+    void* m = nullptr;
+    while (rte_ring_dequeue(lb_.tx, &m) == 0) {
+      auto* mb = static_cast<rte_mbuf*>(m);
+      const auto* p = rte_pktmbuf_mtod(mb, const uint8_t*);
+      out.emplace_back(p, p + mb->data_len);
+      rte_pktmbuf_free(mb);
+    }
+    return out;
+  }
+
+  rte_mempool* pool_ = nullptr;
+  dataplane::Loopback lb_;
+  WorkerRings rings_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<Worker> worker_;
+};
+
+const SocketAddress kClient = *SocketAddress::parse("198.51.100.10:40000");
+const SocketAddress kListen = *SocketAddress::parse("203.0.113.1:3478");
+const SocketAddress kPeer = *SocketAddress::parse("192.0.2.20:5000");
+const SocketAddress kRelayed = *SocketAddress::parse("203.0.113.1:50000");
+const Eth kFromGateway{kGatewayMac, kOurMac, std::nullopt};
+
+TEST_F(Loopback, ChannelInstalledThroughTheCommandRingRelaysBothWaysOverAnEthdev) {
+  const Instant expiry = Instant::from_ns(monotonic_now_ns() + 60'000'000'000ull);
+  const ClientFiveTuple five{ClientSocket{kClient}, ListenSocket{kListen}};
+  command(ring_abi::make_create_allocation(AllocationPort{50000}, kRelayed, std::nullopt, five, expiry));
+  command(ring_abi::make_install_channel(five, ChannelNumber{0x4001}, PeerSocket{kPeer}, kRelayed, expiry));
+  inject(udp_frame(kFromGateway, kClient, kListen, channel_data(0x4001, bytes_of("to the peer"))));
+  inject(udp_frame(kFromGateway, kPeer, kRelayed, bytes_of("to the client")));
+
+  EXPECT_EQ(worker_->poll_once(), 2);
+
+  const auto out = sent();
+  ASSERT_EQ(out.size(), 2u);
+  const auto to_peer = read_udp_frame(out[0]);
+  const auto to_client = read_udp_frame(out[1]);
+  ASSERT_TRUE(to_peer && to_client);
+  EXPECT_EQ(to_peer->dst, kPeer);
+  EXPECT_EQ(to_peer->src, kRelayed);
+  EXPECT_EQ(to_peer->payload, bytes_of("to the peer"));
+  EXPECT_TRUE(to_peer->udp_checksum_ok);
+  EXPECT_EQ(to_client->dst, kClient);
+  EXPECT_EQ(to_client->payload, channel_data(0x4001, bytes_of("to the client")));
+  EXPECT_EQ(worker_->counters().get(Counter::CommandsApplied), 2u);
+  EXPECT_EQ(worker_->counters().get(Counter::TxPackets), 2u);
+}
+
+TEST_F(Loopback, StunGoesToTheControlPlaneRingAndItsAnswerLeavesFromTheListenSocket) {
+  std::vector<uint8_t> request = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42};
+  request.resize(20, 0x11);
+  inject(udp_frame(kFromGateway, kClient, kListen, request));
+  worker_->poll_once();
+
+  void* obj = nullptr;
+  ASSERT_EQ(rte_ring_dequeue(rings_.to_cp, &obj), 0);
+  auto* m = static_cast<rte_mbuf*>(obj);
+  EXPECT_EQ(std::vector<uint8_t>(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_mtod(m, uint8_t*) + m->data_len), request);
+  auto* meta = static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  EXPECT_EQ(ring_abi::from_wire(meta->remote), kClient);
+  EXPECT_EQ(ring_abi::from_wire(meta->local), kListen);
+
+  // The control plane answers in the same mbuf: its metadata already says
+  // (destination = the client, source = our listen socket).
+  request[0] = 0x01;  // a "response"
+  std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), request.data(), request.size());
+  ASSERT_EQ(rte_ring_enqueue(rings_.from_cp, m), 0);
+  worker_->poll_once();
+
+  const auto out = sent();
+  ASSERT_EQ(out.size(), 1u);
+  const auto answer = read_udp_frame(out[0]);
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->src, kListen);
+  EXPECT_EQ(answer->dst, kClient);
+  EXPECT_EQ(answer->payload, request);
+  EXPECT_TRUE(answer->ip_checksum_ok && answer->udp_checksum_ok);
+  EXPECT_EQ(worker_->counters().get(Counter::FromControlPlane), 1u);
+}
+
+TEST_F(Loopback, FromControlPlaneWithAForeignSourceIsDroppedAndCounted) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  ASSERT_NE(m, nullptr);
+  rte_pktmbuf_append(m, 20);
+  auto* meta = static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  meta->remote = ring_abi::to_wire(kClient);
+  meta->local = ring_abi::to_wire(*SocketAddress::parse("203.0.113.99:3478"));
+  ASSERT_EQ(rte_ring_enqueue(rings_.from_cp, m), 0);
+  worker_->poll_once();
+  EXPECT_TRUE(sent().empty());
+  EXPECT_EQ(worker_->counters().get(Counter::DropFromControlPlaneInvalid), 1u);
+}
+
+}  // namespace
+}  // namespace relay::dataplane::testing
