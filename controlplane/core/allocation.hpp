@@ -1,0 +1,61 @@
+// The state of one allocation (RFC 8656 §2.2): its relay addresses, lifetime,
+// channels and permissions. Plain data; the Server keeps the invariants.
+#pragma once
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/net_types.hpp"
+#include "common/time.hpp"
+#include "controlplane/core/timer_queue.hpp"
+
+namespace relay::core {
+
+// RFC 8656 §12: after a binding expires, neither its number nor its peer may
+// be bound to anything else for 5 minutes.
+constexpr Duration kChannelCooldown = std::chrono::minutes(5);
+
+struct Channel {
+  ChannelNumber number;
+  PeerSocket peer;
+  // While bound: when the binding expires. While cooling: when the number
+  // and the peer become free again.
+  Instant deadline;
+  TimerId timer = kNoTimer;
+  bool bound = true;
+};
+
+struct Permission {
+  IpAddress peer;  // RFC 8656 §9: permissions are per IP, the port is ignored
+  Instant expiry;
+};
+
+struct Allocation {
+  AllocationPort port;
+  ClientFiveTuple client;
+  std::optional<SocketAddress> relay_v4;
+  std::optional<SocketAddress> relay_v6;
+  Instant expiry;
+  TimerId timer = kNoTimer;
+  // Key of Server::users_ (node-stable); null for an allocation restored from
+  // the data plane until its first authenticated request names the owner.
+  const std::string* username = nullptr;
+  std::vector<Channel> channels;  // linear search: bounded by the channel quota
+  std::vector<Permission> permissions;
+
+  [[nodiscard]] const std::optional<SocketAddress>& relay_for(Family f) const {
+    return f == Family::V4 ? relay_v4 : relay_v6;
+  }
+  Channel* channel_by_number(ChannelNumber n) {
+    auto it = std::find_if(channels.begin(), channels.end(), [&](const Channel& c) { return c.number == n; });
+    return it == channels.end() ? nullptr : &*it;
+  }
+  Channel* channel_by_peer(const PeerSocket& p) {
+    auto it = std::find_if(channels.begin(), channels.end(), [&](const Channel& c) { return c.peer == p; });
+    return it == channels.end() ? nullptr : &*it;
+  }
+};
+
+}  // namespace relay::core

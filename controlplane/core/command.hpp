@@ -1,0 +1,66 @@
+// What the sans-IO Server wants done. The IO shell performs each Command in
+// the order next_command() yields them; state-changing commands for a request
+// always come before the response that announces them, so the data plane has
+// the entry installed by the time the client can use it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <variant>
+#include <vector>
+
+#include "common/net_types.hpp"
+#include "common/time.hpp"
+
+namespace relay::core {
+
+struct SendMessage {
+  std::vector<uint8_t> bytes;
+  ClientSocket to;
+  ListenSocket from;
+  bool operator==(const SendMessage&) const = default;
+};
+
+struct CreateAllocation {
+  AllocationPort port;
+  std::optional<SocketAddress> relay_v4;  // relay IPv4 address : port
+  std::optional<SocketAddress> relay_v6;  // relay IPv6 address : port
+  ClientFiveTuple client;
+  Instant expiry;
+  bool operator==(const CreateAllocation&) const = default;
+};
+
+// A Refresh moved the expiry (RFC 8656 §8).
+struct UpdateAllocation {
+  AllocationPort port;
+  Instant expiry;
+  bool operator==(const UpdateAllocation&) const = default;
+};
+
+struct FreeAllocation {
+  AllocationPort port;
+  bool operator==(const FreeAllocation&) const = default;
+};
+
+// Also emitted again, with the new expiry, when a binding is refreshed.
+struct InstallChannel {
+  ClientFiveTuple client;
+  ChannelNumber channel;
+  PeerSocket peer;
+  SocketAddress relay;  // relay address of the peer's family : allocation port
+  Instant expiry;
+  bool operator==(const InstallChannel&) const = default;
+};
+
+struct RemoveChannel {
+  ClientFiveTuple client;
+  ChannelNumber channel;
+  PeerSocket peer;
+  SocketAddress relay;
+  bool operator==(const RemoveChannel&) const = default;
+};
+
+using Command =
+    std::variant<SendMessage, CreateAllocation, UpdateAllocation, FreeAllocation, InstallChannel, RemoveChannel>;
+
+}  // namespace relay::core

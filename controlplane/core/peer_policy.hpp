@@ -1,0 +1,39 @@
+// Which peers an allocation may reach (RFC 8656 §21.4 "Relaying to internal
+// addresses"; §9 lets the server refuse a permission with 403). Without this a
+// relay is an open door into the operator's own networks.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/net_types.hpp"
+
+namespace relay::core {
+
+enum class PeerVerdict : uint8_t { Allow, Deny };
+
+class PeerPolicy {
+ public:
+  // `relay_addresses` are the relay's own addresses; [port_min, port_max]
+  // the allocation range. `allow`/`deny` come from the configuration and sit
+  // on top of the built-in deny list of special-purpose ranges.
+  PeerPolicy(std::vector<IpAddress> relay_addresses, uint16_t port_min, uint16_t port_max,
+             const std::vector<Cidr>& allow, const std::vector<Cidr>& deny);
+
+  [[nodiscard]] PeerVerdict check(const SocketAddress& peer) const;
+
+ private:
+  enum class Origin : uint8_t { Builtin, ConfigAllow, ConfigDeny };
+  struct Rule {
+    Cidr net;
+    PeerVerdict verdict;
+    Origin origin;
+  };
+  [[nodiscard]] PeerVerdict check_ip(const IpAddress& ip) const;
+
+  std::vector<IpAddress> relay_addresses_;
+  uint16_t port_min_, port_max_;
+  std::vector<Rule> rules_;  // most specific first; ties: config deny, config allow, builtin
+};
+
+}  // namespace relay::core

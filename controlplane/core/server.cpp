@@ -1,0 +1,154 @@
+// Server lifecycle, input dispatch and state rebuild.
+#include "controlplane/core/server.hpp"
+
+#include <cassert>
+
+namespace relay::core {
+
+namespace {
+std::vector<IpAddress> relay_addresses(const ServerConfig& c) {
+  std::vector<IpAddress> out;
+  if (c.relay_v4) out.push_back(*c.relay_v4);
+  if (c.relay_v6) out.push_back(*c.relay_v6);
+  return out;
+}
+
+bool is_turn_method(stun::Method m) {
+  return m == stun::Method::Allocate || m == stun::Method::Refresh || m == stun::Method::ChannelBind ||
+         m == stun::Method::CreatePermission;
+}
+}  // namespace
+
+std::string_view to_string(RestoreError e) {
+  switch (e) {
+    case RestoreError::Expired: return "expired";
+    case RestoreError::PortOutOfRange: return "port_out_of_range";
+    case RestoreError::PortTaken: return "port_taken";
+    case RestoreError::ClientHasAllocation: return "client_has_allocation";
+    case RestoreError::RelayMismatch: return "relay_mismatch";
+    case RestoreError::NoAllocation: return "no_allocation";
+    case RestoreError::InvalidChannel: return "invalid_channel";
+    case RestoreError::ChannelConflict: return "channel_conflict";
+  }
+  return "unknown";
+}
+
+Server::Server(ServerConfig config, std::optional<uint64_t> rng_seed)
+    : config_(std::move(config)),
+      rng_(rng_seed),
+      ready_(!config_.has_portal),
+      ports_(config_.port_min, config_.port_max),
+      policy_(relay_addresses(config_), config_.port_min, config_.port_max, config_.peer_allow, config_.peer_deny),
+      nonces_(config_.nonce_capacity),
+      keys_(config_.key_cache_capacity),
+      responses_(config_.response_cache_capacity) {
+  assert(!validate(config_));
+}
+
+void Server::set_wall_clock(Instant now, std::chrono::seconds unix_time) {
+  unix_offset_ = unix_time - std::chrono::duration_cast<std::chrono::seconds>(now.since_boot);
+}
+
+void Server::handle_portal_init() { ready_ = true; }
+
+std::optional<Command> Server::next_command() {
+  if (commands_.empty()) return std::nullopt;
+  Command c = std::move(commands_.front());
+  commands_.pop_front();
+  return c;
+}
+
+void Server::handle_timeout(Instant now) {
+  run_timers(now);
+  responses_.expire(now);
+}
+
+void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket from, ListenSocket to, Instant now) {
+  // Due expiries first, so a request never sees (or a command never names)
+  // an entry whose time has passed.
+  handle_timeout(now);
+  if (!ready_) return drop(DropReason::NotReady);
+  if (!looks_like_stun(bytes)) return drop(DropReason::NotStun);
+  auto parsed = stun::parse(bytes);
+  if (!parsed) {
+    bool crc = parsed.error().error == stun::ParseError::FingerprintMismatch;
+    return drop(crc ? DropReason::BadFingerprint : DropReason::Malformed);
+  }
+  const stun::Message& msg = *parsed;
+  switch (msg.message_class()) {
+    case stun::MessageClass::Request: break;
+    case stun::MessageClass::Indication:
+      // RFC 8656 §11: Send indications would relay without a channel; this
+      // relay forwards channels only, so they are dropped (and counted).
+      return drop(msg.method() == stun::Method::Send ? DropReason::SendIndication : DropReason::IndicationFromClient);
+    default: return drop(DropReason::ResponseFromClient);
+  }
+  Request r{msg, ClientFiveTuple{from, to}, now};
+  // Only these outcomes are remembered (see Remember): a successful
+  // Allocate, and a Refresh that deleted, whose 5-tuple has no allocation
+  // any more; so a live allocation's Refresh skips the lookup.
+  bool may_be_cached = msg.method() == stun::Method::Allocate ||
+                       (msg.method() == stun::Method::Refresh && !by_client_.contains(r.client));
+  if (const auto* cached = may_be_cached ? responses_.find(r.client, msg.transaction_id()) : nullptr) {
+    ++stats_.retransmissions;
+    emit(SendMessage{*cached, from, to});
+    return;
+  }
+  handle_request(r);
+}
+
+void Server::handle_request(const Request& r) {
+  // RFC 8489 §6.3.1.1: unknown comprehension-required attributes → 420.
+  if (auto unknown = r.msg.unknown_comprehension_required(); !unknown.empty()) {
+    respond(r, stun::error_code::kUnknownAttribute, nullptr,
+            [&](stun::Builder& b) { b.add_unknown_attributes(unknown.view()); });
+    return;
+  }
+  stun::Method method = r.msg.method();
+  if (method == stun::Method::Binding) {
+    // RFC 8489 §6.3.1.1: the reflexive address, no authentication.
+    respond(r, 0, nullptr, [&](stun::Builder& b) { b.add_xor_mapped_address(r.client.client.value); });
+    return;
+  }
+  if (!is_turn_method(method)) return reply_error(r, stun::error_code::kBadRequest, nullptr);
+  auto auth = authenticate(r);
+  if (!auth) return;
+  switch (method) {
+    case stun::Method::Allocate: return handle_allocate(r, *auth);
+    case stun::Method::Refresh: return handle_refresh(r, *auth);
+    case stun::Method::ChannelBind: return handle_channel_bind(r, *auth);
+    default: return handle_create_permission(r, *auth);
+  }
+}
+
+std::optional<RestoreError> Server::restore_allocation(const CreateAllocation& c, Instant now) {
+  if (c.expiry <= now) return RestoreError::Expired;
+  if (!ports_.in_range(c.port.value)) return RestoreError::PortOutOfRange;
+  auto ours = [&](const std::optional<SocketAddress>& relay, const std::optional<IpAddress>& configured) {
+    return !relay || (configured && relay->ip == *configured && relay->port == c.port.value);
+  };
+  if ((!c.relay_v4 && !c.relay_v6) || !ours(c.relay_v4, config_.relay_v4) || !ours(c.relay_v6, config_.relay_v6))
+    return RestoreError::RelayMismatch;
+  if (by_client_.contains(c.client)) return RestoreError::ClientHasAllocation;
+  if (!ports_.take(c.port)) return RestoreError::PortTaken;
+  Instant expiry = std::min(c.expiry, now + config_.max_allocation_lifetime);
+  create_allocation(c.port, c.client, c.relay_v4.has_value(), c.relay_v6.has_value(), expiry, nullptr);
+  ++stats_.allocations_restored;
+  return std::nullopt;
+}
+
+std::optional<RestoreError> Server::restore_channel(const InstallChannel& c, Instant now) {
+  if (c.expiry <= now) return RestoreError::Expired;
+  if (!is_valid_channel(c.channel.value)) return RestoreError::InvalidChannel;
+  auto it = by_client_.find(c.client);
+  if (it == by_client_.end()) return RestoreError::NoAllocation;
+  Allocation& a = it->second;
+  const auto& relay = a.relay_for(c.peer.value.family());
+  if (!relay || *relay != c.relay) return RestoreError::RelayMismatch;
+  Channel* by_number = a.channel_by_number(c.channel);
+  if (by_number != a.channel_by_peer(c.peer)) return RestoreError::ChannelConflict;
+  bind_channel(a, by_number, c.channel, c.peer, std::min(c.expiry, now + config_.channel_lifetime), now);
+  return std::nullopt;
+}
+
+}  // namespace relay::core

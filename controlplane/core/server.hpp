@@ -1,0 +1,213 @@
+// The sans-IO TURN server (RFC 8489, RFC 8656): bytes, sender and time in;
+// Commands out. It never reads a clock, a socket or the environment: the IO
+// shell feeds it and performs what next_command() yields.
+//
+//   Server server(config, seed);
+//   server.set_wall_clock(now, unix_seconds);   // for credential expiry
+//   server.handle_portal_init();                // unless config.has_portal == false
+//   server.handle_client_input(datagram, from, to, now);
+//   while (auto c = server.next_command()) perform(*c);
+//   sleep until server.poll_timeout(), then server.handle_timeout(now);
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/net_types.hpp"
+#include "common/time.hpp"
+#include "controlplane/core/allocation.hpp"
+#include "controlplane/core/command.hpp"
+#include "controlplane/core/fast_hash.hpp"
+#include "controlplane/core/key_cache.hpp"
+#include "controlplane/core/nonce_store.hpp"
+#include "controlplane/core/peer_policy.hpp"
+#include "controlplane/core/port_allocator.hpp"
+#include "controlplane/core/response_cache.hpp"
+#include "controlplane/core/rng.hpp"
+#include "controlplane/core/server_config.hpp"
+#include "controlplane/core/stats.hpp"
+#include "controlplane/core/stun/credentials.hpp"
+#include "controlplane/core/stun/stun.hpp"
+#include "controlplane/core/timer_queue.hpp"
+
+namespace relay::core {
+
+// RFC 8656 §7.2: a reserved port is held for the token's holder ~30 s.
+constexpr Duration kReservationLifetime = std::chrono::seconds(30);
+
+// Why the data plane's report of an installed entry was not adopted.
+enum class RestoreError : uint8_t {
+  Expired,
+  PortOutOfRange,
+  PortTaken,
+  ClientHasAllocation,
+  RelayMismatch,  // relay address not ours, or not the allocation's port
+  NoAllocation,
+  InvalidChannel,
+  ChannelConflict,  // number or peer already bound to something else
+};
+std::string_view to_string(RestoreError e);
+
+class Server {
+ public:
+  // `config` must pass validate(); `rng_seed` makes every random choice
+  // reproducible (tests, fuzzing); without it randomness is OpenSSL's.
+  explicit Server(ServerConfig config, std::optional<uint64_t> rng_seed = std::nullopt);
+  // by_port_ and Allocation::username point into node-based maps: a move
+  // keeps the nodes, a copy would not.
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  Server(Server&&) = default;
+  Server& operator=(Server&&) = default;
+
+  // Anchors credential expiry (unix seconds) to the monotonic clock; call at
+  // start and whenever the wall clock may have stepped. Until then every
+  // authenticated request fails closed (401, auth failure clock_unknown).
+  void set_wall_clock(Instant now, std::chrono::seconds unix_time);
+  // The portal accepted us: start serving (no-op without a portal).
+  void handle_portal_init();
+  [[nodiscard]] bool ready() const { return ready_; }
+
+  void handle_client_input(std::span<const uint8_t> bytes, ClientSocket from, ListenSocket to, Instant now);
+  void handle_timeout(Instant now);
+  std::optional<Command> next_command();
+  [[nodiscard]] std::optional<Instant> poll_timeout() const { return timers_.earliest(); }
+
+  // A restarted control plane adopts what the data plane still forwards.
+  // No command is emitted; the entries expire and refresh as if created here.
+  std::optional<RestoreError> restore_allocation(const CreateAllocation& installed, Instant now);
+  std::optional<RestoreError> restore_channel(const InstallChannel& installed, Instant now);
+  // Keeps a port of the range out of use (e.g. taken by another service).
+  bool mark_port_taken(AllocationPort port) { return ports_.take(port); }
+
+  [[nodiscard]] const Stats& stats() const { return stats_; }
+  [[nodiscard]] size_t allocation_count() const { return by_client_.size(); }
+  [[nodiscard]] const ServerConfig& config() const { return config_; }
+
+ private:
+  struct Request {
+    const stun::Message& msg;
+    ClientFiveTuple client;
+    Instant now;
+  };
+  struct Auth {
+    stun::LongTermKey key;
+    std::string_view username;
+  };
+  struct TransparentHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  // Dispatch (server.cpp).
+  void handle_request(const Request& r);
+  void emit(Command c) { commands_.push_back(std::move(c)); }
+  void drop(DropReason reason) { ++stats_.drops[static_cast<size_t>(reason)]; }
+
+  // Responses (server_reply.cpp). `add` writes the method-specific
+  // attributes; SOFTWARE, MESSAGE-INTEGRITY (when `auth`) and FINGERPRINT
+  // follow. `Remember` says whether a retransmission gets this very response
+  // (non-idempotent outcomes: a new allocation, a deletion) or is simply
+  // processed again.
+  enum class Remember : bool { No, Yes };
+  template <class AddAttributes>
+  void respond(const Request& r, uint16_t error_code, const Auth* auth, AddAttributes&& add,
+               Remember remember = Remember::No);
+  void send_response(const Request& r, uint16_t error_code, Remember remember,
+                     const Result<size_t, stun::BuildError>& size);
+  void reply_error(const Request& r, uint16_t code, const Auth* auth);
+  void reply_challenge(const Request& r, uint16_t code);  // 401/438 with REALM, NONCE
+
+  // Authentication (server_auth.cpp): the Auth, or nullopt once the error
+  // response has been queued.
+  std::optional<Auth> authenticate(const Request& r);
+  stun::LongTermKey derive_key(std::string_view username, const stun::Username& parsed) const;
+  // The caller's allocation after the RFC 8656 §5 checks (437, 441), or
+  // null once the error response has been queued.
+  Allocation* owned_allocation(const Request& r, const Auth& auth);
+
+  // Allocate and Refresh (server_allocate.cpp).
+  void handle_allocate(const Request& r, const Auth& auth);
+  void handle_refresh(const Request& r, const Auth& auth);
+  Duration granted_lifetime(std::optional<std::chrono::seconds> requested, bool for_refresh) const;
+  struct PortGrant {
+    AllocationPort port;
+    std::optional<stun::ReservationToken> reserved_next;  // EVEN-PORT with R
+  };
+  std::optional<PortGrant> acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
+                                        const std::optional<stun::ReservationToken>& token);
+  std::optional<uint16_t> check_allocation_quota(const Request& r, std::string_view username);
+  Allocation& create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
+                                Instant expiry, const std::string* username);
+  void free_allocation(Allocation& a, Instant now);
+  const std::string* retain_user(std::string_view username);
+  void release_user(const std::string* username);
+
+  // ChannelBind and CreatePermission (server_channels.cpp).
+  void handle_channel_bind(const Request& r, const Auth& auth);
+  void handle_create_permission(const Request& r, const Auth& auth);
+  std::optional<uint16_t> check_peer(const Allocation& a, const SocketAddress& peer) const;
+  // Installs or refreshes; false when `enforce_quota` and the allocation
+  // holds its maximum of permissions.
+  bool grant_permission(Allocation& a, const IpAddress& peer, Instant now, bool enforce_quota);
+  // Binds or re-binds until `deadline` and grants the implied permission;
+  // the caller announces it (or not, when restoring).
+  Channel& bind_channel(Allocation& a, Channel* existing, ChannelNumber number, const PeerSocket& peer,
+                        Instant deadline, Instant now);
+
+  // Timers (server_timers.cpp).
+  void run_timers(Instant now);
+  void on_allocation_expired(uint16_t port);
+  void on_channel_deadline(uint16_t port, uint16_t number);
+  void on_reservation_expired(uint64_t token);
+
+  ServerConfig config_;
+  Rng rng_;
+  bool ready_;
+  std::optional<std::chrono::seconds> unix_offset_;  // unix time - monotonic time
+  PortAllocator ports_;
+  PeerPolicy policy_;
+  NonceStore nonces_;
+  KeyCache<stun::LongTermKey> keys_;
+  ResponseCache responses_;
+  TimerQueue timers_;
+  // The allocations by client 5-tuple (nodes are stable) and an index by
+  // port: one pointer per port number, so a timer finds its allocation
+  // without hashing.
+  std::unordered_map<ClientFiveTuple, Allocation, FiveTupleHash> by_client_;
+  std::vector<Allocation*> by_port_ = std::vector<Allocation*>(65536, nullptr);
+  Allocation* allocation_at(uint16_t port) const { return by_port_[port]; }
+  std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>> users_;  // allocations per user
+  std::unordered_map<IpAddress, uint32_t, IpHash> client_ips_;  // allocations per IP
+  struct Reservation {
+    AllocationPort port;
+    TimerId timer;
+  };
+  std::unordered_map<uint64_t, Reservation> reservations_;  // RFC 8656 §7.2 EVEN-PORT R=1
+  std::deque<Command> commands_;
+  Stats stats_;
+  std::array<uint8_t, 1280> scratch_{};  // a response never exceeds the IPv6 minimum MTU
+};
+
+template <class AddAttributes>
+void Server::respond(const Request& r, uint16_t error_code, const Auth* auth, AddAttributes&& add, Remember remember) {
+  stun::Builder b(scratch_, r.msg.method(),
+                  error_code == 0 ? stun::MessageClass::SuccessResponse : stun::MessageClass::ErrorResponse,
+                  r.msg.transaction_id());
+  if (error_code != 0) b.add_error_code(error_code);
+  add(b);
+  b.add_software(config_.software);  // RFC 8489 §14.14
+  if (auth) b.add_message_integrity(auth->key);
+  b.add_fingerprint();  // RFC 8489 §14.7: lets the client demultiplex cheaply
+  send_response(r, error_code, remember, b.finish());
+}
+
+}  // namespace relay::core

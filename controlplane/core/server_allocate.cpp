@@ -1,0 +1,224 @@
+// Allocate (RFC 8656 §7) and Refresh (RFC 8656 §8).
+#include <cstring>
+
+#include "controlplane/core/server.hpp"
+
+namespace relay::core {
+
+namespace {
+using stun::error_code::kAddressFamilyNotSupported;
+using stun::error_code::kAllocationMismatch;
+using stun::error_code::kAllocationQuotaReached;
+using stun::error_code::kBadRequest;
+using stun::error_code::kInsufficientCapacity;
+using stun::error_code::kPeerAddressFamilyMismatch;
+using stun::error_code::kUnsupportedTransportProtocol;
+
+uint64_t token_value(const stun::ReservationToken& t) {
+  uint64_t v;
+  std::memcpy(&v, t.data(), sizeof v);
+  return v;
+}
+
+// Which relay families an Allocate asks for (RFC 8656 §7.2 steps on
+// REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY), or an error code.
+struct Families {
+  bool v4 = true;
+  bool v6 = false;
+  bool dual = false;
+};
+Result<Families, uint16_t> requested_families(const stun::Message& msg, bool has_token) {
+  auto requested = msg.requested_address_family();
+  auto additional = msg.additional_address_family();
+  if (!requested) {
+    bool unknown = requested.error() == stun::AttributeError::UnknownFamily;
+    return Err{unknown ? kAddressFamilyNotSupported : kBadRequest};
+  }
+  if (!additional) return Err{kBadRequest};
+  if (*requested && (*additional || has_token)) return Err{kBadRequest};
+  if (*additional && **additional != Family::V6) return Err{kBadRequest};
+  if (*requested) return Families{**requested == Family::V4, **requested == Family::V6, false};
+  return Families{true, additional->has_value(), additional->has_value()};
+}
+}  // namespace
+
+Duration Server::granted_lifetime(std::optional<std::chrono::seconds> requested, bool for_refresh) const {
+  if (!requested) return config_.default_allocation_lifetime;
+  // LIFETIME 0 deletes on Refresh (RFC 8656 §8); on Allocate it means
+  // nothing useful, so it gets the default.
+  if (*requested == Seconds{0} && !for_refresh) return config_.default_allocation_lifetime;
+  return std::min<Duration>(*requested, config_.max_allocation_lifetime);
+}
+
+std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::string_view username) {
+  const Quotas& q = config_.quotas;
+  auto reject = [&](Quota which, uint16_t code) {
+    ++stats_.quota_rejections[static_cast<size_t>(which)];
+    return code;
+  };
+  if (q.allocations_total && by_client_.size() >= q.allocations_total) return reject(Quota::Total, kInsufficientCapacity);
+  if (q.allocations_per_user) {
+    auto it = users_.find(username);
+    if (it != users_.end() && it->second >= q.allocations_per_user) return reject(Quota::PerUser, kAllocationQuotaReached);
+  }
+  if (q.allocations_per_client_ip) {
+    auto it = client_ips_.find(r.client.client.value.ip);
+    if (it != client_ips_.end() && it->second >= q.allocations_per_client_ip)
+      return reject(Quota::PerClientIp, kAllocationQuotaReached);
+  }
+  return std::nullopt;
+}
+
+std::optional<Server::PortGrant> Server::acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
+                                                      const std::optional<stun::ReservationToken>& token) {
+  if (token) {
+    // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT R=1.
+    auto it = reservations_.find(token_value(*token));
+    if (it == reservations_.end()) return std::nullopt;
+    AllocationPort port = it->second.port;
+    timers_.cancel(it->second.timer);
+    reservations_.erase(it);
+    return PortGrant{port, std::nullopt};
+  }
+  if (!even) {
+    auto port = ports_.acquire(rng_);
+    if (!port) return std::nullopt;
+    return PortGrant{*port, std::nullopt};
+  }
+  auto port = ports_.acquire_even(rng_, even->reserve_next);
+  if (!port) return std::nullopt;
+  if (!even->reserve_next) return PortGrant{*port, std::nullopt};
+  uint64_t value;
+  do value = rng_.next_u64();
+  while (reservations_.contains(value));
+  TimerId timer = timers_.schedule(now + kReservationLifetime, TimerKey{TimerKind::Reservation, 0, 0, value});
+  reservations_.emplace(value, Reservation{AllocationPort{static_cast<uint16_t>(port->value + 1)}, timer});
+  stun::ReservationToken wire;
+  std::memcpy(wire.data(), &value, sizeof value);
+  return PortGrant{*port, wire};
+}
+
+void Server::handle_allocate(const Request& r, const Auth& auth) {
+  // Retransmissions were answered from the response cache before this, so
+  // an existing allocation means a second Allocate (RFC 8656 §7.2).
+  if (by_client_.contains(r.client)) return reply_error(r, kAllocationMismatch, &auth);
+  auto transport = r.msg.requested_transport();
+  if (!transport || !*transport) return reply_error(r, kBadRequest, &auth);
+  if (**transport != stun::kTransportUdp) return reply_error(r, kUnsupportedTransportProtocol, &auth);
+  auto even = r.msg.even_port();
+  auto token = r.msg.reservation_token();
+  auto lifetime = r.msg.lifetime();
+  if (!even || !token || !lifetime || (*even && *token)) return reply_error(r, kBadRequest, &auth);
+  auto families = requested_families(r.msg, token->has_value());
+  if (!families) return reply_error(r, families.error(), &auth);
+  Families want = *families;
+  if ((want.v4 && !config_.relay_v4) || (want.v6 && !want.dual && !config_.relay_v6))
+    return reply_error(r, kAddressFamilyNotSupported, &auth);
+  // RFC 8656 §7.2: a dual request the relay can only half serve gets the
+  // IPv4 address and an ADDRESS-ERROR-CODE for IPv6.
+  bool v6_refused = want.dual && !config_.relay_v6;
+  if (v6_refused) want.v6 = false;
+  if (auto code = check_allocation_quota(r, auth.username)) return reply_error(r, *code, &auth);
+  auto grant = acquire_port(r.now, *even, *token);
+  if (!grant) {
+    if (!*token) ++stats_.quota_rejections[static_cast<size_t>(Quota::Ports)];
+    return reply_error(r, kInsufficientCapacity, &auth);
+  }
+  Instant expiry = r.now + granted_lifetime(*lifetime, false);
+  Allocation& a = create_allocation(grant->port, r.client, want.v4, want.v6, expiry, retain_user(auth.username));
+  ++stats_.allocations_created;
+  emit(CreateAllocation{a.port, a.relay_v4, a.relay_v6, a.client, a.expiry});
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(a.expiry - r.now);
+  respond(r, 0, &auth, [&](stun::Builder& b) {
+    if (a.relay_v4) b.add_xor_relayed_address(*a.relay_v4);
+    if (a.relay_v6) b.add_xor_relayed_address(*a.relay_v6);
+    if (v6_refused) b.add_address_error_code(Family::V6, kAddressFamilyNotSupported);
+    b.add_lifetime(seconds);
+    if (grant->reserved_next) b.add_reservation_token(*grant->reserved_next);
+    b.add_xor_mapped_address(r.client.client.value);
+  }, Remember::Yes);
+}
+
+void Server::handle_refresh(const Request& r, const Auth& auth) {
+  Allocation* a = owned_allocation(r, auth);
+  if (!a) return;
+  auto lifetime = r.msg.lifetime();
+  auto family = r.msg.requested_address_family();
+  if (!lifetime || !family) return reply_error(r, kBadRequest, &auth);
+  // RFC 8656 §8: a family the allocation does not have → 443.
+  if (*family && !a->relay_for(**family)) return reply_error(r, kPeerAddressFamilyMismatch, &auth);
+  Duration granted = granted_lifetime(*lifetime, true);
+  bool deleting = granted == Duration{0};
+  if (deleting) {
+    free_allocation(*a, r.now);
+    ++stats_.allocations_deleted;
+  } else {
+    Instant expiry = r.now + granted;
+    timers_.move(a->timer, expiry);
+    a->expiry = expiry;
+    emit(UpdateAllocation{a->port, expiry});
+  }
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(granted);
+  respond(r, 0, &auth, [&](stun::Builder& b) { b.add_lifetime(seconds); }, deleting ? Remember::Yes : Remember::No);
+}
+
+const std::string* Server::retain_user(std::string_view username) {
+  auto it = users_.find(username);
+  if (it == users_.end()) it = users_.emplace(std::string(username), 0).first;
+  ++it->second;
+  return &it->first;
+}
+
+void Server::release_user(const std::string* username) {
+  if (!username) return;
+  auto it = users_.find(*username);
+  if (it != users_.end() && --it->second == 0) users_.erase(it);
+}
+
+Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
+                                      Instant expiry, const std::string* username) {
+  Allocation& a = by_client_[client];
+  by_port_[port.value] = &a;
+  a.port = port;
+  a.client = client;
+  if (v4) a.relay_v4 = SocketAddress{*config_.relay_v4, port.value};
+  if (v6) a.relay_v6 = SocketAddress{*config_.relay_v6, port.value};
+  a.expiry = expiry;
+  a.username = username;
+  ++client_ips_[client.client.value.ip];
+  a.timer = timers_.schedule(expiry, TimerKey{TimerKind::Allocation, port.value});
+  stats_.active_allocations_v4 += v4;
+  stats_.active_allocations_v6 += v6;
+  return a;
+}
+
+void Server::free_allocation(Allocation& a, Instant now) {
+  // RFC 8656 §12: numbers and peers stay reserved 5 minutes after a binding
+  // ends; holding the port as long keeps a late ChannelData from reaching
+  // the port's next owner.
+  Instant hold_until = now;
+  for (const Channel& c : a.channels) {
+    timers_.cancel(c.timer);
+    if (c.bound) {
+      emit(RemoveChannel{a.client, c.number, c.peer, *a.relay_for(c.peer.value.family())});
+      --stats_.active_channels;
+      hold_until = std::max(hold_until, now + kChannelCooldown);
+    } else {
+      hold_until = std::max(hold_until, c.deadline);
+    }
+  }
+  timers_.cancel(a.timer);
+  emit(FreeAllocation{a.port});
+  if (hold_until > now) timers_.schedule(hold_until, TimerKey{TimerKind::PortHold, a.port.value});
+  else ports_.release(a.port);
+  stats_.active_allocations_v4 -= a.relay_v4.has_value();
+  stats_.active_allocations_v6 -= a.relay_v6.has_value();
+  release_user(a.username);
+  auto ip = client_ips_.find(a.client.client.value.ip);
+  if (ip != client_ips_.end() && --ip->second == 0) client_ips_.erase(ip);
+  by_port_[a.port.value] = nullptr;
+  ClientFiveTuple key = a.client;
+  by_client_.erase(key);  // `a` dies here
+}
+
+}  // namespace relay::core

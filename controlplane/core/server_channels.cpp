@@ -1,0 +1,104 @@
+// ChannelBind (RFC 8656 §11) and CreatePermission (RFC 8656 §9).
+#include <algorithm>
+
+#include "controlplane/core/server.hpp"
+
+namespace relay::core {
+
+namespace {
+using stun::error_code::kBadRequest;
+using stun::error_code::kForbidden;
+using stun::error_code::kInsufficientCapacity;
+using stun::error_code::kPeerAddressFamilyMismatch;
+}  // namespace
+
+std::optional<uint16_t> Server::check_peer(const Allocation& a, const SocketAddress& peer) const {
+  if (!a.relay_for(peer.family())) return kPeerAddressFamilyMismatch;  // RFC 8656 §9.1, §11.2
+  if (policy_.check(peer) == PeerVerdict::Deny) return kForbidden;     // RFC 8656 §21.4
+  return std::nullopt;
+}
+
+bool Server::grant_permission(Allocation& a, const IpAddress& peer, Instant now, bool enforce_quota) {
+  Instant expiry = now + config_.permission_lifetime;
+  auto it = std::find_if(a.permissions.begin(), a.permissions.end(), [&](const Permission& p) { return p.peer == peer; });
+  if (it != a.permissions.end()) {
+    it->expiry = expiry;
+    return true;
+  }
+  // Permissions produce no data-plane command, so they expire lazily here
+  // instead of through a timer.
+  std::erase_if(a.permissions, [&](const Permission& p) { return p.expiry <= now; });
+  uint32_t limit = config_.quotas.permissions_per_allocation;
+  if (enforce_quota && limit && a.permissions.size() >= limit) return false;
+  a.permissions.push_back({peer, expiry});
+  ++stats_.permissions_created;
+  return true;
+}
+
+Channel& Server::bind_channel(Allocation& a, Channel* existing, ChannelNumber number, const PeerSocket& peer,
+                              Instant deadline, Instant now) {
+  if (!existing) {
+    TimerId timer = timers_.schedule(deadline, TimerKey{TimerKind::Channel, a.port.value, number.value});
+    a.channels.push_back({number, peer, deadline, timer, false});
+    existing = &a.channels.back();
+  } else {
+    timers_.move(existing->timer, deadline);
+    existing->deadline = deadline;
+  }
+  if (!existing->bound) {
+    existing->bound = true;
+    ++stats_.active_channels;
+    ++stats_.channels_bound;
+  }
+  grant_permission(a, peer.value.ip, now, false);  // RFC 8656 §11.2: a binding implies a permission
+  return *existing;
+}
+
+void Server::handle_channel_bind(const Request& r, const Auth& auth) {
+  Allocation* a = owned_allocation(r, auth);
+  if (!a) return;
+  auto number = r.msg.channel_number();
+  auto peers = r.msg.xor_peer_addresses();
+  if (!number || !*number || !peers || peers->size() != 1) return reply_error(r, kBadRequest, &auth);
+  ChannelNumber channel = **number;
+  if (!is_valid_channel(channel.value)) return reply_error(r, kBadRequest, &auth);  // RFC 8656 §11.2
+  PeerSocket peer{(*peers)[0]};
+  if (auto code = check_peer(*a, peer.value)) return reply_error(r, *code, &auth);
+  // RFC 8656 §11.2: one number ↔ one peer, also during the 5-minute
+  // cool-down after expiry; re-binding the same pair refreshes it.
+  Channel* existing = a->channel_by_number(channel);
+  if (existing != a->channel_by_peer(peer)) return reply_error(r, kBadRequest, &auth);
+  uint32_t limit = config_.quotas.channels_per_allocation;
+  if (!existing && limit && a->channels.size() >= limit) {
+    ++stats_.quota_rejections[static_cast<size_t>(Quota::Channels)];
+    return reply_error(r, kInsufficientCapacity, &auth);
+  }
+  Instant deadline = r.now + config_.channel_lifetime;
+  bind_channel(*a, existing, channel, peer, deadline, r.now);
+  emit(InstallChannel{a->client, channel, peer, *a->relay_for(peer.value.family()), deadline});
+  respond(r, 0, &auth, [](stun::Builder&) {});
+}
+
+void Server::handle_create_permission(const Request& r, const Auth& auth) {
+  Allocation* a = owned_allocation(r, auth);
+  if (!a) return;
+  auto peers = r.msg.xor_peer_addresses();
+  if (!peers || peers->empty()) return reply_error(r, kBadRequest, &auth);
+  // RFC 8656 §9.2: all peers are acceptable or none is installed.
+  for (const SocketAddress& peer : *peers)
+    if (auto code = check_peer(*a, peer)) return reply_error(r, *code, &auth);
+  size_t fresh = 0;
+  for (const SocketAddress& peer : *peers)
+    fresh += std::none_of(a->permissions.begin(), a->permissions.end(),
+                          [&](const Permission& p) { return p.peer == peer.ip && p.expiry > r.now; });
+  std::erase_if(a->permissions, [&](const Permission& p) { return p.expiry <= r.now; });
+  uint32_t limit = config_.quotas.permissions_per_allocation;
+  if (limit && a->permissions.size() + fresh > limit) {
+    ++stats_.quota_rejections[static_cast<size_t>(Quota::Permissions)];
+    return reply_error(r, kInsufficientCapacity, &auth);
+  }
+  for (const SocketAddress& peer : *peers) grant_permission(*a, peer.ip, r.now, false);
+  respond(r, 0, &auth, [](stun::Builder&) {});
+}
+
+}  // namespace relay::core

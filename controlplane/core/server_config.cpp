@@ -1,0 +1,35 @@
+#include "controlplane/core/server_config.hpp"
+
+namespace relay::core {
+
+std::string_view to_string(ConfigError e) {
+  switch (e) {
+    case ConfigError::NoRelayAddress: return "no_relay_address";
+    case ConfigError::RelayAddressFamilyMismatch: return "relay_address_family_mismatch";
+    case ConfigError::EmptyPortRange: return "empty_port_range";
+    case ConfigError::PortRangeHasListenPort: return "port_range_has_listen_port";
+    case ConfigError::EmptyRealm: return "empty_realm";
+    case ConfigError::EmptySecret: return "empty_secret";
+    case ConfigError::LifetimeOrder: return "lifetime_order";
+    case ConfigError::ZeroCapacity: return "zero_capacity";
+  }
+  return "unknown";
+}
+
+std::optional<ConfigError> validate(const ServerConfig& c) {
+  if (!c.relay_v4 && !c.relay_v6) return ConfigError::NoRelayAddress;
+  if ((c.relay_v4 && !c.relay_v4->is_v4()) || (c.relay_v6 && !c.relay_v6->is_v6()))
+    return ConfigError::RelayAddressFamilyMismatch;
+  if (c.port_min == 0 || c.port_min > c.port_max) return ConfigError::EmptyPortRange;
+  if (c.listen_port >= c.port_min && c.listen_port <= c.port_max) return ConfigError::PortRangeHasListenPort;
+  if (c.realm.empty()) return ConfigError::EmptyRealm;
+  if (c.auth_secret.empty()) return ConfigError::EmptySecret;
+  if (c.default_allocation_lifetime <= Seconds{0} || c.channel_lifetime <= Seconds{0} ||
+      c.permission_lifetime <= Seconds{0} || c.default_allocation_lifetime > c.max_allocation_lifetime)
+    return ConfigError::LifetimeOrder;
+  if (c.nonce_capacity == 0 || c.key_cache_capacity == 0 || c.response_cache_capacity == 0)
+    return ConfigError::ZeroCapacity;
+  return std::nullopt;
+}
+
+}  // namespace relay::core

@@ -1,0 +1,65 @@
+// Everything the Server is told once, at construction. Values that change
+// while running (the wall clock, portal readiness) come in through Server
+// methods instead, so this struct stays a plain, copyable description.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/net_types.hpp"
+
+namespace relay::core {
+
+using Seconds = std::chrono::seconds;
+
+struct Quotas {  // 0 = unlimited
+  uint32_t allocations_per_user = 64;
+  uint32_t allocations_per_client_ip = 256;  // many clients may share one NAT address
+  uint32_t allocations_total = 0;            // the port range is the natural global bound
+  uint32_t channels_per_allocation = 4096;   // a gateway binds one channel per peer
+  uint32_t permissions_per_allocation = 4096;
+};
+
+struct ServerConfig {
+  std::optional<IpAddress> relay_v4;
+  std::optional<IpAddress> relay_v6;
+  uint16_t listen_port = 3478;          // RFC 8489 §18.1 default STUN/TURN port
+  uint16_t port_min = 49152;            // RFC 8656 §7.2 recommends the dynamic range
+  uint16_t port_max = 65535;
+  std::string realm = "firezone";
+  std::string auth_secret;
+  Seconds default_allocation_lifetime{600};  // RFC 8656 §3.6 "10 minutes"
+  Seconds max_allocation_lifetime{3600};     // RFC 8656 §7.2 "at least 1 hour" cap
+  Seconds channel_lifetime{600};             // RFC 8656 §12 "10 minutes"
+  Seconds permission_lifetime{300};          // RFC 8656 §9 "5 minutes"
+  std::vector<Cidr> peer_allow;
+  std::vector<Cidr> peer_deny;
+  std::string software = "relay/" RELAY_VERSION;
+  // Without a portal nobody announces readiness, so the server serves at once.
+  bool has_portal = true;
+  Quotas quotas;
+  // Bounded stores (see nonce_store.hpp, key_cache.hpp, response_cache.hpp).
+  uint32_t nonce_capacity = 1u << 18;
+  uint32_t key_cache_capacity = 1u << 14;
+  uint32_t response_cache_capacity = 1u << 16;
+};
+
+enum class ConfigError : uint8_t {
+  NoRelayAddress,
+  RelayAddressFamilyMismatch,  // relay_v4 holds an IPv6 address or vice versa
+  EmptyPortRange,
+  PortRangeHasListenPort,
+  EmptyRealm,
+  EmptySecret,
+  LifetimeOrder,  // default > max, or a zero lifetime
+  ZeroCapacity,
+};
+std::string_view to_string(ConfigError e);
+
+std::optional<ConfigError> validate(const ServerConfig& config);
+
+}  // namespace relay::core

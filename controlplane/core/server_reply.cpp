@@ -1,0 +1,47 @@
+// Responses: counting, caching for retransmissions, and the two shapes of
+// error every handler uses.
+#include "controlplane/core/server.hpp"
+
+namespace relay::core {
+
+namespace {
+MethodLabel label_of(stun::Method m) {
+  switch (m) {
+    case stun::Method::Binding: return MethodLabel::Binding;
+    case stun::Method::Allocate: return MethodLabel::Allocate;
+    case stun::Method::Refresh: return MethodLabel::Refresh;
+    case stun::Method::ChannelBind: return MethodLabel::ChannelBind;
+    case stun::Method::CreatePermission: return MethodLabel::CreatePermission;
+    default: return MethodLabel::Other;
+  }
+}
+}  // namespace
+
+void Server::send_response(const Request& r, uint16_t error_code, Remember remember,
+                           const Result<size_t, stun::BuildError>& size) {
+  // Only a realm, software name or nonce longer than a datagram could get
+  // here; the response is dropped rather than sent truncated.
+  if (!size) return drop(DropReason::ResponseTooLarge);
+  auto method = static_cast<size_t>(label_of(r.msg.method()));
+  ++stats_.responses[method][static_cast<size_t>(response_code_from(error_code))];
+  std::span<const uint8_t> bytes(scratch_.data(), *size);
+  // RFC 8489 §6.3.1 asks to remember what a retransmission must not redo;
+  // idempotent requests (ChannelBind, CreatePermission, a non-zero Refresh)
+  // are just processed again. Only authenticated outcomes get here, so
+  // unauthenticated senders cannot fill the cache.
+  if (remember == Remember::Yes) responses_.insert(r.client, r.msg.transaction_id(), bytes, r.now);
+  emit(SendMessage{std::vector<uint8_t>(bytes.begin(), bytes.end()), r.client.client, r.client.listen});
+}
+
+void Server::reply_error(const Request& r, uint16_t code, const Auth* auth) {
+  respond(r, code, auth, [](stun::Builder&) {});
+}
+
+void Server::reply_challenge(const Request& r, uint16_t code) {
+  // RFC 8489 §9.2.4: REALM and a fresh NONCE, no MESSAGE-INTEGRITY (we do
+  // not know a key the client could check it with).
+  NonceText nonce = nonces_.mint(rng_);
+  respond(r, code, nullptr, [&](stun::Builder& b) { b.add_realm(config_.realm).add_nonce(nonce.view()); });
+}
+
+}  // namespace relay::core

@@ -1,0 +1,217 @@
+// The Server's building blocks on their own: ports, nonces, peer policy,
+// randomness, the key cache, stats names, configuration checks.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "controlplane/core/key_cache.hpp"
+#include "controlplane/core/nonce_store.hpp"
+#include "controlplane/core/peer_policy.hpp"
+#include "controlplane/core/port_allocator.hpp"
+#include "controlplane/core/rng.hpp"
+#include "controlplane/core/server_config.hpp"
+#include "controlplane/core/stats.hpp"
+#include "controlplane/core/timer_queue.hpp"
+
+namespace relay::core {
+namespace {
+
+TEST(PortAllocator, HandsOutEveryPortOfTheRangeOnceThenNothing) {
+  Rng rng(1);
+  PortAllocator ports(60000, 60099);
+  std::set<uint16_t> seen;
+  for (int i = 0; i < 100; ++i) {
+    auto p = ports.acquire(rng);
+    ASSERT_TRUE(p);
+    EXPECT_TRUE(p->value >= 60000 && p->value <= 60099);
+    EXPECT_TRUE(seen.insert(p->value).second);
+  }
+  EXPECT_FALSE(ports.acquire(rng));
+  ports.release(AllocationPort{60042});
+  ports.release(AllocationPort{60042});  // twice is harmless
+  EXPECT_EQ(ports.free_count(), 1u);
+  EXPECT_EQ(ports.acquire(rng)->value, 60042);
+}
+
+TEST(PortAllocator, EvenPortWithNextTakesBothAndFailsWhenNoPairIsLeft) {
+  Rng rng(2);
+  PortAllocator ports(60000, 60003);
+  ASSERT_TRUE(ports.take(AllocationPort{60001}));
+  auto p = ports.acquire_even(rng, true);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->value, 60002);
+  EXPECT_FALSE(ports.is_free(60003));
+  EXPECT_FALSE(ports.acquire_even(rng, true));  // 60000 is free but 60001 is not
+  EXPECT_EQ(ports.acquire_even(rng, false)->value, 60000);
+}
+
+TEST(PortAllocator, ARangeEndingOnAnEvenPortCannotReserveBeyondIt) {
+  Rng rng(3);
+  PortAllocator ports(60000, 60000);
+  EXPECT_FALSE(ports.acquire_even(rng, true));
+  EXPECT_TRUE(ports.acquire_even(rng, false));
+}
+
+TEST(PortAllocator, DrawsAreSpreadOverTheRange) {
+  Rng rng(4);
+  PortAllocator ports(49152, 65535);
+  std::set<uint16_t> firsts;
+  for (int i = 0; i < 64; ++i) firsts.insert(ports.acquire(rng)->value);
+  uint16_t lo = *firsts.begin(), hi = *firsts.rbegin();
+  EXPECT_GT(hi - lo, 8000);  // not sequential
+}
+
+TEST(NonceStore, ANonceIsGoodForTenUsesThenUnknown) {
+  Rng rng(5);
+  NonceStore store(8);
+  NonceText n = store.mint(rng);
+  for (int i = 0; i < kNonceUses; ++i) {
+    auto slot = store.find(n.view());
+    ASSERT_TRUE(slot) << i;
+    store.use(*slot);
+  }
+  EXPECT_FALSE(store.find(n.view()));
+}
+
+TEST(NonceStore, MintingBeyondCapacityEvictsTheOldest) {
+  Rng rng(6);
+  NonceStore store(2);
+  NonceText a = store.mint(rng), b = store.mint(rng), c = store.mint(rng);
+  EXPECT_FALSE(store.find(a.view()));
+  EXPECT_TRUE(store.find(b.view()));
+  EXPECT_TRUE(store.find(c.view()));
+}
+
+TEST(NonceStore, GarbageAndForgedNoncesAreUnknown) {
+  Rng rng(7);
+  NonceStore store(4);
+  NonceText n = store.mint(rng);
+  std::string forged(n.view());
+  forged[35] = forged[35] == '0' ? '1' : '0';
+  EXPECT_FALSE(store.find(forged));
+  EXPECT_FALSE(store.find(""));
+  EXPECT_FALSE(store.find("ffffffff-ffff-4fff-bfff-ffffffffffff"));  // slot out of range
+  EXPECT_FALSE(store.find(std::string(36, '-')));
+  std::string upper(n.view());
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(ch));
+  EXPECT_EQ(store.find(upper).has_value(), upper == n.view());
+}
+
+TEST(Rng, ASeedReplaysTheSameStreamAndBelowStaysBelow) {
+  Rng a(99), b(99), c(100);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(a.next_u64(), b.next_u64());
+  EXPECT_NE(a.next_u64(), c.next_u64());
+  for (uint64_t bound : {1ull, 2ull, 3ull, 16384ull, 1ull << 63}) EXPECT_LT(a.below(bound), bound);
+}
+
+TEST(Rng, UnseededDrawsFromOpenSsl) {
+  Rng a(std::nullopt), b(std::nullopt);
+  std::array<uint8_t, 32> x{}, y{};
+  a.fill(x);
+  b.fill(y);
+  EXPECT_NE(x, y);
+}
+
+TEST(PeerPolicy, MostSpecificRuleWinsAndConfigBeatsBuiltinOnTies) {
+  auto ip = [](const char* t) { return *SocketAddress::parse(t); };
+  PeerPolicy p({*IpAddress::parse("203.0.113.1")}, 49152, 65535, {*Cidr::parse("10.0.0.0/8")},
+               {*Cidr::parse("10.9.0.0/16"), *Cidr::parse("2001:db8:bad::/48")});
+  EXPECT_EQ(p.check(ip("10.1.1.1:1")), PeerVerdict::Allow);
+  EXPECT_EQ(p.check(ip("10.9.1.1:1")), PeerVerdict::Deny);
+  EXPECT_EQ(p.check(ip("[2001:db8:bad::1]:1")), PeerVerdict::Deny);
+  EXPECT_EQ(p.check(ip("[2001:db8:600d::1]:1")), PeerVerdict::Allow);
+  EXPECT_EQ(p.check(ip("[::ffff:10.1.1.1]:1")), PeerVerdict::Allow);  // judged as the IPv4 it carries
+  EXPECT_EQ(p.check(ip("203.0.113.1:49152")), PeerVerdict::Allow);
+  EXPECT_EQ(p.check(ip("203.0.113.1:49151")), PeerVerdict::Deny);
+}
+
+TEST(TimerQueue, PopsInDeadlineOrderThroughMovesAndCancelsLikeASortedSet) {
+  Rng rng(8);
+  TimerQueue q;
+  std::set<std::pair<Instant, TimerKey>> model;
+  std::vector<std::pair<TimerId, std::pair<Instant, TimerKey>>> live;
+  Instant now{};
+  for (uint16_t step = 0; step < 3000; ++step) {
+    uint64_t op = rng.below(4);
+    if (op <= 1 || live.empty()) {
+      std::pair<Instant, TimerKey> e{now + std::chrono::seconds(rng.below(100)), TimerKey{TimerKind::Channel, step}};
+      live.push_back({q.schedule(e.first, e.second), e});
+      model.insert(e);
+    } else if (op == 2) {
+      auto& [id, e] = live[rng.below(live.size())];
+      model.erase(e);
+      e.first = now + std::chrono::seconds(rng.below(100));
+      model.insert(e);
+      q.move(id, e.first);
+    } else {
+      size_t i = rng.below(live.size());
+      q.cancel(live[i].first);
+      model.erase(live[i].second);
+      live.erase(live.begin() + static_cast<ptrdiff_t>(i));
+    }
+    ASSERT_EQ(q.size(), model.size());
+    ASSERT_EQ(q.earliest(), model.empty() ? std::nullopt : std::optional<Instant>(model.begin()->first));
+    if (step % 50 == 0) {  // time passes: everything due comes out in order
+      now = now + std::chrono::seconds(20);
+      while (auto key = q.pop_due(now)) {
+        ASSERT_EQ(*key, model.begin()->second);
+        model.erase(model.begin());
+        std::erase_if(live, [&](const auto& l) { return l.second.second == *key; });
+      }
+      if (!model.empty()) {
+        EXPECT_GT(model.begin()->first, now);
+      }
+    }
+  }
+}
+
+TEST(KeyCache, FindsWhatWasInsertedAndStaysBounded) {
+  KeyCache<int> cache(2);
+  cache.insert("a", 1);
+  cache.insert("b", 2);
+  cache.insert("c", 3);  // generation turns over: a, b become previous
+  EXPECT_EQ(cache.find("a"), 1);
+  for (int i = 0; i < 100; ++i) cache.insert(std::to_string(i), i);
+  EXPECT_LE(cache.size(), 4u);
+  EXPECT_EQ(cache.find("99"), 99);
+  EXPECT_FALSE(cache.find("a"));
+}
+
+TEST(Stats, NamesAreSnakeCasePrometheusLabels) {
+  EXPECT_EQ(to_string(DropReason::NotReady), "not_ready");
+  EXPECT_EQ(to_string(DropReason::SendIndication), "send_indication");
+  EXPECT_EQ(to_string(AuthFailure::BadIntegrity), "bad_integrity");
+  EXPECT_EQ(to_string(MethodLabel::ChannelBind), "channel_bind");
+  EXPECT_EQ(to_string(ResponseCode::Success), "success");
+  EXPECT_EQ(to_string(ResponseCode::StaleNonce), "438");
+  EXPECT_EQ(to_string(Quota::PerClientIp), "per_client_ip");
+  EXPECT_EQ(response_code_from(486), ResponseCode::AllocationQuotaReached);
+  EXPECT_EQ(response_code_from(499), ResponseCode::OtherError);
+  for (size_t i = 0; i < kDropReasons; ++i) {
+    for (char ch : to_string(static_cast<DropReason>(i))) {
+      EXPECT_TRUE(std::islower(ch) || ch == '_') << ch;
+    }
+  }
+}
+
+TEST(ServerConfig, ValidationNamesTheFirstProblem) {
+  ServerConfig c;
+  EXPECT_EQ(validate(c), ConfigError::NoRelayAddress);
+  c.relay_v4 = IpAddress::parse("2001:db8::1");
+  EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
+  c.relay_v4 = IpAddress::parse("203.0.113.1");
+  EXPECT_EQ(validate(c), ConfigError::EmptySecret);
+  c.auth_secret = "s";
+  EXPECT_EQ(validate(c), std::nullopt);
+  c.port_min = 3000;
+  EXPECT_EQ(validate(c), ConfigError::PortRangeHasListenPort);
+  c.port_min = 60000;
+  c.port_max = 50000;
+  EXPECT_EQ(validate(c), ConfigError::EmptyPortRange);
+  c.port_max = 60001;
+  c.default_allocation_lifetime = std::chrono::seconds(4000);
+  EXPECT_EQ(validate(c), ConfigError::LifetimeOrder);
+}
+
+}  // namespace
+}  // namespace relay::core

@@ -1,0 +1,207 @@
+// What the network may send that is not a well-behaved request (RFC 8489
+// §6.3), quotas, and the state rebuild of a restarted control plane.
+#include "tests/unit/server/server_harness.hpp"
+
+namespace relay::core::testing {
+namespace {
+
+using stun::Method;
+
+TEST_F(ServerTest, UnknownComprehensionRequiredAttributeGets420ListingIt) {
+  std::vector<uint8_t> value{0, 0, 0, 0};
+  auto out = feed(request(Method::Allocate, txid(1), [&](stun::Builder& b) {
+    b.add_requested_transport(stun::kTransportUdp).add_attribute(0x0777, value).add_attribute(0xC001, value);
+  }, nullptr), at(0));
+  ASSERT_EQ(out.size(), 1u);
+  auto r = response_of(out[0]);
+  EXPECT_EQ(r->error_code(), 420);
+  auto unknown = r->msg().unknown_attributes().value();
+  ASSERT_TRUE(unknown);
+  ASSERT_EQ(unknown->size(), 1u);  // the comprehension-optional 0xC001 is ignored
+  EXPECT_EQ((*unknown)[0], 0x0777);
+}
+
+TEST_F(ServerTest, IndicationsAndResponsesFromClientsAreIgnoredAndCounted) {
+  EXPECT_TRUE(feed(indication(Method::Binding, {}), at(0)).empty());
+  std::vector<uint8_t> buf(100);
+  stun::Builder b(buf, Method::Binding, stun::MessageClass::SuccessResponse, txid(1));
+  b.add_xor_mapped_address(client.value);
+  buf.resize(*b.finish());
+  EXPECT_TRUE(feed(buf, at(0)).empty());
+  EXPECT_EQ(server().stats().drop(DropReason::IndicationFromClient), 1u);
+  EXPECT_EQ(server().stats().drop(DropReason::ResponseFromClient), 1u);
+}
+
+TEST_F(ServerTest, MalformedInputIsDroppedAndCountedByReason) {
+  EXPECT_TRUE(feed({}, at(0)).empty());
+  EXPECT_TRUE(feed({0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4}, at(0)).empty());  // ChannelData
+  auto truncated = request(Method::Binding, txid(1), {}, nullptr);
+  truncated.pop_back();
+  EXPECT_TRUE(feed(truncated, at(0)).empty());
+  auto corrupted = request(Method::Binding, txid(1), [](stun::Builder& b) { b.add_software("x"); }, nullptr);
+  corrupted[24] ^= 1;  // inside SOFTWARE: the FINGERPRINT no longer matches
+  EXPECT_TRUE(feed(corrupted, at(0)).empty());
+  EXPECT_EQ(server().stats().drop(DropReason::NotStun), 2u);  // empty, ChannelData
+  EXPECT_EQ(server().stats().drop(DropReason::Malformed), 1u);
+  EXPECT_EQ(server().stats().drop(DropReason::BadFingerprint), 1u);
+}
+
+TEST_F(ServerTest, AttributeWithAMalformedValueGets400) {
+  std::vector<uint8_t> three_bytes{0, 0, 1};
+  auto out = call(Method::Allocate, [&](stun::Builder& b) {
+    b.add_attribute(static_cast<uint16_t>(stun::AttributeType::RequestedTransport), three_bytes);
+  }, at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 400);
+}
+
+TEST_F(ServerTest, UnknownMethodRequestGets400) {
+  auto out = feed(request(static_cast<Method>(0x0ABC), txid(1), {}, nullptr), at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 400);
+}
+
+TEST_F(ServerTest, PerUserQuotaIsAnsweredWith486) {
+  config.quotas.allocations_per_user = 2;
+  for (uint16_t i = 0; i < 2; ++i) {
+    client = ClientSocket{SocketAddress{client.value.ip, static_cast<uint16_t>(40000 + i)}};
+    ASSERT_EQ(allocate(at(0)).size(), 2u);
+  }
+  client = ClientSocket{addr("192.0.2.50:40000")};  // another IP, same user
+  auto out = allocate(at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 486);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PerUser), 1u);
+  Credentials other = portal_credentials(kUnixAtBoot + 3600, "other");
+  EXPECT_EQ(call_from(client, other, Method::Allocate, udp(), at(0)).size(), 2u);
+}
+
+TEST_F(ServerTest, PerClientIpQuotaIsAnsweredWith486) {
+  config.quotas.allocations_per_client_ip = 1;
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  client = ClientSocket{addr("198.51.100.10:40001")};
+  Credentials other = portal_credentials(kUnixAtBoot + 3600, "other");
+  auto out = call_from(client, other, Method::Allocate, udp(), at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 486);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PerClientIp), 1u);
+}
+
+TEST_F(ServerTest, GlobalQuotaIsAnsweredWith508) {
+  config.quotas.allocations_total = 1;
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  client = ClientSocket{addr("192.0.2.50:40000")};
+  auto out = allocate(at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 508);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::Total), 1u);
+}
+
+TEST_F(ServerTest, ChannelQuotaPerAllocationIsAnsweredWith508) {
+  config.quotas.channels_per_allocation = 2;
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  ASSERT_EQ(bind(0x4000, "192.0.2.20:1", at(1)).size(), 2u);
+  ASSERT_EQ(bind(0x4001, "192.0.2.20:2", at(1)).size(), 2u);
+  auto out = bind(0x4002, "192.0.2.20:3", at(1));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 508);
+  EXPECT_EQ(bind(0x4001, "192.0.2.20:2", at(2)).size(), 2u);  // refreshing is not a new channel
+  EXPECT_EQ(server().stats().quota_rejection(Quota::Channels), 1u);
+}
+
+TEST_F(ServerTest, PermissionQuotaPerAllocationIsAnsweredWith508) {
+  config.quotas.permissions_per_allocation = 2;
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  auto permit = [&](const char* p, Instant t) {
+    SocketAddress a = addr(p);
+    return call(Method::CreatePermission, [=](stun::Builder& b) { b.add_xor_peer_address(a); }, t);
+  };
+  expect_success(permit("192.0.2.1:1", at(1)).at(0));
+  expect_success(permit("192.0.2.2:1", at(1)).at(0));
+  expect_error(permit("192.0.2.3:1", at(2)).at(0), 508);
+  expect_success(permit("192.0.2.3:1", at(301)).at(0));  // the first two expired at 301
+}
+
+struct RestoreTest : ServerTest {
+  CreateAllocation installed{AllocationPort{50010}, addr("203.0.113.1:50010"), addr("[2001:db8::1]:50010"),
+                             ClientFiveTuple{ClientSocket{addr("198.51.100.10:40000")},
+                                             ListenSocket{addr("203.0.113.1:3478")}},
+                             at(500)};
+  InstallChannel channel{installed.client, ChannelNumber{0x4000}, PeerSocket{addr("192.0.2.20:5000")},
+                         addr("203.0.113.1:50010"), at(300)};
+};
+
+TEST_F(RestoreTest, RestoredAllocationKeepsItsPortAndExpiresOnItsOwn) {
+  EXPECT_EQ(server().restore_allocation(installed, at(100)), std::nullopt);
+  EXPECT_EQ(server().restore_channel(channel, at(100)), std::nullopt);
+  EXPECT_TRUE(drain().empty());  // the data plane has them already
+  EXPECT_EQ(server().stats().active_allocations_v4, 1u);
+  EXPECT_EQ(server().stats().active_allocations_v6, 1u);
+  EXPECT_EQ(server().stats().active_channels, 1u);
+  EXPECT_FALSE(server().mark_port_taken(AllocationPort{50010}));
+  EXPECT_EQ(server().poll_timeout(), at(300));
+  auto out = tick(at(300));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<RemoveChannel>(out[0]),
+            (RemoveChannel{channel.client, channel.channel, channel.peer, channel.relay}));
+  out = tick(at(500));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<FreeAllocation>(out[0]), FreeAllocation{installed.port});
+}
+
+TEST_F(RestoreTest, RestoredAllocationIsRefreshedAfterTheClientGetsAFreshNonce) {
+  ASSERT_EQ(server().restore_allocation(installed, at(100)), std::nullopt);
+  creds.nonce = "7d444840-9dc0-41d2-a1b2-c3d4e5f60718";  // from the previous process
+  auto out = feed(request(Method::Refresh, txid(201), {}, &creds), at(101));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 438);
+  creds.nonce = response_of(out[0])->nonce();
+  out = feed(request(Method::Refresh, txid(202), {}, &creds), at(102));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<UpdateAllocation>(out[0]), (UpdateAllocation{installed.port, at(702)}));
+  expect_success(out[1]);
+  // The first user to authenticate owns it from now on.
+  Credentials other = portal_credentials(kUnixAtBoot + 3600, "other");
+  out = call_from(client, other, Method::Refresh, {}, at(103));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 441);
+}
+
+TEST_F(RestoreTest, ReportsThatDoNotFitAreRefusedWithAReason) {
+  CreateAllocation late = installed;
+  late.expiry = at(100);
+  EXPECT_EQ(server().restore_allocation(late, at(100)), RestoreError::Expired);
+  CreateAllocation outside = installed;
+  outside.port = AllocationPort{3478};
+  EXPECT_EQ(server().restore_allocation(outside, at(0)), RestoreError::PortOutOfRange);
+  CreateAllocation foreign = installed;
+  foreign.relay_v4 = addr("192.0.2.1:50010");
+  EXPECT_EQ(server().restore_allocation(foreign, at(0)), RestoreError::RelayMismatch);
+  EXPECT_EQ(server().restore_channel(channel, at(0)), RestoreError::NoAllocation);
+  ASSERT_EQ(server().restore_allocation(installed, at(0)), std::nullopt);
+  EXPECT_EQ(server().restore_allocation(installed, at(0)), RestoreError::ClientHasAllocation);
+  CreateAllocation same_port = installed;
+  same_port.client.client = ClientSocket{addr("198.51.100.99:1")};
+  EXPECT_EQ(server().restore_allocation(same_port, at(0)), RestoreError::PortTaken);
+  InstallChannel bad = channel;
+  bad.channel = ChannelNumber{0x3000};
+  EXPECT_EQ(server().restore_channel(bad, at(0)), RestoreError::InvalidChannel);
+  ASSERT_EQ(server().restore_channel(channel, at(0)), std::nullopt);
+  InstallChannel conflict = channel;
+  conflict.peer = PeerSocket{addr("192.0.2.21:5000")};
+  EXPECT_EQ(server().restore_channel(conflict, at(0)), RestoreError::ChannelConflict);
+  EXPECT_TRUE(drain().empty());
+}
+
+TEST_F(RestoreTest, ARestoredPortIsNeverHandedToANewAllocation) {
+  config.port_min = 50010;
+  config.port_max = 50011;
+  ASSERT_EQ(server().restore_allocation(installed, at(0)), std::nullopt);
+  client = ClientSocket{addr("198.51.100.20:1")};
+  auto out = allocate(at(1));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<CreateAllocation>(out[0]).port.value, 50011);
+}
+
+}  // namespace
+}  // namespace relay::core::testing
