@@ -41,7 +41,9 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       stop_(setup.stop),
       tsc_hz_(setup.tsc_hz) {
   tsc_base_ = rte_rdtsc();
+  last_iteration_tsc_ = tsc_base_;
   monotonic_base_ns_ = monotonic_now_ns();
+  live_allocations_.assign((me_.max_allocation_port - me_.min_allocation_port) / 64 + 1, 0);
   ns_per_tick_ = 1e9 / static_cast<double>(tsc_hz_);
 }
 
@@ -55,13 +57,14 @@ int worker_main(void* arg) {
 }
 
 void Worker::run() {
-  const uint64_t start = rte_rdtsc();
+  // Cycles spent before the loop (setup, startup commands) are not the loop's.
+  last_iteration_tsc_ = rte_rdtsc();
   if (tx_offload_) {
     while (!stop_->load(std::memory_order_relaxed)) iterate<true>();
   } else {
     while (!stop_->load(std::memory_order_relaxed)) iterate<false>();
   }
-  counters_->total_cycles += rte_rdtsc() - start;
+  counters_->total_cycles += rte_rdtsc() - last_iteration_tsc_;
 }
 
 uint16_t Worker::poll_once() { return tx_offload_ ? iterate<true>() : iterate<false>(); }
@@ -69,6 +72,8 @@ uint16_t Worker::poll_once() { return tx_offload_ ? iterate<true>() : iterate<fa
 template <bool kTxOffload>
 uint16_t Worker::iterate() {
   const uint64_t now = rte_rdtsc();
+  counters_->total_cycles += now - last_iteration_tsc_;
+  last_iteration_tsc_ = now;
   apply_commands(now);
   rte_mbuf* rx[kMaxBurst];
   const uint16_t n = has_port_ ? rte_eth_rx_burst(port_id_, queue_id_, rx, burst_) : 0;
@@ -80,12 +85,17 @@ uint16_t Worker::iterate() {
   }
   if (from_cp_ != nullptr) drain_control_plane<kTxOffload>(now);
   if (tx_count_ != 0) {
+    // Summed before the burst: once the PMD has an mbuf it may already be freed.
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < tx_count_; ++i) bytes += rte_pktmbuf_pkt_len(tx_[i]);
     const uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, tx_, tx_count_);
     counters_->add(Counter::TxPackets, sent);
     if (sent < tx_count_) [[unlikely]] {
+      for (uint16_t i = sent; i < tx_count_; ++i) bytes -= rte_pktmbuf_pkt_len(tx_[i]);
       counters_->add(Counter::TxRefused, tx_count_ - sent);
       rte_pktmbuf_free_bulk(tx_ + sent, tx_count_ - sent);
     }
+    counters_->tx_bytes += bytes;
   }
   if (n != 0 || tx_count_ != 0) {
     const uint64_t end = rte_rdtsc();
@@ -119,7 +129,26 @@ Applied Worker::apply(const ring_abi::CommandMessage& m, uint64_t now_tsc, uint6
     case Applied::Rejected: counters_->add(Counter::CommandsRejected); break;
     case Applied::TableFull: counters_->add(Counter::CommandTableFull); break;
   }
+  if (result == Applied::Ok) publish_table_gauges(m);
   return result;
+}
+
+// Readers outside this lcore (telemetry, metrics) get the replica's size
+// from here instead of reading the tables under the worker's feet. Ok
+// guarantees m.port is inside the allocation range.
+void Worker::publish_table_gauges(const ring_abi::CommandMessage& m) {
+  if (m.kind == ring_abi::CommandKind::CreateAllocation || m.kind == ring_abi::CommandKind::FreeAllocation) {
+    const unsigned index = m.port - me_.min_allocation_port;
+    uint64_t& word = live_allocations_[index / 64];
+    const uint64_t bit = uint64_t{1} << (index % 64);
+    const bool was_live = (word & bit) != 0;
+    const bool live = m.kind == ring_abi::CommandKind::CreateAllocation;
+    if (live != was_live) {
+      word ^= bit;
+      live ? ++allocations_installed_ : --allocations_installed_;
+    }
+  }
+  counters_->tables = {allocations_installed_, tables_.channels().size(), tables_.bindings().size()};
 }
 
 void Worker::classify(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next) {
@@ -138,9 +167,11 @@ template <bool kTxOffload>
 void Worker::classify_impl(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next) {
   const size_t n = std::min<size_t>(pkts.size(), kMaxBurst);
   counters_->add(Counter::RxPackets, n);
+  uint64_t rx_bytes = 0;
   for (size_t i = 0; i < n && i < kPrefetchAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
   for (size_t i = 0; i < n; ++i) {
     if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+    rx_bytes += rte_pktmbuf_pkt_len(pkts[i]);
     Stage& s = stages_[i];
     s.kind = Stage::Kind::None;
     const Verdict v = stage_packet(pkts[i], s, now_tsc, now_ns);
@@ -163,6 +194,7 @@ void Worker::classify_impl(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, ui
     next[i] = v.next;
     counters_->add(v.counter);
   }
+  counters_->rx_bytes += rx_bytes;
 }
 
 Verdict Worker::stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns) {
@@ -276,12 +308,18 @@ Verdict Worker::from_client(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
     const auto client_family = static_cast<Family>(b->client_family);
     const UdpAddressing a{client_family, me_.address(client_family), rte_cpu_to_be_16(me_.listen_port), b->client_ip,
                           b->client_port_be};
-    return emit_udp<kTxOffload>(m, data_offset, data_len, a, b->channel_be, Counter::ClientToClient, now_tsc,
-                                kept_sum);
+    const Verdict v = emit_udp<kTxOffload>(m, data_offset, data_len, a, b->channel_be, Counter::ClientToClient,
+                                           now_tsc, kept_sum);
+    if (v.counter == Counter::ClientToClient)
+      counters_->add_relayed(Direction::ClientToClient, s.frame.family(), client_family, data_len);
+    return v;
   }
   const UdpAddressing a{peer_family, me_.address(peer_family), rte_cpu_to_be_16(e->allocation_port), e->peer_ip,
                         e->peer_port_be};
-  return emit_udp<kTxOffload>(m, data_offset, data_len, a, 0, Counter::ClientToPeer, now_tsc, kept_sum);
+  const Verdict v = emit_udp<kTxOffload>(m, data_offset, data_len, a, 0, Counter::ClientToPeer, now_tsc, kept_sum);
+  if (v.counter == Counter::ClientToPeer)
+    counters_->add_relayed(Direction::ClientToPeer, s.frame.family(), peer_family, data_len);
+  return v;
 }
 
 // Peer → relay allocation port: wrap the UDP payload in ChannelData (no
@@ -297,8 +335,11 @@ Verdict Worker::from_peer(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
   const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
   const uint32_t kept_sum =
       s.udp.checksum_valid ? kept_bytes_sum(f, s.frame, s.udp.payload, s.udp.payload_len) : kUnknownSum;
-  return emit_udp<kTxOffload>(m, s.udp.payload, s.udp.payload_len, a, b->channel_be, Counter::PeerToClient, now_tsc,
-                              kept_sum);
+  const Verdict v = emit_udp<kTxOffload>(m, s.udp.payload, s.udp.payload_len, a, b->channel_be,
+                                         Counter::PeerToClient, now_tsc, kept_sum);
+  if (v.counter == Counter::PeerToClient)
+    counters_->add_relayed(Direction::PeerToClient, s.frame.family(), client_family, s.udp.payload_len);
+  return v;
 }
 
 // Resolves the next hop, reshapes the mbuf around the kept bytes and writes

@@ -18,6 +18,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "common/ring_abi.hpp"
@@ -117,6 +118,7 @@ class alignas(64) Worker {
   template <bool kTxOffload>
   void drain_control_plane(uint64_t now_tsc);
   unsigned apply_commands(uint64_t now_tsc);
+  void publish_table_gauges(const ring_abi::CommandMessage& applied);
   uint16_t dispatch(std::span<rte_mbuf* const> pkts, const Next* next);
   [[nodiscard]] uint64_t monotonic_ns(uint64_t tsc) const;
 
@@ -142,9 +144,12 @@ class alignas(64) Worker {
   const std::atomic<bool>* stop_;
   uint64_t tsc_hz_;
   uint64_t tsc_base_ = 0;
+  uint64_t last_iteration_tsc_ = 0;
   uint64_t monotonic_base_ns_ = 0;
   double ns_per_tick_ = 0;
   WorkerCounters own_counters_;
+  std::vector<uint64_t> live_allocations_;  // bit per allocation port: created and not freed
+  uint64_t allocations_installed_ = 0;
 };
 
 // rte_eal_remote_launch entry point; `arg` is a Worker*.

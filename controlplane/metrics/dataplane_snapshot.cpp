@@ -1,0 +1,18 @@
+#include "controlplane/metrics/dataplane_snapshot.hpp"
+
+namespace relay::metrics {
+
+Result<DataplaneSnapshot, std::string> snapshot_dataplane(std::span<const std::byte> zone) {
+  auto view = dataplane::view_counters_zone(zone);
+  if (!view) return Err{view.error()};
+  DataplaneSnapshot s;
+  s.tsc_hz = view->header->tsc_hz;
+  s.workers.reserve(view->workers.size());
+  for (size_t i = 0; i < view->workers.size(); ++i) {
+    const dataplane::WorkerPlacement where = view->header->placement[i];
+    s.workers.push_back({where.lcore, where.port, dataplane::load_relaxed(view->workers[i])});
+  }
+  return s;
+}
+
+}  // namespace relay::metrics

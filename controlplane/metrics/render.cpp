@@ -1,0 +1,249 @@
+#include "controlplane/metrics/render.hpp"
+
+#include <map>
+#include <string_view>
+#include <vector>
+
+#include "controlplane/metrics/exposition.hpp"
+
+namespace relay::metrics {
+
+namespace {
+
+using dataplane::Counter;
+using dataplane::WorkerCounters;
+constexpr std::string_view kDropPrefix = "drop_";
+
+void render_allocations(Exposition& out, const core::Stats& s) {
+  out.family("relay_allocations_active", MetricType::Gauge,
+             "Allocations alive now, by relay address family (a dual-family allocation counts in both).");
+  out.sample("relay_allocations_active", {{"family", "ipv4"}}, s.active_allocations_v4);
+  out.sample("relay_allocations_active", {{"family", "ipv6"}}, s.active_allocations_v6);
+  const struct {
+    std::string_view name;
+    std::string_view help;
+    uint64_t value;
+  } totals[] = {
+      {"relay_allocations_created_total", "Allocations created (RFC 8656 Allocate success).", s.allocations_created},
+      {"relay_allocations_expired_total", "Allocations whose lifetime ran out.", s.allocations_expired},
+      {"relay_allocations_deleted_total", "Allocations deleted by a Refresh with LIFETIME 0.", s.allocations_deleted},
+      {"relay_allocations_restored_total", "Allocations adopted from a running data plane at startup.",
+       s.allocations_restored},
+      {"relay_channels_bound_total", "Channel bindings created (RFC 8656 ChannelBind success).", s.channels_bound},
+      {"relay_channels_expired_total", "Channel bindings whose lifetime ran out.", s.channels_expired},
+      {"relay_permissions_created_total", "Permissions created (RFC 8656 §9).", s.permissions_created},
+      {"relay_stale_nonces_total", "Requests answered 438 Stale Nonce (RFC 8656 §7.2).", s.stale_nonces},
+      {"relay_retransmissions_total", "Requests answered again from the response cache.", s.retransmissions},
+  };
+  for (const auto& t : totals) {
+    out.family(t.name, MetricType::Counter, t.help);
+    out.sample(t.name, {}, t.value);
+  }
+  out.family("relay_channels_active", MetricType::Gauge, "Channel bindings alive now.");
+  out.sample("relay_channels_active", {}, s.active_channels);
+}
+
+void render_requests(Exposition& out, const core::Stats& s) {
+  out.family("relay_requests_total", MetricType::Counter,
+             "STUN/TURN requests answered, by method and response code (success or the error code).");
+  for (size_t m = 0; m < core::kMethodLabels; ++m)
+    for (size_t c = 0; c < core::kResponseCodes; ++c)
+      out.sample("relay_requests_total",
+                 {{"method", core::to_string(static_cast<core::MethodLabel>(m))},
+                  {"code", core::to_string(static_cast<core::ResponseCode>(c))}},
+                 s.responses[m][c]);
+  out.family("relay_auth_failures_total", MetricType::Counter, "Requests that failed authentication, by reason.");
+  for (size_t r = 0; r < core::kAuthFailures; ++r)
+    out.sample("relay_auth_failures_total", {{"reason", core::to_string(static_cast<core::AuthFailure>(r))}},
+               s.auth_failures[r]);
+  out.family("relay_stun_drops_total", MetricType::Counter,
+             "Datagrams on the exception path the control plane dropped without an answer, by reason.");
+  for (size_t r = 0; r < core::kDropReasons; ++r)
+    out.sample("relay_stun_drops_total", {{"reason", core::to_string(static_cast<core::DropReason>(r))}},
+               s.drops[r]);
+  out.family("relay_quota_rejections_total", MetricType::Counter, "Requests refused by a quota, by quota.");
+  for (size_t q = 0; q < core::kQuotas; ++q)
+    out.sample("relay_quota_rejections_total", {{"quota", core::to_string(static_cast<core::Quota>(q))}},
+               s.quota_rejections[q]);
+}
+
+void render_ports(Exposition& out, const DataplaneSnapshot& dp) {
+  std::map<uint16_t, WorkerCounters> by_port;
+  for (const WorkerSample& w : dp.workers) {
+    WorkerCounters& p = by_port[w.port];
+    for (size_t i = 0; i < dataplane::kCounterCount; ++i) p.values[i] += w.counters.values[i];
+    p.rx_bytes += w.counters.rx_bytes;
+    p.tx_bytes += w.counters.tx_bytes;
+  }
+  const struct {
+    std::string_view name;
+    std::string_view help;
+    uint64_t (*value)(const WorkerCounters&);
+  } families[] = {
+      {"relay_dataplane_rx_packets_total", "Frames the workers received, by port.",
+       [](const WorkerCounters& c) { return c.get(Counter::RxPackets); }},
+      {"relay_dataplane_rx_bytes_total", "Frame bytes the workers received, by port.",
+       [](const WorkerCounters& c) { return c.rx_bytes; }},
+      {"relay_dataplane_tx_packets_total", "Frames the port accepted for sending, by port.",
+       [](const WorkerCounters& c) { return c.get(Counter::TxPackets); }},
+      {"relay_dataplane_tx_bytes_total", "Frame bytes the port accepted for sending, by port.",
+       [](const WorkerCounters& c) { return c.tx_bytes; }},
+      {"relay_dataplane_tx_refused_total", "Frames the port refused (TX queue full) and the worker freed, by port.",
+       [](const WorkerCounters& c) { return c.get(Counter::TxRefused); }},
+  };
+  for (const auto& f : families) {
+    out.family(f.name, MetricType::Counter, f.help);
+    for (const auto& [port, c] : by_port) out.sample(f.name, {{"port", std::to_string(port)}}, f.value(c));
+  }
+}
+
+void render_outcomes(Exposition& out, const WorkerCounters& sum) {
+  out.family("relay_dataplane_drops_total", MetricType::Counter,
+             "Frames the data plane dropped, by reason (the data plane's counter table without drop_).");
+  for (size_t i = 0; i < dataplane::kCounterCount; ++i)
+    if (dataplane::kCounterNames[i].starts_with(kDropPrefix))
+      out.sample("relay_dataplane_drops_total", {{"reason", dataplane::kCounterNames[i].substr(kDropPrefix.size())}},
+                 sum.values[i]);
+  out.family("relay_dataplane_events_total", MetricType::Counter,
+             "Everything else the data plane counts: forwarding outcomes, host replies, commands applied.");
+  for (size_t i = 0; i < dataplane::kCounterCount; ++i) {
+    const auto c = static_cast<Counter>(i);
+    if (dataplane::kCounterNames[i].starts_with(kDropPrefix) || c == Counter::RxPackets ||
+        c == Counter::TxPackets || c == Counter::TxRefused)
+      continue;
+    out.sample("relay_dataplane_events_total", {{"event", dataplane::kCounterNames[i]}}, sum.values[i]);
+  }
+}
+
+void render_relayed(Exposition& out, const WorkerCounters& sum) {
+  const struct {
+    std::string_view name;
+    std::string_view help;
+    uint64_t dataplane::RelayedTraffic::*field;
+  } families[] = {
+      {"relay_relayed_packets_total",
+       "Datagrams relayed, by direction and by the address family they arrived and left with.",
+       &dataplane::RelayedTraffic::packets},
+      {"relay_relayed_bytes_total",
+       "Application bytes relayed (UDP or ChannelData payload, no headers), by direction and families.",
+       &dataplane::RelayedTraffic::bytes},
+  };
+  for (const auto& f : families) {
+    out.family(f.name, MetricType::Counter, f.help);
+    for (size_t d = 0; d < dataplane::kDirectionCount; ++d)
+      for (size_t in = 0; in < 2; ++in)
+        for (size_t o = 0; o < 2; ++o)
+          out.sample(f.name,
+                     {{"direction", dataplane::kDirectionNames[d]},
+                      {"from_family", dataplane::kFamilyIndexNames[in]},
+                      {"to_family", dataplane::kFamilyIndexNames[o]}},
+                     sum.relayed[d][in][o].*f.field);
+  }
+}
+
+// Cycles become seconds with the TSC rate the data plane recorded; the
+// busy fraction of a worker is rate(busy) / rate(loop).
+void render_lcores(Exposition& out, const DataplaneSnapshot& dp) {
+  const double hz = dp.tsc_hz != 0 ? static_cast<double>(dp.tsc_hz) : 1.0;
+  out.family("relay_dataplane_lcore_busy_seconds_total", MetricType::Counter,
+             "Time a worker lcore spent in loop iterations that received or sent packets.");
+  for (const WorkerSample& w : dp.workers)
+    out.sample("relay_dataplane_lcore_busy_seconds_total", {{"lcore", std::to_string(w.lcore)}},
+               static_cast<double>(w.counters.busy_cycles) / hz);
+  out.family("relay_dataplane_lcore_loop_seconds_total", MetricType::Counter,
+             "Time a worker lcore spent in its polling loop, busy or not.");
+  for (const WorkerSample& w : dp.workers)
+    out.sample("relay_dataplane_lcore_loop_seconds_total", {{"lcore", std::to_string(w.lcore)}},
+               static_cast<double>(w.counters.total_cycles) / hz);
+}
+
+void render_tables(Exposition& out, const DataplaneSnapshot& dp) {
+  const dataplane::TableGauges& t = dp.workers.front().counters.tables;
+  out.family("relay_dataplane_table_entries", MetricType::Gauge,
+             "Entries in a worker's forwarding tables (every worker holds the same replica).");
+  out.sample("relay_dataplane_table_entries", {{"table", "allocations"}}, t.allocations);
+  out.sample("relay_dataplane_table_entries", {{"table", "channels"}}, t.channels);
+  out.sample("relay_dataplane_table_entries", {{"table", "bindings"}}, t.bindings);
+  if (dp.mempool) {
+    out.family("relay_dataplane_mbufs_in_use", MetricType::Gauge, "Mbufs of the data plane's pool in use.");
+    out.sample("relay_dataplane_mbufs_in_use", {}, dp.mempool->in_use);
+    out.family("relay_dataplane_mbufs", MetricType::Gauge, "Mbufs in the data plane's pool.");
+    out.sample("relay_dataplane_mbufs", {}, dp.mempool->capacity);
+  }
+}
+
+void render_rings(Exposition& out, const ControlPlaneIo& io, uint64_t to_cp_full) {
+  out.family("relay_ring_enqueue_failures_total", MetricType::Counter,
+             "Ring entries lost because the ring was full: to_cp (workers to control plane, datagram dropped), "
+             "from_cp and cmd (control plane to workers, after its waiting queue also filled).");
+  out.sample("relay_ring_enqueue_failures_total", {{"ring", "to_cp"}}, to_cp_full);
+  out.sample("relay_ring_enqueue_failures_total", {{"ring", "from_cp"}}, io.datagrams_lost);
+  out.sample("relay_ring_enqueue_failures_total", {{"ring", "cmd"}}, io.commands_lost);
+  out.family("relay_ring_waiting", MetricType::Gauge, "Items the control plane holds until their ring has room.");
+  out.sample("relay_ring_waiting", {{"ring", "from_cp"}}, io.datagrams_waiting);
+  out.sample("relay_ring_waiting", {{"ring", "cmd"}}, io.commands_waiting);
+  const struct {
+    std::string_view name;
+    std::string_view help;
+    uint64_t value;
+  } totals[] = {
+      {"relay_controlplane_datagrams_received_total", "Datagrams the control plane took from to_cp.",
+       io.datagrams_received},
+      {"relay_controlplane_datagrams_invalid_total", "Datagrams from to_cp dropped for unusable metadata.",
+       io.datagrams_invalid_meta},
+      {"relay_controlplane_datagrams_sent_total", "Datagrams the control plane put on from_cp.", io.datagrams_sent},
+      {"relay_controlplane_datagrams_refused_total", "Datagrams too large for one mbuf, never sent.",
+       io.datagrams_refused},
+      {"relay_controlplane_commands_total", "Table commands published to the workers.", io.commands_published},
+  };
+  for (const auto& t : totals) {
+    out.family(t.name, MetricType::Counter, t.help);
+    out.sample(t.name, {}, t.value);
+  }
+}
+
+void render_latency(Exposition& out, const Log2Histogram& h) {
+  constexpr std::string_view kName = "relay_exception_latency_seconds";
+  out.family(kName, MetricType::Histogram,
+             "From a worker receiving a STUN datagram to the control plane taking it off the to_cp ring.");
+  const std::string bucket = std::string(kName) + "_bucket";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < Log2Histogram::kFiniteBuckets; ++i) {
+    cumulative += h.buckets()[i];
+    const std::string le = format_double(static_cast<double>(Log2Histogram::upper_bound_ns(i)) / 1e9);
+    out.sample(bucket, {{"le", le}}, cumulative);
+  }
+  out.sample(bucket, {{"le", "+Inf"}}, h.count());
+  out.sample(std::string(kName) + "_sum", {}, static_cast<double>(h.sum_ns()) / 1e9);
+  out.sample(std::string(kName) + "_count", {}, h.count());
+}
+
+}  // namespace
+
+std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& dataplane, const ControlPlaneIo& io,
+                           const Log2Histogram& exception_latency) {
+  Exposition out;
+  render_allocations(out, server);
+  render_requests(out, server);
+  const bool up = !dataplane.workers.empty();
+  out.family("relay_dataplane_up", MetricType::Gauge, "1 when the data plane's counters could be read.");
+  out.sample("relay_dataplane_up", {}, uint64_t{up ? 1u : 0u});
+  uint64_t to_cp_full = 0;
+  if (up) {
+    std::vector<WorkerCounters> workers;
+    workers.reserve(dataplane.workers.size());
+    for (const WorkerSample& w : dataplane.workers) workers.push_back(w.counters);
+    const WorkerCounters sum = dataplane::sum_counters(workers);
+    to_cp_full = sum.get(Counter::DropToControlPlaneFull);
+    render_ports(out, dataplane);
+    render_outcomes(out, sum);
+    render_relayed(out, sum);
+    render_lcores(out, dataplane);
+    render_tables(out, dataplane);
+  }
+  render_rings(out, io, to_cp_full);
+  render_latency(out, exception_latency);
+  return std::move(out).take();
+}
+
+}  // namespace relay::metrics

@@ -1,0 +1,40 @@
+// What GET /metrics answers: the Server's statistics, the data plane's
+// counters and the control plane's own IO, as Prometheus text. Pure: the
+// process gathers the inputs at scrape time and serves the string.
+//
+// Names start with relay_, counters end in _total, units are bytes and
+// seconds. Every label value comes from a declarative table (core/stats.hpp,
+// dataplane/counters.hpp), so logs, tests and metrics share one vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "controlplane/core/stats.hpp"
+#include "controlplane/metrics/dataplane_snapshot.hpp"
+#include "controlplane/metrics/histogram.hpp"
+
+namespace relay::metrics {
+
+// The control plane's side of the rings (process::LoopCounters and
+// process::DispatchStats, copied by the process).
+struct ControlPlaneIo {
+  uint64_t datagrams_received = 0;     // mbufs taken from to_cp
+  uint64_t datagrams_invalid_meta = 0;  // of those, dropped for unusable metadata
+  uint64_t datagrams_sent = 0;          // enqueued on from_cp
+  uint64_t datagrams_refused = 0;       // can never fit one mbuf
+  uint64_t datagrams_lost = 0;          // from_cp full and the waiting queue full
+  uint64_t commands_published = 0;      // table commands, each on every cmd ring
+  uint64_t commands_lost = 0;           // cmd ring entries lost, summed over rings
+  uint64_t datagrams_waiting = 0;       // gauge: waiting for room on from_cp
+  uint64_t commands_waiting = 0;        // gauge: waiting for room on cmd rings
+};
+
+// `exception_latency`: for each to_cp datagram, from the worker's receive
+// timestamp (PacketMeta::rx_timestamp_ns) to the control plane taking it
+// off the ring. A snapshot without workers renders relay_dataplane_up 0 and
+// no data-plane families.
+std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& dataplane, const ControlPlaneIo& io,
+                           const Log2Histogram& exception_latency);
+
+}  // namespace relay::metrics

@@ -1,0 +1,29 @@
+// DPDK telemetry endpoints of the relay, next to the standard /ethdev/* ones
+// (usertools/dpdk-telemetry.py, or any client of the v2 socket):
+//   /relay/stats        every counter of the declarative table, summed over
+//                       the workers, plus bytes, cycles and relayed traffic
+//                       by direction and address families
+//   /relay/lcores       per worker, as parallel arrays: lcore, port,
+//                       busy_cycles, total_cycles, rx/tx packets and bytes
+//   /relay/allocations  allocations, channels and bindings installed in the
+//                       workers' tables, as worker 0 last published them
+//
+// Everything is read from the "<prefix>counters" memzone the workers write,
+// never from a worker's tables: the telemetry thread only loads words the
+// owning lcore stores (load_relaxed), so it cannot race with a table update.
+#pragma once
+
+#include <string>
+
+#include "common/result.hpp"
+#include "dataplane/counters.hpp"
+
+namespace relay::dataplane {
+
+// Registers the three commands with rte_telemetry (primary process, after
+// rte_eal_init and init_counters_zone). DPDK telemetry callbacks take no
+// user pointer, so the zone is remembered process-wide; calling this again
+// points the commands at another zone. The zone must outlive the EAL.
+Result<bool, std::string> register_telemetry(const CountersZoneView& zone);
+
+}  // namespace relay::dataplane
