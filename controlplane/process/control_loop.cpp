@@ -1,0 +1,124 @@
+#include "controlplane/process/control_loop.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <array>
+#include <span>
+
+#include <rte_mbuf.h>
+
+#include "controlplane/process/datagram_meta.hpp"
+#include "controlplane/process/dpdk_attach.hpp"
+
+namespace relay::process {
+
+Instant monotonic_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return Instant::from_ns(static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec));
+}
+
+std::chrono::seconds unix_time_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return std::chrono::seconds(ts.tv_sec);
+}
+
+ControlLoop::ControlLoop(boost::asio::io_context& io, core::Server& server, Dispatcher& dispatcher, rte_ring* to_cp)
+    : io_(io),
+      server_(server),
+      dispatcher_(dispatcher),
+      to_cp_(to_cp),
+      keep_running_(boost::asio::make_work_guard(io)) {}
+
+void ControlLoop::run() {
+  while (!stopping_ && !io_.stopped()) {
+    ++counters_.turns;
+    if (!turn()) idle_wait(monotonic_now());
+  }
+  // Without pending work poll() would mark the io_context stopped; the
+  // guard goes only now, so the caller's close handshake can finish.
+  keep_running_.reset();
+}
+
+bool ControlLoop::turn() {
+  const Instant now = monotonic_now();
+  if (now >= next_wall_clock_) {
+    server_.set_wall_clock(now, unix_time_now());
+    next_wall_clock_ = now + kWallClockRefresh;
+  }
+  size_t work = drain_to_cp(now);
+  if (auto due = server_.poll_timeout(); due && *due <= now) {
+    server_.handle_timeout(now);
+    ++work;
+  }
+  while (auto command = server_.next_command()) {
+    dispatcher_.perform(std::move(*command));
+    ++work;
+  }
+  work += dispatcher_.flush();
+  // Portal, metrics, signals: whatever is ready. An idle loop asks the
+  // kernel only every kIdleIoInterval, halving its syscalls per wakeup.
+  if (work > 0 || now >= next_io_poll_) {
+    work += io_.poll();
+    next_io_poll_ = now + kIdleIoInterval;
+  }
+  report_losses();
+  return work > 0;
+}
+
+// Reads: to_cp mbufs and their PacketMeta. Frees every mbuf it dequeued.
+size_t ControlLoop::drain_to_cp(Instant now) {
+  std::array<rte_mbuf*, kBurst> burst{};
+  const unsigned n = rte_ring_dequeue_burst(to_cp_, reinterpret_cast<void**>(burst.data()), kBurst, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = burst[i];
+    const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+    auto received = received_from(*meta);
+    if (received && m->nb_segs == 1) [[likely]] {
+      server_.handle_client_input(std::span<const uint8_t>(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len),
+                                  received->from, received->to, now);
+    } else {
+      ++counters_.invalid_meta;
+    }
+    free_mbuf_uncached(m);
+  }
+  counters_.datagrams_in += n;
+  return n;
+}
+
+void ControlLoop::idle_wait(Instant now) {
+  Duration wait = kMaxIdleWait;
+  if (auto due = server_.poll_timeout()) wait = std::clamp<Duration>(*due - now, Duration::zero(), kMaxIdleWait);
+  if (wait <= Duration::zero()) return;
+  ++counters_.idle_waits;
+  const timespec ts{0, static_cast<long>(wait.count())};
+  clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
+}
+
+void ControlLoop::report_losses() {
+  const DispatchStats now = dispatcher_.stats();
+  const Instant t = monotonic_now();
+  if (now.command_overflows != reported_.command_overflows) {
+    warnings_.warn(t, "command_overflow", "dataplane",
+                   "a worker's command ring stayed full: commands lost (entries expire on their own)",
+                   {{"lost_total", now.command_overflows}});
+  }
+  if (now.datagrams.overflowed != reported_.datagrams.overflowed) {
+    warnings_.warn(t, "datagram_overflow", "dataplane", "from_cp stayed full: responses dropped",
+                   {{"dropped_total", now.datagrams.overflowed}});
+  }
+  if (now.datagrams.refused != reported_.datagrams.refused) {
+    warnings_.warn(t, "datagram_refused", "dataplane", "a response did not fit one mbuf: dropped",
+                   {{"dropped_total", now.datagrams.refused}});
+  }
+  if (counters_.invalid_meta != reported_invalid_meta_) {
+    warnings_.warn(t, "invalid_meta", "dataplane", "to_cp datagram with unusable metadata: dropped",
+                   {{"dropped_total", counters_.invalid_meta}});
+    reported_invalid_meta_ = counters_.invalid_meta;
+  }
+  reported_ = now;
+}
+
+}  // namespace relay::process

@@ -1,0 +1,63 @@
+// Carries out the Server's commands in the order next_command() yields them:
+// table commands to every "cmd.<lcore>" ring (CommandFanout), datagrams to
+// "from_cp". command.hpp promises that the commands of a request come before
+// the response announcing them, so a response is held back while any table
+// command before it still waits for a ring: the client never learns of a
+// channel the data plane does not have yet.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "controlplane/core/command.hpp"
+#include "controlplane/process/command_fanout.hpp"
+#include "controlplane/process/outbox.hpp"
+
+namespace relay::process {
+
+// The "from_cp" ring with the mempool behind it (DPDK in the process, a fake
+// in tests): Busy when the ring is full or no mbuf is free, Refused when the
+// datagram can never fit one mbuf.
+class DatagramRing {
+ public:
+  virtual ~DatagramRing() = default;
+  virtual Delivery try_send(const core::SendMessage& message) = 0;
+};
+
+struct DispatchStats {
+  OutboxStats datagrams;     // delivered / refused / overflowed on from_cp
+  uint64_t commands = 0;     // table commands published
+  uint64_t command_overflows = 0;  // ring entries lost, summed over the rings
+  size_t commands_waiting = 0;
+  size_t datagrams_waiting = 0;
+};
+
+class Dispatcher {
+ public:
+  // A STUN response is at most 1280 bytes (server.hpp), so 4096 waiting
+  // datagrams hold ~5 MiB at worst: one ring's worth (kPacketRingSize).
+  static constexpr size_t kDefaultDatagramCapacity = 4096;
+
+  Dispatcher(DatagramRing& datagrams, std::vector<std::reference_wrapper<CommandRing>> command_rings,
+             size_t datagram_capacity = kDefaultDatagramCapacity,
+             size_t command_capacity = CommandFanout::kDefaultWaitingCapacity);
+
+  void perform(core::Command command);
+  // Retries what waits (commands first, then datagrams once no command waits).
+  // Returns how many items left a waiting queue: 0 means no progress.
+  size_t flush();
+  [[nodiscard]] bool idle() const { return fanout_.idle() && datagrams_.empty(); }
+  [[nodiscard]] DispatchStats stats() const;
+
+ private:
+  Delivery send(const core::SendMessage& m) { return ring_.get().try_send(m); }
+
+  std::reference_wrapper<DatagramRing> ring_;
+  CommandFanout fanout_;
+  Outbox<core::SendMessage> datagrams_;
+  uint64_t commands_ = 0;
+};
+
+}  // namespace relay::process

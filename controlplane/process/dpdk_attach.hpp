@@ -1,0 +1,66 @@
+// The control plane's view of the data plane's shared objects: EAL secondary
+// start, the rings and the mbuf pool looked up by their ring_abi names, and
+// the adapters that let the DPDK-free Dispatcher write to them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "common/config.hpp"
+#include "common/result.hpp"
+#include "controlplane/process/dispatcher.hpp"
+
+namespace relay::process {
+
+// rte_eal_init with secondary_eal_arguments(); the error is one line.
+std::optional<std::string> start_eal(const RelayConfig& config);
+
+struct SharedObjects {
+  rte_ring* to_cp = nullptr;
+  rte_ring* from_cp = nullptr;
+  struct CommandLane {
+    uint32_t lcore;
+    rte_ring* ring;
+  };
+  std::vector<CommandLane> commands;  // one per worker lcore, ascending
+  rte_mempool* pool = nullptr;
+};
+
+// Looks up "<prefix>to_cp", "<prefix>from_cp", "<prefix>cmd.<lcore>" for
+// every worker lcore and "<prefix>mbufs", and checks the pool's private area
+// and the command rings' element size. The error names the first missing one.
+Result<SharedObjects, std::string> attach_shared_objects(const RelayConfig& config);
+
+// The control plane runs on the primary's main lcore, whose per-lcore
+// mempool cache the primary's own main thread may use; sharing one cache
+// between two threads corrupts it. So this process bypasses the cache:
+// control-plane rates do not need it.
+rte_mbuf* alloc_mbuf_uncached(rte_mempool* pool);
+void free_mbuf_uncached(rte_mbuf* m);
+
+class RteCommandRing final : public CommandRing {
+ public:
+  explicit RteCommandRing(rte_ring* ring) : ring_(ring) {}
+  bool try_enqueue(const ring_abi::CommandMessage& message) override;
+
+ private:
+  rte_ring* ring_;
+};
+
+// from_cp: one mbuf per datagram, PacketMeta in the private area.
+class MbufDatagramRing final : public DatagramRing {
+ public:
+  MbufDatagramRing(rte_ring* ring, rte_mempool* pool) : ring_(ring), pool_(pool) {}
+  Delivery try_send(const core::SendMessage& message) override;
+
+ private:
+  rte_ring* ring_;
+  rte_mempool* pool_;
+};
+
+}  // namespace relay::process

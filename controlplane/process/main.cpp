@@ -1,0 +1,174 @@
+// relay-controlplane: the DPDK secondary that runs the sans-IO Server
+// against the data plane's rings. Order matters for the operator: every
+// configuration problem is reported (exit 2) before anything starts, a
+// missing data plane is one line (exit 1) instead of an EAL dump, and
+// SIGINT/SIGTERM end it cleanly (exit 0). Nothing the data plane waits on
+// lives here, so even SIGKILL leaves the installed channels forwarding
+// until they expire.
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <rte_eal.h>
+
+#include "common/config.hpp"
+#include "common/log.hpp"
+#include "controlplane/core/server.hpp"
+#include "controlplane/portal/portal_client.hpp"
+#include "controlplane/process/control_loop.hpp"
+#include "controlplane/process/dispatcher.hpp"
+#include "controlplane/process/dpdk_attach.hpp"
+#include "controlplane/process/portal_logging.hpp"
+#include "controlplane/process/primary_probe.hpp"
+#include "controlplane/process/secondary_eal.hpp"
+#include "controlplane/process/server_setup.hpp"
+
+namespace relay::process {
+namespace {
+
+constexpr std::string_view kTarget = "controlplane";
+
+portal::PortalConfig portal_config(const RelayConfig& config, const AuthSecret& secret) {
+  portal::PortalConfig p;
+  p.ws_url = config.portal.ws_url.value_or("");
+  p.token = config.portal.token.value_or("");
+  p.allow_insecure_ws = config.portal.allow_insecure_ws;
+  p.ca_file = config.portal.ca_file;
+  if (config.relay.ipv4) p.public_ip4 = config.relay.ipv4->advertised();
+  if (config.relay.ipv6) p.public_ip6 = config.relay.ipv6->advertised();
+  p.stamp_secret = secret.value;
+  return p;
+}
+
+// Validates the portal settings without touching the network.
+Result<std::unique_ptr<portal::PortalClient>, std::string> make_portal(boost::asio::io_context& io,
+                                                                        const RelayConfig& config,
+                                                                        const AuthSecret& secret,
+                                                                        core::Server& server) {
+  portal::PortalHandlers handlers;
+  // The portal library logs its attempts and events itself (handlers.log).
+  handlers.on_event = [&server](const portal::SessionEvent& event) {
+    if (!std::holds_alternative<portal::Init>(event)) return;
+    if (!server.ready()) log::info(kTarget, "serving: the portal sent init");
+    server.handle_portal_init();
+  };
+  handlers.log = portal_log_sink();
+  auto client = portal::PortalClient::create(io, portal_config(config, secret), {}, std::move(handlers));
+  if (!client) return Err{"portal: " + client.error().message};
+  return std::move(client.value());
+}
+
+void log_start(const RelayConfig& config, const core::ServerConfig& server, const SharedObjects& shared) {
+  const std::string v4 = server.relay_v4 ? server.relay_v4->to_string() : "-";
+  const std::string v6 = server.relay_v6 ? server.relay_v6->to_string() : "-";
+  log::info(kTarget, "attached to the data plane",
+            {{"file_prefix", config.eal.file_prefix}, {"workers", shared.commands.size()},
+             {"relay_v4", v4}, {"relay_v6", v6}, {"listen_port", server.listen_port},
+             {"portal", server.has_portal}});
+}
+
+void log_stop(const ControlLoop& loop, const Dispatcher& dispatcher, const core::Server& server) {
+  const DispatchStats d = dispatcher.stats();
+  log::info(kTarget, "stopped",
+            {{"turns", loop.counters().turns}, {"idle_waits", loop.counters().idle_waits},
+             {"datagrams_in", loop.counters().datagrams_in}, {"invalid_meta", loop.counters().invalid_meta},
+             {"datagrams_out", d.datagrams.delivered},
+             {"commands", d.commands}, {"command_overflows", d.command_overflows},
+             {"datagram_overflows", d.datagrams.overflowed}, {"allocations", server.allocation_count()}});
+}
+
+// Everything after a successful rte_eal_init; returns the exit status.
+int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& server, boost::asio::io_context& io,
+          portal::PortalClient* portal_client) {
+  auto shared = attach_shared_objects(config);
+  if (!shared) {
+    log::error(kTarget, shared.error());
+    return 1;
+  }
+  MbufDatagramRing from_cp(shared->from_cp, shared->pool);
+  std::vector<RteCommandRing> command_rings;
+  command_rings.reserve(shared->commands.size());
+  for (const auto& lane : shared->commands) command_rings.emplace_back(lane.ring);
+  Dispatcher dispatcher(from_cp, {command_rings.begin(), command_rings.end()});
+
+  log_start(config, server.config(), *shared);
+  if (should_announce_secret(secret, config)) {
+    log::info("auth", "no relay.auth_secret and no portal: generated one; mint TURN REST credentials with it",
+              {{"auth_secret", secret.value}});
+  }
+
+  ControlLoop loop(io, server, dispatcher, shared->to_cp);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&loop](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log::info(kTarget, "stopping", {{"signal", signal}});
+    loop.stop();
+  });
+  if (portal_client != nullptr) portal_client->start();
+  loop.run();
+
+  signals.cancel();
+  if (portal_client != nullptr) portal_client->stop();
+  io.run_for(std::chrono::seconds(1));  // the portal's close handshake, bounded
+  log_stop(loop, dispatcher, server);
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  auto loaded = load_config(argc, argv, kProgram, process_environment());
+  if (!loaded) return report(loaded.error());
+  const RelayConfig& config = loaded.value();
+  log::set_format(config.log.format);
+  log::set_level(config.log.level);
+
+  auto secret = resolve_auth_secret(config.relay);
+  if (!secret) {
+    log::error(kTarget, "cannot generate an auth secret", {{"error", secret.error()}});
+    return 1;
+  }
+  core::ServerConfig server_config = server_config_from(config, secret->value);
+  if (auto bad = core::validate(server_config)) {
+    std::fprintf(stderr, "%s: the server cannot run with this configuration: %.*s\n",
+                 config.source.empty() ? "config" : config.source.c_str(),
+                 static_cast<int>(core::to_string(*bad).size()), core::to_string(*bad).data());
+    return 2;
+  }
+  core::Server server(std::move(server_config), config.relay.rng_seed);
+  boost::asio::io_context io;
+  std::unique_ptr<portal::PortalClient> portal_client;
+  if (config.portal.ws_url) {
+    auto made = make_portal(io, config, secret.value(), server);
+    if (!made) {
+      std::fprintf(stderr, "%s\n", made.error().c_str());
+      return 2;
+    }
+    portal_client = std::move(made.value());
+  }
+
+  const std::string path = runtime_config_path(config.eal.file_prefix);
+  if (auto state = probe_primary(path); state != PrimaryState::Running) {
+    log::error(kTarget, describe(state, config.eal.file_prefix, path));
+    return 1;
+  }
+  if (auto failed = start_eal(config)) {
+    log::error(kTarget, *failed);
+    return 1;
+  }
+  const int status = serve(config, secret.value(), server, io, portal_client.get());
+  portal_client.reset();
+  rte_eal_cleanup();
+  return status;
+}
+
+}  // namespace
+}  // namespace relay::process
+
+int main(int argc, char** argv) { return relay::process::run(argc, argv); }

@@ -1,0 +1,44 @@
+#include "controlplane/process/server_setup.hpp"
+
+#include <utility>
+
+namespace relay::process {
+
+Result<AuthSecret, std::string> resolve_auth_secret(const RelaySection& relay) {
+  if (relay.auth_secret) return AuthSecret{*relay.auth_secret, false};
+  auto generated = generate_auth_secret(relay.rng_seed);
+  if (!generated) return Err{generated.error()};
+  return AuthSecret{std::move(generated.value()), true};
+}
+
+bool should_announce_secret(const AuthSecret& secret, const RelayConfig& config) {
+  return secret.generated && !config.portal.ws_url.has_value();
+}
+
+core::ServerConfig server_config_from(const RelayConfig& config, std::string auth_secret) {
+  const RelaySection& r = config.relay;
+  const QuotaSection& q = config.quotas;
+  core::ServerConfig c;
+  if (r.ipv4) c.relay_v4 = r.ipv4->address;
+  if (r.ipv6) c.relay_v6 = r.ipv6->address;
+  c.listen_port = r.listen_port;
+  c.port_min = r.lowest_port;
+  c.port_max = r.highest_port;
+  c.realm = r.realm;
+  c.auth_secret = std::move(auth_secret);
+  c.default_allocation_lifetime = r.allocation_lifetime;
+  c.max_allocation_lifetime = r.max_allocation_lifetime;
+  c.channel_lifetime = r.channel_lifetime;
+  c.permission_lifetime = r.permission_lifetime;
+  c.peer_allow = r.peer_allow;
+  c.peer_deny = r.peer_deny;
+  c.has_portal = config.portal.ws_url.has_value();
+  c.quotas.allocations_per_user = q.max_allocations_per_username;
+  c.quotas.allocations_per_client_ip = q.max_allocations_per_client_ip;
+  c.quotas.allocations_total = q.max_allocations;
+  c.quotas.channels_per_allocation = q.max_channels_per_allocation;
+  c.quotas.permissions_per_allocation = q.max_permissions_per_allocation;
+  return c;
+}
+
+}  // namespace relay::process

@@ -1,0 +1,44 @@
+// Rings the tests control: they take messages until `room` runs out, and
+// refuse from then on until the test makes room again, like a worker that
+// stalls and catches up.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <vector>
+
+#include "controlplane/process/command_fanout.hpp"
+#include "controlplane/process/dispatcher.hpp"
+
+namespace relay::process::testing {
+
+class FakeCommandRing final : public CommandRing {
+ public:
+  bool try_enqueue(const ring_abi::CommandMessage& message) override {
+    if (room == 0) return false;
+    --room;
+    taken.push_back(message);
+    return true;
+  }
+  size_t room = std::numeric_limits<size_t>::max();
+  std::vector<ring_abi::CommandMessage> taken;
+};
+
+class FakeDatagramRing final : public DatagramRing {
+ public:
+  Delivery try_send(const core::SendMessage& message) override {
+    if (message.bytes.size() > max_size) return Delivery::Refused;
+    if (room == 0) return Delivery::Busy;
+    --room;
+    sent.push_back(message);
+    return Delivery::Accepted;
+  }
+  size_t room = std::numeric_limits<size_t>::max();
+  size_t max_size = 2048;
+  std::vector<core::SendMessage> sent;
+};
+
+inline SocketAddress sa(const char* text) { return SocketAddress::parse(text).value(); }
+inline Instant at(int64_t seconds) { return Instant{std::chrono::seconds(seconds)}; }
+
+}  // namespace relay::process::testing

@@ -1,0 +1,158 @@
+// The Server's commands carried out in its order: datagrams to from_cp with
+// their PacketMeta, table commands to every worker, and a response never
+// ahead of the table command it announces.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+
+#include "controlplane/core/server.hpp"
+#include "controlplane/process/datagram_meta.hpp"
+#include "controlplane/process/dispatcher.hpp"
+#include "tests/unit/process/fake_rings.hpp"
+
+namespace relay::process::testing {
+namespace {
+
+const ClientSocket kClient{sa("198.51.100.10:40000")};
+const ListenSocket kListen{sa("203.0.113.1:3478")};
+const ClientFiveTuple kFiveTuple{kClient, kListen};
+
+core::SendMessage response(uint8_t tag) { return {{tag, 0x01}, kClient, kListen}; }
+core::InstallChannel channel(uint16_t n) {
+  return {kFiveTuple, ChannelNumber{n}, PeerSocket{sa("192.0.2.20:5000")}, sa("203.0.113.1:50000"), at(600)};
+}
+
+TEST(DatagramMeta, FromCpMetaSendsToTheClientFromTheListenSocket) {
+  auto meta = packet_meta_for(response(1));
+  EXPECT_EQ(ring_abi::from_wire(meta.remote), kClient.value);
+  EXPECT_EQ(ring_abi::from_wire(meta.local), kListen.value);
+  EXPECT_EQ(meta.rx_timestamp_ns, 0u);
+}
+
+TEST(DatagramMeta, ToCpMetaNamesTheSenderAndTheListenSocketItReached) {
+  ring_abi::PacketMeta meta;
+  meta.remote = ring_abi::to_wire(sa("[2001:db8::10]:40000"));
+  meta.local = ring_abi::to_wire(sa("[2001:db8::1]:3478"));
+  meta.rx_timestamp_ns = 12345;
+  EXPECT_EQ(received_from(meta),
+            (Received{ClientSocket{sa("[2001:db8::10]:40000")}, ListenSocket{sa("[2001:db8::1]:3478")}}));
+}
+
+TEST(DatagramMeta, ToCpMetaWithAMissingUnknownOrMixedFamilyIsUnusable) {
+  ring_abi::PacketMeta meta;
+  meta.local = ring_abi::to_wire(kListen.value);
+  EXPECT_EQ(received_from(meta), std::nullopt);  // remote absent
+  meta.remote = ring_abi::to_wire(sa("[2001:db8::10]:40000"));
+  EXPECT_EQ(received_from(meta), std::nullopt);  // IPv6 client on an IPv4 listen socket
+  meta.remote = ring_abi::to_wire(kClient.value);
+  meta.remote.family = 7;
+  EXPECT_EQ(received_from(meta), std::nullopt);
+  meta.remote.family = static_cast<uint8_t>(Family::V4);
+  EXPECT_TRUE(received_from(meta).has_value());
+}
+
+struct DispatcherTest : ::testing::Test {
+  FakeDatagramRing from_cp;
+  FakeCommandRing worker1, worker2;
+  Dispatcher dispatcher{from_cp, {worker1, worker2}, 3, 8};
+};
+
+TEST_F(DispatcherTest, SendMessageGoesToFromCpAndTableCommandsToEveryWorker) {
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(response(1));
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  EXPECT_EQ(from_cp.sent[0], response(1));
+  for (auto* w : {&worker1, &worker2}) {
+    ASSERT_EQ(w->taken.size(), 1u);
+    EXPECT_EQ(w->taken[0].kind, ring_abi::CommandKind::InstallChannel);
+  }
+  EXPECT_TRUE(dispatcher.idle());
+  EXPECT_EQ(dispatcher.stats().commands, 1u);
+  EXPECT_EQ(dispatcher.stats().datagrams.delivered, 1u);
+}
+
+TEST_F(DispatcherTest, ResponseWaitsUntilTheChannelItAnnouncesIsOnEveryWorkersRing) {
+  worker2.room = 0;
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(response(1));
+  EXPECT_TRUE(from_cp.sent.empty());
+  EXPECT_EQ(dispatcher.flush(), 0u);
+  EXPECT_TRUE(from_cp.sent.empty());
+
+  worker2.room = 1;
+  EXPECT_EQ(dispatcher.flush(), 2u);  // the command, then the response
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  EXPECT_EQ(worker2.taken.size(), 1u);
+  EXPECT_TRUE(dispatcher.idle());
+}
+
+TEST_F(DispatcherTest, ResponsesWaitingForAFullFromCpLeaveInOrderAndOverflowIsCounted) {
+  from_cp.room = 0;
+  for (uint8_t tag = 1; tag <= 4; ++tag) dispatcher.perform(response(tag));  // bound is 3
+  EXPECT_EQ(dispatcher.stats().datagrams.overflowed, 1u);
+  EXPECT_EQ(dispatcher.stats().datagrams_waiting, 3u);
+  from_cp.room = 2;
+  EXPECT_EQ(dispatcher.flush(), 2u);
+  dispatcher.perform(response(5));  // behind 3, not before it
+  from_cp.room = 10;
+  dispatcher.flush();
+  ASSERT_EQ(from_cp.sent.size(), 4u);
+  EXPECT_EQ(from_cp.sent[0], response(1));
+  EXPECT_EQ(from_cp.sent[1], response(2));
+  EXPECT_EQ(from_cp.sent[2], response(3));
+  EXPECT_EQ(from_cp.sent[3], response(5));
+}
+
+TEST_F(DispatcherTest, ADatagramNoMbufCanHoldIsDroppedAndCountedWithoutBlockingTheNext) {
+  from_cp.max_size = 1;
+  dispatcher.perform(response(1));
+  from_cp.max_size = 2048;
+  dispatcher.perform(response(2));
+  EXPECT_EQ(dispatcher.stats().datagrams.refused, 1u);
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  EXPECT_EQ(from_cp.sent[0], response(2));
+}
+
+TEST_F(DispatcherTest, CommandsLostToAStalledWorkerAreCountedPerRingEntry) {
+  worker1.room = 0;
+  for (uint16_t n = 0; n < 10; ++n) dispatcher.perform(channel(static_cast<uint16_t>(0x4000 + n)));  // bound 8
+  EXPECT_EQ(dispatcher.stats().command_overflows, 2u);
+  EXPECT_EQ(dispatcher.stats().commands_waiting, 8u);
+  EXPECT_EQ(worker2.taken.size(), 10u);
+}
+
+// The path of a Binding request through the Server to from_cp, with the
+// addressing a to_cp mbuf would have carried.
+TEST(ServerToFromCp, BindingRequestIsAnsweredToTheSenderFromTheListenSocketItReached) {
+  core::ServerConfig config;
+  config.relay_v4 = IpAddress::parse("203.0.113.1");
+  config.auth_secret = "secret";
+  config.has_portal = false;
+  core::Server server(config, 7);
+  FakeDatagramRing from_cp;
+  Dispatcher dispatcher{from_cp, {}};
+
+  ring_abi::PacketMeta to_cp_meta;
+  to_cp_meta.remote = ring_abi::to_wire(kClient.value);
+  to_cp_meta.local = ring_abi::to_wire(kListen.value);
+  auto received = received_from(to_cp_meta);
+  ASSERT_TRUE(received.has_value());
+  // RFC 8489 §5: Binding request, no attributes, magic cookie, transaction id.
+  const std::array<uint8_t, 20> request{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  server.handle_client_input(request, received->from, received->to, at(1));
+  while (auto c = server.next_command()) dispatcher.perform(std::move(*c));
+
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  const auto& out = from_cp.sent[0];
+  ASSERT_GE(out.bytes.size(), 20u);
+  EXPECT_EQ(out.bytes[0], 0x01);  // Binding success response
+  EXPECT_EQ(out.bytes[1], 0x01);
+  EXPECT_TRUE(std::equal(request.begin() + 8, request.end(), out.bytes.begin() + 8));
+  auto meta = packet_meta_for(out);
+  EXPECT_EQ(ring_abi::from_wire(meta.remote), kClient.value);
+  EXPECT_EQ(ring_abi::from_wire(meta.local), kListen.value);
+}
+
+}  // namespace
+}  // namespace relay::process::testing

@@ -1,0 +1,182 @@
+// From the operator's configuration to the Server's: every field the Server
+// is told comes from the key the operator set, and the auth secret is
+// configured, or generated and announced only when nobody else hands out
+// credentials.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "controlplane/process/server_setup.hpp"
+
+namespace relay::process {
+namespace {
+
+class TempToml {
+ public:
+  explicit TempToml(const std::string& text) {
+    const char* dir = std::getenv("TMPDIR");
+    path_ = std::string(dir != nullptr ? dir : "/tmp") + "/relay-process-XXXXXX.toml";
+    int fd = mkstemps(path_.data(), 5);
+    if (fd >= 0) {
+      EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+      ::close(fd);
+    }
+  }
+  ~TempToml() { std::remove(path_.c_str()); }
+  TempToml(const TempToml&) = delete;
+  TempToml& operator=(const TempToml&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+RelayConfig load_file(const std::string& path, const std::vector<std::string>& flags = {}) {
+  std::vector<std::string> args{"relay-controlplane", "--config", path};
+  args.insert(args.end(), flags.begin(), flags.end());
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  auto no_env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  auto loaded = load_config(static_cast<int>(argv.size()), argv.data(), "relay-controlplane", no_env);
+  EXPECT_TRUE(loaded.ok()) << (loaded.ok() ? "" : loaded.error().message);
+  return loaded.ok() ? loaded.value() : RelayConfig{};
+}
+
+RelayConfig load(const std::string& toml, const std::vector<std::string>& flags = {}) {
+  TempToml file(toml);
+  return load_file(file.path(), flags);
+}
+
+const char* kFull = R"(
+[relay]
+listen_port = 3479
+lowest_port = 50000
+highest_port = 50999
+realm = "example.org"
+auth_secret = "s3cret"
+allocation_lifetime = 300
+max_allocation_lifetime = 1800
+channel_lifetime = 420
+permission_lifetime = 240
+peer_allow = ["192.0.2.0/24", "2001:db8::/32"]
+peer_deny = ["192.0.2.128/25"]
+
+[relay.ipv4]
+address = "203.0.113.1/24"
+public_address = "198.51.100.77"
+
+[relay.ipv6]
+address = "2001:db8:100::1/64"
+
+[quotas]
+max_allocations_per_username = 5
+max_allocations_per_client_ip = 6
+max_allocations = 7
+max_channels_per_allocation = 8
+max_permissions_per_allocation = 9
+)";
+
+TEST(ServerSetup, AddressesPortsRealmAndLifetimesComeFromTheirKeys) {
+  auto c = server_config_from(load(kFull), "s3cret");
+  EXPECT_EQ(c.relay_v4, IpAddress::parse("203.0.113.1"));
+  EXPECT_EQ(c.relay_v6, IpAddress::parse("2001:db8:100::1"));
+  EXPECT_EQ(c.listen_port, 3479);
+  EXPECT_EQ(c.port_min, 50000);
+  EXPECT_EQ(c.port_max, 50999);
+  EXPECT_EQ(c.realm, "example.org");
+  EXPECT_EQ(c.auth_secret, "s3cret");
+  EXPECT_EQ(c.default_allocation_lifetime, std::chrono::seconds(300));
+  EXPECT_EQ(c.max_allocation_lifetime, std::chrono::seconds(1800));
+  EXPECT_EQ(c.channel_lifetime, std::chrono::seconds(420));
+  EXPECT_EQ(c.permission_lifetime, std::chrono::seconds(240));
+  EXPECT_EQ(core::validate(c), std::nullopt);
+}
+
+TEST(ServerSetup, RelayAddressIsTheInterfaceAddressTheDataPlaneMatchesNotTheNatsPublicOne) {
+  auto c = server_config_from(load(kFull), "s3cret");
+  EXPECT_EQ(c.relay_v4, IpAddress::parse("203.0.113.1"));
+}
+
+TEST(ServerSetup, PeerPolicyListsCarryOverInOrder) {
+  auto c = server_config_from(load(kFull), "s3cret");
+  ASSERT_EQ(c.peer_allow.size(), 2u);
+  EXPECT_EQ(c.peer_allow[0], Cidr::parse("192.0.2.0/24"));
+  EXPECT_EQ(c.peer_allow[1], Cidr::parse("2001:db8::/32"));
+  ASSERT_EQ(c.peer_deny.size(), 1u);
+  EXPECT_EQ(c.peer_deny[0], Cidr::parse("192.0.2.128/25"));
+}
+
+TEST(ServerSetup, QuotasMapOneToOne) {
+  auto q = server_config_from(load(kFull), "s3cret").quotas;
+  EXPECT_EQ(q.allocations_per_user, 5u);
+  EXPECT_EQ(q.allocations_per_client_ip, 6u);
+  EXPECT_EQ(q.allocations_total, 7u);
+  EXPECT_EQ(q.channels_per_allocation, 8u);
+  EXPECT_EQ(q.permissions_per_allocation, 9u);
+}
+
+TEST(ServerSetup, TheServerWaitsForAPortalExactlyWhenAPortalUrlIsSet) {
+  EXPECT_FALSE(server_config_from(load(kFull), "x").has_portal);
+  auto with_portal = load(kFull, {"--portal-ws-url", "wss://portal.example", "--portal-token", "t"});
+  EXPECT_TRUE(server_config_from(with_portal, "x").has_portal);
+}
+
+TEST(ServerSetup, AnIpv6OnlyRelayHasNoIpv4Address) {
+  auto c = server_config_from(load("[relay.ipv6]\naddress = \"2001:db8::1/64\"\n"), "x");
+  EXPECT_EQ(c.relay_v4, std::nullopt);
+  EXPECT_EQ(c.relay_v6, IpAddress::parse("2001:db8::1"));
+  EXPECT_EQ(core::validate(c), std::nullopt);
+}
+
+TEST(ServerSetup, TheDemoConfigurationGivesAServerThatValidates) {
+  auto config = load_file(RELAY_CONF_DIR "/demo.toml");
+  auto secret = resolve_auth_secret(config.relay);
+  ASSERT_TRUE(secret.ok());
+  EXPECT_EQ(core::validate(server_config_from(config, secret->value)), std::nullopt);
+}
+
+TEST(AuthSecret, AConfiguredSecretIsUsedAsItIsAndNeverAnnounced) {
+  auto config = load(kFull);
+  auto secret = resolve_auth_secret(config.relay);
+  ASSERT_TRUE(secret.ok());
+  EXPECT_EQ(secret->value, "s3cret");
+  EXPECT_FALSE(secret->generated);
+  EXPECT_FALSE(should_announce_secret(*secret, config));
+}
+
+TEST(AuthSecret, WithARngSeedTheGeneratedSecretReplaysExactly) {
+  auto config = load("[relay]\nrng_seed = 42\n[relay.ipv4]\naddress = \"203.0.113.1/24\"\n");
+  auto a = resolve_auth_secret(config.relay);
+  auto b = resolve_auth_secret(config.relay);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(a->generated);
+  EXPECT_EQ(a->value, b->value);
+  EXPECT_EQ(a->value.size(), 64u);  // 32 bytes, hex
+  config.relay.rng_seed = 43;
+  EXPECT_NE(resolve_auth_secret(config.relay)->value, a->value);
+}
+
+TEST(AuthSecret, WithoutASeedEachStartGeneratesAFreshSecret) {
+  auto config = load("[relay.ipv4]\naddress = \"203.0.113.1/24\"\n");
+  auto a = resolve_auth_secret(config.relay);
+  auto b = resolve_auth_secret(config.relay);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->value, b->value);
+}
+
+TEST(AuthSecret, AGeneratedSecretIsAnnouncedOnlyWhenNoPortalMintsCredentials) {
+  auto config = load("[relay.ipv4]\naddress = \"203.0.113.1/24\"\n");
+  auto secret = resolve_auth_secret(config.relay);
+  ASSERT_TRUE(secret.ok());
+  EXPECT_TRUE(should_announce_secret(*secret, config));
+  config.portal.ws_url = "wss://portal.example";
+  EXPECT_FALSE(should_announce_secret(*secret, config));
+}
+
+}  // namespace
+}  // namespace relay::process
