@@ -75,6 +75,7 @@ size_t ControlLoop::drain_to_cp(Instant now) {
   for (unsigned i = 0; i < n; ++i) {
     rte_mbuf* m = burst[i];
     const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+    exception_latency_.observe_interval(meta->rx_timestamp_ns, now.ns());
     auto received = received_from(*meta);
     if (received && m->nb_segs == 1) [[likely]] {
       server_.handle_client_input(std::span<const uint8_t>(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len),

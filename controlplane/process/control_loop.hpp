@@ -25,6 +25,7 @@
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "controlplane/core/server.hpp"
+#include "controlplane/metrics/histogram.hpp"
 #include "controlplane/process/dispatcher.hpp"
 
 namespace relay::process {
@@ -56,6 +57,8 @@ class ControlLoop {
   void run();
   void stop() { stopping_ = true; }
   [[nodiscard]] const LoopCounters& counters() const { return counters_; }
+  // From a worker's receive timestamp to this loop taking the datagram.
+  [[nodiscard]] const metrics::Log2Histogram& exception_latency() const { return exception_latency_; }
 
  private:
   // One pass; true when it did anything.
@@ -73,6 +76,7 @@ class ControlLoop {
   Instant next_io_poll_{};
   bool stopping_ = false;
   LoopCounters counters_;
+  metrics::Log2Histogram exception_latency_;
   DispatchStats reported_;
   uint64_t reported_invalid_meta_ = 0;
   log::RateLimiter warnings_{1, std::chrono::seconds(10)};

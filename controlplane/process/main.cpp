@@ -26,6 +26,7 @@
 #include "controlplane/process/control_loop.hpp"
 #include "controlplane/process/dispatcher.hpp"
 #include "controlplane/process/dpdk_attach.hpp"
+#include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
 #include "controlplane/process/primary_probe.hpp"
 #include "controlplane/process/secondary_eal.hpp"
@@ -106,6 +107,14 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   }
 
   ControlLoop loop(io, server, dispatcher, shared->to_cp);
+  auto metrics_endpoint = start_metrics_endpoint(io, config, *shared, server, loop, dispatcher);
+  if (!metrics_endpoint) {
+    log::error(kTarget, metrics_endpoint.error());
+    return 1;
+  }
+  if (*metrics_endpoint) {
+    log::info(kTarget, "metrics endpoint", {{"url", "http://" + (*metrics_endpoint)->local_address().to_string() + "/metrics"}});
+  }
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&loop](const boost::system::error_code& ec, int signal) {
     if (ec) return;

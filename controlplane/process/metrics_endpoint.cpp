@@ -1,0 +1,55 @@
+#include "controlplane/process/metrics_endpoint.hpp"
+
+#include <rte_mempool.h>
+#include <rte_memzone.h>
+
+#include <cstddef>
+#include <span>
+
+#include "common/ring_abi.hpp"
+#include "controlplane/metrics/render.hpp"
+#include "dataplane/counters.hpp"
+
+namespace relay::process {
+namespace {
+
+metrics::DataplaneSnapshot snapshot(const std::string& zone_name, rte_mempool* pool) {
+  metrics::DataplaneSnapshot snap;
+  // Looked up per scrape: a restarted data plane re-creates the zone.
+  if (const rte_memzone* zone = rte_memzone_lookup(zone_name.c_str())) {
+    auto bytes = std::span<const std::byte>(static_cast<const std::byte*>(zone->addr), zone->len);
+    if (auto read = metrics::snapshot_dataplane(bytes)) snap = std::move(read.value());
+  }
+  snap.mempool = metrics::MempoolUsage{rte_mempool_in_use_count(pool), pool->size};
+  return snap;
+}
+
+metrics::ControlPlaneIo io_of(const ControlLoop& loop, const Dispatcher& dispatcher) {
+  const LoopCounters& l = loop.counters();
+  const DispatchStats d = dispatcher.stats();
+  return {.datagrams_received = l.datagrams_in,
+          .datagrams_invalid_meta = l.invalid_meta,
+          .datagrams_sent = d.datagrams.delivered,
+          .datagrams_refused = d.datagrams.refused,
+          .datagrams_lost = d.datagrams.overflowed,
+          .commands_published = d.commands,
+          .commands_lost = d.command_overflows,
+          .datagrams_waiting = d.datagrams_waiting,
+          .commands_waiting = d.commands_waiting};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpoint(
+    boost::asio::io_context& io, const RelayConfig& config, const SharedObjects& shared, const core::Server& server,
+    const ControlLoop& loop, const Dispatcher& dispatcher) {
+  if (!config.metrics.address) return std::unique_ptr<metrics::MetricsServer>{};
+  std::string zone = dataplane::counters_memzone_name(config.dataplane.ring_prefix);
+  rte_mempool* pool = shared.pool;
+  return metrics::MetricsServer::start(io, *config.metrics.address, [&, zone, pool] {
+    return metrics::render_metrics(server.stats(), snapshot(zone, pool), io_of(loop, dispatcher),
+                                   loop.exception_latency());
+  });
+}
+
+}  // namespace relay::process

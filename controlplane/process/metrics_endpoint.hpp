@@ -1,0 +1,26 @@
+// GET /metrics for the running control plane: at each scrape it reads the
+// Server's stats, its own ring IO, and the data plane's per-lcore counters
+// from the "<prefix>counters" memzone, and renders them (controlplane/metrics).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+
+#include "common/config.hpp"
+#include "common/result.hpp"
+#include "controlplane/core/server.hpp"
+#include "controlplane/metrics/metrics_server.hpp"
+#include "controlplane/process/control_loop.hpp"
+#include "controlplane/process/dispatcher.hpp"
+#include "controlplane/process/dpdk_attach.hpp"
+
+namespace relay::process {
+
+// Null when the configuration has no metrics address.
+Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpoint(
+    boost::asio::io_context& io, const RelayConfig& config, const SharedObjects& shared, const core::Server& server,
+    const ControlLoop& loop, const Dispatcher& dispatcher);
+
+}  // namespace relay::process
