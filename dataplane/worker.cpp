@@ -38,6 +38,7 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       commands_(setup.commands),
       to_cp_(setup.to_cp),
       from_cp_(setup.from_cp),
+      solicitation_pool_(setup.solicitation_pool),
       stop_(setup.stop),
       tsc_hz_(setup.tsc_hz) {
   tsc_base_ = rte_rdtsc();
@@ -130,7 +131,31 @@ Applied Worker::apply(const ring_abi::CommandMessage& m, uint64_t now_tsc, uint6
     case Applied::TableFull: counters_->add(Counter::CommandTableFull); break;
   }
   if (result == Applied::Ok) publish_table_gauges(m);
+  if (result == Applied::Ok && m.kind == ring_abi::CommandKind::InstallChannel) prime_neighbour(m.peer, now_tsc);
   return result;
+}
+
+// A peer usually stays silent until the client's first packet reaches it,
+// and that packet would be dropped while its neighbour is resolved: ask
+// when the channel is installed instead (rate limited like any solicitation).
+void Worker::prime_neighbour(const ring_abi::WireSocketAddress& peer, uint64_t now_tsc) {
+  const auto address = ring_abi::from_wire(peer);
+  if (!has_port_ || solicitation_pool_ == nullptr || !address) return;
+  const Family f = address->family();
+  if (me_.has(f) && std::memcmp(me_.address(f), address->ip.bytes.data(), address->ip.size()) == 0)
+    return;  // another allocation of this relay: relayed inside the worker
+  NextHop hop;
+  bool routable = true;
+  if (neighbours_.resolve(f, address->ip.bytes.data(), now_tsc, hop, routable) != nullptr ||
+      !routable || !neighbours_.may_solicit(hop, now_tsc))
+    return;
+  rte_mbuf* m = rte_pktmbuf_alloc(solicitation_pool_);
+  if (m == nullptr) return;
+  if (!build_solicitation(m, me_, hop) || rte_eth_tx_burst(port_id_, queue_id_, &m, 1) != 1) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  counters_->add(f == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighborSolicitationsSent);
 }
 
 // Readers outside this lcore (telemetry, metrics) get the replica's size

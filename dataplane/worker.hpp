@@ -49,6 +49,9 @@ struct WorkerSetup {
   uint64_t tsc_hz = 0;               // rte_get_tsc_hz()
   bool tx_checksum_offload = false;  // the port has RTE_ETH_TX_OFFLOAD_{IPV4,UDP}_CKSUM enabled
   WorkerCounters* counters = nullptr;  // shared memory (memzone); nullptr: the worker keeps its own
+  // Source of the ARP requests / NS a new channel's peer triggers, so its
+  // first packet finds the neighbour resolved; nullptr: resolve on demand.
+  rte_mempool* solicitation_pool = nullptr;
   const std::atomic<bool>* stop = nullptr;
 };
 
@@ -119,6 +122,7 @@ class alignas(64) Worker {
   void drain_control_plane(uint64_t now_tsc);
   unsigned apply_commands(uint64_t now_tsc);
   void publish_table_gauges(const ring_abi::CommandMessage& applied);
+  void prime_neighbour(const ring_abi::WireSocketAddress& peer, uint64_t now_tsc);
   uint16_t dispatch(std::span<rte_mbuf* const> pkts, const Next* next);
   [[nodiscard]] uint64_t monotonic_ns(uint64_t tsc) const;
 
@@ -141,6 +145,7 @@ class alignas(64) Worker {
   rte_ring* commands_;
   rte_ring* to_cp_;
   rte_ring* from_cp_;
+  rte_mempool* solicitation_pool_;
   const std::atomic<bool>* stop_;
   uint64_t tsc_hz_;
   uint64_t tsc_base_ = 0;

@@ -1,0 +1,200 @@
+#include "dataplane/process/bringup.hpp"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <vector>
+
+#include "common/log.hpp"
+#include "dataplane/process/interface.hpp"
+#include "dataplane/process/port.hpp"
+
+namespace relay::dpprocess {
+
+namespace {
+
+constexpr std::string_view kTarget = "dataplane";
+
+std::string joined(const std::vector<uint32_t>& ids) {
+  std::string out;
+  for (auto id : ids) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(id);
+  }
+  return out;
+}
+
+void free_ring_of_mbufs(rte_ring* ring) {
+  if (ring == nullptr) return;
+  // Mbufs still queued belong to the pool that is about to go.
+  void* m = nullptr;
+  while (rte_ring_dequeue(ring, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
+  rte_ring_free(ring);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Dataplane>, std::string> Dataplane::start(const RelayConfig& config) {
+  std::unique_ptr<Dataplane> dp(new Dataplane(config));
+  for (auto step : {&Dataplane::open_port, &Dataplane::create_shared_objects, &Dataplane::start_port_and_flows,
+                    &Dataplane::create_workers}) {
+    if (auto done = (dp.get()->*step)(); !done) return Err{done.error()};
+  }
+  return dp;
+}
+
+Result<bool, std::string> Dataplane::open_port() {
+  auto port = the_one_port();
+  if (!port) return Err{port.error()};
+  port_ = *port;
+  rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(port_, &info); rc != 0)
+    return Err{"rte_eth_dev_info_get: " + std::string(rte_strerror(-rc))};
+  driver_ = info.driver_name != nullptr ? info.driver_name : "unknown driver";
+  const auto& workers = config_.dataplane.worker_lcores;
+  if (auto shortfall = queue_shortfall(driver_, info.max_rx_queues, info.max_tx_queues, workers.size()))
+    return Err{*shortfall};
+  if (workers.size() > 1 && (info.flow_type_rss_offloads & kRssTypes) == 0)
+    log::warn(kTarget, "the PMD cannot hash IP/UDP (RSS): every packet will reach the first worker",
+              {{"driver", driver_}});
+  socket_ = port_socket(port_);
+  for (auto lcore : workers) {
+    if (static_cast<int>(rte_lcore_to_socket_id(lcore)) != socket_)
+      log::warn(kTarget, "worker lcore is on another NUMA socket than the port: its packets cross sockets",
+                {{"lcore", lcore}, {"lcore_socket", rte_lcore_to_socket_id(lcore)}, {"port_socket", socket_}});
+  }
+  interface_ = interface_config(config_, port_mac(port_));
+  if (auto valid = dataplane::validate(interface_); !valid) return Err{"interface: " + valid.error()};
+  return true;
+}
+
+Result<bool, std::string> Dataplane::create_shared_objects() {
+  const auto& dp = config_.dataplane;
+  const std::string& prefix = dp.ring_prefix;
+  auto pool = dataplane::create_mbuf_pool(prefix, dp.mempool_size, socket_);
+  if (!pool) return Err{pool.error()};
+  pool_ = *pool;
+  auto rings = dataplane::create_exception_rings(prefix, socket_);
+  if (!rings) return Err{rings.error()};
+  exception_rings_ = *rings;
+  for (auto lcore : dp.worker_lcores) {
+    auto ring = dataplane::create_command_ring(prefix, lcore, socket_);
+    if (!ring) return Err{ring.error()};
+    command_rings_.push_back(*ring);
+  }
+  std::vector<dataplane::WorkerPlacement> placements;
+  for (auto lcore : dp.worker_lcores)
+    placements.push_back({.lcore = static_cast<uint16_t>(lcore), .port = port_});
+  auto counters = SharedCounters::create(prefix, placements, socket_);
+  if (!counters) return Err{counters.error()};
+  counters_.emplace(std::move(counters.value()));
+  return true;
+}
+
+Result<bool, std::string> Dataplane::start_port_and_flows() {
+  const auto& dp = config_.dataplane;
+  const auto queues = static_cast<uint16_t>(dp.worker_lcores.size());
+  auto started = dataplane::start_port(
+      port_, pool_, {.rx_queues = queues, .tx_queues = queues, .rx_descriptors = dp.rx_descriptors,
+                     .tx_descriptors = dp.tx_descriptors, .want_tx_checksum_offload = true});
+  if (!started) return Err{started.error()};
+  port_started_ = true;
+  tx_offload_ = *started;
+  const auto plan = plan_flow_rules(interface_, queues);
+  flows_ = install_flow_rules(port_, *plan);
+  if (flows_.steering == Steering::Software)
+    log::info(kTarget, "rte_flow not supported by " + driver_ + ": software classification",
+              {{"reason", flows_.refusal}});
+  else
+    log::info(kTarget, "rte_flow rules steer relay traffic to the worker queues", {{"rules", flows_.flows.size()}});
+  return true;
+}
+
+Result<bool, std::string> Dataplane::create_workers() {
+  const auto& lcores = config_.dataplane.worker_lcores;
+  const auto slots = counters_->workers();
+  for (size_t i = 0; i < lcores.size(); ++i) {
+    dataplane::WorkerSetup s;
+    s.config = interface_;
+    s.port_id = port_;
+    s.queue_id = static_cast<uint16_t>(i);
+    s.commands = command_rings_[i];
+    s.to_cp = exception_rings_.to_cp;
+    s.from_cp = i == 0 ? exception_rings_.from_cp : nullptr;  // from_cp is single-consumer
+    s.tsc_hz = rte_get_tsc_hz();
+    s.tx_checksum_offload = tx_offload_;
+    s.counters = &slots[i];
+    s.solicitation_pool = pool_;
+    s.stop = &stop_;
+    auto worker = dataplane::Worker::create(s);
+    if (!worker) return Err{"worker on lcore " + std::to_string(lcores[i]) + ": " + worker.error()};
+    workers_.push_back(std::move(worker.value()));
+  }
+  return true;
+}
+
+Result<bool, std::string> Dataplane::launch() {
+  const auto& lcores = config_.dataplane.worker_lcores;
+  for (size_t i = 0; i < lcores.size(); ++i) {
+    if (lcores[i] == rte_get_main_lcore()) continue;
+    if (int rc = rte_eal_remote_launch(dataplane::worker_main, workers_[i].get(), lcores[i]); rc != 0) {
+      request_stop();
+      return Err{"rte_eal_remote_launch on lcore " + std::to_string(lcores[i]) + ": " + rte_strerror(-rc)};
+    }
+  }
+  return true;
+}
+
+dataplane::Worker* Dataplane::main_lcore_worker() {
+  const auto& lcores = config_.dataplane.worker_lcores;
+  for (size_t i = 0; i < lcores.size(); ++i)
+    if (lcores[i] == rte_get_main_lcore()) return workers_[i].get();
+  return nullptr;
+}
+
+void Dataplane::log_ready() const {
+  const std::string v4 = interface_.ipv4 ? interface_.ipv4->address.to_string() : "-";
+  const std::string v6 = interface_.ipv6 ? interface_.ipv6->address.to_string() : "-";
+  char name[RTE_ETH_NAME_MAX_LEN] = {};
+  rte_eth_dev_get_name_by_port(port_, name);
+  log::info(kTarget, "ready",
+            {{"port", std::string_view(name)}, {"driver", driver_}, {"mac", mac_text(interface_.mac)},
+             {"relay_v4", v4}, {"relay_v6", v6}, {"listen_port", interface_.listen_port},
+             {"worker_lcores", joined(config_.dataplane.worker_lcores)}, {"socket", socket_},
+             {"steering", flows_.steering == Steering::Flow ? "rte_flow" : "software"},
+             {"tx_checksum_offload", tx_offload_}, {"file_prefix", config_.eal.file_prefix},
+             {"ring_prefix", config_.dataplane.ring_prefix}});
+}
+
+Dataplane::~Dataplane() {
+  request_stop();
+  rte_eal_mp_wait_lcore();  // returns at once when nothing was launched
+  workers_.clear();
+  remove_flow_rules(port_, flows_);
+  if (port_started_) {
+    if (int rc = rte_eth_dev_stop(port_); rc != 0)
+      log::warn(kTarget, "rte_eth_dev_stop failed", {{"error", rte_strerror(-rc)}});
+  }
+  // Every probed port, also those a refused start never used; closing
+  // releases the queues, which hold mbufs of the pool.
+  uint16_t port = 0;
+  RTE_ETH_FOREACH_DEV(port) rte_eth_dev_close(port);
+  release_rings();
+  if (pool_ != nullptr) rte_mempool_free(pool_);
+  counters_.reset();
+}
+
+void Dataplane::release_rings() {
+  // A control plane still attached loses its rings here; it notices the
+  // primary is gone and exits (the rings die with the primary anyway).
+  for (rte_ring* ring : command_rings_) rte_ring_free(ring);
+  command_rings_.clear();
+  free_ring_of_mbufs(exception_rings_.to_cp);
+  free_ring_of_mbufs(exception_rings_.from_cp);
+  exception_rings_ = {};
+}
+
+}  // namespace relay::dpprocess

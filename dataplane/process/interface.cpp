@@ -1,0 +1,38 @@
+#include "dataplane/process/interface.hpp"
+
+#include <cstdio>
+
+namespace relay::dpprocess {
+
+namespace {
+std::optional<dataplane::InterfaceAddress> interface_address(const std::optional<RelayAddress>& a) {
+  if (!a) return std::nullopt;
+  // The advertised (public) address is the control plane's business; on the
+  // wire the data plane answers for the address it owns.
+  return dataplane::InterfaceAddress{a->address, a->prefix_len, a->gateway};
+}
+}  // namespace
+
+dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dataplane::MacAddress& port_mac) {
+  const auto& dp = config.dataplane;
+  dataplane::InterfaceConfig c;
+  c.mac = dp.mac_address.value_or(port_mac);
+  c.vlan = dp.vlan;
+  c.ipv4 = interface_address(config.relay.ipv4);
+  c.ipv6 = interface_address(config.relay.ipv6);
+  c.listen_port = config.relay.listen_port;
+  c.min_allocation_port = config.relay.lowest_port;
+  c.max_allocation_port = config.relay.highest_port;
+  c.max_channels = dp.channel_table_capacity;
+  c.neighbour_capacity = dp.neighbour_capacity;
+  c.burst_size = dp.burst_size;
+  return c;
+}
+
+std::string mac_text(const dataplane::MacAddress& mac) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+  return buf;
+}
+
+}  // namespace relay::dpprocess

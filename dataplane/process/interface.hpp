@@ -1,0 +1,17 @@
+// The one place where the operator's RelayConfig becomes what a worker
+// serves (dataplane::InterfaceConfig): relay addresses, ports, table sizes,
+// burst, and the MAC the port reports unless the configuration overrides it.
+#pragma once
+
+#include <string>
+
+#include "common/config.hpp"
+#include "dataplane/config.hpp"
+
+namespace relay::dpprocess {
+
+dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dataplane::MacAddress& port_mac);
+
+std::string mac_text(const dataplane::MacAddress& mac);  // "02:00:00:00:00:01"
+
+}  // namespace relay::dpprocess

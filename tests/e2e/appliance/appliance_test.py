@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""End-to-end tests of the appliance: both processes on a veth, real
+clients in a network namespace (scripts/topology).
+
+    appliance_test.py --test NAME      (root namespace: starts the relay)
+    appliance_test.py --scenario NAME  (inside the namespace: one client flow)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from turnclient import TurnClient, TurnError, mint_credentials  # noqa: E402
+
+RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"
+PEER4, PEER6 = "198.51.100.3", "2001:db8:100::3"
+PORT = 3478
+FAMILY_V4, FAMILY_V6 = 1, 2
+
+
+# --- inside the namespace ----------------------------------------------------
+class EchoPeer:
+    """A UDP peer that echoes every datagram and remembers who sent it."""
+
+    def __init__(self, ip: str):
+        self.sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, 0))
+        self.sock.settimeout(0.05)
+        self.addr = self.sock.getsockname()[:2]
+        self.sources: set[tuple[str, int]] = set()
+        self.received = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while self.running:
+            try:
+                data, src = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            self.received += 1
+            self.sources.add(src[:2])
+            self.sock.sendto(data, src)
+
+    def __enter__(self) -> "EchoPeer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def client(server: str = RELAY4) -> TurnClient:
+    user, password = mint_credentials(os.environ["SECRET"])
+    return TurnClient((server, PORT), user, password)
+
+
+def echo_through(c: TurnClient, channel: int, count: int = 20) -> int:
+    """Sends `count` ChannelData messages and counts the echoes that come
+    back on the same channel with the same payload."""
+    back = 0
+    for i in range(count):
+        payload = f"ping {channel:#x} {i}".encode() * 4
+        c.send_channel(channel, payload)
+        got = c.recv_channel(timeout=1.0)
+        if got == (channel, payload):
+            back += 1
+    return back
+
+
+def relayed_of(c: TurnClient, family: int) -> tuple[str, int]:
+    want = ":" if family == FAMILY_V6 else "."
+    return next(a for a in c.relayed if want in a[0])
+
+
+def scenario_dual_allocation_cross_family() -> None:
+    with EchoPeer(PEER4) as p4, EchoPeer(PEER6) as p6, client(RELAY4) as c:
+        relayed = c.allocate(additional_family=FAMILY_V6)
+        assert len(relayed) == 2, f"dual allocation gave {relayed}"
+        c.channel_bind(0x4000, p4.addr)
+        c.channel_bind(0x4001, p6.addr)
+        assert echo_through(c, 0x4000) == 20, "IPv4 client -> IPv4 peer"
+        assert echo_through(c, 0x4001) == 20, "IPv4 client -> IPv6 peer"
+        assert p4.sources == {relayed_of(c, FAMILY_V4)}, p4.sources
+        assert p6.sources == {relayed_of(c, FAMILY_V6)}, p6.sources
+    with EchoPeer(PEER4) as p4, client(RELAY6) as c:
+        relayed = c.allocate()  # over IPv6, default family IPv4 (RFC 8656 §7.1)
+        assert len(relayed) == 1 and "." in relayed[0][0], relayed
+        c.channel_bind(0x4002, p4.addr)
+        assert echo_through(c, 0x4002) == 20, "IPv6 client -> IPv4 peer"
+    print("dual allocation and both cross-family directions relayed")
+
+
+def scenario_nonce_flow() -> None:
+    with EchoPeer(PEER4) as p4, client() as c:
+        c.allocate()
+        assert c.challenges == [401], c.challenges
+        for _ in range(12):  # a nonce serves 10 requests, then 438
+            c.refresh(600)
+        assert c.challenges == [401, 438], c.challenges
+        c.channel_bind(0x4000, p4.addr)
+        assert echo_through(c, 0x4000, 5) == 5
+    with client() as c:
+        c.password = "wrong"
+        c.key = b"\0" * 16
+        try:
+            c.allocate()
+            raise AssertionError("a wrong password was accepted")
+        except TurnError as e:
+            assert e.code == 401, e.code
+    print("401 -> success, 438 after 10 uses -> success, wrong password -> 401")
+
+
+def scenario_refresh_zero_stops_relaying() -> None:
+    with EchoPeer(PEER4) as p4, client() as c:
+        c.allocate()
+        c.channel_bind(0x4000, p4.addr)
+        assert echo_through(c, 0x4000, 5) == 5
+        c.refresh(0)
+        time.sleep(0.1)
+        before = p4.received
+        for i in range(20):
+            c.send_channel(0x4000, b"after delete %d" % i)
+        time.sleep(0.5)
+        assert p4.received == before, f"{p4.received - before} packets relayed after Refresh 0"
+    print("Refresh with lifetime 0 stopped relaying within 100 ms")
+
+
+def scenario_channel_expiry() -> None:
+    lifetime = float(os.environ["CHANNEL_LIFETIME"])
+    with EchoPeer(PEER4) as p4, client() as c:
+        c.allocate()
+        c.channel_bind(0x4000, p4.addr)
+        assert echo_through(c, 0x4000, 5) == 5
+        time.sleep(lifetime + 1.0)
+        before = p4.received
+        for i in range(10):
+            c.send_channel(0x4000, b"after expiry %d" % i)
+        time.sleep(0.5)
+        assert p4.received == before, f"{p4.received - before} packets relayed on an expired channel"
+    print(f"channel stopped relaying after its {lifetime:.0f} s lifetime")
+
+
+def scenario_stream() -> None:
+    """A steady stream for STREAM_SECONDS at 100 packets/s; prints sent and
+    echoed counts. The harness kills the control plane meanwhile."""
+    seconds = float(os.environ["STREAM_SECONDS"])
+    with EchoPeer(PEER4) as p4, client() as c:
+        c.allocate()
+        c.channel_bind(0x4000, p4.addr)
+        print("stream-ready", flush=True)
+        sent = back = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            payload = b"stream %d" % sent
+            c.send_channel(0x4000, payload)
+            sent += 1
+            if c.recv_channel(timeout=0.5) == (0x4000, payload):
+                back += 1
+            time.sleep(0.01)
+        print(f"sent={sent} echoed={back}", flush=True)
+
+
+def scenario_aioice_relay_candidate() -> None:
+    import aioice
+
+    user, password = mint_credentials(os.environ["SECRET"])
+
+    async def gather() -> list:
+        conn = aioice.Connection(ice_controlling=True, components=1, use_ipv6=False,
+                                 turn_server=(RELAY4, PORT), turn_username=user, turn_password=password,
+                                 turn_transport="udp")
+        try:
+            await asyncio.wait_for(conn.gather_candidates(), 20)
+            return list(conn.local_candidates)
+        finally:
+            await conn.close()
+
+    candidates = asyncio.run(gather())
+    relays = [c for c in candidates if c.type == "relay"]
+    assert relays and relays[0].host == RELAY4, [str(c) for c in candidates]
+    print(f"aioice gathered relay candidate {relays[0].host}:{relays[0].port}")
+
+
+SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
+
+
+# --- root namespace: the tests ---------------------------------------------------
+def uclient(relay, label: str, *args: str) -> None:
+    user, password = relay.credentials()
+    r = relay.ns_run(["turnutils_uclient", "-n", "100", "-m", "2", "-l", "100", "-r", "3480", "-u", user,
+                      "-w", password, *args], capture_output=True, text=True, timeout=90)
+    out = r.stdout + r.stderr
+    m = re.search(r"Total lost packets (\d+)", out)
+    sent = re.search(r"tot_send_msgs=(\d+)", out)
+    if r.returncode != 0 or not m or m.group(1) != "0" or not sent or sent.group(1) == "0":
+        raise AssertionError(f"turnutils_uclient {label}:\n{out[-3000:]}\n{relay.logs()}")
+    print(f"ok: turnutils_uclient {label}: {sent.group(0)}, lost 0")
+
+
+def test_uclient(relay) -> None:
+    peer = relay.ns_popen(["turnutils_peer", "-L", PEER4, "-L", PEER6, "-p", "3480"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        uclient(relay, "over IPv4", "-e", PEER4, RELAY4)
+        uclient(relay, "with an IPv6 relay address (-x)", "-x", "-e", PEER6, RELAY4)
+        uclient(relay, "client to client through two allocations (-y)", "-y", RELAY4)
+    finally:
+        peer.terminate()
+        peer.wait(timeout=10)
+
+
+def test_families(relay) -> None:
+    print(relay.scenario(Path(__file__), "dual_allocation_cross_family"), end="")
+    print(relay.scenario(Path(__file__), "aioice_relay_candidate"), end="")
+
+
+def test_lifecycle(relay) -> None:
+    print(relay.scenario(Path(__file__), "nonce_flow"), end="")
+    print(relay.scenario(Path(__file__), "refresh_zero_stops_relaying"), end="")
+
+
+def test_channel_expiry(relay) -> None:
+    print(relay.scenario(Path(__file__), "channel_expiry", CHANNEL_LIFETIME=2), end="")
+
+
+def test_controlplane_sigkill(relay) -> None:
+    env = dict(os.environ, SECRET=relay.secret, STREAM_SECONDS="6", PYTHONPATH=str(Path(__file__).parents[1] / "lib"))
+    stream = relay.ns_popen(["/usr/bin/python3", __file__, "--scenario", "stream"], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert stream.stdout.readline().strip() == "stream-ready"
+        time.sleep(1.5)
+        relay.kill("controlplane", signal.SIGKILL)
+        out, _ = stream.communicate(timeout=30)
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    m = re.search(r"sent=(\d+) echoed=(\d+)", out)
+    assert m, out
+    sent, echoed = int(m.group(1)), int(m.group(2))
+    assert sent > 100 and echoed == sent, f"stream across SIGKILL of the control plane: {out}\n{relay.logs()}"
+    print(f"ok: stream kept flowing across SIGKILL of the control plane: {sent} sent, {echoed} echoed")
+
+
+TESTS = {
+    "uclient": (test_uclient, {}),
+    "families": (test_families, {}),
+    "lifecycle": (test_lifecycle, {}),
+    "channel_expiry": (test_channel_expiry, {"extra_relay": "channel_lifetime = 2"}),
+    "controlplane_sigkill": (test_controlplane_sigkill, {}),
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--test", choices=sorted(TESTS))
+    args = ap.parse_args()
+    if args.scenario:
+        SCENARIOS[args.scenario]()
+        return 0
+    from appliance import Appliance
+
+    test, options = TESTS[args.test]
+    with Appliance(f"e2e{os.getpid() % 100000}", **options) as relay:
+        test(relay)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""End-to-end test of relay-dataplane alone: the process on a veth whose far
+end sits in a network namespace of its own (scripts/topology), answering
+ping and ping -6 from there; a second primary with the same file prefix and
+a vdev naming a missing interface refused with one line; SIGTERM ending it
+with status 0 within 5 s and no hugepage files left.
+
+usage: test_dpprocess.py RELAY_DATAPLANE
+
+Bounded in time; it starts only relay-dataplane processes and ping, ends
+them by PID, and tears the topology down also when a check fails.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BINARY = sys.argv[1]
+ROOT = Path(__file__).resolve().parents[3]
+TOPOLOGY = ROOT / "scripts" / "topology"
+NAME = f"dpp{os.getpid() % 100000}"  # veth names are limited to 15 characters
+NETNS, ROOT_IF, PREFIX = f"{NAME}-ns", f"{NAME}0", f"{NAME}-"
+RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"
+HUGEPAGES = Path("/dev/hugepages")
+
+CONFIG = """
+[relay]
+listen_port = 3478
+
+[relay.ipv4]
+address = "198.51.100.1/24"
+
+[relay.ipv6]
+address = "2001:db8:100::1/64"
+
+[eal]
+lcores = "0-1"
+file_prefix = "{prefix}"
+vdevs = ["net_af_packet0,iface={iface}"]
+memory_mb = 64
+
+[dataplane]
+worker_lcores = [1]
+mempool_size = 4095
+
+[log]
+format = "json"
+level = "info"
+"""
+
+
+def write_config(directory: Path, name: str, prefix: str, iface: str) -> Path:
+    path = directory / name
+    path.write_text(CONFIG.format(prefix=prefix, iface=iface))
+    return path
+
+
+def events(log: Path) -> list[dict]:
+    out = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass  # a DPDK line; the test checks its own events only
+    return out
+
+
+def wait_ready(proc: subprocess.Popen, log: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(e.get("message") == "ready" for e in events(log)):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"relay-dataplane exited with {proc.returncode}:\n{log.read_text()}")
+        time.sleep(0.1)
+    raise AssertionError(f"relay-dataplane not ready within {timeout} s:\n{log.read_text()}")
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise AssertionError(what)
+    print(f"ok: {what}", flush=True)
+
+
+def ping(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", "netns", "exec", NETNS, "ping", "-c", "3", "-i", "0.2", "-W", "2", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def refused_with_one_line(config: Path, expected: str) -> None:
+    r = subprocess.run([BINARY, "--config", str(config)], capture_output=True, text=True, timeout=20)
+    lines = (r.stdout + r.stderr).splitlines()
+    check(r.returncode == 1, f"refused with exit status 1 ({expected})")
+    check(len(lines) == 1 and expected in json.loads(lines[0])["message"],
+          f"one log line saying {expected!r}: {lines}")
+
+
+def scenario(tmp: Path) -> None:
+    config = write_config(tmp, "relay.toml", PREFIX, ROOT_IF)
+    log = tmp / "dataplane.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_ready(proc, log)
+        ready = [e for e in events(log) if "ready" in e.get("message", "")]
+        check(len(ready) == 1, "exactly one line says ready")
+        check(ready[0].get("steering") == "software", "the veth takes the software classification path")
+        check(any(e.get("message") == "rte_flow not supported by net_af_packet: software classification"
+                  for e in events(log)), "the rte_flow fallback is logged")
+        check(sum("rte_flow" in e.get("message", "") for e in events(log)) == 1, "the fallback is logged once")
+
+        r4 = ping(RELAY4)
+        check(r4.returncode == 0 and " 0% packet loss" in r4.stdout, f"ping {RELAY4} is answered\n{r4.stdout}")
+        r6 = ping("-6", RELAY6)
+        check(r6.returncode == 0 and " 0% packet loss" in r6.stdout, f"ping -6 {RELAY6} is answered\n{r6.stdout}")
+
+        refused_with_one_line(write_config(tmp, "twin.toml", PREFIX, ROOT_IF), "another relay-dataplane runs")
+        refused_with_one_line(write_config(tmp, "typo.toml", f"{NAME}x-", f"{NAME}x"), "does not exist")
+
+        check(any(HUGEPAGES.glob(f"{PREFIX}map_*")), "the running primary backs its memory with hugepage files")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=5)
+        check(status == 0, f"SIGTERM ends relay-dataplane with status 0 (got {status})")
+        check(time.monotonic() - started < 5, "within 5 s")
+        check(any(e.get("message") == "stopped" for e in events(log)), "it logs that it stopped")
+        check(not any(HUGEPAGES.glob(f"{PREFIX}map_*")), "no hugepage files are left")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="relay-dpprocess-"))
+    try:
+        subprocess.run([TOPOLOGY, "up", NETNS, ROOT_IF], check=True, timeout=30)
+        scenario(tmp)
+        print("all relay-dataplane checks passed")
+        return 0
+    except AssertionError as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        return 1
+    finally:
+        subprocess.run([TOPOLOGY, "down", NETNS, ROOT_IF], check=False, timeout=30)
+        for leftover in HUGEPAGES.glob(f"{PREFIX}map_*"):
+            leftover.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

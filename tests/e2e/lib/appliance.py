@@ -1,0 +1,174 @@
+"""Runs the appliance for an end-to-end test: its own network namespace and
+veth (scripts/topology), its own DPDK --file-prefix, both processes, and a
+teardown that ends only what it started, also when the test fails."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from turnclient import TurnClient, mint_credentials
+
+ROOT = Path(__file__).resolve().parents[3]
+RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"
+CLIENT4, CLIENT6 = "198.51.100.2", "2001:db8:100::2"
+PEER4, PEER6 = "198.51.100.3", "2001:db8:100::3"
+PORT = 3478
+
+CONFIG = """
+[relay]
+listen_port = 3478
+lowest_port = {lowest_port}
+highest_port = {highest_port}
+{extra_relay}
+
+[relay.ipv4]
+address = "198.51.100.1/24"
+
+[relay.ipv6]
+address = "2001:db8:100::1/64"
+
+[eal]
+lcores = "0-1"
+file_prefix = "{prefix}"
+vdevs = ["net_af_packet0,iface={root_if}"]
+memory_mb = 256
+
+[dataplane]
+worker_lcores = [1]
+mempool_size = 4095
+channel_table_capacity = 65536
+allocation_table_capacity = 16384
+
+[log]
+format = "json"
+level = "{log_level}"
+{extra}
+"""
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("RELAY_BUILD_DIR", ROOT / "build" / "release"))
+
+
+class Appliance:
+    """`with Appliance("e2e-v4") as relay:` gives a running relay; inside,
+    `relay.ns(cmd)` runs a command in the clients' namespace."""
+
+    def __init__(self, name: str, lowest_port: int = 49152, highest_port: int = 65535,
+                 extra_relay: str = "", extra: str = "", log_level: str = "debug"):
+        assert len(name) <= 12, "veth names are limited to 15 characters"
+        self.name = name
+        self.netns = f"{name}-ns"
+        self.root_if = f"{name}0"
+        self.prefix = name
+        self.secret = secrets.token_hex(32)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"relay-{name}-"))
+        self.config = self.tmp / "relay.toml"
+        self.config.write_text(CONFIG.format(prefix=self.prefix, root_if=self.root_if, lowest_port=lowest_port,
+                                             highest_port=highest_port, extra_relay=extra_relay, extra=extra,
+                                             log_level=log_level))
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    # --- lifecycle -----------------------------------------------------------
+    def __enter__(self) -> "Appliance":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
+        self.start_dataplane()
+        self.start_controlplane()
+
+    def _spawn(self, name: str, binary: Path) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "ab")
+        env = dict(os.environ, AUTH_SECRET=self.secret)
+        p = subprocess.Popen([str(binary), "--config", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
+                             env=env, start_new_session=True)
+        self.procs[name] = p
+        return p
+
+    def start_dataplane(self) -> None:
+        p = self._spawn("dataplane", build_dir() / "dataplane" / "process" / "relay-dataplane")
+        self._wait(lambda: '"ready"' in self.log("dataplane") or "ready" in self.log("dataplane"), p,
+                   "relay-dataplane did not become ready")
+
+    def start_controlplane(self) -> None:
+        p = self._spawn("controlplane", build_dir() / "controlplane" / "process" / "relay-controlplane")
+        self._wait(self.answers_binding, p, "relay-controlplane does not answer STUN")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        p = self.procs.pop(name, None)
+        if p and p.poll() is None:
+            p.send_signal(sig)
+            p.wait(timeout=10)
+
+    def stop(self) -> None:
+        for name in ("controlplane", "dataplane"):
+            p = self.procs.pop(name, None)
+            if p is None or p.poll() is not None:
+                continue
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
+        for leftover in Path("/dev/hugepages").glob(f"{self.prefix}map_*"):
+            leftover.unlink(missing_ok=True)
+
+    def _wait(self, ready, proc: subprocess.Popen, what: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what}: exited with {proc.returncode}\n{self.logs()}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{what} within {timeout} s\n{self.logs()}")
+
+    # --- helpers for tests -------------------------------------------------
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n}.log ---\n{self.log(n)[-4000:]}" for n in ("dataplane", "controlplane"))
+
+    def ns_popen(self, args: list[str], **kw) -> subprocess.Popen:
+        return subprocess.Popen(["ip", "netns", "exec", self.netns, *args], **kw)
+
+    def ns_run(self, args: list[str], timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", self.netns, *args], timeout=timeout, **kw)
+
+    def credentials(self, salt: str = "e2e") -> tuple[str, str]:
+        return mint_credentials(self.secret, salt=salt)
+
+    def answers_binding(self) -> bool:
+        r = self.ns_run(["turnutils_stunclient", "-p", str(PORT), RELAY4], capture_output=True, timeout=5)
+        return r.returncode == 0
+
+    def scenario(self, script: Path, name: str, timeout: float = 60, **env) -> str:
+        """Runs scenario `name` of a test script inside the namespace, where
+        the clients live: `script --scenario NAME` with SECRET and the
+        script's extra variables in its environment. Returns its stdout;
+        raises with its output when it fails."""
+        full_env = dict(os.environ, SECRET=self.secret, PYTHONPATH=str(Path(__file__).parent),
+                        **{k: str(v) for k, v in env.items()})
+        r = self.ns_run(["/usr/bin/python3", str(script), "--scenario", name], timeout=timeout, env=full_env,
+                        capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError(f"scenario {name} failed:\n{r.stdout}\n{r.stderr}\n{self.logs()}")
+        return r.stdout
