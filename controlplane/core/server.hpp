@@ -138,12 +138,19 @@ class Server {
   void handle_allocate(const Request& r, const Auth& auth);
   void handle_refresh(const Request& r, const Auth& auth);
   Duration granted_lifetime(std::optional<std::chrono::seconds> requested, bool for_refresh) const;
+  struct RelayFamilies {
+    bool v4 = true;
+    bool v6 = false;
+  };
   struct PortGrant {
     AllocationPort port;
     std::optional<stun::ReservationToken> reserved_next;  // EVEN-PORT with R
+    std::optional<RelayFamilies> reserved_families;       // redeemed a RESERVATION-TOKEN
   };
+  // `families` are those of the allocation being made: a port reserved
+  // next to it belongs to the same relay addresses.
   std::optional<PortGrant> acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
-                                        const std::optional<stun::ReservationToken>& token);
+                                        const std::optional<stun::ReservationToken>& token, RelayFamilies families);
   std::optional<uint16_t> check_allocation_quota(const Request& r, std::string_view username);
   Allocation& create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
                                 Instant expiry, const std::string* username);
@@ -190,6 +197,7 @@ class Server {
   struct Reservation {
     AllocationPort port;
     TimerId timer;
+    RelayFamilies families;
   };
   std::unordered_map<uint64_t, Reservation> reservations_;  // RFC 8656 §7.2 EVEN-PORT R=1
   std::deque<Command> commands_;

@@ -70,32 +70,36 @@ std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::st
 }
 
 std::optional<Server::PortGrant> Server::acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
-                                                      const std::optional<stun::ReservationToken>& token) {
+                                                      const std::optional<stun::ReservationToken>& token,
+                                                      RelayFamilies families) {
   if (token) {
     // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT R=1.
     auto it = reservations_.find(token_value(*token));
     if (it == reservations_.end()) return std::nullopt;
-    AllocationPort port = it->second.port;
+    // RFC 8656 §7.2: the token names a relayed transport address, so the
+    // allocation gets the family of the reservation (a request may not
+    // carry REQUESTED-ADDRESS-FAMILY beside the token).
+    PortGrant grant{it->second.port, std::nullopt, it->second.families};
     timers_.cancel(it->second.timer);
     reservations_.erase(it);
-    return PortGrant{port, std::nullopt};
+    return grant;
   }
   if (!even) {
     auto port = ports_.acquire(rng_);
     if (!port) return std::nullopt;
-    return PortGrant{*port, std::nullopt};
+    return PortGrant{*port, std::nullopt, std::nullopt};
   }
   auto port = ports_.acquire_even(rng_, even->reserve_next);
   if (!port) return std::nullopt;
-  if (!even->reserve_next) return PortGrant{*port, std::nullopt};
+  if (!even->reserve_next) return PortGrant{*port, std::nullopt, std::nullopt};
   uint64_t value;
   do value = rng_.next_u64();
   while (reservations_.contains(value));
   TimerId timer = timers_.schedule(now + kReservationLifetime, TimerKey{TimerKind::Reservation, 0, 0, value});
-  reservations_.emplace(value, Reservation{AllocationPort{static_cast<uint16_t>(port->value + 1)}, timer});
+  reservations_.emplace(value, Reservation{AllocationPort{static_cast<uint16_t>(port->value + 1)}, timer, families});
   stun::ReservationToken wire;
   std::memcpy(wire.data(), &value, sizeof value);
-  return PortGrant{*port, wire};
+  return PortGrant{*port, wire, std::nullopt};
 }
 
 void Server::handle_allocate(const Request& r, const Auth& auth) {
@@ -119,10 +123,14 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   bool v6_refused = want.dual && !config_.relay_v6;
   if (v6_refused) want.v6 = false;
   if (auto code = check_allocation_quota(r, auth.username)) return reply_error(r, *code, &auth);
-  auto grant = acquire_port(r.now, *even, *token);
+  auto grant = acquire_port(r.now, *even, *token, RelayFamilies{want.v4, want.v6});
   if (!grant) {
     if (!*token) ++stats_.quota_rejections[static_cast<size_t>(Quota::Ports)];
     return reply_error(r, kInsufficientCapacity, &auth);
+  }
+  if (grant->reserved_families) {
+    want.v4 = grant->reserved_families->v4;
+    want.v6 = grant->reserved_families->v6;
   }
   Instant expiry = r.now + granted_lifetime(*lifetime, false);
   Allocation& a = create_allocation(grant->port, r.client, want.v4, want.v6, expiry, retain_user(auth.username));

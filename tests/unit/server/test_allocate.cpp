@@ -101,6 +101,38 @@ TEST_F(ServerTest, EvenPortWithReserveBitReturnsATokenThatLaterGetsTheNextPort) 
   expect_error(out[0], 508);
 }
 
+TEST_F(ServerTest, ReservationTokenGetsTheFamilyOfTheReservedAddress) {
+  // turnutils_uclient -x: RTP allocation with EVEN-PORT R=1 and
+  // REQUESTED-ADDRESS-FAMILY IPv6, then the RTCP one with the token alone.
+  auto out = allocate(at(0), [](stun::Builder& b) {
+    b.add_even_port({true}).add_requested_address_family(Family::V6);
+  });
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(created(out).relay_v4);
+  ASSERT_TRUE(created(out).relay_v6);
+  uint16_t even = created(out).port.value;
+  stun::ReservationToken t = *response_of(out[1])->msg().reservation_token().value();
+
+  client = ClientSocket{addr("198.51.100.11:40000")};
+  out = allocate(at(1), [=](stun::Builder& b) { b.add_reservation_token(t); });
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_FALSE(created(out).relay_v4);
+  ASSERT_TRUE(created(out).relay_v6);
+  EXPECT_EQ(created(out).relay_v6->port, even + 1);
+}
+
+TEST_F(ServerTest, ReservationTokenWithRequestedAddressFamilyGets400) {
+  auto out = allocate(at(0), [](stun::Builder& b) { b.add_even_port({true}); });
+  ASSERT_EQ(out.size(), 2u);
+  stun::ReservationToken t = *response_of(out[1])->msg().reservation_token().value();
+  client = ClientSocket{addr("198.51.100.11:40000")};
+  out = allocate(at(1), [=](stun::Builder& b) {
+    b.add_reservation_token(t).add_requested_address_family(Family::V4);
+  });
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 400);
+}
+
 TEST_F(ServerTest, ReservationTokenExpiresAfter30SecondsAndThenGets508) {
   auto out = allocate(at(0), [](stun::Builder& b) { b.add_even_port({true}); });
   ASSERT_EQ(out.size(), 2u);
