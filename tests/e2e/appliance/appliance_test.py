@@ -203,11 +203,11 @@ def uclient(relay, label: str, *args: str) -> None:
     r = relay.ns_run(["turnutils_uclient", "-n", "100", "-m", "2", "-l", "100", "-r", "3480", "-u", user,
                       "-w", password, *args], capture_output=True, text=True, timeout=90)
     out = r.stdout + r.stderr
-    m = re.search(r"Total lost packets (\d+)", out)
-    sent = re.search(r"tot_send_msgs=(\d+)", out)
-    if r.returncode != 0 or not m or m.group(1) != "0" or not sent or sent.group(1) == "0":
+    lost = re.findall(r"Total lost packets (\d+)", out)
+    sent = re.findall(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", out)
+    if r.returncode != 0 or lost != ["0"] or not sent or sent[-1][0] == "0" or sent[-1][0] != sent[-1][1]:
         raise AssertionError(f"turnutils_uclient {label}:\n{out[-3000:]}\n{relay.logs()}")
-    print(f"ok: turnutils_uclient {label}: {sent.group(0)}, lost 0")
+    print(f"ok: turnutils_uclient {label}: {sent[-1][0]} sent, {sent[-1][1]} received, 0 lost")
 
 
 def test_uclient(relay) -> None:
