@@ -822,6 +822,13 @@ const std::vector<Key>& schema() {
       {"dataplane.command_ring_size", "--dataplane-command-ring-size",
        "Slots of each worker's command ring (power of two).",
        integer(FIELD(dataplane.command_ring_size), 64, kMaxTable, true)},
+      {"dataplane.stun_rate_per_source", "--dataplane-stun-rate-per-source",
+       "STUN datagrams per second each worker passes to the control plane from one source (IPv4 "
+       "address or IPv6 /64); more are dropped. 0: unlimited.",
+       integer(FIELD(dataplane.stun_rate_per_source), 0, 1'000'000)},
+      {"dataplane.stun_burst_per_source", "--dataplane-stun-burst-per-source",
+       "STUN datagrams one quiet source may send at once before its rate applies.",
+       integer(FIELD(dataplane.stun_burst_per_source), 1, 1'000'000)},
       {"dataplane.mac_address", "--dataplane-mac-address",
        "Source MAC address instead of the port's own, e.g. 02:00:00:00:00:01.", mac_address()},
       {"dataplane.vlan", "--dataplane-vlan",

@@ -101,6 +101,8 @@ struct DataplaneSection {
   uint32_t neighbour_capacity = 1024;
   uint32_t exception_ring_size = 4096;  // rte_ring sizes are powers of two
   uint32_t command_ring_size = 1024;
+  uint32_t stun_rate_per_source = 200;  // per worker; 0: unlimited
+  uint32_t stun_burst_per_source = 100;
   std::optional<MacAddress> mac_address;  // absent: the port's own
   std::optional<uint16_t> vlan;           // 802.1Q id
 };

@@ -33,6 +33,7 @@ Result<bool, std::string> validate(const InterfaceConfig& c) {
   if (c.neighbour_capacity == 0 || c.neighbour_capacity > (1u << 20))
     return Err{std::string("neighbour_capacity outside 1..2^20")};
   if (c.burst_size == 0 || c.burst_size > kMaxBurst) return Err{std::string("burst_size outside 1..64")};
+  if (c.stun_burst_per_source == 0) return Err{std::string("stun_burst_per_source is zero")};
   if (c.mtu < 1280 || c.mtu > 9000) return Err{std::string("mtu outside 1280..9000")};  // RFC 8200 §5 minimum
   return true;
 }

@@ -37,6 +37,11 @@ struct InterfaceConfig {
   uint16_t burst_size = 32;
   uint16_t mtu = 1500;  // largest IP packet we send; bigger rewrites are dropped, not fragmented
   uint32_t echo_replies_per_second = 100;  // per worker
+  // STUN to the control plane per source (IPv4 address or IPv6 /64), per
+  // worker; 0: unlimited. A client needs a handful per allocation and
+  // refresh interval; ICE agents pace Binding checks at 50/s (RFC 8445 §14.2).
+  uint32_t stun_rate_per_source = 200;
+  uint32_t stun_burst_per_source = 100;
 };
 
 constexpr uint16_t kMaxBurst = 64;

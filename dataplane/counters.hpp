@@ -68,6 +68,7 @@ namespace relay::dataplane {
   X(DropTooBig, "drop_too_big")                                                \
   X(DropNoHeadroom, "drop_no_headroom")                                        \
   X(DropEchoRateLimited, "drop_echo_rate_limited")                             \
+  X(DropStunRateLimited, "drop_stun_rate_limited")                             \
   X(DropNeighbourUnresolved, "drop_neighbour_unresolved")                      \
   X(DropNoRoute, "drop_no_route")                                              \
   X(DropToControlPlaneFull, "drop_to_control_plane_full")                      \

@@ -26,6 +26,8 @@ dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dat
   c.max_channels = dp.channel_table_capacity;
   c.neighbour_capacity = dp.neighbour_capacity;
   c.burst_size = dp.burst_size;
+  c.stun_rate_per_source = dp.stun_rate_per_source;
+  c.stun_burst_per_source = dp.stun_burst_per_source;
   return c;
 }
 

@@ -42,6 +42,8 @@ TEST(ConfigDefaults, OneRelayAddressIsAllThatMustBeGiven) {
   EXPECT_TRUE(cfg->eal.pci_allowlist.empty());
   EXPECT_EQ(cfg->dataplane.worker_lcores, (std::vector<uint32_t>{1}));
   EXPECT_EQ(cfg->dataplane.burst_size, 32);
+  EXPECT_EQ(cfg->dataplane.stun_rate_per_source, 200u);
+  EXPECT_EQ(cfg->dataplane.stun_burst_per_source, 100u);
   EXPECT_FALSE(cfg->dataplane.mac_address);
   EXPECT_FALSE(cfg->portal.ws_url);
   EXPECT_FALSE(cfg->portal.allow_insecure_ws);
@@ -144,6 +146,22 @@ TEST(ConfigPrecedence, EachKeyTakesItsOwnHighestSource) {
   EXPECT_EQ(cfg->log.level, log::Level::Error);
   EXPECT_EQ(cfg->relay.rng_seed, UINT64_MAX);
   EXPECT_EQ(cfg->relay.ipv6->address.to_string(), "2001:db8::5");
+}
+
+TEST(ConfigPrecedence, TheStunRateLimitComesFromFileEnvironmentOrFlag) {
+  TempToml file(
+      "[relay.ipv4]\naddress = \"198.51.100.1/24\"\n[dataplane]\nstun_rate_per_source = 0\n"
+      "stun_burst_per_source = 7\n");
+  auto from_file = load({"--config", file.path()});
+  ASSERT_TRUE(from_file.ok()) << from_file.error().message;
+  EXPECT_EQ(from_file->dataplane.stun_rate_per_source, 0u);
+  EXPECT_EQ(from_file->dataplane.stun_burst_per_source, 7u);
+  auto overridden = load({"--config", file.path(), "--dataplane-stun-burst-per-source", "9"},
+                         {{"DATAPLANE_STUN_RATE_PER_SOURCE", "1000"}});
+  ASSERT_TRUE(overridden.ok()) << overridden.error().message;
+  EXPECT_EQ(overridden->dataplane.stun_rate_per_source, 1000u);
+  EXPECT_EQ(overridden->dataplane.stun_burst_per_source, 9u);
+  EXPECT_FALSE(load({"--config", file.path(), "--dataplane-stun-burst-per-source", "0"}).ok());
 }
 
 TEST(ConfigPrecedence, ConfigFlagBeatsConfigVariable) {

@@ -1,0 +1,65 @@
+#include "dataplane/source_limiter.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace relay::dataplane {
+
+namespace {
+// MurmurHash3's finaliser: every input bit reaches every output bit, so
+// the seed hides which sources share a set.
+uint64_t mix(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ull;
+  k ^= k >> 33;
+  return k;
+}
+
+// The IPv4 address, or the /64 of an IPv6 address (RFC 4291 §2.5.4: a
+// subnet is a /64, and a host is free to pick any interface id in it).
+uint64_t source_key(Family family, const uint8_t* src) {
+  if (family == Family::V4) {
+    uint32_t v4;
+    std::memcpy(&v4, src, 4);
+    return v4;
+  }
+  uint64_t prefix;
+  std::memcpy(&prefix, src, 8);
+  return prefix;
+}
+}  // namespace
+
+SourceRateLimiter::SourceRateLimiter(uint32_t per_second, uint32_t burst, uint64_t tsc_hz, uint32_t sets,
+                                     uint64_t seed)
+    : seed_(seed) {
+  const uint32_t n = std::bit_ceil(std::clamp<uint32_t>(sets, 1, 1u << 20));
+  mask_ = n - 1;
+  if (per_second == 0 || tsc_hz == 0) return;  // unlimited: allow() never looks at the table
+  interval_ = std::max<uint64_t>(tsc_hz / per_second, 1);
+  window_ = interval_ * std::max<uint32_t>(burst, 1);
+  sets_.resize(n);
+}
+
+bool SourceRateLimiter::allow(Family family, const uint8_t* src, uint64_t now_tsc) {
+  if (interval_ == 0) return true;
+  const uint64_t source = source_key(family, src);
+  Set& set = sets_[mix(source ^ seed_ ^ (static_cast<uint64_t>(family) << 62)) & mask_];
+  Bucket* b = nullptr;
+  for (Bucket& way : set.way)
+    if (way.family == family && way.source == source) b = &way;
+  if (b == nullptr) {
+    b = set.way[0].tat <= set.way[1].tat ? &set.way[0] : &set.way[1];
+    *b = Bucket{source, now_tsc, family};
+  }
+  // GCRA: the datagram is early by (tat + interval - now); up to `burst`
+  // intervals early is tolerated.
+  const uint64_t tat = std::max(b->tat, now_tsc) + interval_;
+  if (tat - now_tsc > window_) return false;
+  b->tat = tat;
+  return true;
+}
+
+}  // namespace relay::dataplane
