@@ -18,6 +18,10 @@
 //   "<prefix>from_cp"      rte_mbuf* of datagrams the control plane wants
 //                          sent; single producer, single consumer (the first
 //                          worker, which owns the exception path).
+//   "<prefix>dump"         CommandMessage elements, single producer (the first
+//                          worker), single consumer (the control plane): the
+//                          answer to DumpState, see "Control-plane restart"
+//                          in ARCHITECTURE.md.
 //   "<prefix>mbufs"        the data plane's mbuf pool; the control plane looks
 //                          it up by name and allocates from_cp mbufs there.
 //
@@ -45,6 +49,7 @@ constexpr std::string_view kCommandRingStem = "cmd.";
 constexpr std::string_view kToControlPlaneRing = "to_cp";
 constexpr std::string_view kFromControlPlaneRing = "from_cp";
 constexpr std::string_view kMbufPool = "mbufs";
+constexpr std::string_view kDumpRing = "dump";
 
 inline std::string command_ring_name(std::string_view prefix, unsigned lcore) {
   return std::string(prefix) + std::string(kCommandRingStem) + std::to_string(lcore);
@@ -59,6 +64,9 @@ inline std::string ring_name(std::string_view prefix, std::string_view stem) {
 constexpr unsigned kCommandRingSize = 16384;
 constexpr unsigned kPacketRingSize = 4096;
 constexpr size_t kPacketRingElementSize = sizeof(void*);  // rte_mbuf*
+// The dump ring only needs to cover the control plane's polling interval;
+// the worker writes no more than the ring has room for.
+constexpr unsigned kDumpRingSize = 4096;
 
 // An address as it travels on the rings: family code as in STUN (RFC 8489
 // §14.1; 0 = absent), port in host byte order, IP in network byte order
@@ -100,6 +108,12 @@ enum class CommandKind : uint8_t {
   FreeAllocation = 3,
   InstallChannel = 4,  // re-install of the same (client, channel) = refresh
   RemoveChannel = 5,
+  // Control-plane restart: DumpState (cmd ring of the first worker) asks
+  // for every live allocation and channel on the dump ring, as
+  // CreateAllocation / InstallChannel messages, followed by DumpEnd. Every
+  // one of them carries the request's dump_id.
+  DumpState = 6,
+  DumpEnd = 7,
 };
 
 // One element of a "cmd.<lcore>" ring. Which address fields mean what
@@ -109,13 +123,16 @@ enum class CommandKind : uint8_t {
 //   FreeAllocation:   port
 //   InstallChannel:   channel, expiry_ns, client, listen, peer, relay
 //   RemoveChannel:    channel, client, listen, peer, relay
+//   DumpState, DumpEnd: dump_id
+// dump_id is 0 except on the dump ring and in DumpState: it tells a new
+// control plane's dump from what a crashed one left behind.
 // expiry_ns is CLOCK_MONOTONIC nanoseconds (common/time.hpp Instant).
 struct CommandMessage {
   CommandKind kind{};
   uint8_t reserved0 = 0;
   uint16_t port = 0;     // AllocationPort
   uint16_t channel = 0;  // ChannelNumber
-  uint16_t reserved1 = 0;
+  uint16_t dump_id = 0;
   uint64_t expiry_ns = 0;
   WireSocketAddress relay_v4;
   WireSocketAddress relay_v6;
@@ -129,6 +146,7 @@ static_assert(std::is_standard_layout_v<CommandMessage>);
 static_assert(sizeof(CommandMessage) == 136);
 static_assert(sizeof(CommandMessage) % 4 == 0, "rte_ring_create_elem needs a multiple of 4");
 static_assert(offsetof(CommandMessage, expiry_ns) == 8);
+static_assert(offsetof(CommandMessage, dump_id) == 6);
 constexpr size_t kCommandElementSize = sizeof(CommandMessage);
 
 inline CommandMessage make_create_allocation(AllocationPort port, const std::optional<SocketAddress>& relay_v4,
@@ -176,6 +194,19 @@ inline CommandMessage make_remove_channel(const ClientFiveTuple& client, Channel
                                           const PeerSocket& peer, const SocketAddress& relay) {
   CommandMessage m = make_install_channel(client, channel, peer, relay, Instant{});
   m.kind = CommandKind::RemoveChannel;
+  return m;
+}
+
+inline CommandMessage make_dump_state(uint16_t dump_id) {
+  CommandMessage m;
+  m.kind = CommandKind::DumpState;
+  m.dump_id = dump_id;
+  return m;
+}
+inline CommandMessage make_dump_end(uint16_t dump_id) {
+  CommandMessage m;
+  m.kind = CommandKind::DumpEnd;
+  m.dump_id = dump_id;
   return m;
 }
 

@@ -155,6 +155,14 @@ class FlatTable {
       if (slots_[i].tag != 0) f(slots_[i].key, slots_[i].value);
   }
 
+  // Visits the entries in slots [first, last): a scan spread over many
+  // worker iterations (the restart dump) instead of one long stall.
+  template <class F>
+  void for_each_in(uint64_t first, uint64_t last, F&& f) const {
+    for (uint64_t i = first; i < last && i <= mask_; ++i)
+      if (slots_[i].tag != 0) f(slots_[i].key, slots_[i].value);
+  }
+
   [[nodiscard]] uint32_t size() const { return size_; }
   [[nodiscard]] uint64_t capacity() const { return mask_ + 1; }
   [[nodiscard]] uint32_t max_entries() const { return max_entries_; }

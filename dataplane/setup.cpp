@@ -40,6 +40,10 @@ Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix,
   if (rings.to_cp == nullptr) return Err{dpdk_error("rte_ring_create " + to_cp)};
   rings.from_cp = rte_ring_create(from_cp.c_str(), ring_abi::kPacketRingSize, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (rings.from_cp == nullptr) return Err{dpdk_error("rte_ring_create " + from_cp)};
+  const std::string dump = ring_abi::ring_name(prefix, ring_abi::kDumpRing);
+  rings.dump = rte_ring_create_elem(dump.c_str(), ring_abi::kCommandElementSize, ring_abi::kDumpRingSize, socket,
+                                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (rings.dump == nullptr) return Err{dpdk_error("rte_ring_create_elem " + dump)};
   return rings;
 }
 

@@ -23,8 +23,9 @@ struct WorkerRings {
   rte_ring* commands = nullptr;
   rte_ring* to_cp = nullptr;
   rte_ring* from_cp = nullptr;
+  rte_ring* dump = nullptr;  // CommandMessage elements; the first worker writes it
 };
-// Creates "<prefix>cmd.<lcore>"; to_cp/from_cp are created once per process
+// Creates "<prefix>cmd.<lcore>"; to_cp/from_cp/dump are created once per process
 // (create_exception_rings) and shared by the workers.
 Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket);
 Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket);

@@ -18,9 +18,17 @@ uint64_t TscClock::deadline(uint64_t expiry_ns) const {
   return ticks >= max_ticks ? UINT64_MAX : tsc_now + static_cast<uint64_t>(ticks);
 }
 
+uint64_t TscClock::expiry_ns(uint64_t deadline_tsc) const {
+  if (deadline_tsc <= tsc_now) return 0;
+  const double ns = static_cast<double>(deadline_tsc - tsc_now) * 1e9 / static_cast<double>(tsc_hz);
+  const double max_ns = static_cast<double>(UINT64_MAX - monotonic_now_ns);
+  return ns >= max_ns ? UINT64_MAX : monotonic_now_ns + static_cast<uint64_t>(ns);
+}
+
 ForwardingTables::ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me)
     : me_(me),
       allocations_(size_t{config.max_allocation_port} - config.min_allocation_port + 1),
+      origins_(allocations_.size()),
       channels_(config.max_channels),
       bindings_(config.max_channels) {}
 
@@ -62,6 +70,9 @@ Applied ForwardingTables::apply(const CommandMessage& m, const TscClock& clock) 
       return install_channel(m, clock);
     case CommandKind::RemoveChannel:
       return remove_channel(m);
+    case CommandKind::DumpState:  // the worker's business, not the tables'
+    case CommandKind::DumpEnd:
+      return Applied::Rejected;
   }
   return Applied::Rejected;
 }
@@ -81,6 +92,7 @@ Applied ForwardingTables::create_allocation(const CommandMessage& m, const TscCl
   ++a->generation;
   a->live = true;
   a->deadline_tsc = clock.deadline(m.expiry_ns);
+  origins_[m.port - me_.min_allocation_port] = {m.client, m.listen, v4, v6};
   return Applied::Ok;
 }
 
@@ -140,6 +152,87 @@ Applied ForwardingTables::remove_channel(const CommandMessage& m) {
   const bool unbound = bindings_.erase(
       make_binding_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.peer.port), rte_cpu_to_be_16(m.port)));
   return removed || unbound ? Applied::Ok : Applied::Rejected;
+}
+
+WireSocketAddress ForwardingTables::ours(Family f, uint16_t port) const {
+  WireSocketAddress w;
+  w.family = static_cast<uint8_t>(f);
+  w.port = port;
+  std::memcpy(w.ip, me_.address(f), f == Family::V4 ? 4 : 16);
+  return w;
+}
+
+std::optional<CommandMessage> ForwardingTables::allocation_message(uint64_t index, const TscClock& clock) const {
+  const AllocationEntry& a = allocations_[index];
+  const uint64_t expiry = clock.expiry_ns(a.deadline_tsc);
+  if (!a.live || expiry == 0) return std::nullopt;
+  const AllocationOrigin& o = origins_[index];
+  CommandMessage m;
+  m.kind = CommandKind::CreateAllocation;
+  m.port = static_cast<uint16_t>(me_.min_allocation_port + index);
+  m.expiry_ns = expiry;
+  if (o.relay_v4) m.relay_v4 = ours(Family::V4, m.port);
+  if (o.relay_v6) m.relay_v6 = ours(Family::V6, m.port);
+  m.client = o.client;
+  m.listen = o.listen;
+  return m;
+}
+
+std::optional<CommandMessage> ForwardingTables::channel_message(const ChannelKey& k, const ChannelEntry& e,
+                                                                 const TscClock& clock) const {
+  if (!live(e.allocation_port, e.generation, e.deadline_tsc, clock.tsc_now)) return std::nullopt;
+  const auto client_family = static_cast<Family>(k.client_family);
+  const auto peer_family = static_cast<Family>(e.peer_family);
+  CommandMessage m;
+  m.kind = CommandKind::InstallChannel;
+  m.port = e.allocation_port;
+  m.channel = rte_be_to_cpu_16(k.channel_be);
+  m.expiry_ns = clock.expiry_ns(e.deadline_tsc);
+  m.client.family = k.client_family;
+  m.client.port = rte_be_to_cpu_16(k.client_port_be);
+  std::memcpy(m.client.ip, k.client_ip, client_family == Family::V4 ? 4 : 16);
+  m.listen = ours(client_family, me_.listen_port);
+  m.peer.family = e.peer_family;
+  m.peer.port = rte_be_to_cpu_16(e.peer_port_be);
+  std::memcpy(m.peer.ip, e.peer_ip, peer_family == Family::V4 ? 4 : 16);
+  m.relay = ours(peer_family, e.allocation_port);
+  return m;
+}
+
+size_t ForwardingTables::dump(DumpCursor& c, std::span<CommandMessage> out, uint64_t visits,
+                              const TscClock& clock) const {
+  using Phase = DumpCursor::Phase;
+  size_t written = 0;
+  // Each step visits one port or slot and writes at most one message.
+  while (written < out.size() && c.active()) {
+    std::optional<CommandMessage> m;
+    if (c.phase_ == Phase::Allocations) {
+      if (c.next_ >= allocations_.size()) {
+        c.phase_ = Phase::Channels;
+        c.next_ = 0;
+        continue;
+      }
+      if (visits-- == 0) break;
+      m = allocation_message(c.next_++, clock);
+    } else if (c.phase_ == Phase::Channels) {
+      if (c.next_ >= channels_.capacity()) {
+        c.phase_ = Phase::End;
+        continue;
+      }
+      if (visits-- == 0) break;
+      channels_.for_each_in(c.next_, c.next_ + 1,
+                            [&](const ChannelKey& k, const ChannelEntry& e) { m = channel_message(k, e, clock); });
+      ++c.next_;
+    } else {
+      m = ring_abi::make_dump_end(c.id_);
+      c.phase_ = Phase::Idle;
+    }
+    if (m) {
+      m->dump_id = c.id_;
+      out[written++] = *m;
+    }
+  }
+  return written;
 }
 
 void ForwardingTables::sweep(const TscClock& clock) {

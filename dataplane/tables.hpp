@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "common/ring_abi.hpp"
@@ -76,6 +78,37 @@ struct TscClock {
   uint64_t tsc_now = 0;
   uint64_t monotonic_now_ns = 0;
   [[nodiscard]] uint64_t deadline(uint64_t expiry_ns) const;
+  // The inverse, for the restart dump; 0 when the deadline has passed.
+  [[nodiscard]] uint64_t expiry_ns(uint64_t deadline_tsc) const;
+};
+
+// Who an allocation belongs to: nothing the fast path reads, kept so a
+// restarted control plane can be told (ForwardingTables::dump).
+struct AllocationOrigin {
+  ring_abi::WireSocketAddress client;
+  ring_abi::WireSocketAddress listen;
+  bool relay_v4 = false;
+  bool relay_v6 = false;
+};
+
+// Where a dump stands between two worker iterations: allocation ports
+// first, then channel slots, then the DumpEnd marker.
+class DumpCursor {
+ public:
+  void start(uint16_t dump_id) {
+    phase_ = Phase::Allocations;
+    next_ = 0;
+    id_ = dump_id;
+  }
+  [[nodiscard]] bool active() const { return phase_ != Phase::Idle; }
+  [[nodiscard]] uint16_t id() const { return id_; }
+
+ private:
+  friend class ForwardingTables;
+  enum class Phase : uint8_t { Idle, Allocations, Channels, End };
+  Phase phase_ = Phase::Idle;
+  uint64_t next_ = 0;  // allocation index or channel slot
+  uint16_t id_ = 0;
 };
 
 enum class Applied : uint8_t { Ok, Rejected, TableFull };
@@ -99,6 +132,14 @@ class ForwardingTables {
     __builtin_prefetch(&allocations_[allocation_port - me_.min_allocation_port]);
   }
 
+  // Continues `cursor`'s dump: writes at most out.size() messages (live
+  // allocations as CreateAllocation, live channels as InstallChannel, then
+  // DumpEnd, all tagged with the cursor's id) and looks at no more than
+  // `visits` allocation ports or channel slots, so one call is bounded
+  // however large the replica. Returns how many messages it wrote.
+  size_t dump(DumpCursor& cursor, std::span<ring_abi::CommandMessage> out, uint64_t visits,
+              const TscClock& clock) const;
+
   // Bytes of table memory per channel when the replica is full.
   [[nodiscard]] double bytes_per_channel() const;
 
@@ -107,6 +148,11 @@ class ForwardingTables {
   Applied install_channel(const ring_abi::CommandMessage& m, const TscClock& clock);
   Applied remove_channel(const ring_abi::CommandMessage& m);
   bool is_our_relay(const ring_abi::WireSocketAddress& a) const;
+  [[nodiscard]] ring_abi::WireSocketAddress ours(Family f, uint16_t port) const;
+  [[nodiscard]] std::optional<ring_abi::CommandMessage> allocation_message(uint64_t index,
+                                                                           const TscClock& clock) const;
+  [[nodiscard]] std::optional<ring_abi::CommandMessage> channel_message(const ChannelKey& k, const ChannelEntry& e,
+                                                                        const TscClock& clock) const;
   AllocationEntry* allocation(uint16_t port);
   // Drops entries that are expired or whose allocation is gone; runs when
   // an insert finds the replica full, at most once a second (a full scan of
@@ -115,6 +161,7 @@ class ForwardingTables {
 
   LocalIdentity me_;
   std::vector<AllocationEntry> allocations_;
+  std::vector<AllocationOrigin> origins_;  // same index as allocations_
   ChannelTable channels_;
   BindingTable bindings_;
   uint64_t last_sweep_tsc_ = 0;

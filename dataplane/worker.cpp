@@ -4,6 +4,7 @@
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "dataplane/frame_builder.hpp"
@@ -35,9 +36,12 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       tables_(setup.config, me_),
       neighbours_(setup.config, setup.tsc_hz),
       echo_limiter_(setup.config.echo_replies_per_second, setup.tsc_hz),
+      stun_limiter_(setup.config.stun_rate_per_source, setup.config.stun_burst_per_source, setup.tsc_hz,
+                    SourceRateLimiter::kDefaultSets, rte_rdtsc()),
       commands_(setup.commands),
       to_cp_(setup.to_cp),
       from_cp_(setup.from_cp),
+      dump_(setup.dump),
       solicitation_pool_(setup.solicitation_pool),
       stop_(setup.stop),
       tsc_hz_(setup.tsc_hz) {
@@ -106,6 +110,7 @@ uint16_t Worker::iterate() {
 }
 
 unsigned Worker::apply_commands(uint64_t now_tsc) {
+  if (dump_cursor_.active()) [[unlikely]] stream_dump(now_tsc);
   if (commands_ == nullptr) return 0;
   ring_abi::CommandMessage batch[kCommandsPerIteration];
   const unsigned n =
@@ -123,7 +128,29 @@ unsigned Worker::apply_pending_commands() {
   return total;
 }
 
+// Writes only what the ring has room for (we are its only producer), so
+// nothing is ever half-sent; a control plane that stops reading stalls the
+// dump, never the worker.
+void Worker::stream_dump(uint64_t now_tsc) {
+  ring_abi::CommandMessage batch[kDumpMessagesPerIteration];
+  const unsigned room = std::min(rte_ring_free_count(dump_), kDumpMessagesPerIteration);
+  if (room == 0) return;
+  const size_t n = tables_.dump(dump_cursor_, {batch, room}, kDumpVisitsPerIteration,
+                                TscClock{tsc_hz_, now_tsc, monotonic_now_ns()});
+  if (n != 0) rte_ring_enqueue_burst_elem(dump_, batch, sizeof(ring_abi::CommandMessage), static_cast<unsigned>(n),
+                                          nullptr);
+}
+
 Applied Worker::apply(const ring_abi::CommandMessage& m, uint64_t now_tsc, uint64_t monotonic_now) {
+  if (m.kind == ring_abi::CommandKind::DumpState) {
+    if (dump_ == nullptr) {
+      counters_->add(Counter::CommandsRejected);
+      return Applied::Rejected;
+    }
+    dump_cursor_.start(m.dump_id);
+    counters_->add(Counter::CommandsApplied);
+    return Applied::Ok;
+  }
   const Applied result = tables_.apply(m, TscClock{tsc_hz_, now_tsc, monotonic_now});
   switch (result) {
     case Applied::Ok: counters_->add(Counter::CommandsApplied); break;
@@ -235,12 +262,12 @@ Verdict Worker::stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t n
   if (!p.broadcast_or_multicast && neighbours_.on_link(p.family(), f.data() + p.src_addr())) [[unlikely]]
     neighbours_.learn(p.family(), f.data() + p.src_addr(), f.data() + 6, now_tsc);
   if (p.protocol == wire::kProtoUdp) [[likely]]
-    return stage_udp(m, s, now_ns);
+    return stage_udp(m, s, now_tsc, now_ns);
   if (p.protocol == (p.l3_kind == L3::Ipv4 ? wire::kProtoIcmp : wire::kProtoIcmpv6)) return handle_icmp(m, p, host);
   return drop(Counter::DropUnsupportedProtocol);
 }
 
-Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_ns) {
+Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns) {
   const std::span<const uint8_t> f{rte_pktmbuf_mtod(m, const uint8_t*), m->data_len};
   const ParsedFrame& p = s.frame;
   if (p.broadcast_or_multicast) return drop(Counter::DropNotForUs);
@@ -263,7 +290,10 @@ Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_ns) {
       s.kind = Stage::Kind::Channel;
       return {Next::Tx, Counter::ClientToPeer};
     }
-    if (looks_like_stun(payload)) return to_control_plane(m, s, now_ns);
+    if (looks_like_stun(payload)) {
+      if (!stun_limiter_.allow(p.family(), src, now_tsc)) return drop(Counter::DropStunRateLimited);
+      return to_control_plane(m, s, now_ns);
+    }
     return drop(Counter::DropNotStunOrChannelData);
   }
   if (me_.is_allocation_port(s.udp.dst_port)) {

@@ -28,6 +28,7 @@
 #include "dataplane/host_services.hpp"
 #include "dataplane/neighbours.hpp"
 #include "dataplane/parse.hpp"
+#include "dataplane/source_limiter.hpp"
 #include "dataplane/tables.hpp"
 
 namespace relay::dataplane {
@@ -35,6 +36,11 @@ namespace relay::dataplane {
 // Commands applied per iteration: bounds the latency a flood of installs
 // can add to one burst (~150 ns each).
 constexpr unsigned kCommandsPerIteration = 32;
+// The restart dump's share of one iteration (ARCHITECTURE.md, "Control-plane
+// restart"): messages written and table slots looked at. 512 slots are
+// ~1 µs; a 1M-channel replica (1.4M slots) dumps in ~3000 iterations.
+constexpr unsigned kDumpMessagesPerIteration = 32;
+constexpr unsigned kDumpVisitsPerIteration = 512;
 // Packets ahead of the one being parsed whose data is prefetched.
 constexpr unsigned kPrefetchAhead = 4;
 
@@ -46,6 +52,7 @@ struct WorkerSetup {
   rte_ring* commands = nullptr;      // "<prefix>cmd.<lcore>", elements of ring_abi::CommandMessage
   rte_ring* to_cp = nullptr;         // "<prefix>to_cp"; nullptr: STUN is dropped and counted
   rte_ring* from_cp = nullptr;       // "<prefix>from_cp"; only the worker that owns the exception path
+  rte_ring* dump = nullptr;          // "<prefix>dump"; the worker that answers DumpState (the first)
   uint64_t tsc_hz = 0;               // rte_get_tsc_hz()
   bool tx_checksum_offload = false;  // the port has RTE_ETH_TX_OFFLOAD_{IPV4,UDP}_CKSUM enabled
   WorkerCounters* counters = nullptr;  // shared memory (memzone); nullptr: the worker keeps its own
@@ -75,13 +82,16 @@ class alignas(64) Worker {
   // port delivers traffic); returns how many commands were applied.
   unsigned apply_pending_commands();
 
-  // Applies one command as if it had come from the cmd ring.
+  // Applies one command as if it had come from the cmd ring. DumpState
+  // starts a dump (restarting one in progress) when this worker has a dump
+  // ring; it is streamed by the following iterations.
   Applied apply(const ring_abi::CommandMessage& m, uint64_t now_tsc, uint64_t monotonic_now_ns);
 
   [[nodiscard]] const WorkerCounters& counters() const { return *counters_; }
   ForwardingTables& tables() { return tables_; }
   Neighbours& neighbours() { return neighbours_; }
   [[nodiscard]] const LocalIdentity& identity() const { return me_; }
+  [[nodiscard]] bool dumping() const { return dump_cursor_.active(); }
 
   Worker(const WorkerSetup& setup, WorkerCounters* counters);
 
@@ -107,7 +117,7 @@ class alignas(64) Worker {
   template <bool kTxOffload>
   void classify_impl(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next);
   Verdict stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns);
-  Verdict stage_udp(rte_mbuf* m, Stage& s, uint64_t now_ns);
+  Verdict stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns);
   bool look_up(Stage& s);
   template <bool kTxOffload>
   Verdict from_client(rte_mbuf* m, const Stage& s, uint64_t now_tsc);
@@ -121,6 +131,7 @@ class alignas(64) Worker {
   template <bool kTxOffload>
   void drain_control_plane(uint64_t now_tsc);
   unsigned apply_commands(uint64_t now_tsc);
+  void stream_dump(uint64_t now_tsc);
   void publish_table_gauges(const ring_abi::CommandMessage& applied);
   void prime_neighbour(const ring_abi::WireSocketAddress& peer, uint64_t now_tsc);
   uint16_t dispatch(std::span<rte_mbuf* const> pkts, const Next* next);
@@ -141,10 +152,14 @@ class alignas(64) Worker {
   ForwardingTables tables_;
   Neighbours neighbours_;
   RateLimiter echo_limiter_;
+  // Touched by STUN only, never by ChannelData or peer data.
+  SourceRateLimiter stun_limiter_;
   // Cold.
   rte_ring* commands_;
   rte_ring* to_cp_;
   rte_ring* from_cp_;
+  rte_ring* dump_;
+  DumpCursor dump_cursor_;
   rte_mempool* solicitation_pool_;
   const std::atomic<bool>* stop_;
   uint64_t tsc_hz_;

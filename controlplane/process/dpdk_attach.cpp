@@ -47,6 +47,7 @@ Result<SharedObjects, std::string> attach_shared_objects(const RelayConfig& conf
     }
     shared.commands.push_back({lcore, ring});
   }
+  shared.dump = rte_ring_lookup(ring_abi::ring_name(prefix, ring_abi::kDumpRing).c_str());
   const std::string pool = ring_abi::ring_name(prefix, ring_abi::kMbufPool);
   if ((shared.pool = rte_mempool_lookup(pool.c_str())) == nullptr) return missing("mempool", pool);
   if (rte_pktmbuf_priv_size(shared.pool) < sizeof(ring_abi::PacketMeta)) {
@@ -75,6 +76,11 @@ void free_mbuf_uncached(rte_mbuf* m) {
     }
     m = next;
   }
+}
+
+size_t RteDumpRing::take(std::span<ring_abi::CommandMessage> out) {
+  return rte_ring_dequeue_burst_elem(ring_, out.data(), sizeof(ring_abi::CommandMessage),
+                                     static_cast<unsigned>(out.size()), nullptr);
 }
 
 bool RteCommandRing::try_enqueue(const ring_abi::CommandMessage& message) {

@@ -14,6 +14,7 @@
 #include "common/config.hpp"
 #include "common/result.hpp"
 #include "controlplane/process/dispatcher.hpp"
+#include "controlplane/process/state_restore.hpp"
 
 namespace relay::process {
 
@@ -29,6 +30,9 @@ struct SharedObjects {
   };
   std::vector<CommandLane> commands;  // one per worker lcore, ascending
   rte_mempool* pool = nullptr;
+  // "<prefix>dump"; nullptr when the data plane predates restarts (then
+  // nothing is restored).
+  rte_ring* dump = nullptr;
 };
 
 // Looks up "<prefix>to_cp", "<prefix>from_cp", "<prefix>cmd.<lcore>" for
@@ -47,6 +51,15 @@ class RteCommandRing final : public CommandRing {
  public:
   explicit RteCommandRing(rte_ring* ring) : ring_(ring) {}
   bool try_enqueue(const ring_abi::CommandMessage& message) override;
+
+ private:
+  rte_ring* ring_;
+};
+
+class RteDumpRing final : public DumpRing {
+ public:
+  explicit RteDumpRing(rte_ring* ring) : ring_(ring) {}
+  size_t take(std::span<ring_abi::CommandMessage> out) override;
 
  private:
   rte_ring* ring_;

@@ -4,10 +4,16 @@
 // missing data plane is one line (exit 1) instead of an EAL dump, and
 // SIGINT/SIGTERM end it cleanly (exit 0). Nothing the data plane waits on
 // lives here, so even SIGKILL leaves the installed channels forwarding
-// until they expire.
+// until they expire; the next control plane adopts them before it serves
+// (restore_state).
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <string>
+#include <thread>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -86,6 +92,41 @@ void log_stop(const ControlLoop& loop, const Dispatcher& dispatcher, const core:
              {"datagram_overflows", d.datagrams.overflowed}, {"allocations", server.allocation_count()}});
 }
 
+std::string refusals(const std::map<core::RestoreError, uint64_t>& refused) {
+  std::string out;
+  for (const auto& [why, count] : refused) {
+    if (!out.empty()) out += ' ';
+    out += std::string(core::to_string(why)) + '=' + std::to_string(count);
+  }
+  return out.empty() ? "-" : out;
+}
+
+// Before answering anyone, adopt what the data plane still forwards
+// (ARCHITECTURE.md, "Control-plane restart"): clients keep their
+// allocations (after one 438 for the nonce this process never issued) and
+// no new allocation gets a live port.
+void restore_state(const SharedObjects& shared, core::Server& server, CommandRing& first_worker,
+                   Dispatcher& dispatcher) {
+  if (shared.dump == nullptr) {
+    log::warn(kTarget, "the data plane has no dump ring: starting without its allocations");
+    return;
+  }
+  RteDumpRing dump(shared.dump);
+  // Any nonzero id a crashed predecessor is unlikely to have used.
+  const auto dump_id = static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid())) | 1u);
+  const RestoreDriver driver{.now = monotonic_now,
+                             .wait = [] { std::this_thread::sleep_for(std::chrono::microseconds(100)); }};
+  const RestoreReport r = restore_from_data_plane(server, first_worker, dump, dump_id, driver);
+  for (AllocationPort port : r.orphans) dispatcher.perform(core::FreeAllocation{port});
+  const std::string refused_allocations = refusals(r.refused_allocations);
+  const std::string refused_channels = refusals(r.refused_channels);
+  auto report = r.complete ? &log::info : &log::warn;
+  report(kTarget, r.complete ? "adopted the data plane's state" : "the data plane's dump did not finish: serving with what arrived",
+         {{"allocations", r.allocations}, {"channels", r.channels}, {"refused_allocations", refused_allocations},
+          {"refused_channels", refused_channels}, {"freed_orphans", r.orphans.size()}, {"stale", r.stale},
+          {"malformed", r.malformed}});
+}
+
 // Everything after a successful rte_eal_init; returns the exit status.
 int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& server, boost::asio::io_context& io,
           portal::PortalClient* portal_client) {
@@ -99,6 +140,7 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   command_rings.reserve(shared->commands.size());
   for (const auto& lane : shared->commands) command_rings.emplace_back(lane.ring);
   Dispatcher dispatcher(from_cp, {command_rings.begin(), command_rings.end()});
+  if (!command_rings.empty()) restore_state(*shared, server, command_rings.front(), dispatcher);
 
   log_start(config, server.config(), *shared);
   if (should_announce_secret(secret, config)) {

@@ -124,6 +124,7 @@ Result<bool, std::string> Dataplane::create_workers() {
     s.commands = command_rings_[i];
     s.to_cp = exception_rings_.to_cp;
     s.from_cp = i == 0 ? exception_rings_.from_cp : nullptr;  // from_cp is single-consumer
+    s.dump = i == 0 ? exception_rings_.dump : nullptr;        // the dump ring is single-producer
     s.tsc_hz = rte_get_tsc_hz();
     s.tx_checksum_offload = tx_offload_;
     s.counters = &slots[i];
@@ -194,6 +195,7 @@ void Dataplane::release_rings() {
   command_rings_.clear();
   free_ring_of_mbufs(exception_rings_.to_cp);
   free_ring_of_mbufs(exception_rings_.from_cp);
+  rte_ring_free(exception_rings_.dump);  // CommandMessages, no mbufs
   exception_rings_ = {};
 }
 

@@ -173,6 +173,49 @@ def scenario_stream() -> None:
         print(f"sent={sent} echoed={back}", flush=True)
 
 
+def scenario_stream_across_restart() -> None:
+    """scenario_stream that outlives the control plane: it streams for
+    STREAM_SECONDS at 100 packets/s and, when the harness writes "restarted"
+    on stdin, refreshes its allocation and channel (one 401/438 for the nonce
+    the new control plane never issued, then success) and tries two new
+    allocations in the relay's two-port range: the first must get the other
+    port, the second must be refused (508), since our port is still live."""
+    import select
+
+    seconds = float(os.environ["STREAM_SECONDS"])
+    with EchoPeer(PEER4) as p4, client() as c:
+        ours = c.allocate()[0]
+        c.channel_bind(0x4000, p4.addr)
+        print("stream-ready", flush=True)
+        sent = back = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if select.select([sys.stdin], [], [], 0)[0] and sys.stdin.readline().strip() == "restarted":
+                challenges_before = len(c.challenges)
+                c.refresh(600)
+                c.channel_bind(0x4000, p4.addr)
+                answered = c.challenges[challenges_before:]
+                assert len(answered) == 1 and answered[0] in (401, 438), f"challenges after restart: {answered}"
+                with client() as other:
+                    theirs = other.allocate()[0]
+                assert theirs[1] != ours[1], f"a new allocation got the live port {ours}"
+                try:
+                    with client() as third:
+                        third.allocate()
+                    raise AssertionError("a third allocation fit in a two-port range")
+                except TurnError as e:
+                    assert e.code == 508, e.code
+                print(f"refreshed after {answered[0]}; new allocation got {theirs[1]}, ours is {ours[1]}; "
+                      f"the next was refused with 508", flush=True)
+            payload = b"stream %d" % sent
+            c.send_channel(0x4000, payload)
+            sent += 1
+            if c.recv_channel(timeout=0.5) == (0x4000, payload):
+                back += 1
+            time.sleep(0.01)
+        print(f"sent={sent} echoed={back}", flush=True)
+
+
 def scenario_aioice_relay_candidate() -> None:
     import aioice
 
@@ -256,12 +299,43 @@ def test_controlplane_sigkill(relay) -> None:
     print(f"ok: stream kept flowing across SIGKILL of the control plane: {sent} sent, {echoed} echoed")
 
 
+def test_controlplane_restart(relay) -> None:
+    env = dict(os.environ, SECRET=relay.secret, STREAM_SECONDS="8", PYTHONPATH=str(Path(__file__).parents[1] / "lib"))
+    stream = relay.ns_popen(["/usr/bin/python3", __file__, "--scenario", "stream_across_restart"], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert stream.stdout.readline().strip() == "stream-ready"
+        time.sleep(1.5)
+        relay.kill("controlplane", signal.SIGKILL)
+        time.sleep(0.5)
+        relay.start_controlplane()
+        stream.stdin.write("restarted\n")
+        stream.stdin.flush()
+        out, _ = stream.communicate(timeout=30)
+    finally:
+        if stream.poll() is None:
+            stream.kill()
+    m = re.search(r"sent=(\d+) echoed=(\d+)", out)
+    assert m and "refreshed after" in out, f"{out}\n{relay.logs()}"
+    sent, echoed = int(m.group(1)), int(m.group(2))
+    assert sent > 100 and echoed == sent, f"stream across a control-plane restart: {out}\n{relay.logs()}"
+    # The first control plane found nothing; the second adopted the stream's
+    # allocation and channel.
+    adopted = re.findall(r"adopted the data plane's state.*", relay.log("controlplane"))
+    assert len(adopted) == 2 and all(re.search(rf'{key}"?[:=] ?1\b', adopted[-1])
+                                     for key in ("allocations", "channels")), relay.logs()
+    print(f"ok: {sent} sent, {echoed} echoed across SIGKILL and restart of the control plane; "
+          f"{out.splitlines()[-2]}\n    controlplane: {adopted[-1][:300]}")
+
+
 TESTS = {
     "uclient": (test_uclient, {}),
     "families": (test_families, {}),
     "lifecycle": (test_lifecycle, {}),
     "channel_expiry": (test_channel_expiry, {"extra_relay": "channel_lifetime = 2"}),
     "controlplane_sigkill": (test_controlplane_sigkill, {}),
+    # Two ports: the new allocation after the restart has exactly one choice.
+    "controlplane_restart": (test_controlplane_restart, {"lowest_port": 50000, "highest_port": 50001}),
 }
 
 
