@@ -12,14 +12,13 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from echopeer import EchoPeer  # noqa: E402
 from turnclient import TurnClient, TurnError, mint_credentials  # noqa: E402
 
 RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"
@@ -29,39 +28,6 @@ FAMILY_V4, FAMILY_V6 = 1, 2
 
 
 # --- inside the namespace ----------------------------------------------------
-class EchoPeer:
-    """A UDP peer that echoes every datagram and remembers who sent it."""
-
-    def __init__(self, ip: str):
-        self.sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((ip, 0))
-        self.sock.settimeout(0.05)
-        self.addr = self.sock.getsockname()[:2]
-        self.sources: set[tuple[str, int]] = set()
-        self.received = 0
-        self.running = True
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while self.running:
-            try:
-                data, src = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            self.received += 1
-            self.sources.add(src[:2])
-            self.sock.sendto(data, src)
-
-    def __enter__(self) -> "EchoPeer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.running = False
-        self.thread.join()
-        self.sock.close()
-
-
 def client(server: str = RELAY4) -> TurnClient:
     user, password = mint_credentials(os.environ["SECRET"])
     return TurnClient((server, PORT), user, password)

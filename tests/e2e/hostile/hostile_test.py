@@ -15,7 +15,6 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -24,8 +23,9 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from echopeer import EchoPeer  # noqa: E402
 from turnclient import (A_UNKNOWN, BINDING, ERROR, MAGIC, REQUEST, TurnClient, TurnError,  # noqa: E402
-                        decode, encode, mint_credentials)
+                        encode, mint_credentials)
 
 RELAY4 = "198.51.100.1"
 CLIENT4, PEER4 = "198.51.100.2", "198.51.100.3"
@@ -54,30 +54,6 @@ DENIED_PEERS = [("10.0.0.1", 5000), ("127.0.0.1", 5000), ("192.168.1.1", 5000), 
 def client(local_ip: str = CLIENT4, salt: str = "e2e-salt", timeout: float = 3.0, local_port: int = 0) -> TurnClient:
     user, password = mint_credentials(os.environ["SECRET"], salt=salt)
     return TurnClient((RELAY4, PORT), user, password, local=(local_ip, local_port), timeout=timeout)
-
-
-class EchoPeer:
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((PEER4, 0))
-        self.sock.settimeout(0.05)
-        self.addr = self.sock.getsockname()[:2]
-        self.running = True
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while self.running:
-            try:
-                data, src = self.sock.recvfrom(65535)
-            except socket.timeout:
-                continue
-            self.sock.sendto(data, src)
-
-    def close(self) -> None:
-        self.running = False
-        self.thread.join()
-        self.sock.close()
 
 
 class LegitimateClient:
@@ -223,7 +199,7 @@ def allocate_storm() -> Counter:
 
 
 def scenario_hostile() -> None:
-    peer = EchoPeer()
+    peer = EchoPeer(PEER4)
     with client(salt="prober") as prober:
         prober.allocate(additional_family=FAMILY_V6)  # IPv6 peers need an IPv6 relayed address
         legit = LegitimateClient(peer)

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from turnclient import TurnClient, mint_credentials
+from turnclient import mint_credentials
 
 ROOT = Path(__file__).resolve().parents[3]
 RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"

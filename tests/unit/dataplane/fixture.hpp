@@ -89,4 +89,26 @@ class WorkerTest : public ::testing::Test {
   std::unique_ptr<Worker> worker;
 };
 
+// The four client/peer address-family combinations, for tests that must
+// hold in each (instantiate with ::testing::ValuesIn(kFamilyCombinations)).
+struct Families {
+  const char* name;
+  const char* client;
+  const char* peer;
+};
+constexpr Families kFamilyCombinations[] = {
+    {"Ipv4ClientIpv4Peer", "198.51.100.10:40000", "192.0.2.20:5000"},
+    {"Ipv4ClientIpv6Peer", "198.51.100.10:40000", "[2001:db8:3::20]:5000"},
+    {"Ipv6ClientIpv4Peer", "[2001:db8:2::10]:40000", "192.0.2.20:5000"},
+    {"Ipv6ClientIpv6Peer", "[2001:db8:2::10]:40000", "[2001:db8:3::20]:5000"},
+};
+
+class FamilyCombinationTest : public WorkerTest, public ::testing::WithParamInterface<Families> {
+ protected:
+  SocketAddress client() const { return sock(GetParam().client); }
+  SocketAddress peer() const { return sock(GetParam().peer); }
+  SocketAddress listen() const { return {client().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 3478}; }
+  SocketAddress relayed() const { return {peer().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 50000}; }
+};
+
 }  // namespace relay::dataplane::testing

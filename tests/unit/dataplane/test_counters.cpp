@@ -10,24 +10,9 @@
 namespace relay::dataplane::testing {
 namespace {
 
-struct Families {
-  const char* name;
-  const char* client;
-  const char* peer;
-};
-constexpr Families kCombinations[] = {
-    {"Ipv4ClientIpv4Peer", "198.51.100.10:40000", "192.0.2.20:5000"},
-    {"Ipv4ClientIpv6Peer", "198.51.100.10:40000", "[2001:db8:3::20]:5000"},
-    {"Ipv6ClientIpv4Peer", "[2001:db8:2::10]:40000", "192.0.2.20:5000"},
-    {"Ipv6ClientIpv6Peer", "[2001:db8:2::10]:40000", "[2001:db8:3::20]:5000"},
-};
 
-class RelayedCounters : public WorkerTest, public ::testing::WithParamInterface<Families> {
+class RelayedCounters : public FamilyCombinationTest {
  protected:
-  SocketAddress client() const { return sock(GetParam().client); }
-  SocketAddress peer() const { return sock(GetParam().peer); }
-  SocketAddress listen() const { return {client().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 3478}; }
-  SocketAddress relayed() const { return {peer().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 50000}; }
   uint64_t relayed_total(uint64_t RelayedTraffic::*field) const {
     uint64_t total = 0;
     for (const auto& by_in : worker->counters().relayed)
@@ -75,7 +60,7 @@ TEST_P(RelayedCounters, ChannelDataOnAnUnknownChannelIsDroppedAndRelaysNothing) 
   EXPECT_EQ(relayed_total(&RelayedTraffic::packets), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFamilies, RelayedCounters, ::testing::ValuesIn(kCombinations),
+INSTANTIATE_TEST_SUITE_P(AllFamilies, RelayedCounters, ::testing::ValuesIn(kFamilyCombinations),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(WorkerTest, ClientToClientTrafficIsCountedUnderItsOwnDirection) {

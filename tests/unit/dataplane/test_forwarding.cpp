@@ -7,25 +7,8 @@
 namespace relay::dataplane::testing {
 namespace {
 
-struct Families {
-  const char* name;
-  const char* client;
-  const char* peer;
-};
-constexpr Families kCombinations[] = {
-    {"Ipv4ClientIpv4Peer", "198.51.100.10:40000", "192.0.2.20:5000"},
-    {"Ipv4ClientIpv6Peer", "198.51.100.10:40000", "[2001:db8:3::20]:5000"},
-    {"Ipv6ClientIpv4Peer", "[2001:db8:2::10]:40000", "192.0.2.20:5000"},
-    {"Ipv6ClientIpv6Peer", "[2001:db8:2::10]:40000", "[2001:db8:3::20]:5000"},
-};
 
-class Relay : public WorkerTest, public ::testing::WithParamInterface<Families> {
- protected:
-  SocketAddress client() const { return sock(GetParam().client); }
-  SocketAddress peer() const { return sock(GetParam().peer); }
-  SocketAddress listen() const { return {client().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 3478}; }
-  SocketAddress relayed() const { return {peer().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 50000}; }
-};
+using Relay = FamilyCombinationTest;
 
 TEST_P(Relay, ChannelDataFromClientLeavesAsPlainUdpFromTheRelayAddressToThePeer) {
   allocate(50000, client());
@@ -78,7 +61,7 @@ TEST_P(Relay, ExpiredChannelIsNeverUsedEvenWithoutRemove) {
   EXPECT_EQ(count(Counter::DropExpired), 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFamilies, Relay, ::testing::ValuesIn(kCombinations),
+INSTANTIATE_TEST_SUITE_P(AllFamilies, Relay, ::testing::ValuesIn(kFamilyCombinations),
                          [](const auto& info) { return std::string(info.param.name); });
 
 const SocketAddress kClient = *SocketAddress::parse("198.51.100.10:40000");
