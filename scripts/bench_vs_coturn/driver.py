@@ -1,0 +1,276 @@
+"""bench-vs-coturn: the same ladder of offered loads against coturn and our
+relay on the same namespace topology, one core for the relay under test and
+the other for turn-loadgen. Writes a CSV per relay and client count, a PNG,
+and prints one JSON summary line. Run through scripts/bench-vs-coturn."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from relays import CLIENT4, PEER4, PORT, RELAY4, ROOT, Coturn, OurRelay, Topology, machine_cpu_seconds  # noqa: E402
+
+NETNS, ROOT_IF, PREFIX = "bvc-ns", "bvc0", "bvc"
+RELAY_CORE, GENERATOR_CORE = 1, 0
+LADDER = [50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000]
+PASS_LOSS, STOP_LOSS = 0.001, 0.01
+COLUMNS = ["relay", "clients", "offered_pps", "sent_pps", "relayed_pps", "loss", "lost", "sent", "relayed",
+           "p50_us", "p99_us", "p999_us", "relay_cpu_s", "relay_busy_s", "machine_cpu_s", "generator_cpu_s",
+           "process_cycles_per_packet", "busy_cycles_per_packet", "machine_cycles_per_packet",
+           "generator_behind", "send_failed", "udp_rcvbuf_errors", "root_udp_rcvbuf_errors", "relay_rx_missed",
+           "relay_tx_refused", "relay_dropped", "machine_limited"]
+
+
+def cpu_hz() -> float:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("cpu MHz"):
+            return float(line.split(":")[1]) * 1e6
+    return 1e9
+
+
+def root_udp_rcvbuf_errors() -> int:
+    """Datagrams the root namespace's kernel dropped at full UDP sockets:
+    coturn's own sockets live there (our relay's traffic never reaches them)."""
+    rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp: ")]
+    return int(dict(zip(rows[0], rows[1]))["RcvbufErrors"])
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stopping:
+    """SIGTERM and SIGINT unwind through the finally blocks as
+    KeyboardInterrupt, except while a relay is being stopped: a signal
+    then is remembered and raised once the cleanup is done, so that no
+    process or namespace is left half torn down."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.deferring = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, *_) -> None:
+        self.requested = True
+        if not self.deferring:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def shielded(self):
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.requested:
+            raise KeyboardInterrupt
+
+
+def run_point(relay, loadgen: Path, clients: int, rate: int, duration_s: float, hz: float) -> dict:
+    """One loadgen run; the relay's counters are sampled at the loadgen's
+    traffic_start / traffic_end marks so that setup stays out of them."""
+    args = ["ip", "netns", "exec", NETNS, "taskset", "-c", str(GENERATOR_CORE), str(loadgen),
+            "--relay", f"{RELAY4}:{PORT}", "--client-ip", CLIENT4, "--peer", PEER4, "--clients", str(clients),
+            "--rate", str(rate), "--duration-ms", str(int(duration_s * 1000)), "--auth", relay.auth,
+            "--label", f"{relay.name}-{clients}-{rate}"]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, AUTH_SECRET=relay.secret))
+    marks, errors = {}, []
+    try:
+        for line in p.stderr:
+            if '"traffic_start"' in line or '"traffic_end"' in line:
+                counters = relay.counters()
+                marks["start" if "start" in line else "end"] = (
+                    relay.cpu_seconds(), counters.get("relay_dataplane_lcore_busy_seconds_total"),
+                    machine_cpu_seconds(), root_udp_rcvbuf_errors(), time.monotonic(), counters)
+            else:
+                errors.append(line)
+        out, _ = p.communicate(timeout=duration_s + 150)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 0 or "end" not in marks:
+        raise RuntimeError(f"turn-loadgen failed ({p.returncode}): {''.join(errors)[-2000:]}\n{relay.logs()}")
+    r = json.loads(out.strip().splitlines()[-1])
+    (cpu0, busy0, m0, drops0, t0, c0), (cpu1, busy1, m1, drops1, t1, c1) = marks["start"], marks["end"]
+    delta = {k: c1[k] - c0.get(k, 0) for k in c1}
+    # Frames the clients and the echoing peer put on the veth that the data
+    # plane's worker never received: lost in the af_packet ring while the
+    # worker was not polling (preempted), not by a forwarding decision.
+    missed = (r["sent"] + r["peer_received"] - r["peer_echo_failed"]
+              - int(delta["relay_dataplane_rx_packets_total"])) if delta else ""
+    relayed = max(r["relayed"], 1)
+    busy = (busy1 - busy0) if busy0 is not None and busy1 is not None else None
+    # The machine, not the relay, limits the point when the generator could
+    # not offer the load or its own sockets overflowed.
+    limited = [why for why, hit in (
+        ("generator_behind_schedule", r["generator_behind"] > 0.005 * r["offered"]),
+        ("generator_send_failed", r["send_failed"] > 0),
+        ("generator_socket_overflow", r["udp_rcvbuf_errors"] > 0),
+        ("generator_core_saturated", r["generator_cpu_s"] > 0.95 * r["duration_s"]),
+        # A poll-mode data plane that got less than its whole core was
+        # preempted by something else on the machine.
+        ("relay_core_shared", relay.name == "relay" and cpu1 - cpu0 < 0.9 * (t1 - t0)),
+        ("relay_rx_ring_overflow", isinstance(missed, int) and missed > 0)) if hit]
+    return {
+        "relay": relay.name, "clients": clients, "offered_pps": rate, "sent_pps": r["sent_pps"],
+        "relayed_pps": r["relayed_pps"], "loss": r["loss"], "lost": r["lost"], "sent": r["sent"],
+        "relayed": r["relayed"], "p50_us": r["latency_us"]["p50"], "p99_us": r["latency_us"]["p99"],
+        "p999_us": r["latency_us"]["p999"], "relay_cpu_s": round(cpu1 - cpu0, 3),
+        "relay_busy_s": round(busy, 4) if busy is not None else "", "machine_cpu_s": round(m1 - m0, 3),
+        "generator_cpu_s": r["generator_cpu_s"],
+        "process_cycles_per_packet": round((cpu1 - cpu0) * hz / relayed, 1),
+        "busy_cycles_per_packet": round(busy * hz / relayed, 1) if busy is not None else "",
+        "machine_cycles_per_packet": round((m1 - m0) * hz / relayed, 1),
+        "generator_behind": r["generator_behind"], "send_failed": r["send_failed"],
+        "udp_rcvbuf_errors": r["udp_rcvbuf_errors"], "root_udp_rcvbuf_errors": drops1 - drops0,
+        "relay_rx_missed": missed,
+        "relay_tx_refused": int(delta.get("relay_dataplane_tx_refused_total", 0)) if delta else "",
+        "relay_dropped": int(delta.get("relay_dataplane_drops_total", 0)) if delta else "",
+        "machine_limited": "+".join(limited),
+    }
+
+
+def ladder(relay, loadgen: Path, clients: int, loads: list[int], duration_s: float, hz: float, out: Path,
+           deadline: float) -> list[dict]:
+    rows = []
+    with open(out / f"{relay.name}-{clients}clients.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for rate in loads:
+            if time.monotonic() + duration_s + 30 > deadline:
+                print(f"bench-vs-coturn: time budget spent, {relay.name} ladder stops before {rate} pps",
+                      file=sys.stderr)
+                break
+            row = run_point(relay, loadgen, clients, rate, duration_s, hz)
+            rows.append(row)
+            w.writerow(row)
+            f.flush()
+            print(json.dumps(row), file=sys.stderr)
+            if row["loss"] > STOP_LOSS:
+                break
+            # The generator cannot offer more: it fell short and did not get
+            # meaningfully further than at the previous point.
+            if row["sent_pps"] < 0.9 * rate and (len(rows) < 2 or row["sent_pps"] < 1.1 * rows[-2]["sent_pps"]):
+                break
+    return rows
+
+
+def best(rows: list[dict]) -> dict | None:
+    passing = [r for r in rows if r["loss"] <= PASS_LOSS]
+    return max(passing, key=lambda r: (r["offered_pps"], r["relayed_pps"])) if passing else None
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for key in sorted({(r["relay"], r["clients"]) for r in rows}):
+        pts = sorted((r for r in rows if (r["relay"], r["clients"]) == key), key=lambda r: r["offered_pps"])
+        x = [r["offered_pps"] for r in pts]
+        a.plot(x, [r["relayed_pps"] for r in pts], marker="o", label=f"{key[0]}, {key[1]} clients")
+        b.plot(x, [r["p99_us"] for r in pts], marker="o", label=f"{key[0]}, {key[1]} clients")
+    for ax, title in ((a, "relayed packets/s (both directions)"), (b, "p99 round-trip latency (µs)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("offered ChannelData/s (client → peer, echoed back)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def summarize(rows: list[dict], out: Path, quick: bool) -> dict:
+    ours, theirs = best([r for r in rows if r["relay"] == "relay"]), best([r for r in rows if r["relay"] == "coturn"])
+    relay_max = ours["offered_pps"] if ours else 0
+    coturn_max = theirs["offered_pps"] if theirs else 0
+    relay_cpp = (ours["busy_cycles_per_packet"] or ours["process_cycles_per_packet"]) if ours else None
+    coturn_cpp = theirs["process_cycles_per_packet"] if theirs else None
+    limited = sorted({f'{r["relay"]}@{r["clients"]}x{r["offered_pps"]}:{r["machine_limited"]}'
+                      for r in rows if r["machine_limited"]})
+    return {
+        "bench": "bench-vs-coturn", "quick": quick, "coturn_max_pps": coturn_max, "relay_max_pps": relay_max,
+        "pps_ratio": round(relay_max / coturn_max, 2) if coturn_max else None,
+        "coturn_cycles_per_packet": coturn_cpp, "relay_cycles_per_packet": relay_cpp,
+        "cost_ratio": round(relay_cpp / coturn_cpp, 4) if relay_cpp and coturn_cpp else None,
+        # A poll-mode process burns its core whether or not packets come: its
+        # process CPU time is an upper bound, its busy cycles the fair figure.
+        "relay_process_cycles_per_packet": ours["process_cycles_per_packet"] if ours else None,
+        "relay_max_relayed_pps": max((r["relayed_pps"] for r in rows if r["relay"] == "relay"), default=0),
+        "coturn_max_relayed_pps": max((r["relayed_pps"] for r in rows if r["relay"] == "coturn"), default=0),
+        "relay_machine_cycles_per_packet": ours["machine_cycles_per_packet"] if ours else None,
+        "coturn_machine_cycles_per_packet": theirs["machine_cycles_per_packet"] if theirs else None,
+        # What the generator managed to send at those points: on a machine
+        # that limits the generator, the offered load overstates it.
+        "relay_sent_pps_at_max": ours["sent_pps"] if ours else None,
+        "coturn_sent_pps_at_max": theirs["sent_pps"] if theirs else None,
+        "relay_p99_us_at_max": ours["p99_us"] if ours else None,
+        "coturn_p99_us_at_max": theirs["p99_us"] if theirs else None,
+        "machine_limited_points": limited, "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        "out_dir": str(out),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", type=Path, default=ROOT / "build" / "release")
+    ap.add_argument("--quick", action="store_true", help="one short point per relay, < 60 s in all")
+    ap.add_argument("--clients", type=int, nargs="+", default=[8, 512])
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds of traffic per point")
+    ap.add_argument("--budget", type=float, default=1500.0, help="seconds for the whole run")
+    ap.add_argument("--relays", nargs="+", default=["coturn", "relay"], choices=["coturn", "relay"])
+    a = ap.parse_args()
+    loadgen = a.build / "tests/bench/load/turn-loadgen"
+    clients = [8] if a.quick else a.clients
+    loads = [50_000] if a.quick else LADDER
+    duration = 2.0 if a.quick else a.duration
+    deadline = time.monotonic() + (55 if a.quick else a.budget)
+    out = ROOT / "build" / "bench" / time.strftime("bench-vs-coturn-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-vs-coturn-"))
+    hz = cpu_hz()
+    loadavg = Path("/proc/loadavg").read_text().split()[:3]
+    stopping = Stopping()
+    rows: list[dict] = []
+    for name in a.relays:
+        topology = Topology(NETNS, ROOT_IF, f"{RELAY4}/24" if name == "coturn" else None)
+        secret = secrets.token_hex(16)
+        relay = (Coturn(tmp, topology, RELAY_CORE, secret) if name == "coturn" else
+                 OurRelay(tmp, topology, RELAY_CORE, secret, a.build, PREFIX, free_tcp_port()))
+        try:
+            topology.up()
+            relay.start()
+            for n in clients:
+                rows += ladder(relay, loadgen, n, loads, duration, hz, out, deadline)
+        finally:
+            with stopping.shielded():
+                relay.stop()
+                topology.down()
+    if rows:
+        plot(rows, out / "bench-vs-coturn.png")
+    summary = summarize(rows, out, a.quick)
+    summary["loadavg_at_start"] = loadavg
+    (out / "summary.json").write_text(json.dumps(summary) + "\n")
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The two relays under test, each started on the shared topology pinned to
+one core, with the counters the driver reads for the cost per packet.
+Everything started here is ended here, by PID."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RELAY4, CLIENT4, PEER4 = "198.51.100.1", "198.51.100.2", "198.51.100.3"
+PORT = 3478
+LOWEST_PORT, HIGHEST_PORT = 49152, 65535
+
+OUR_CONFIG = """
+[relay]
+listen_port = {port}
+lowest_port = {lowest}
+highest_port = {highest}
+
+[relay.ipv4]
+address = "{relay}/24"
+
+[quotas]
+# Every benchmark client shares the namespace's one address.
+max_allocations_per_client_ip = 0
+max_allocations_per_username = 0
+
+[eal]
+# One core for everything: the main lcore runs the only worker loop.
+lcores = "{core}"
+file_prefix = "{prefix}"
+vdevs = ["net_af_packet0,iface={root_if}"]
+memory_mb = 256
+
+[dataplane]
+worker_lcores = [{core}]
+# The clients all come from one address; the per-source STUN limiter would
+# make setting up 512 allocations take seconds.
+stun_rate_per_source = 0
+
+[metrics]
+address = "127.0.0.1:{metrics_port}"
+
+[log]
+format = "json"
+level = "info"
+"""
+
+COTURN_CONFIG = """
+listening-ip={relay}
+relay-ip={relay}
+listening-port={port}
+min-port={lowest}
+max-port={highest}
+relay-threads=1
+use-auth-secret
+static-auth-secret={secret}
+realm=firezone
+no-tls
+no-dtls
+no-tcp-relay
+no-cli
+no-rfc5780
+no-stun-backward-compatibility
+allowed-peer-ip=198.51.100.0-198.51.100.255
+log-file={log}
+simple-log
+pidfile={tmp}/turnserver.pid
+"""
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """utime + stime of all threads of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """Non-idle CPU time of the whole machine, from /proc/stat."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = f[3] + f[4]  # idle + iowait
+    return (sum(f[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class Topology:
+    def __init__(self, netns: str, root_if: str, kernel_address: str | None):
+        self.netns, self.root_if, self.kernel_address = netns, root_if, kernel_address
+
+    def up(self) -> None:
+        subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
+        if self.kernel_address:
+            subprocess.run(["ip", "addr", "replace", self.kernel_address, "dev", self.root_if], check=True)
+
+    def down(self) -> None:
+        subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
+
+    def run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", self.netns, *args], **kw)
+
+
+class Relay:
+    """Base: `procs` holds what we started; stop() ends exactly those."""
+
+    name = "?"
+    auth = "?"
+
+    def __init__(self, tmp: Path, topology: Topology, core: int, secret: str):
+        self.tmp, self.topology, self.core, self.secret = tmp, topology, core, secret
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
+        log = open(self.tmp / f"{name}.log", "ab")
+        p = subprocess.Popen(["taskset", "-c", str(self.core), *args], stdout=log, stderr=subprocess.STDOUT,
+                             env=dict(os.environ, **(env or {})), start_new_session=True)
+        self.procs[name] = p
+        return p
+
+    def log(self, name: str) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait(self, ready, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what}: exited with {proc.returncode}\n{self.logs()}")
+            if ready():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"{what} within {timeout} s\n{self.logs()}")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {n}.log ---\n{self.log(n)[-3000:]}" for n in self.procs)
+
+    def answers_stun(self) -> bool:
+        try:
+            r = self.topology.run(["turnutils_stunclient", "-p", str(PORT), RELAY4], capture_output=True, timeout=3)
+        except subprocess.TimeoutExpired:  # it retries for long when nothing listens yet
+            return False
+        return r.returncode == 0
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            p = self.procs.pop(name)
+            if p.poll() is not None:
+                continue
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds_of(p.pid) for p in self.procs.values() if p.poll() is None)
+
+    def busy_seconds(self) -> float | None:
+        return None
+
+    def counters(self) -> dict[str, float]:
+        return {}
+
+
+class OurRelay(Relay):
+    name, auth = "relay", "firezone"
+
+    def __init__(self, tmp: Path, topology: Topology, core: int, secret: str, build: Path, prefix: str,
+                 metrics_port: int):
+        super().__init__(tmp, topology, core, secret)
+        self.build, self.prefix, self.metrics_port = build, prefix, metrics_port
+        self.config = tmp / "relay.toml"
+        self.config.write_text(OUR_CONFIG.format(port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT, relay=RELAY4,
+                                                 core=core, prefix=prefix, root_if=topology.root_if,
+                                                 metrics_port=metrics_port))
+
+    def start(self) -> None:
+        env = {"AUTH_SECRET": self.secret}
+        dp = self.spawn("dataplane", [str(self.build / "dataplane/process/relay-dataplane"), "--config",
+                                      str(self.config)], env)
+        self.wait(lambda: "ready" in self.log("dataplane"), dp, "relay-dataplane did not become ready")
+        cp = self.spawn("controlplane", [str(self.build / "controlplane/process/relay-controlplane"), "--config",
+                                         str(self.config)], env)
+        self.wait(lambda: self.answers_stun() and self.busy_seconds() is not None, cp,
+                  "relay-controlplane does not answer STUN and /metrics")
+
+    def stop(self) -> None:
+        super().stop()
+        for leftover in Path("/dev/hugepages").glob(f"{self.prefix}map_*"):
+            leftover.unlink(missing_ok=True)
+
+    def busy_seconds(self) -> float | None:
+        return self.counters().get("relay_dataplane_lcore_busy_seconds_total")
+
+    def counters(self) -> dict[str, float]:
+        """Each family of /metrics summed over its labels; empty when the
+        endpoint does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return {}
+        sums: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.split("{", 1)[0].split(" ", 1)[0], line.rsplit(" ", 1)[1]
+                sums[name] = sums.get(name, 0.0) + float(value)
+        return sums
+
+
+class Coturn(Relay):
+    name, auth = "coturn", "rest"
+
+    def start(self) -> None:
+        conf = self.tmp / "turnserver.conf"
+        conf.write_text(COTURN_CONFIG.format(relay=RELAY4, port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT,
+                                             secret=self.secret, log=self.tmp / "turnserver-own.log", tmp=self.tmp))
+        p = self.spawn("turnserver", ["turnserver", "-c", str(conf)])
+        self.wait(self.answers_stun, p, "turnserver does not answer STUN")
