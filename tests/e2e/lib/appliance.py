@@ -60,7 +60,7 @@ class Appliance:
     `relay.ns(cmd)` runs a command in the clients' namespace."""
 
     def __init__(self, name: str, lowest_port: int = 49152, highest_port: int = 65535,
-                 extra_relay: str = "", extra: str = "", log_level: str = "debug"):
+                 extra_relay: str = "", extra: str = "", log_level: str = "debug", serves_at_once: bool = True):
         assert len(name) <= 12, "veth names are limited to 15 characters"
         self.name = name
         self.netns = f"{name}-ns"
@@ -73,6 +73,9 @@ class Appliance:
                                              highest_port=highest_port, extra_relay=extra_relay, extra=extra,
                                              log_level=log_level))
         self.procs: dict[str, subprocess.Popen] = {}
+        # False with a portal: nothing is answered before its init, so the
+        # control plane counts as started once it attached to the data plane.
+        self.serves_at_once = serves_at_once
 
     # --- lifecycle -----------------------------------------------------------
     def __enter__(self) -> "Appliance":
@@ -106,7 +109,11 @@ class Appliance:
 
     def start_controlplane(self) -> None:
         p = self._spawn("controlplane", build_dir() / "controlplane" / "process" / "relay-controlplane")
-        self._wait(self.answers_binding, p, "relay-controlplane does not answer STUN")
+        if self.serves_at_once:
+            self._wait(self.answers_binding, p, "relay-controlplane does not answer STUN")
+        else:
+            self._wait(lambda: "attached to the data plane" in self.log("controlplane"), p,
+                       "relay-controlplane did not attach")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         p = self.procs.pop(name, None)
