@@ -1,5 +1,7 @@
 // Refusing to start with one line: what relay-dataplane reads from the
 // host before rte_eal_init, and which line each problem produces.
+// These tests never start the EAL, so no device can be probed (nothing to
+// pass --no-pci to): the vdev strings below are only parsed.
 #include <gtest/gtest.h>
 
 #include <set>

@@ -1,5 +1,7 @@
 // Finding out, before rte_eal_init, whether a data plane runs for our
 // --file-prefix: DPDK's runtime directory and the primary's config lock.
+// These tests never start the EAL, so no device can be probed (nothing to
+// pass --no-pci to): they only create files under a temporary runtime dir.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
