@@ -127,15 +127,7 @@ def scenario_stream() -> None:
         c.allocate()
         c.channel_bind(0x4000, p4.addr)
         print("stream-ready", flush=True)
-        sent = back = 0
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            payload = b"stream %d" % sent
-            c.send_channel(0x4000, payload)
-            sent += 1
-            if c.recv_channel(timeout=0.5) == (0x4000, payload):
-                back += 1
-            time.sleep(0.01)
+        sent, back = c.stream_echo(0x4000, seconds)
         print(f"sent={sent} echoed={back}", flush=True)
 
 
@@ -153,32 +145,28 @@ def scenario_stream_across_restart() -> None:
         ours = c.allocate()[0]
         c.channel_bind(0x4000, p4.addr)
         print("stream-ready", flush=True)
-        sent = back = 0
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if select.select([sys.stdin], [], [], 0)[0] and sys.stdin.readline().strip() == "restarted":
-                challenges_before = len(c.challenges)
-                c.refresh(600)
-                c.channel_bind(0x4000, p4.addr)
-                answered = c.challenges[challenges_before:]
-                assert len(answered) == 1 and answered[0] in (401, 438), f"challenges after restart: {answered}"
-                with client() as other:
-                    theirs = other.allocate()[0]
-                assert theirs[1] != ours[1], f"a new allocation got the live port {ours}"
-                try:
-                    with client() as third:
-                        third.allocate()
-                    raise AssertionError("a third allocation fit in a two-port range")
-                except TurnError as e:
-                    assert e.code == 508, e.code
-                print(f"refreshed after {answered[0]}; new allocation got {theirs[1]}, ours is {ours[1]}; "
-                      f"the next was refused with 508", flush=True)
-            payload = b"stream %d" % sent
-            c.send_channel(0x4000, payload)
-            sent += 1
-            if c.recv_channel(timeout=0.5) == (0x4000, payload):
-                back += 1
-            time.sleep(0.01)
+
+        def on_restart() -> None:
+            if not (select.select([sys.stdin], [], [], 0)[0] and sys.stdin.readline().strip() == "restarted"):
+                return
+            challenges_before = len(c.challenges)
+            c.refresh(600)
+            c.channel_bind(0x4000, p4.addr)
+            answered = c.challenges[challenges_before:]
+            assert len(answered) == 1 and answered[0] in (401, 438), f"challenges after restart: {answered}"
+            with client() as other:
+                theirs = other.allocate()[0]
+            assert theirs[1] != ours[1], f"a new allocation got the live port {ours}"
+            try:
+                with client() as third:
+                    third.allocate()
+                raise AssertionError("a third allocation fit in a two-port range")
+            except TurnError as e:
+                assert e.code == 508, e.code
+            print(f"refreshed after {answered[0]}; new allocation got {theirs[1]}, ours is {ours[1]}; "
+                  f"the next was refused with 508", flush=True)
+
+        sent, back = c.stream_echo(0x4000, seconds, between=on_restart)
         print(f"sent={sent} echoed={back}", flush=True)
 
 

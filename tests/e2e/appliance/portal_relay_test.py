@@ -54,15 +54,7 @@ def scenario_stream() -> None:
         c.allocate()
         c.channel_bind(0x4000, peer.addr)
         print("stream-ready", flush=True)
-        sent = back = 0
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            payload = b"portal stream %d" % sent
-            c.send_channel(0x4000, payload)
-            sent += 1
-            if c.recv_channel(timeout=0.5) == (0x4000, payload):
-                back += 1
-            time.sleep(0.01)
+        sent, back = c.stream_echo(0x4000, seconds)
         print(f"sent={sent} echoed={back}", flush=True)
 
 

@@ -304,3 +304,20 @@ class TurnClient:
             if len(data) >= 4 and data[0] & 0xC0 == 0x40:
                 channel, n = struct.unpack("!HH", data[:4])
                 return channel, data[4:4 + n]
+
+    def stream_echo(self, channel: int, seconds: float, between: Callable[[], None] | None = None) -> tuple[int, int]:
+        """A steady stream: numbered ChannelData about every 10 ms for
+        `seconds`, each waiting up to 0.5 s for its echo; `between` runs
+        before each message. Returns (sent, echoed)."""
+        sent = echoed = 0
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if between is not None:
+                between()
+            payload = b"stream %d" % sent
+            self.send_channel(channel, payload)
+            sent += 1
+            if self.recv_channel(timeout=0.5) == (channel, payload):
+                echoed += 1
+            time.sleep(0.01)
+        return sent, echoed
