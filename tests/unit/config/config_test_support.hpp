@@ -1,8 +1,10 @@
-// What every config test needs: a TOML file on disk, an environment that is
+// What every config test (and the control plane's config translation test) needs: a TOML file on disk, an environment that is
 // not the process's, and argv built from strings.
 #pragma once
 
 #include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,8 +23,7 @@ class TempToml {
     path_ = std::string(dir != nullptr ? dir : "/tmp") + "/relay-config-XXXXXX.toml";
     int fd = mkstemps(path_.data(), 5);
     if (fd >= 0) {
-      auto written = ::write(fd, text.data(), text.size());
-      (void)written;
+      EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
       ::close(fd);
     }
   }

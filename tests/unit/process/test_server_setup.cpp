@@ -12,29 +12,12 @@
 #include <vector>
 
 #include "controlplane/process/server_setup.hpp"
+#include "tests/unit/config/config_test_support.hpp"
 
 namespace relay::process {
 namespace {
 
-class TempToml {
- public:
-  explicit TempToml(const std::string& text) {
-    const char* dir = std::getenv("TMPDIR");
-    path_ = std::string(dir != nullptr ? dir : "/tmp") + "/relay-process-XXXXXX.toml";
-    int fd = mkstemps(path_.data(), 5);
-    if (fd >= 0) {
-      EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-      ::close(fd);
-    }
-  }
-  ~TempToml() { std::remove(path_.c_str()); }
-  TempToml(const TempToml&) = delete;
-  TempToml& operator=(const TempToml&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempToml;
 
 RelayConfig load_file(const std::string& path, const std::vector<std::string>& flags = {}) {
   std::vector<std::string> args{"relay-controlplane", "--config", path};
