@@ -88,7 +88,11 @@ class Server {
   // Keeps a port of the range out of use (e.g. taken by another service).
   bool mark_port_taken(AllocationPort port) { return ports_.take(port); }
 
-  [[nodiscard]] const Stats& stats() const { return stats_; }
+  [[nodiscard]] Stats stats() const {
+    Stats s = stats_;
+    s.free_ports = ports_.free_count();
+    return s;
+  }
   [[nodiscard]] size_t allocation_count() const { return by_client_.size(); }
   [[nodiscard]] const ServerConfig& config() const { return config_; }
 
@@ -187,11 +191,15 @@ class Server {
   ResponseCache responses_;
   TimerQueue timers_;
   // The allocations by client 5-tuple (nodes are stable) and an index by
-  // port: one pointer per port number, so a timer finds its allocation
-  // without hashing.
+  // port: one pointer per port of the range, so a timer finds its
+  // allocation without hashing. Sized by the range, not by 65536, so that a
+  // Server with a small range (tests, the fuzzer) is cheap to construct.
   std::unordered_map<ClientFiveTuple, Allocation, FiveTupleHash> by_client_;
-  std::vector<Allocation*> by_port_ = std::vector<Allocation*>(65536, nullptr);
-  Allocation* allocation_at(uint16_t port) const { return by_port_[port]; }
+  std::vector<Allocation*> by_port_ = std::vector<Allocation*>(config_.port_max - config_.port_min + 1u, nullptr);
+  Allocation*& port_slot(AllocationPort port) { return by_port_[port.value - config_.port_min]; }
+  Allocation* allocation_at(uint16_t port) const {
+    return port >= config_.port_min && port <= config_.port_max ? by_port_[port - config_.port_min] : nullptr;
+  }
   std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>> users_;  // allocations per user
   std::unordered_map<IpAddress, uint32_t, IpHash> client_ips_;  // allocations per IP
   struct Reservation {

@@ -186,7 +186,7 @@ void Server::release_user(const std::string* username) {
 Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
                                       Instant expiry, const std::string* username) {
   Allocation& a = by_client_[client];
-  by_port_[port.value] = &a;
+  port_slot(port) = &a;
   a.port = port;
   a.client = client;
   if (v4) a.relay_v4 = SocketAddress{*config_.relay_v4, port.value};
@@ -217,14 +217,18 @@ void Server::free_allocation(Allocation& a, Instant now) {
   }
   timers_.cancel(a.timer);
   emit(FreeAllocation{a.port});
-  if (hold_until > now) timers_.schedule(hold_until, TimerKey{TimerKind::PortHold, a.port.value});
-  else ports_.release(a.port);
+  if (hold_until > now) {
+    timers_.schedule(hold_until, TimerKey{TimerKind::PortHold, a.port.value});
+    ++stats_.held_ports;
+  } else {
+    ports_.release(a.port);
+  }
   stats_.active_allocations_v4 -= a.relay_v4.has_value();
   stats_.active_allocations_v6 -= a.relay_v6.has_value();
   release_user(a.username);
   auto ip = client_ips_.find(a.client.client.value.ip);
   if (ip != client_ips_.end() && --ip->second == 0) client_ips_.erase(ip);
-  by_port_[a.port.value] = nullptr;
+  port_slot(a.port) = nullptr;
   ClientFiveTuple key = a.client;
   by_client_.erase(key);  // `a` dies here
 }

@@ -12,7 +12,10 @@ void Server::run_timers(Instant now) {
       case TimerKind::Allocation: on_allocation_expired(key->port); break;
       case TimerKind::Channel: on_channel_deadline(key->port, key->channel); break;
       case TimerKind::Reservation: on_reservation_expired(key->token); break;
-      case TimerKind::PortHold: ports_.release(AllocationPort{key->port}); break;
+      case TimerKind::PortHold:
+        ports_.release(AllocationPort{key->port});
+        --stats_.held_ports;
+        break;
     }
   }
 }

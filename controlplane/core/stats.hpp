@@ -103,6 +103,8 @@ struct Stats {
   uint64_t active_allocations_v4 = 0;
   uint64_t active_allocations_v6 = 0;
   uint64_t active_channels = 0;
+  uint64_t held_ports = 0;  // kept out of use after their allocation ended (RFC 8656 §12 cool-down)
+  uint64_t free_ports = 0;  // of the relay port range, ready for the next allocation
 
   [[nodiscard]] uint64_t drop(DropReason r) const { return drops[static_cast<size_t>(r)]; }
   [[nodiscard]] uint64_t auth_failure(AuthFailure r) const { return auth_failures[static_cast<size_t>(r)]; }

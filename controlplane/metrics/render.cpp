@@ -41,6 +41,11 @@ void render_allocations(Exposition& out, const core::Stats& s) {
   }
   out.family("relay_channels_active", MetricType::Gauge, "Channel bindings alive now.");
   out.sample("relay_channels_active", {}, s.active_channels);
+  out.family("relay_ports_free", MetricType::Gauge, "Ports of the relay range ready for the next allocation.");
+  out.sample("relay_ports_free", {}, s.free_ports);
+  out.family("relay_ports_held", MetricType::Gauge,
+             "Ports kept out of use for 5 minutes after an allocation with channels ended (RFC 8656 §12).");
+  out.sample("relay_ports_held", {}, s.held_ports);
 }
 
 void render_requests(Exposition& out, const core::Stats& s) {
@@ -202,6 +207,15 @@ void render_rings(Exposition& out, const ControlPlaneIo& io, uint64_t to_cp_full
   }
 }
 
+void render_memory(Exposition& out, const ControlPlaneMemory& m) {
+  out.family("relay_controlplane_heap_bytes", MetricType::Gauge,
+             "Bytes of the control plane's heap in use (malloc'd and not freed).");
+  out.sample("relay_controlplane_heap_bytes", {}, m.heap_bytes);
+  out.family("relay_controlplane_resident_bytes", MetricType::Gauge,
+             "Resident memory of the control plane process, without the shared hugepages.");
+  out.sample("relay_controlplane_resident_bytes", {}, m.resident_bytes);
+}
+
 void render_latency(Exposition& out, const Log2Histogram& h) {
   constexpr std::string_view kName = "relay_exception_latency_seconds";
   out.family(kName, MetricType::Histogram,
@@ -221,7 +235,7 @@ void render_latency(Exposition& out, const Log2Histogram& h) {
 }  // namespace
 
 std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& dataplane, const ControlPlaneIo& io,
-                           const Log2Histogram& exception_latency) {
+                           const ControlPlaneMemory& memory, const Log2Histogram& exception_latency) {
   Exposition out;
   render_allocations(out, server);
   render_requests(out, server);
@@ -242,6 +256,7 @@ std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& d
     render_tables(out, dataplane);
   }
   render_rings(out, io, to_cp_full);
+  render_memory(out, memory);
   render_latency(out, exception_latency);
   return std::move(out).take();
 }

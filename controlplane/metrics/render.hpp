@@ -30,11 +30,16 @@ struct ControlPlaneIo {
   uint64_t commands_waiting = 0;        // gauge: waiting for room on cmd rings
 };
 
+struct ControlPlaneMemory {
+  uint64_t heap_bytes = 0;      // allocator bytes in use
+  uint64_t resident_bytes = 0;  // the process's RSS (hugepages are not in it)
+};
+
 // `exception_latency`: for each to_cp datagram, from the worker's receive
 // timestamp (PacketMeta::rx_timestamp_ns) to the control plane taking it
 // off the ring. A snapshot without workers renders relay_dataplane_up 0 and
 // no data-plane families.
 std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& dataplane, const ControlPlaneIo& io,
-                           const Log2Histogram& exception_latency);
+                           const ControlPlaneMemory& memory, const Log2Histogram& exception_latency);
 
 }  // namespace relay::metrics

@@ -1,9 +1,12 @@
 #include "controlplane/process/metrics_endpoint.hpp"
 
+#include <malloc.h>
 #include <rte_mempool.h>
 #include <rte_memzone.h>
+#include <unistd.h>
 
 #include <cstddef>
+#include <fstream>
 #include <span>
 
 #include "common/ring_abi.hpp"
@@ -38,6 +41,14 @@ metrics::ControlPlaneIo io_of(const ControlLoop& loop, const Dispatcher& dispatc
           .commands_waiting = d.commands_waiting};
 }
 
+metrics::ControlPlaneMemory memory_now() {
+  const struct mallinfo2 m = mallinfo2();
+  uint64_t pages = 0, resident_pages = 0;
+  std::ifstream("/proc/self/statm") >> pages >> resident_pages;
+  return {.heap_bytes = m.uordblks + m.hblkhd,
+          .resident_bytes = resident_pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE))};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpoint(
@@ -48,7 +59,7 @@ Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpo
   rte_mempool* pool = shared.pool;
   return metrics::MetricsServer::start(io, *config.metrics.address, [&, zone, pool] {
     return metrics::render_metrics(server.stats(), snapshot(zone, pool), io_of(loop, dispatcher),
-                                   loop.exception_latency());
+                                   memory_now(), loop.exception_latency());
   });
 }
 

@@ -52,13 +52,16 @@ std::string render_example() {
   s.allocations_created = 9;
   s.responses[static_cast<size_t>(core::MethodLabel::Allocate)][static_cast<size_t>(core::ResponseCode::Success)] = 9;
   s.auth_failures[static_cast<size_t>(core::AuthFailure::BadIntegrity)] = 2;
+  s.free_ports = 16375;
+  s.held_ports = 6;
   ControlPlaneIo io;
   io.commands_lost = 6;
   io.datagrams_waiting = 2;
   Log2Histogram latency;
   latency.observe_ns(1000);
   latency.observe_ns(3000);
-  return render_metrics(s, two_workers_on_two_ports(), io, latency);
+  const ControlPlaneMemory memory{.heap_bytes = 4096, .resident_bytes = 8192};
+  return render_metrics(s, two_workers_on_two_ports(), io, memory, latency);
 }
 
 // The lines of one family: its HELP, TYPE and samples.
@@ -123,6 +126,21 @@ TEST(RenderMetrics, RingFailuresCombineTheDataPlanesToCpDropsWithTheControlPlane
   EXPECT_NE(rings.find("relay_ring_enqueue_failures_total{ring=\"cmd\"} 6\n"), std::string::npos);
 }
 
+TEST(RenderMetrics, PortGaugesTellFreeFromHeldPorts) {
+  const std::string text = render_example();
+  EXPECT_NE(family(text, "relay_ports_free").find("\nrelay_ports_free 16375\n"), std::string::npos);
+  EXPECT_NE(family(text, "relay_ports_held").find("# TYPE relay_ports_held gauge\nrelay_ports_held 6\n"),
+            std::string::npos);
+}
+
+TEST(RenderMetrics, ControlPlaneMemoryIsInBytes) {
+  const std::string text = render_example();
+  EXPECT_NE(family(text, "relay_controlplane_heap_bytes").find("\nrelay_controlplane_heap_bytes 4096\n"),
+            std::string::npos);
+  EXPECT_NE(family(text, "relay_controlplane_resident_bytes").find("\nrelay_controlplane_resident_bytes 8192\n"),
+            std::string::npos);
+}
+
 TEST(RenderMetrics, ExceptionLatencyIsACumulativeHistogramInSeconds) {
   const std::string h = family(render_example(), "relay_exception_latency_seconds");
   EXPECT_EQ(h.find("# HELP relay_exception_latency_seconds "), 0u);
@@ -139,7 +157,7 @@ TEST(RenderMetrics, ExceptionLatencyIsACumulativeHistogramInSeconds) {
 }
 
 TEST(RenderMetrics, WithTheDataPlaneDownOnlyItsUpGaugeSaysSo) {
-  const std::string text = render_metrics(core::Stats{}, DataplaneSnapshot{}, ControlPlaneIo{}, Log2Histogram{});
+  const std::string text = render_metrics(core::Stats{}, DataplaneSnapshot{}, ControlPlaneIo{}, ControlPlaneMemory{}, Log2Histogram{});
   EXPECT_NE(text.find("\nrelay_dataplane_up 0\n"), std::string::npos);
   EXPECT_EQ(text.find("relay_dataplane_rx_packets_total"), std::string::npos);
   EXPECT_NE(text.find("relay_requests_total{method=\"allocate\",code=\"success\"} 0\n"), std::string::npos);

@@ -158,6 +158,8 @@ TEST_F(ServerTest, APortIsNotReusedWhileAChannelOfItsOldAllocationIsHeld) {
   ASSERT_EQ(bind(0x4000, "192.0.2.20:5000", at(0)).size(), 2u);
   auto zero = [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); };
   ASSERT_EQ(call(Method::Refresh, zero, at(10)).size(), 3u);
+  EXPECT_EQ(server().stats().held_ports, 1u);
+  EXPECT_EQ(server().stats().free_ports, 0u);
   client = ClientSocket{addr("198.51.100.10:40001")};
   auto out = allocate(at(20));
   ASSERT_EQ(out.size(), 1u);
@@ -165,6 +167,7 @@ TEST_F(ServerTest, APortIsNotReusedWhileAChannelOfItsOldAllocationIsHeld) {
   out = allocate(at(310));  // 10 + 300 s
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(std::get<CreateAllocation>(out[0]).port.value, 50000);
+  EXPECT_EQ(server().stats().held_ports, 0u);
 }
 
 TEST_F(ServerTest, APortWithoutChannelsIsReusableAtOnce) {
@@ -173,8 +176,11 @@ TEST_F(ServerTest, APortWithoutChannelsIsReusableAtOnce) {
   ASSERT_EQ(allocate(at(0)).size(), 2u);
   auto zero = [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); };
   ASSERT_EQ(call(Method::Refresh, zero, at(10)).size(), 2u);
+  EXPECT_EQ(server().stats().held_ports, 0u);
+  EXPECT_EQ(server().stats().free_ports, 1u);
   client = ClientSocket{addr("198.51.100.10:40001")};
   EXPECT_EQ(allocate(at(11)).size(), 2u);
+  EXPECT_EQ(server().stats().free_ports, 0u);
 }
 
 TEST_F(ChannelTest, CreatePermissionSucceedsForEveryListedPeerAndEmitsNoCommand) {
