@@ -18,7 +18,6 @@ import struct
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -238,25 +237,18 @@ SCENARIOS = {"hostile": scenario_hostile}
 
 
 # --- root namespace: the test ----------------------------------------------------
-def free_local_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def scrape_drops(relay) -> dict[str, int]:
+    return {m.group(1): int(float(m.group(2))) for m in
+            re.finditer(r'^relay_dataplane_drops_total\{reason="([a-z0-9_]+)"\} (\S+)$', relay.metrics(), re.M)}
 
 
-def scrape_drops(port: int) -> dict[str, int]:
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return {m.group(1): int(float(m.group(2)))
-            for m in re.finditer(r'^relay_dataplane_drops_total\{reason="([a-z0-9_]+)"\} (\S+)$', text, re.M)}
-
-
-def test_hostile(relay, metrics_port: int) -> None:
+def test_hostile(relay) -> None:
     for address in HOSTILE_ADDRESSES:
         relay.ns_run(["ip", "-4", "addr", "add", f"{address}/24", "dev", INNER_IF], check=True)
     print(relay.scenario(Path(__file__), "hostile", timeout=150), end="")
     for name, proc in relay.procs.items():
         assert proc.poll() is None, f"relay-{name} exited with {proc.returncode}\n{relay.logs()}"
-    drops = scrape_drops(metrics_port)
+    drops = scrape_drops(relay)
     for reason in ("stun_rate_limited", "unknown_channel", "not_stun_or_channel_data"):
         assert drops.get(reason, 0) > 0, f"relay_dataplane_drops_total{{reason={reason!r}}}: {drops}"
     # The rate limit, not the exception ring, absorbed the floods.
@@ -276,10 +268,9 @@ def main() -> int:
         return 0
     from appliance import Appliance
 
-    metrics_port = free_local_port()
     with Appliance(f"e2h{os.getpid() % 100000}", lowest_port=LOWEST_PORT, highest_port=HIGHEST_PORT,
-                   extra=f'[metrics]\naddress = "127.0.0.1:{metrics_port}"', log_level="info") as relay:
-        test_hostile(relay, metrics_port)
+                   metrics=True, log_level="info") as relay:
+        test_hostile(relay)
     return 0
 
 

@@ -4,11 +4,14 @@ teardown that ends only what it started, also when the test fails."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
+import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from turnclient import mint_credentials
@@ -55,12 +58,28 @@ def build_dir() -> Path:
     return Path(os.environ.get("RELAY_BUILD_DIR", ROOT / "build" / "release"))
 
 
+def free_local_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """One sample of a /metrics text; its labels exactly as given."""
+    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    pattern = "^" + re.escape(name + ("{" + want + "}" if want else "")) + r" (\S+)$"
+    m = re.search(pattern, text, re.M)
+    assert m, f"{name}{{{want}}} missing from /metrics"
+    return float(m.group(1))
+
+
 class Appliance:
     """`with Appliance("e2e-v4") as relay:` gives a running relay; inside,
     `relay.ns(cmd)` runs a command in the clients' namespace."""
 
     def __init__(self, name: str, lowest_port: int = 49152, highest_port: int = 65535,
-                 extra_relay: str = "", extra: str = "", log_level: str = "debug", serves_at_once: bool = True):
+                 extra_relay: str = "", extra: str = "", log_level: str = "debug", serves_at_once: bool = True,
+                 metrics: bool = False):
         assert len(name) <= 12, "veth names are limited to 15 characters"
         self.name = name
         self.netns = f"{name}-ns"
@@ -69,6 +88,10 @@ class Appliance:
         self.secret = secrets.token_hex(32)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"relay-{name}-"))
         self.config = self.tmp / "relay.toml"
+        # With `metrics`, /metrics is served on a free loopback port.
+        self.metrics_port = free_local_port() if metrics else None
+        if self.metrics_port:
+            extra += f'\n[metrics]\naddress = "127.0.0.1:{self.metrics_port}"\n'
         self.config.write_text(CONFIG.format(prefix=self.prefix, root_if=self.root_if, lowest_port=lowest_port,
                                              highest_port=highest_port, extra_relay=extra_relay, extra=extra,
                                              log_level=log_level))
@@ -159,6 +182,10 @@ class Appliance:
 
     def ns_run(self, args: list[str], timeout: float = 60, **kw) -> subprocess.CompletedProcess:
         return subprocess.run(["ip", "netns", "exec", self.netns, *args], timeout=timeout, **kw)
+
+    def metrics(self) -> str:
+        assert self.metrics_port, "Appliance(metrics=True) serves /metrics"
+        return urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
 
     def credentials(self, salt: str = "e2e") -> tuple[str, str]:
         return mint_credentials(self.secret, salt=salt)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
@@ -50,14 +48,6 @@ def scenario_traffic() -> None:
     print("traffic done")
 
 
-def metric(text: str, name: str, **labels: str) -> float:
-    want = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = "^" + re.escape(name + ("{" + want + "}" if want else "")) + r" (\S+)$"
-    m = re.search(pattern, text, re.M)
-    assert m, f"{name}{{{want}}} missing from /metrics"
-    return float(m.group(1))
-
-
 def telemetry(prefix: str, command: str) -> dict:
     path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
@@ -73,15 +63,11 @@ def main() -> int:
     if ap.parse_args().scenario:
         scenario_traffic()
         return 0
-    from appliance import Appliance
+    from appliance import Appliance, metric
 
-    with socket.socket() as probe:  # a free loopback port for /metrics
-        probe.bind(("127.0.0.1", 0))
-        metrics_port = probe.getsockname()[1]
-    extra = f'[metrics]\naddress = "127.0.0.1:{metrics_port}"'
-    with Appliance(f"obs{os.getpid() % 100000}", extra=extra, log_level="info") as relay:
+    with Appliance(f"obs{os.getpid() % 100000}", metrics=True, log_level="info") as relay:
         print(relay.scenario(Path(__file__), "traffic"), end="")
-        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        text = relay.metrics()
         (relay.tmp / "metrics.txt").write_text(text)
 
         check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
