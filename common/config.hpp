@@ -97,10 +97,9 @@ struct DataplaneSection {
   uint16_t tx_descriptors = 1024;
   uint16_t burst_size = 32;
   uint32_t channel_table_capacity = 65536;
-  uint32_t allocation_table_capacity = 16384;
   uint32_t neighbour_capacity = 1024;
   uint32_t exception_ring_size = 4096;  // rte_ring sizes are powers of two
-  uint32_t command_ring_size = 1024;
+  uint32_t command_ring_size = 16384;  // a burst of channel installs while a worker is busy
   uint32_t stun_rate_per_source = 200;  // per worker; 0: unlimited
   uint32_t stun_burst_per_source = 100;
   std::optional<MacAddress> mac_address;  // absent: the port's own

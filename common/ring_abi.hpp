@@ -58,9 +58,10 @@ inline std::string ring_name(std::string_view prefix, std::string_view stem) {
   return std::string(prefix) + std::string(stem);
 }
 
-// Ring sizes (power of two, as rte_ring needs). The command rings absorb a
-// burst of channel installs while a worker is busy; to_cp/from_cp absorb one
-// control-plane scheduling hiccup worth of STUN traffic.
+// Default ring sizes (power of two, as rte_ring needs); the relay takes
+// dataplane.command_ring_size and exception_ring_size. The command rings
+// absorb a burst of channel installs while a worker is busy; to_cp/from_cp
+// absorb one control-plane scheduling hiccup worth of STUN traffic.
 constexpr unsigned kCommandRingSize = 16384;
 constexpr unsigned kPacketRingSize = 4096;
 constexpr size_t kPacketRingElementSize = sizeof(void*);  // rte_mbuf*

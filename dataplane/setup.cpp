@@ -16,29 +16,31 @@ namespace {
 std::string dpdk_error(std::string_view what) { return std::string(what) + ": " + rte_strerror(rte_errno); }
 }  // namespace
 
-Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket) {
+Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket,
+                                                   unsigned cache) {
   const std::string name = ring_abi::ring_name(prefix, ring_abi::kMbufPool);
-  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, kMempoolCache, ring_abi::kMbufPrivSize,
+  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, cache, ring_abi::kMbufPrivSize,
                                               RTE_MBUF_DEFAULT_BUF_SIZE, socket);
   if (pool == nullptr) return Err{dpdk_error("rte_pktmbuf_pool_create " + name)};
   return pool;
 }
 
-Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket) {
+Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket,
+                                                   unsigned size) {
   const std::string name = ring_abi::command_ring_name(prefix, lcore);
-  rte_ring* r = rte_ring_create_elem(name.c_str(), ring_abi::kCommandElementSize, ring_abi::kCommandRingSize, socket,
-                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rte_ring* r =
+      rte_ring_create_elem(name.c_str(), ring_abi::kCommandElementSize, size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (r == nullptr) return Err{dpdk_error("rte_ring_create_elem " + name)};
   return r;
 }
 
-Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket) {
+Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket, unsigned size) {
   WorkerRings rings;
   const std::string to_cp = ring_abi::ring_name(prefix, ring_abi::kToControlPlaneRing);
   const std::string from_cp = ring_abi::ring_name(prefix, ring_abi::kFromControlPlaneRing);
-  rings.to_cp = rte_ring_create(to_cp.c_str(), ring_abi::kPacketRingSize, socket, RING_F_SC_DEQ);
+  rings.to_cp = rte_ring_create(to_cp.c_str(), size, socket, RING_F_SC_DEQ);
   if (rings.to_cp == nullptr) return Err{dpdk_error("rte_ring_create " + to_cp)};
-  rings.from_cp = rte_ring_create(from_cp.c_str(), ring_abi::kPacketRingSize, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+  rings.from_cp = rte_ring_create(from_cp.c_str(), size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (rings.from_cp == nullptr) return Err{dpdk_error("rte_ring_create " + from_cp)};
   const std::string dump = ring_abi::ring_name(prefix, ring_abi::kDumpRing);
   rings.dump = rte_ring_create_elem(dump.c_str(), ring_abi::kCommandElementSize, ring_abi::kDumpRingSize, socket,

@@ -11,13 +11,15 @@
 #include <string_view>
 
 #include "common/result.hpp"
+#include "common/ring_abi.hpp"
 
 namespace relay::dataplane {
 
 // Mempool cache must hold at least one burst per lcore (l3fwd's rule).
 constexpr unsigned kMempoolCache = 256;
 
-Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket);
+Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket,
+                                                   unsigned cache = kMempoolCache);
 
 struct WorkerRings {
   rte_ring* commands = nullptr;
@@ -26,9 +28,11 @@ struct WorkerRings {
   rte_ring* dump = nullptr;  // CommandMessage elements; the first worker writes it
 };
 // Creates "<prefix>cmd.<lcore>"; to_cp/from_cp/dump are created once per process
-// (create_exception_rings) and shared by the workers.
-Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket);
-Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket);
+// (create_exception_rings) and shared by the workers. Sizes are powers of two.
+Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket,
+                                                   unsigned size = ring_abi::kCommandRingSize);
+Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket,
+                                                        unsigned size = ring_abi::kPacketRingSize);
 
 struct PortQueues {
   uint16_t rx_queues = 1;

@@ -74,14 +74,14 @@ Result<bool, std::string> Dataplane::open_port() {
 Result<bool, std::string> Dataplane::create_shared_objects() {
   const auto& dp = config_.dataplane;
   const std::string& prefix = dp.ring_prefix;
-  auto pool = dataplane::create_mbuf_pool(prefix, dp.mempool_size, socket_);
+  auto pool = dataplane::create_mbuf_pool(prefix, dp.mempool_size, socket_, dp.mbuf_cache);
   if (!pool) return Err{pool.error()};
   pool_ = *pool;
-  auto rings = dataplane::create_exception_rings(prefix, socket_);
+  auto rings = dataplane::create_exception_rings(prefix, socket_, dp.exception_ring_size);
   if (!rings) return Err{rings.error()};
   exception_rings_ = *rings;
   for (auto lcore : dp.worker_lcores) {
-    auto ring = dataplane::create_command_ring(prefix, lcore, socket_);
+    auto ring = dataplane::create_command_ring(prefix, lcore, socket_, dp.command_ring_size);
     if (!ring) return Err{ring.error()};
     command_rings_.push_back(*ring);
   }

@@ -45,7 +45,6 @@ memory_mb = 256
 worker_lcores = [1]
 mempool_size = 4095
 channel_table_capacity = 65536
-allocation_table_capacity = 16384
 
 [log]
 format = "json"

@@ -166,5 +166,20 @@ TEST_F(Loopback, FromControlPlaneWithAForeignSourceIsDroppedAndCounted) {
   EXPECT_EQ(worker_->counters().get(Counter::DropFromControlPlaneInvalid), 1u);
 }
 
+TEST(Setup, RingSizesAndTheMempoolCacheAreTheConfiguredOnes) {
+  auto pool = create_mbuf_pool("sizes.", 1023, SOCKET_ID_ANY, 64);
+  ASSERT_TRUE(pool.ok()) << pool.error();
+  EXPECT_EQ((*pool)->cache_size, 64u);
+  auto cmd = create_command_ring("sizes.", 0, SOCKET_ID_ANY, 256);
+  ASSERT_TRUE(cmd.ok()) << cmd.error();
+  EXPECT_EQ(rte_ring_get_capacity(*cmd), 255u);  // one slot tells full from empty
+  auto exc = create_exception_rings("sizes.", SOCKET_ID_ANY, 512);
+  ASSERT_TRUE(exc.ok()) << exc.error();
+  EXPECT_EQ(rte_ring_get_capacity(exc->to_cp), 511u);
+  EXPECT_EQ(rte_ring_get_capacity(exc->from_cp), 511u);
+  for (rte_ring* r : {*cmd, exc->to_cp, exc->from_cp, exc->dump}) rte_ring_free(r);
+  rte_mempool_free(*pool);
+}
+
 }  // namespace
 }  // namespace relay::dataplane::testing
