@@ -6,10 +6,12 @@
 namespace relay::core {
 
 namespace {
+// Ours for the peer policy: the interface addresses and, behind a NAT, the
+// public ones, which a hairpinning NAT would bring back to us.
 std::vector<IpAddress> relay_addresses(const ServerConfig& c) {
   std::vector<IpAddress> out;
-  if (c.relay_v4) out.push_back(*c.relay_v4);
-  if (c.relay_v6) out.push_back(*c.relay_v6);
+  for (const auto& a : {c.relay_v4, c.relay_v6, c.advertised_v4, c.advertised_v6})
+    if (a) out.push_back(*a);
   return out;
 }
 

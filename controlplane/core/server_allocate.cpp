@@ -138,8 +138,8 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   emit(CreateAllocation{a.port, a.relay_v4, a.relay_v6, a.client, a.expiry});
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(a.expiry - r.now);
   respond(r, 0, &auth, [&](stun::Builder& b) {
-    if (a.relay_v4) b.add_xor_relayed_address(*a.relay_v4);
-    if (a.relay_v6) b.add_xor_relayed_address(*a.relay_v6);
+    if (a.relay_v4) b.add_xor_relayed_address({config_.advertised_v4.value_or(a.relay_v4->ip), a.relay_v4->port});
+    if (a.relay_v6) b.add_xor_relayed_address({config_.advertised_v6.value_or(a.relay_v6->ip), a.relay_v6->port});
     if (v6_refused) b.add_address_error_code(Family::V6, kAddressFamilyNotSupported);
     b.add_lifetime(seconds);
     if (grant->reserved_next) b.add_reservation_token(*grant->reserved_next);

@@ -18,7 +18,9 @@ std::string_view to_string(ConfigError e) {
 
 std::optional<ConfigError> validate(const ServerConfig& c) {
   if (!c.relay_v4 && !c.relay_v6) return ConfigError::NoRelayAddress;
-  if ((c.relay_v4 && !c.relay_v4->is_v4()) || (c.relay_v6 && !c.relay_v6->is_v6()))
+  if ((c.relay_v4 && !c.relay_v4->is_v4()) || (c.relay_v6 && !c.relay_v6->is_v6()) ||
+      (c.advertised_v4 && (!c.relay_v4 || !c.advertised_v4->is_v4())) ||
+      (c.advertised_v6 && (!c.relay_v6 || !c.advertised_v6->is_v6())))
     return ConfigError::RelayAddressFamilyMismatch;
   if (c.port_min == 0 || c.port_min > c.port_max) return ConfigError::EmptyPortRange;
   if (c.listen_port >= c.port_min && c.listen_port <= c.port_max) return ConfigError::PortRangeHasListenPort;

@@ -25,8 +25,14 @@ struct Quotas {  // 0 = unlimited
 };
 
 struct ServerConfig {
+  // The interface addresses: what the data plane forwards from and what
+  // table commands carry.
   std::optional<IpAddress> relay_v4;
   std::optional<IpAddress> relay_v6;
+  // Behind a 1:1 NAT, the public addresses clients are told in
+  // XOR-RELAYED-ADDRESS; each needs the interface address of its family.
+  std::optional<IpAddress> advertised_v4;
+  std::optional<IpAddress> advertised_v6;
   uint16_t listen_port = 3478;          // RFC 8489 §18.1 default STUN/TURN port
   uint16_t port_min = 49152;            // RFC 8656 §7.2 recommends the dynamic range
   uint16_t port_max = 65535;
@@ -50,7 +56,8 @@ struct ServerConfig {
 
 enum class ConfigError : uint8_t {
   NoRelayAddress,
-  RelayAddressFamilyMismatch,  // relay_v4 holds an IPv6 address or vice versa
+  RelayAddressFamilyMismatch,  // relay_v4 holds an IPv6 address or vice versa, or an advertised
+                               // address lacks its family's relay address
   EmptyPortRange,
   PortRangeHasListenPort,
   EmptyRealm,

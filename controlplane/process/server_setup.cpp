@@ -19,8 +19,14 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::string aut
   const RelaySection& r = config.relay;
   const QuotaSection& q = config.quotas;
   core::ServerConfig c;
-  if (r.ipv4) c.relay_v4 = r.ipv4->address;
-  if (r.ipv6) c.relay_v6 = r.ipv6->address;
+  if (r.ipv4) {
+    c.relay_v4 = r.ipv4->address;
+    c.advertised_v4 = r.ipv4->public_address;
+  }
+  if (r.ipv6) {
+    c.relay_v6 = r.ipv6->address;
+    c.advertised_v6 = r.ipv6->public_address;
+  }
   c.listen_port = r.listen_port;
   c.port_min = r.lowest_port;
   c.port_max = r.highest_port;

@@ -28,9 +28,8 @@ Result<AuthSecret, std::string> resolve_auth_secret(const RelaySection& relay);
 bool should_announce_secret(const AuthSecret& secret, const RelayConfig& config);
 
 // The Server's configuration. The relay addresses are the interface
-// addresses, not relay.ipv*.public_address: the data plane matches install
-// commands against its own interface addresses (see report: ServerConfig
-// has no field for a 1:1 NAT's advertised address yet).
+// addresses, which the data plane matches install commands against;
+// relay.ipv*.public_address becomes the advertised (XOR-RELAYED) address.
 core::ServerConfig server_config_from(const RelayConfig& config, std::string auth_secret);
 
 }  // namespace relay::process

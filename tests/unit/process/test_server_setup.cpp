@@ -80,9 +80,11 @@ TEST(ServerSetup, AddressesPortsRealmAndLifetimesComeFromTheirKeys) {
   EXPECT_EQ(core::validate(c), std::nullopt);
 }
 
-TEST(ServerSetup, RelayAddressIsTheInterfaceAddressTheDataPlaneMatchesNotTheNatsPublicOne) {
+TEST(ServerSetup, RelayAddressIsTheInterfaceAddressAndThePublicOneIsAdvertised) {
   auto c = server_config_from(load(kFull), "s3cret");
   EXPECT_EQ(c.relay_v4, IpAddress::parse("203.0.113.1"));
+  EXPECT_EQ(c.advertised_v4, IpAddress::parse("198.51.100.77"));
+  EXPECT_EQ(c.advertised_v6, std::nullopt);  // no public_address: the interface address is advertised
 }
 
 TEST(ServerSetup, PeerPolicyListsCarryOverInOrder) {

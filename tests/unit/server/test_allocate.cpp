@@ -45,6 +45,16 @@ TEST_F(ServerTest, RetransmittedAllocateGetsTheIdenticalResponseAndNoSecondAlloc
   EXPECT_EQ(server().allocation_count(), 1u);
 }
 
+TEST_F(ServerTest, BehindANatThePublicAddressIsAdvertisedAndTheInterfaceAddressInstalled) {
+  config.advertised_v4 = IpAddress::parse("198.51.100.77");
+  auto out = allocate(at(0));
+  ASSERT_EQ(out.size(), 2u);
+  const SocketAddress installed = *created(out).relay_v4;
+  EXPECT_EQ(installed.ip, *IpAddress::parse("203.0.113.1"));
+  EXPECT_EQ(response_of(out[1])->relayed(),
+            (std::vector<SocketAddress>{{*IpAddress::parse("198.51.100.77"), installed.port}}));
+}
+
 TEST_F(ServerTest, ResponseCacheForgetsAfter40Seconds) {
   ASSERT_EQ(allocate(at(0)).size(), 2u);
   auto again = feed(request(Method::Allocate, txid(2), udp(), &creds), at(40));

@@ -247,6 +247,15 @@ TEST_F(ChannelTest, APeerOnTheRelaysOwnAddressIsAllowedOnlyOnAnAllocationPort) {
   }
 }
 
+TEST_F(ServerTest, TheNatsPublicAddressCountsAsTheRelaysOwn) {
+  config.advertised_v4 = IpAddress::parse("192.0.2.77");
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  EXPECT_EQ(bind(0x4000, "192.0.2.77:50000", at(1)).size(), 2u);  // another client's relayed address
+  auto out = bind(0x4001, "192.0.2.77:3478", at(1));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 403);
+}
+
 TEST_F(ServerTest, ConfiguredAllowAndDenyListsApplyMostSpecificFirst) {
   config.peer_allow = {*Cidr::parse("10.1.0.0/16")};
   config.peer_deny = {*Cidr::parse("10.1.2.0/24"), *Cidr::parse("198.51.100.0/24")};

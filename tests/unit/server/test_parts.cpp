@@ -200,6 +200,12 @@ TEST(ServerConfig, ValidationNamesTheFirstProblem) {
   c.relay_v4 = IpAddress::parse("2001:db8::1");
   EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
   c.relay_v4 = IpAddress::parse("203.0.113.1");
+  c.advertised_v6 = IpAddress::parse("2001:db8::77");  // without relay_v6
+  EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
+  c.advertised_v6.reset();
+  c.advertised_v4 = IpAddress::parse("2001:db8::77");
+  EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
+  c.advertised_v4 = IpAddress::parse("198.51.100.77");
   EXPECT_EQ(validate(c), ConfigError::EmptySecret);
   c.auth_secret = "s";
   EXPECT_EQ(validate(c), std::nullopt);
