@@ -27,6 +27,7 @@
 
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/primary_probe.hpp"
 #include "controlplane/core/server.hpp"
 #include "controlplane/portal/portal_client.hpp"
 #include "controlplane/process/control_loop.hpp"
@@ -34,7 +35,6 @@
 #include "controlplane/process/dpdk_attach.hpp"
 #include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
-#include "controlplane/process/primary_probe.hpp"
 #include "controlplane/process/secondary_eal.hpp"
 #include "controlplane/process/server_setup.hpp"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "controlplane/process/primary_probe.hpp"
+#include "common/primary_probe.hpp"
 
 namespace relay::dpprocess {
 
@@ -121,8 +121,8 @@ HostFacts gather_host_facts(const RelayConfig& config) {
     struct stat st {};
     return ::stat(("/sys/class/net/" + std::string(name)).c_str(), &st) == 0;
   };
-  host.runtime_config = process::runtime_config_path(config.eal.file_prefix);
-  host.primary_running = process::probe_primary(host.runtime_config) == process::PrimaryState::Running;
+  host.runtime_config = runtime_config_path(config.eal.file_prefix);
+  host.primary_running = probe_primary(host.runtime_config) == PrimaryState::Running;
   return host;
 }
 

@@ -11,9 +11,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "controlplane/process/primary_probe.hpp"
+#include "common/primary_probe.hpp"
 
-namespace relay::process {
+namespace relay {
 namespace {
 
 TEST(RuntimeConfigPath, RootLooksUnderVarRunDpdk) {
@@ -70,4 +70,4 @@ TEST(PrimaryProbe, TheOperatorGetsOneLineNamingThePrefixAndThePath) {
 }
 
 }  // namespace
-}  // namespace relay::process
+}  // namespace relay

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace relay::process {
+namespace relay {
 
 // Where a primary with `file_prefix` keeps its runtime config, as DPDK's
 // eal_create_runtime_dir() puts it: /var/run/dpdk/<prefix>/config for root,
@@ -30,4 +30,4 @@ PrimaryState probe_primary(const std::string& config_path);
 // The one line the operator sees when there is no data plane to attach to.
 std::string describe(PrimaryState state, std::string_view file_prefix, std::string_view path);
 
-}  // namespace relay::process
+}  // namespace relay

@@ -1,11 +1,11 @@
-#include "controlplane/process/primary_probe.hpp"
+#include "common/primary_probe.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
 
-namespace relay::process {
+namespace relay {
 
 std::string runtime_config_path(std::string_view file_prefix, bool is_root,
                                 const std::optional<std::string>& xdg_runtime_dir) {
@@ -44,4 +44,4 @@ std::string describe(PrimaryState state, std::string_view file_prefix, std::stri
   return "relay-dataplane state unknown";
 }
 
-}  // namespace relay::process
+}  // namespace relay
