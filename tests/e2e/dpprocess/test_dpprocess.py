@@ -27,38 +27,8 @@ NAME = f"dpp{os.getpid() % 100000}"  # veth names are limited to 15 characters
 NETNS, ROOT_IF, PREFIX = f"{NAME}-ns", f"{NAME}0", f"{NAME}-"
 RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"
 HUGEPAGES = Path("/dev/hugepages")
-
-CONFIG = """
-[relay]
-listen_port = 3478
-
-[relay.ipv4]
-address = "198.51.100.1/24"
-
-[relay.ipv6]
-address = "2001:db8:100::1/64"
-
-[eal]
-lcores = "0-1"
-file_prefix = "{prefix}"
-vdevs = ["net_af_packet0,iface={iface}"]
-memory_mb = 64
-
-[dataplane]
-worker_lcores = [1]
-mempool_size = 4095
-
-[log]
-format = "json"
-level = "info"
-"""
-
-
-def write_config(directory: Path, name: str, prefix: str, iface: str) -> Path:
-    path = directory / name
-    path.write_text(CONFIG.format(prefix=prefix, iface=iface))
-    return path
-
+sys.path.insert(0, str(ROOT / "tests" / "e2e" / "lib"))
+from appliance import write_config  # noqa: E402
 
 def events(log: Path) -> list[dict]:
     out = []
@@ -101,7 +71,7 @@ def refused_with_one_line(config: Path, expected: str) -> None:
 
 
 def scenario(tmp: Path) -> None:
-    config = write_config(tmp, "relay.toml", PREFIX, ROOT_IF)
+    config = write_config(tmp / "relay.toml", PREFIX, ROOT_IF)
     log = tmp / "dataplane.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
@@ -120,8 +90,8 @@ def scenario(tmp: Path) -> None:
         r6 = ping("-6", RELAY6)
         check(r6.returncode == 0 and " 0% packet loss" in r6.stdout, f"ping -6 {RELAY6} is answered\n{r6.stdout}")
 
-        refused_with_one_line(write_config(tmp, "twin.toml", PREFIX, ROOT_IF), "another relay-dataplane runs")
-        refused_with_one_line(write_config(tmp, "typo.toml", f"{NAME}x-", f"{NAME}x"), "does not exist")
+        refused_with_one_line(write_config(tmp / "twin.toml", PREFIX, ROOT_IF), "another relay-dataplane runs")
+        refused_with_one_line(write_config(tmp / "typo.toml", f"{NAME}x-", f"{NAME}x"), "does not exist")
 
         check(any(HUGEPAGES.glob(f"{PREFIX}map_*")), "the running primary backs its memory with hugepage files")
         started = time.monotonic()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -53,6 +55,15 @@ level = "{log_level}"
 """
 
 
+def write_config(path: Path, prefix: str, root_if: str, lowest_port: int = 49152, highest_port: int = 65535,
+                 extra_relay: str = "", extra: str = "", log_level: str = "info") -> Path:
+    """The relay's TOML for a test: both families on scripts/topology's
+    addresses, its own --file-prefix, af_packet on the veth `root_if`."""
+    path.write_text(CONFIG.format(prefix=prefix, root_if=root_if, lowest_port=lowest_port, highest_port=highest_port,
+                                  extra_relay=extra_relay, extra=extra, log_level=log_level))
+    return path
+
+
 def build_dir() -> Path:
     return Path(os.environ.get("RELAY_BUILD_DIR", ROOT / "build" / "release"))
 
@@ -86,14 +97,12 @@ class Appliance:
         self.prefix = name
         self.secret = secrets.token_hex(32)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"relay-{name}-"))
-        self.config = self.tmp / "relay.toml"
         # With `metrics`, /metrics is served on a free loopback port.
         self.metrics_port = free_local_port() if metrics else None
         if self.metrics_port:
             extra += f'\n[metrics]\naddress = "127.0.0.1:{self.metrics_port}"\n'
-        self.config.write_text(CONFIG.format(prefix=self.prefix, root_if=self.root_if, lowest_port=lowest_port,
-                                             highest_port=highest_port, extra_relay=extra_relay, extra=extra,
-                                             log_level=log_level))
+        self.config = write_config(self.tmp / "relay.toml", self.prefix, self.root_if, lowest_port, highest_port,
+                                   extra_relay, extra, log_level)
         self.procs: dict[str, subprocess.Popen] = {}
         # False with a portal: nothing is answered before its init, so the
         # control plane counts as started once it attached to the data plane.
@@ -108,8 +117,12 @@ class Appliance:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.stop()
+        if exc_type is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:  # the logs stay for whoever reads the failure
+            print(f"relay logs kept in {self.tmp}", file=sys.stderr)
 
     def start(self) -> None:
         subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)

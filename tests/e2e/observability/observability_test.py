@@ -96,13 +96,14 @@ def main() -> int:
         assert tables["allocations"] == 1 and tables["channels"] == 1, tables
         print("ok: telemetry /relay/stats, /relay/lcores, /relay/allocations")
 
-    for name in ("dataplane", "controlplane"):
-        log = relay.log(name)
-        assert relay.secret not in log, f"the auth secret appears in the {name} log"
-        for number, line in enumerate(log.splitlines(), 1):
-            r = subprocess.run(["jq", "-e", "."], input=line, capture_output=True, text=True)
-            assert r.returncode == 0, f"{name} log line {number} is not JSON: {line!r}"
-        print(f"ok: {len(log.splitlines())} {name} log lines are JSON, none holds the secret")
+        relay.stop()  # the logs are complete, shutdown lines included
+        for name in ("dataplane", "controlplane"):
+            log = relay.log(name)
+            assert relay.secret not in log, f"the auth secret appears in the {name} log"
+            for number, line in enumerate(log.splitlines(), 1):
+                r = subprocess.run(["jq", "-e", "."], input=line, capture_output=True, text=True)
+                assert r.returncode == 0, f"{name} log line {number} is not JSON: {line!r}"
+            print(f"ok: {len(log.splitlines())} {name} log lines are JSON, none holds the secret")
     return 0
 
 
