@@ -20,10 +20,16 @@ void ResponseCache::insert(const ClientFiveTuple& client, const stun::Transactio
 }
 
 void ResponseCache::expire(Instant now) {
+  bool expired = false;
   while (!order_.empty() && now - order_.front().inserted >= kResponseCacheTime) {
     map_.erase(order_.front().key);
     order_.pop_front();
+    expired = true;
   }
+  // The bucket array keeps the size of the busiest 40 s; after a surge it
+  // shrinks back once seven eighths of it are unused (amortized O(1), as
+  // growing is).
+  if (expired && map_.bucket_count() > kKeptBuckets && map_.size() < map_.bucket_count() / 8) map_.rehash(0);
 }
 
 }  // namespace relay::core

@@ -33,6 +33,7 @@ class ResponseCache {
               Instant now);
   void expire(Instant now);
   [[nodiscard]] size_t size() const { return map_.size(); }
+  [[nodiscard]] size_t bucket_count() const { return map_.bucket_count(); }
 
  private:
   struct Key {
@@ -53,6 +54,7 @@ class ResponseCache {
     Instant inserted;
     Key key;
   };
+  static constexpr size_t kKeptBuckets = 1024;
   size_t capacity_;
   std::unordered_map<Key, std::vector<uint8_t>, KeyHash> map_;
   std::deque<Order> order_;

@@ -44,6 +44,7 @@ class TimerQueue {
   // The earliest entry due at `now`, removed from the queue.
   std::optional<TimerKey> pop_due(Instant now);
   [[nodiscard]] size_t size() const { return heap_.size(); }
+  [[nodiscard]] size_t capacity() const { return heap_.capacity(); }
 
  private:
   struct Entry {
@@ -52,6 +53,7 @@ class TimerQueue {
     TimerId id;
   };
   static constexpr uint32_t kNotQueued = UINT32_MAX;
+  static constexpr size_t kKeptCapacity = 1024;  // never shrunk below: 32 KiB
   static bool before(const Entry& a, const Entry& b) { return a.at != b.at ? a.at < b.at : a.key < b.key; }
   void place(size_t pos, Entry e);
   void sift_up(size_t pos);

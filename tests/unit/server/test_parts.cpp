@@ -2,12 +2,14 @@
 // randomness, the key cache, stats names, configuration checks.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
 
 #include "controlplane/core/key_cache.hpp"
 #include "controlplane/core/nonce_store.hpp"
 #include "controlplane/core/peer_policy.hpp"
 #include "controlplane/core/port_allocator.hpp"
+#include "controlplane/core/response_cache.hpp"
 #include "controlplane/core/rng.hpp"
 #include "controlplane/core/server_config.hpp"
 #include "controlplane/core/stats.hpp"
@@ -163,6 +165,47 @@ TEST(TimerQueue, PopsInDeadlineOrderThroughMovesAndCancelsLikeASortedSet) {
       }
     }
   }
+}
+
+TEST(TimerQueue, GivesItsMemoryBackAfterASurgeAndStillPopsInOrder) {
+  Rng rng(9);
+  TimerQueue q;
+  for (uint16_t i = 0; i < 20000; ++i)
+    q.schedule(Instant{} + std::chrono::seconds(1 + rng.below(300)), TimerKey{TimerKind::PortHold, i});
+  EXPECT_GE(q.capacity(), 20000u);
+  Instant last{};
+  size_t popped = 0;
+  while (q.earliest()) {
+    Instant due = *q.earliest();
+    ASSERT_GE(due, last);
+    last = due;
+    ASSERT_TRUE(q.pop_due(due));
+    ++popped;
+  }
+  EXPECT_EQ(popped, 20000u);
+  EXPECT_LE(q.capacity(), 1024u);
+}
+
+TEST(ResponseCache, ShrinksItsBucketsOnceASurgeHasExpired) {
+  ResponseCache cache(1u << 16);
+  const ClientFiveTuple client{ClientSocket{*SocketAddress::parse("198.51.100.10:40000")},
+                               ListenSocket{*SocketAddress::parse("203.0.113.1:3478")}};
+  const std::vector<uint8_t> response(64, 1);
+  stun::TransactionId id{};
+  for (uint32_t i = 0; i < 20000; ++i) {
+    std::memcpy(id.data(), &i, sizeof i);
+    cache.insert(client, id, response, Instant{});
+  }
+  EXPECT_GE(cache.bucket_count(), 20000u);
+  cache.expire(Instant{} + std::chrono::seconds(39));
+  EXPECT_EQ(cache.size(), 20000u);
+  cache.expire(Instant{} + std::chrono::seconds(40));
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_LE(cache.bucket_count(), 1024u);
+  EXPECT_EQ(cache.find(client, id), nullptr);
+  cache.insert(client, id, response, Instant{} + std::chrono::seconds(41));  // and it still works
+  ASSERT_NE(cache.find(client, id), nullptr);
+  EXPECT_EQ(*cache.find(client, id), response);
 }
 
 TEST(KeyCache, FindsWhatWasInsertedAndStaysBounded) {
