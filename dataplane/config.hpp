@@ -10,6 +10,7 @@
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
+#include "dataplane/source_limiter.hpp"
 
 namespace relay::dataplane {
 
@@ -42,6 +43,10 @@ struct InterfaceConfig {
   // refresh interval; ICE agents pace Binding checks at 50/s (RFC 8445 §14.2).
   uint32_t stun_rate_per_source = 200;
   uint32_t stun_burst_per_source = 100;
+  // How many sources the limit remembers: two per set. The fuzzer uses one
+  // set, so that building a worker per input is cheap and set choice (seeded
+  // from the TSC) cannot make a run irreproducible.
+  uint32_t stun_limiter_sets = SourceRateLimiter::kDefaultSets;
 };
 
 constexpr uint16_t kMaxBurst = 64;

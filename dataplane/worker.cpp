@@ -37,7 +37,7 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       neighbours_(setup.config, setup.tsc_hz),
       echo_limiter_(setup.config.echo_replies_per_second, setup.tsc_hz),
       stun_limiter_(setup.config.stun_rate_per_source, setup.config.stun_burst_per_source, setup.tsc_hz,
-                    SourceRateLimiter::kDefaultSets, rte_rdtsc()),
+                    setup.config.stun_limiter_sets, rte_rdtsc()),
       commands_(setup.commands),
       to_cp_(setup.to_cp),
       from_cp_(setup.from_cp),

@@ -27,38 +27,44 @@ using namespace relay::dataplane;
 constexpr uint64_t kHz = 1'000'000'000;
 constexpr uint64_t kNow = 1'000'000'000'000;
 
-const char* const kClients[] = {"198.51.100.10:40000", "[2001:db8:2::10]:40000", "198.51.100.11:40001",
-                                "[2001:db8:2::11]:40001"};
-const char* const kPeers[] = {"192.0.2.20:5000", "[2001:db8:3::20]:5000", "203.0.113.1:49153",
-                              "[2001:db8:1::1]:49152", "203.0.113.50:6000", "[2001:db8:1::50]:6000"};
+// Parsed once: text parsing per command cost more than applying it.
+SocketAddress sa(const char* text) { return *SocketAddress::parse(text); }
+const SocketAddress kClients[] = {sa("198.51.100.10:40000"), sa("[2001:db8:2::10]:40000"), sa("198.51.100.11:40001"),
+                                  sa("[2001:db8:2::11]:40001")};
+const SocketAddress kPeers[] = {sa("192.0.2.20:5000"), sa("[2001:db8:3::20]:5000"), sa("203.0.113.1:49153"),
+                                sa("[2001:db8:1::1]:49152"), sa("203.0.113.50:6000"), sa("[2001:db8:1::50]:6000")};
+const IpAddress kRelayV4 = *IpAddress::parse("203.0.113.1");
+const IpAddress kRelayV6 = *IpAddress::parse("2001:db8:1::1");
+const IpAddress kGatewayV4 = *IpAddress::parse("203.0.113.254");
+const IpAddress kGatewayV6 = *IpAddress::parse("2001:db8:1::fe");
 
-InterfaceConfig fuzz_config() {
+InterfaceConfig make_config() {
   InterfaceConfig c;
   c.mac = {0x02, 0, 0, 0, 0, 0x01};
-  c.ipv4 = InterfaceAddress{*IpAddress::parse("203.0.113.1"), 24, IpAddress::parse("203.0.113.254")};
-  c.ipv6 = InterfaceAddress{*IpAddress::parse("2001:db8:1::1"), 64, IpAddress::parse("2001:db8:1::fe")};
+  c.ipv4 = InterfaceAddress{kRelayV4, 24, kGatewayV4};
+  c.ipv6 = InterfaceAddress{kRelayV6, 64, kGatewayV6};
   c.min_allocation_port = 49152;
   c.max_allocation_port = 49159;
   c.max_channels = 16;
   c.neighbour_capacity = 8;
+  c.stun_limiter_sets = 1;
   return c;
 }
+const InterfaceConfig kConfig = make_config();
 
 ring_abi::CommandMessage command_from(const uint8_t* b) {
-  const SocketAddress client = *SocketAddress::parse(kClients[b[1] % 4]);
-  const SocketAddress peer = *SocketAddress::parse(kPeers[b[2] % 6]);
+  const SocketAddress& client = kClients[b[1] % 4];
+  const SocketAddress& peer = kPeers[b[2] % 6];
   const auto channel = static_cast<uint16_t>(0x4000 | b[3]);
   const auto port = static_cast<uint16_t>(49152 + b[4] % 10);  // some outside the range
   const Instant expiry = Instant::from_ns(b[5] % 4 == 0 ? kNow - 1 : kNow + 1'000'000'000ull * b[5]);
-  const SocketAddress listen{client.ip.is_v4() ? *IpAddress::parse("203.0.113.1") : *IpAddress::parse("2001:db8:1::1"),
-                             3478};
-  const SocketAddress relay{peer.ip.is_v4() ? *IpAddress::parse("203.0.113.1") : *IpAddress::parse("2001:db8:1::1"),
-                            port};
+  const SocketAddress listen{client.ip.is_v4() ? kRelayV4 : kRelayV6, 3478};
+  const SocketAddress relay{peer.ip.is_v4() ? kRelayV4 : kRelayV6, port};
   const ClientFiveTuple five{ClientSocket{client}, ListenSocket{listen}};
   switch (b[0] % 5) {
     case 0:
-      return ring_abi::make_create_allocation(AllocationPort{port}, SocketAddress{*IpAddress::parse("203.0.113.1"), port},
-                                              SocketAddress{*IpAddress::parse("2001:db8:1::1"), port}, five, expiry);
+      return ring_abi::make_create_allocation(AllocationPort{port}, SocketAddress{kRelayV4, port},
+                                              SocketAddress{kRelayV6, port}, five, expiry);
     case 1: return ring_abi::make_update_allocation(AllocationPort{port}, expiry);
     case 2: return ring_abi::make_free_allocation(AllocationPort{port});
     case 3: return ring_abi::make_install_channel(five, ChannelNumber{channel}, PeerSocket{peer}, relay, expiry);
@@ -79,13 +85,13 @@ void check_sent(const rte_mbuf* m, bool we_verified) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   WorkerSetup setup;
-  setup.config = fuzz_config();
+  setup.config = kConfig;
   setup.has_port = false;
   setup.tsc_hz = kHz;
   auto worker = std::move(Worker::create(setup).value());
   const MacAddress gw = {0x02, 0, 0, 0, 0, 0xFE};
-  worker->neighbours().learn(Family::V4, IpAddress::parse("203.0.113.254")->bytes.data(), gw.data(), kNow);
-  worker->neighbours().learn(Family::V6, IpAddress::parse("2001:db8:1::fe")->bytes.data(), gw.data(), kNow);
+  worker->neighbours().learn(Family::V4, kGatewayV4.bytes.data(), gw.data(), kNow);
+  worker->neighbours().learn(Family::V6, kGatewayV6.bytes.data(), gw.data(), kNow);
 
   size_t pos = 1;
   for (unsigned i = 0; i < data[0] % 16 && pos + 8 <= size; ++i, pos += 8) worker->apply(command_from(data + pos), kNow, kNow);

@@ -9,9 +9,12 @@
 //     exactly one FreeAllocation and every channel was removed.
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "controlplane/core/server.hpp"
@@ -37,6 +40,39 @@ const SocketAddress kClients[] = {sa("198.51.100.1:1000"), sa("198.51.100.1:1001
 const SocketAddress kPeers[] = {sa("192.0.2.1:1"), sa("192.0.2.2:2"), sa("[2001:db8::7]:3"),
                                 sa("10.0.0.1:1"),  sa("203.0.113.1:50001"), sa("203.0.113.1:3478")};
 const ListenSocket kListen{sa("203.0.113.1:3478")};
+
+ServerConfig make_config() {
+  ServerConfig c;
+  c.relay_v4 = IpAddress::parse("203.0.113.1");
+  c.relay_v6 = IpAddress::parse("2001:db8::1");
+  c.port_min = 50000;
+  c.port_max = 50015;  // small, so exhaustion and reuse happen
+  c.auth_secret = kSecret;
+  c.has_portal = false;
+  c.nonce_capacity = 8;
+  c.key_cache_capacity = 2;
+  c.response_cache_capacity = 16;
+  c.quotas.channels_per_allocation = 4;
+  c.quotas.permissions_per_allocation = 4;
+  return c;
+}
+const ServerConfig kConfig = make_config();
+
+// What a request may authenticate with: a valid user (two salts), an expired
+// one, or a password minted from the wrong secret. Derived once, not for
+// every message (minting is SHA-256 and base64, the key MD5).
+struct Credential {
+  std::string username;
+  stun::LongTermKey key;
+};
+Credential make_credential(std::string_view secret, uint64_t expiry, std::string_view salt) {
+  std::string username = std::to_string(expiry) + ":" + std::string(salt);
+  return {username, stun::long_term_key(username, "firezone", stun::mint_password(secret, expiry, salt))};
+}
+const Credential kValid = make_credential(kSecret, kUnixAtBoot + 1000000, "a");
+const Credential kValidOtherSalt = make_credential(kSecret, kUnixAtBoot + 1000000, "b");
+const Credential kExpired = make_credential(kSecret, kUnixAtBoot + 500, "a");
+const Credential kWrongSecret = make_credential("wrong", kUnixAtBoot + 1000000, "a");
 
 struct Model {
   struct Live {
@@ -100,24 +136,9 @@ struct Driver {
   std::string nonce;
   std::optional<stun::ReservationToken> token;
   uint8_t tx = 0;
+  std::array<uint8_t, 1500> scratch;  // what well_formed() builds in; the builder writes every byte it uses
 
-  static ServerConfig config() {
-    ServerConfig c;
-    c.relay_v4 = IpAddress::parse("203.0.113.1");
-    c.relay_v6 = IpAddress::parse("2001:db8::1");
-    c.port_min = 50000;
-    c.port_max = 50015;  // small, so exhaustion and reuse happen
-    c.auth_secret = kSecret;
-    c.has_portal = false;
-    c.nonce_capacity = 8;
-    c.key_cache_capacity = 2;
-    c.response_cache_capacity = 16;
-    c.quotas.channels_per_allocation = 4;
-    c.quotas.permissions_per_allocation = 4;
-    return c;
-  }
-
-  explicit Driver(FuzzedDataProvider& provider) : in(provider), server(config(), provider.ConsumeIntegral<uint64_t>()) {
+  explicit Driver(FuzzedDataProvider& provider) : in(provider), server(kConfig, provider.ConsumeIntegral<uint64_t>()) {
     server.set_wall_clock(Instant{}, std::chrono::seconds(kUnixAtBoot));
   }
 
@@ -161,16 +182,14 @@ struct Driver {
     if (chaos && (flags & 64)) b.add_attribute(in.ConsumeIntegral<uint16_t>(), std::vector<uint8_t>(4, 0));
   }
 
-  // A valid user (two of them), an expired one, or a wrong password.
+  // Mostly a valid user, sometimes another one, an expired one, a wrong
+  // password or none at all.
   void add_credentials(stun::Builder& b) {
     int who = in.ConsumeIntegralInRange<int>(0, 9);
     if (who == 9) return;  // no MESSAGE-INTEGRITY: the 401 path
-    uint64_t expiry = who == 7 ? kUnixAtBoot + 500 : kUnixAtBoot + 1000000;
-    std::string salt = who == 6 ? "b" : "a";
-    std::string username = std::to_string(expiry) + ":" + salt;
-    std::string password = stun::mint_password(who == 8 ? "wrong" : kSecret, expiry, salt);
-    b.add_username(username).add_realm("firezone").add_nonce(nonce.empty() ? "x" : nonce);
-    b.add_message_integrity(stun::long_term_key(username, "firezone", password));
+    const Credential& c = who == 6 ? kValidOtherSalt : who == 7 ? kExpired : who == 8 ? kWrongSecret : kValid;
+    b.add_username(c.username).add_realm("firezone").add_nonce(nonce.empty() ? "x" : nonce);
+    b.add_message_integrity(c.key);
   }
 
   std::vector<uint8_t> well_formed() {
@@ -179,16 +198,15 @@ struct Driver {
                                                 stun::Method::Send};
     stun::Method method = kMethods[in.ConsumeIntegralInRange<size_t>(0, std::size(kMethods) - 1)];
     uint8_t mode = in.ConsumeIntegral<uint8_t>();
-    std::vector<uint8_t> buf(1500);
     stun::TransactionId id{};
     id[0] = (mode & 7) == 0 ? tx : ++tx;  // sometimes a retransmission
     bool indication = method == stun::Method::Send || (mode & 0x38) == 0;
-    stun::Builder b(buf, method, indication ? stun::MessageClass::Indication : stun::MessageClass::Request, id);
+    stun::Builder b(scratch, method, indication ? stun::MessageClass::Indication : stun::MessageClass::Request, id);
     add_attributes(b, method);
     if (!indication) add_credentials(b);
     if (mode & 0x40) b.add_fingerprint();
     auto n = b.finish();
-    buf.resize(n.ok() ? *n : 0);
+    std::vector<uint8_t> buf(scratch.begin(), scratch.begin() + (n.ok() ? *n : 0));
     if ((mode & 0x80) && (mode & 0x07) == 1 && !buf.empty()) {  // mutate a few bytes
       for (int i = in.ConsumeIntegralInRange<int>(1, 4); i > 0; --i)
         buf[in.ConsumeIntegralInRange<size_t>(0, buf.size() - 1)] ^= in.ConsumeIntegral<uint8_t>();
@@ -230,6 +248,9 @@ struct Driver {
     CHECK(model.created == model.freed);
     CHECK(server.stats().active_allocations_v4 == 0 && server.stats().active_allocations_v6 == 0);
     CHECK(!server.poll_timeout());
+    // Every port of the range is free again: none leaked, no hold outlived its 5 minutes.
+    CHECK(server.stats().held_ports == 0);
+    CHECK(server.stats().free_ports == size_t{kConfig.port_max} - kConfig.port_min + 1);
     // For a look at what a corpus reaches: FUZZ_SERVER_TRACE=1 fuzz_server -runs=0 DIR
     if (std::getenv("FUZZ_SERVER_TRACE"))
       std::fprintf(stderr, "allocations %llu channels %llu permissions %llu\n",
