@@ -112,13 +112,12 @@ uint16_t Worker::iterate() {
 unsigned Worker::apply_commands(uint64_t now_tsc) {
   if (dump_cursor_.active()) [[unlikely]] stream_dump(now_tsc);
   if (commands_ == nullptr) return 0;
-  ring_abi::CommandMessage batch[kCommandsPerIteration];
-  const unsigned n =
-      rte_ring_dequeue_burst_elem(commands_, batch, sizeof(ring_abi::CommandMessage), kCommandsPerIteration, nullptr);
+  const unsigned n = rte_ring_dequeue_burst_elem(commands_, command_batch_, sizeof(ring_abi::CommandMessage),
+                                                 kCommandsPerIteration, nullptr);
   if (n == 0) return 0;
   // One clock reading per batch: the conversion error is the batch's apply time.
   const uint64_t mono = monotonic_now_ns();
-  for (unsigned i = 0; i < n; ++i) apply(batch[i], now_tsc, mono);
+  for (unsigned i = 0; i < n; ++i) apply(command_batch_[i], now_tsc, mono);
   return n;
 }
 

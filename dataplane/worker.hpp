@@ -156,6 +156,9 @@ class alignas(64) Worker {
   SourceRateLimiter stun_limiter_;
   // Cold.
   rte_ring* commands_;
+  // A member, not a local: CommandMessage's member initialisers would zero
+  // its 4.3 KB on every loop iteration (29% of a saturated worker's cycles).
+  ring_abi::CommandMessage command_batch_[kCommandsPerIteration];
   rte_ring* to_cp_;
   rte_ring* from_cp_;
   rte_ring* dump_;
