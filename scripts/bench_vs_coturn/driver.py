@@ -1,27 +1,29 @@
 """bench-vs-coturn: the same ladder of offered loads against coturn and our
 relay on the same namespace topology, one core for the relay under test and
 the other for turn-loadgen. Writes a CSV per relay and client count, a PNG,
-and prints one JSON summary line. Run through scripts/bench-vs-coturn."""
+and prints one JSON summary line. With --ceiling, also the DPDK-only ceiling
+(ceiling.py: turn-memif-gen drives our relay over net_memif), one JSON line
+per point and a dpdk_ceiling line before the summary. Run through
+scripts/bench-vs-coturn (or scripts/bench-ceiling for the ceiling alone)."""
 from __future__ import annotations
 
 import argparse
 import contextlib
 import csv
 import json
-import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from relays import CLIENT4, PEER4, PORT, RELAY4, ROOT, Coturn, OurRelay, Topology, machine_cpu_seconds  # noqa: E402
+import ceiling  # noqa: E402
+from relays import (CLIENT4, PEER4, PORT, RELAY4, ROOT, Coturn, OurRelay, Topology,  # noqa: E402
+                    machine_cpu_seconds, run_generator)
 
-NETNS, ROOT_IF, PREFIX = "bvc-ns", "bvc0", "bvc"
 RELAY_CORE, GENERATOR_CORE = 1, 0
 LADDER = [50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000]
 PASS_LOSS, STOP_LOSS = 0.001, 0.01
@@ -83,31 +85,18 @@ class Stopping:
 def run_point(relay, loadgen: Path, clients: int, rate: int, duration_s: float, hz: float) -> dict:
     """One loadgen run; the relay's counters are sampled at the loadgen's
     traffic_start / traffic_end marks so that setup stays out of them."""
-    args = ["ip", "netns", "exec", NETNS, "taskset", "-c", str(GENERATOR_CORE), str(loadgen),
+    args = ["ip", "netns", "exec", relay.topology.netns, "taskset", "-c", str(GENERATOR_CORE), str(loadgen),
             "--relay", f"{RELAY4}:{PORT}", "--client-ip", CLIENT4, "--peer", PEER4, "--clients", str(clients),
             "--rate", str(rate), "--duration-ms", str(int(duration_s * 1000)), "--auth", relay.auth,
             "--label", f"{relay.name}-{clients}-{rate}"]
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=dict(os.environ, AUTH_SECRET=relay.secret))
-    marks, errors = {}, []
-    try:
-        for line in p.stderr:
-            if '"traffic_start"' in line or '"traffic_end"' in line:
-                counters = relay.counters()
-                marks["start" if "start" in line else "end"] = (
-                    relay.cpu_seconds(), counters.get("relay_dataplane_lcore_busy_seconds_total"),
-                    machine_cpu_seconds(), root_udp_rcvbuf_errors(), time.monotonic(), counters)
-            else:
-                errors.append(line)
-        out, _ = p.communicate(timeout=duration_s + 150)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    if p.returncode != 0 or "end" not in marks:
-        raise RuntimeError(f"turn-loadgen failed ({p.returncode}): {''.join(errors)[-2000:]}\n{relay.logs()}")
-    r = json.loads(out.strip().splitlines()[-1])
-    (cpu0, busy0, m0, drops0, t0, c0), (cpu1, busy1, m1, drops1, t1, c1) = marks["start"], marks["end"]
+
+    def sample():
+        counters = relay.counters()
+        return (relay.cpu_seconds(), counters.get("relay_dataplane_lcore_busy_seconds_total"),
+                machine_cpu_seconds(), root_udp_rcvbuf_errors(), time.monotonic(), counters)
+
+    r, (cpu0, busy0, m0, drops0, t0, c0), (cpu1, busy1, m1, drops1, t1, c1) = run_generator(
+        args, {"AUTH_SECRET": relay.secret}, sample, duration_s + 150, relay)
     delta = {k: c1[k] - c0.get(k, 0) for k in c1}
     # Frames the clients and the echoing peer put on the veth that the data
     # plane's worker never received: lost in the af_packet ring while the
@@ -235,13 +224,24 @@ def main() -> int:
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 512])
     ap.add_argument("--duration", type=float, default=5.0, help="seconds of traffic per point")
     ap.add_argument("--budget", type=float, default=1500.0, help="seconds for the whole run")
-    ap.add_argument("--relays", nargs="+", default=["coturn", "relay"], choices=["coturn", "relay"])
+    ap.add_argument("--relays", nargs="*", default=["coturn", "relay"], choices=["coturn", "relay"],
+                    help="the socket stages to run; none with --ceiling runs the ceiling alone")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also the DPDK-only ceiling: turn-memif-gen drives our relay over net_memif")
+    ap.add_argument("--ceiling-clients", type=int, default=512, help="clients of the ceiling stage (--quick: 8)")
+    ap.add_argument("--file-prefix", default="bvc",
+                    help="names everything this run creates: <P>-ns, <P>0, DPDK file prefixes <P> and <P>-ceil")
     a = ap.parse_args()
+    # The namespace is "<P>-ns", the root end of its veth "<P>0".
+    netns, root_if = f"{a.file_prefix}-ns", f"{a.file_prefix}0"
     loadgen = a.build / "tests/bench/load/turn-loadgen"
     clients = [8] if a.quick else a.clients
     loads = [50_000] if a.quick else LADDER
     duration = 2.0 if a.quick else a.duration
-    deadline = time.monotonic() + (55 if a.quick else a.budget)
+    started = time.monotonic()
+    deadline = started + (55 if a.quick else a.budget)
+    # The ceiling stage keeps this much of the budget for itself.
+    socket_deadline = deadline - ((12 if a.quick else 90) if a.ceiling and a.relays else 0)
     out = ROOT / "build" / "bench" / time.strftime("bench-vs-coturn-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-vs-coturn-"))
@@ -250,23 +250,37 @@ def main() -> int:
     stopping = Stopping()
     rows: list[dict] = []
     for name in a.relays:
-        topology = Topology(NETNS, ROOT_IF, f"{RELAY4}/24" if name == "coturn" else None)
+        topology = Topology(netns, root_if, f"{RELAY4}/24" if name == "coturn" else None)
         secret = secrets.token_hex(16)
         relay = (Coturn(tmp, topology, RELAY_CORE, secret) if name == "coturn" else
-                 OurRelay(tmp, topology, RELAY_CORE, secret, a.build, PREFIX, free_tcp_port()))
+                 OurRelay(tmp, topology, RELAY_CORE, secret, a.build, a.file_prefix, free_tcp_port()))
         try:
             topology.up()
             relay.start()
             for n in clients:
-                rows += ladder(relay, loadgen, n, loads, duration, hz, out, deadline)
+                rows += ladder(relay, loadgen, n, loads, duration, hz, out, socket_deadline)
         finally:
             with stopping.shielded():
                 relay.stop()
                 topology.down()
+    ceiling_summary = None
+    if a.ceiling:
+        ceiling_summary = ceiling.run(
+            a.build, tmp, out, RELAY_CORE, GENERATOR_CORE, a.file_prefix, secrets.token_hex(16), free_tcp_port(),
+            8 if a.quick else a.ceiling_clients, a.quick, 1.0 if a.quick else 3.0, hz, deadline, stopping)
+        (out / "dpdk_ceiling.json").write_text(json.dumps(ceiling_summary) + "\n")
+        print(json.dumps(ceiling_summary), flush=True)
+    if not a.relays:
+        return 0  # the ceiling alone: its dpdk_ceiling line is the summary
     if rows:
         plot(rows, out / "bench-vs-coturn.png")
     summary = summarize(rows, out, a.quick)
     summary["loadavg_at_start"] = loadavg
+    if ceiling_summary:
+        summary["relay_dpdk_ceiling_pps"] = ceiling_summary["relay_ceiling_pps"]
+        summary["relay_dpdk_max_relayed_pps"] = ceiling_summary["max_relayed_pps"]
+        summary["relay_dpdk_ceiling_generator_limited"] = ceiling_summary["generator_limited"]
+    summary["elapsed_s"] = round(time.monotonic() - started, 1)
     (out / "summary.json").write_text(json.dumps(summary) + "\n")
     print(json.dumps(summary))
     return 0

@@ -3,12 +3,14 @@ one core, with the counters the driver reads for the cost per packet.
 Everything started here is ended here, by PID."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAY4, CLIENT4, PEER4 = "198.51.100.1", "198.51.100.2", "198.51.100.3"
@@ -33,7 +35,7 @@ max_allocations_per_username = 0
 # One core for everything: the main lcore runs the only worker loop.
 lcores = "{core}"
 file_prefix = "{prefix}"
-vdevs = ["net_af_packet0,iface={root_if}"]
+vdevs = ["{vdev}"]
 memory_mb = 256
 
 [dataplane]
@@ -84,6 +86,32 @@ def machine_cpu_seconds() -> float:
     f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = f[3] + f[4]  # idle + iowait
     return (sum(f[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def run_generator(args: list[str], env: dict[str, str], sample: Callable[[], Any], timeout_s: float,
+                  relay: "Relay") -> tuple[dict, Any, Any]:
+    """Runs a load generator (turn-loadgen, turn-memif-gen) to its end.
+    `sample()` is taken at its traffic_start and traffic_end marks on
+    stderr, so that setup and teardown stay out of what is sampled.
+    Returns its last JSON line on stdout and the two samples."""
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, **env))
+    marks, errors = {}, []
+    try:
+        for line in p.stderr:
+            if '"traffic_start"' in line or '"traffic_end"' in line:
+                marks["start" if "start" in line else "end"] = sample()
+            else:
+                errors.append(line)
+        out, _ = p.communicate(timeout=timeout_s)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    if p.returncode != 0 or "end" not in marks:
+        name = next((Path(a).name for a in args if "/" in a), args[0])
+        raise RuntimeError(f"{name} failed ({p.returncode}): {''.join(errors)[-2000:]}\n{relay.logs()}")
+    return json.loads(out.strip().splitlines()[-1]), marks["start"], marks["end"]
 
 
 class Topology:
@@ -168,14 +196,14 @@ class Relay:
 class OurRelay(Relay):
     name, auth = "relay", "firezone"
 
-    def __init__(self, tmp: Path, topology: Topology, core: int, secret: str, build: Path, prefix: str,
-                 metrics_port: int):
+    def __init__(self, tmp: Path, topology: Topology | None, core: int, secret: str, build: Path, prefix: str,
+                 metrics_port: int, vdev: str | None = None):
         super().__init__(tmp, topology, core, secret)
         self.build, self.prefix, self.metrics_port = build, prefix, metrics_port
         self.config = tmp / "relay.toml"
-        self.config.write_text(OUR_CONFIG.format(port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT, relay=RELAY4,
-                                                 core=core, prefix=prefix, root_if=topology.root_if,
-                                                 metrics_port=metrics_port))
+        self.config.write_text(OUR_CONFIG.format(
+            port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT, relay=RELAY4, core=core, prefix=prefix,
+            vdev=vdev or f"net_af_packet0,iface={topology.root_if}", metrics_port=metrics_port))
 
     def start(self) -> None:
         env = {"AUTH_SECRET": self.secret}
@@ -184,8 +212,10 @@ class OurRelay(Relay):
         self.wait(lambda: "ready" in self.log("dataplane"), dp, "relay-dataplane did not become ready")
         cp = self.spawn("controlplane", [str(self.build / "controlplane/process/relay-controlplane"), "--config",
                                          str(self.config)], env)
-        self.wait(lambda: self.answers_stun() and self.busy_seconds() is not None, cp,
-                  "relay-controlplane does not answer STUN and /metrics")
+        self.wait(self.control_plane_ready, cp, "relay-controlplane does not answer STUN and /metrics")
+
+    def control_plane_ready(self) -> bool:
+        return self.answers_stun() and self.busy_seconds() is not None
 
     def stop(self) -> None:
         super().stop()

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/bench/load/options.hpp"
 #include "tests/bench/load/traffic.hpp"
 #include "tests/bench/load/turn_setup.hpp"
+#include "tests/bench/turn_client/options.hpp"
 
 namespace relay::loadgen {
 namespace {

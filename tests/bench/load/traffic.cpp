@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/channel_data.hpp"
+#include "tests/bench/turn_client/probe.hpp"
 
 namespace relay::loadgen {
 
@@ -18,14 +19,6 @@ namespace {
 // one client's burst does not overrun a relay's 512-frame af_packet ring.
 constexpr size_t kBatch = 64;
 constexpr size_t kMaxDatagram = 2048;
-// The payload starts with these, big-endian; the rest is zero.
-constexpr size_t kSeqOffset = 0, kStampOffset = 8, kClientOffset = 16;
-
-uint64_t load_be64(const uint8_t* p) { return (uint64_t{load_be32(p)} << 32) | load_be32(p + 4); }
-void store_be64(uint8_t* p, uint64_t v) {
-  store_be32(p, static_cast<uint32_t>(v >> 32));
-  store_be32(p + 4, static_cast<uint32_t>(v));
-}
 
 // Scatter/gather state for one recvmmsg or sendmmsg call of up to kBatch.
 struct Batch {
@@ -159,11 +152,8 @@ void Run::send_to(TurnClient& c, uint32_t index, size_t n, uint64_t now) {
   for (size_t i = 0; i < n; ++i) {
     uint8_t* p = batch_.buf[i].data();
     std::memset(p, 0, len);
-    write_channel_data_header(p, c.channel, o_.payload_bytes);
-    uint8_t* data = p + kChannelDataHeaderSize;
-    store_be64(data + kSeqOffset, seq_++);
-    store_be64(data + kStampOffset, now);
-    store_be32(data + kClientOffset, index);
+    write_channel_data_header(p, c.session.channel, o_.payload_bytes);
+    write_probe(p + kChannelDataHeaderSize, seq_++, now, index);
   }
   r_.offered += n;
   const int sent = sendmmsg(c.socket.fd(), batch_.msg.data(), static_cast<unsigned>(n), 0);
@@ -173,11 +163,11 @@ void Run::send_to(TurnClient& c, uint32_t index, size_t n, uint64_t now) {
 }
 
 void Run::record(const uint8_t* data, size_t len, uint64_t now) {
-  if (len < kClientOffset + 4) {
+  if (len < kProbeBytes) {
     ++r_.malformed;
     return;
   }
-  const uint64_t stamp = load_be64(data + kStampOffset);
+  const uint64_t stamp = probe_stamp(data);
   if (stamp < start_ || stamp > now) {
     ++r_.malformed;
     return;
@@ -212,7 +202,7 @@ void Run::drain_client(TurnClient& c) {
     const uint64_t now = monotonic_ns();
     for (size_t i = 0; i < static_cast<size_t>(n); ++i) {
       auto cd = parse_channel_data(std::span<const uint8_t>(batch_.buf[i].data(), batch_.msg[i].msg_len));
-      if (!cd || cd->channel != c.channel) {
+      if (!cd || cd->channel != c.session.channel) {
         ++r_.malformed;
         continue;
       }

@@ -7,9 +7,9 @@
 #include <span>
 #include <vector>
 
-#include "tests/bench/load/options.hpp"
 #include "tests/bench/load/turn_setup.hpp"
 #include "tests/bench/load/udp.hpp"
+#include "tests/bench/turn_client/options.hpp"
 
 namespace relay::loadgen {
 

@@ -1,9 +1,15 @@
-// The load generator's command line: what to offer, to whom, for how long.
+// The load generators' common command line (turn-loadgen over kernel
+// sockets, turn-memif-gen over a DPDK port): what to offer, to whom, for how
+// long, with which credentials.
 #pragma once
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
@@ -41,7 +47,24 @@ struct Options {
 // Hard bounds: a run never lasts longer than this, whatever the flags say.
 constexpr std::chrono::seconds kMaxDuration{600};
 
+// A generator's own flags beyond the common ones: `usage` is appended to
+// the usage text; `parse` is asked about every flag the common parser does
+// not know and answers nullopt (not mine either), true (taken) or false
+// (bad value).
+struct ExtraFlags {
+  std::string_view usage;
+  std::function<std::optional<bool>(std::string_view flag, std::string_view value)> parse;
+};
+
+// The whole of `text` as a decimal number (a flag's value).
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
 // Err holds a one-line message (or the usage text for --help).
-Result<Options, std::string> parse_options(int argc, char** argv);
+Result<Options, std::string> parse_options(int argc, char** argv, std::string_view program = "turn-loadgen",
+                                           const ExtraFlags& extra = {});
 
 }  // namespace relay::loadgen

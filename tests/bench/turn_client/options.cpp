@@ -1,8 +1,7 @@
-#include "tests/bench/load/options.hpp"
+#include "tests/bench/turn_client/options.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cstdlib>
 #include <string_view>
 
@@ -11,15 +10,13 @@ namespace relay::loadgen {
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: turn-loadgen --relay IP:PORT --client-ip IP --peer IP[:PORT] --secret S\n"
+    " --relay IP:PORT --client-ip IP --peer IP[:PORT] --secret S\n"
     "         [--clients N] [--rate PPS] [--duration-ms MS] [--drain-ms MS] [--payload BYTES]\n"
-    "         [--auth firezone|rest] [--rest-user NAME] [--realm R] [--mode echo|count] [--label TEXT]\n"
-    "  The secret may also come from the environment variable AUTH_SECRET.\n";
+    "         [--auth firezone|rest] [--rest-user NAME] [--realm R] [--mode echo|count] [--label TEXT]\n";
 
-template <class T>
-bool parse_number(std::string_view text, T& out) {
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && end == text.data() + text.size();
+std::string usage(std::string_view program, const ExtraFlags& extra) {
+  return "usage: " + std::string(program) + std::string(kUsage) + std::string(extra.usage) +
+         "  The secret may also come from the environment variable AUTH_SECRET.\n";
 }
 
 std::optional<SocketAddress> parse_peer(std::string_view text) {
@@ -30,13 +27,13 @@ std::optional<SocketAddress> parse_peer(std::string_view text) {
 
 }  // namespace
 
-Result<Options, std::string> parse_options(int argc, char** argv) {
+Result<Options, std::string> parse_options(int argc, char** argv, std::string_view program, const ExtraFlags& extra) {
   Options o;
   if (const char* env = std::getenv("AUTH_SECRET")) o.secret = env;
   bool have_relay = false, have_client = false, have_peer = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") return Err{std::string(kUsage)};
+    if (flag == "--help" || flag == "-h") return Err{usage(program, extra)};
     if (i + 1 >= argc) return Err{std::string(flag) + " needs a value"};
     const std::string_view v = argv[++i];
     bool ok = true;
@@ -83,12 +80,14 @@ Result<Options, std::string> parse_options(int argc, char** argv) {
       // Copied into the JSON line unescaped, so only plain characters.
       ok = std::ranges::all_of(v, [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.' || ch == ':'; });
       o.label = v;
+    } else if (auto taken = extra.parse ? extra.parse(flag, v) : std::nullopt) {
+      ok = *taken;
     } else {
-      return Err{"unknown flag " + std::string(flag) + "\n" + std::string(kUsage)};
+      return Err{"unknown flag " + std::string(flag) + "\n" + usage(program, extra)};
     }
     if (!ok) return Err{"bad value for " + std::string(flag) + ": " + std::string(v)};
   }
-  if (!have_relay || !have_client || !have_peer) return Err{"--relay, --client-ip and --peer are required\n" + std::string(kUsage)};
+  if (!have_relay || !have_client || !have_peer) return Err{"--relay, --client-ip and --peer are required\n" + usage(program, extra)};
   if (o.secret.empty()) return Err{std::string("a secret is required (--secret or AUTH_SECRET)")};
   if (o.relay.family() != o.client_ip.family || o.peer.family() != o.client_ip.family)
     return Err{std::string("relay, clients and peer must share one address family")};

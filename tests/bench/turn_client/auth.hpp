@@ -5,7 +5,7 @@
 #include <string>
 
 #include "controlplane/core/stun/credentials.hpp"
-#include "tests/bench/load/options.hpp"
+#include "tests/bench/turn_client/options.hpp"
 
 namespace relay::loadgen {
 

@@ -1,4 +1,4 @@
-#include "tests/bench/load/auth.hpp"
+#include "tests/bench/turn_client/auth.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
