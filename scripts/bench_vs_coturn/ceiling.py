@@ -75,10 +75,19 @@ def run_point(relay: MemifRelay, generator: Path, core: int, prefix: str, client
             "--drain-ms", "200", "--mode", "count", "--auth", relay.auth, "--lcore", str(core),
             "--file-prefix", f"{prefix}-gen", "--mac", GENERATOR_MAC, "--zero-copy", "yes",
             "--label", f"ceiling-{clients}-{'unthrottled' if unthrottled else rate}"]
-    r, (cpu0, dp0, t0, c0), (cpu1, dp1, t1, c1) = run_generator(
-        args, {"AUTH_SECRET": relay.secret},
-        lambda: (relay.cpu_seconds(), relay.dataplane_cpu_seconds(), time.monotonic(), relay.counters()),
-        duration_s + 150, relay)
+    for attempt in range(3):
+        try:
+            r, (cpu0, dp0, t0, c0), (cpu1, dp1, t1, c1) = run_generator(
+                args, {"AUTH_SECRET": relay.secret},
+                lambda: (relay.cpu_seconds(), relay.dataplane_cpu_seconds(), time.monotonic(), relay.counters()),
+                duration_s + 150, relay)
+            break
+        except RuntimeError as e:
+            # The relay's memif server may still be taking the previous
+            # point's generator down when the next one connects.
+            if "Failed to connect socket" not in str(e) or attempt == 2:
+                raise
+            time.sleep(1.0)
     delta = {k: c1[k] - c0.get(k, 0) for k in c1}
     wall = t1 - t0
     busy = delta.get("relay_dataplane_lcore_busy_seconds_total")
