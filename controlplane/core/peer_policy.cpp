@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "controlplane/core/fast_hash.hpp"
+
 namespace relay::core {
 
 namespace {
@@ -30,7 +32,25 @@ std::optional<IpAddress> embedded_v4(const IpAddress& ip) {
     return std::nullopt;
   return IpAddress::v4({ip.bytes[12], ip.bytes[13], ip.bytes[14], ip.bytes[15]});
 }
+
+std::array<uint64_t, 2> words(const std::array<uint8_t, 16>& bytes) {
+  std::array<uint64_t, 2> w{};
+  std::memcpy(w.data(), bytes.data(), sizeof w);
+  return w;
+}
+
+// The prefix's bits set, in address byte order.
+std::array<uint8_t, 16> prefix_mask(uint8_t prefix_len) {
+  std::array<uint8_t, 16> mask{};
+  for (size_t bit = 0; bit < prefix_len && bit < 128; ++bit) mask[bit / 8] |= static_cast<uint8_t>(0x80u >> (bit % 8));
+  return mask;
+}
 }  // namespace
+
+bool PeerPolicy::Rule::contains(const IpAddress& ip) const {
+  const std::array<uint64_t, 2> w = words(ip.bytes);
+  return ip.family == net.base.family && ((w[0] & mask[0]) ^ base[0]) == 0 && ((w[1] & mask[1]) ^ base[1]) == 0;
+}
 
 PeerPolicy::PeerPolicy(std::vector<IpAddress> relay_addresses, uint16_t port_min, uint16_t port_max,
                        const std::vector<Cidr>& allow, const std::vector<Cidr>& deny)
@@ -38,6 +58,11 @@ PeerPolicy::PeerPolicy(std::vector<IpAddress> relay_addresses, uint16_t port_min
   for (const char* text : kBuiltinDeny) rules_.push_back({*Cidr::parse(text), PeerVerdict::Deny, Origin::Builtin});
   for (const Cidr& c : allow) rules_.push_back({c, PeerVerdict::Allow, Origin::ConfigAllow});
   for (const Cidr& c : deny) rules_.push_back({c, PeerVerdict::Deny, Origin::ConfigDeny});
+  for (Rule& r : rules_) {
+    r.mask = words(prefix_mask(r.net.prefix_len));
+    const std::array<uint64_t, 2> base = words(r.net.base.bytes);
+    r.base = {base[0] & r.mask[0], base[1] & r.mask[1]};
+  }
   std::stable_sort(rules_.begin(), rules_.end(), [](const Rule& a, const Rule& b) {
     if (a.net.prefix_len != b.net.prefix_len) return a.net.prefix_len > b.net.prefix_len;
     return static_cast<int>(a.origin) > static_cast<int>(b.origin);
@@ -46,7 +71,7 @@ PeerPolicy::PeerPolicy(std::vector<IpAddress> relay_addresses, uint16_t port_min
 
 PeerVerdict PeerPolicy::check_ip(const IpAddress& ip) const {
   for (const Rule& r : rules_)
-    if (r.net.contains(ip)) return r.verdict;
+    if (r.contains(ip)) return r.verdict;
   return PeerVerdict::Allow;
 }
 
@@ -56,7 +81,7 @@ PeerVerdict PeerPolicy::check(const SocketAddress& peer) const {
   // Two clients both behind symmetric NATs reach each other through two
   // allocations of this relay; any other port of ours is a service of the
   // appliance itself (the listen port, management) and stays closed.
-  if (std::find(relay_addresses_.begin(), relay_addresses_.end(), ip) != relay_addresses_.end())
+  if (std::ranges::any_of(relay_addresses_, [&](const IpAddress& ours) { return same_ip(ours, ip); }))
     return peer.port >= port_min_ && peer.port <= port_max_ ? PeerVerdict::Allow : PeerVerdict::Deny;
   return check_ip(ip);
 }

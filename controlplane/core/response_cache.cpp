@@ -9,14 +9,15 @@ const std::vector<uint8_t>* ResponseCache::find(const ClientFiveTuple& client, c
 
 void ResponseCache::insert(const ClientFiveTuple& client, const stun::TransactionId& id,
                            std::span<const uint8_t> response, Instant now) {
-  Key key{client, id};
-  if (map_.contains(key)) return;
-  if (map_.size() >= capacity_) {
+  // One lookup: a miss walks a whole bucket chain of a large table.
+  auto [it, inserted] = map_.try_emplace(Key{client, id});
+  if (!inserted) return;
+  it->second.assign(response.begin(), response.end());
+  order_.push_back({now, it->first});
+  if (map_.size() > capacity_) {
     map_.erase(order_.front().key);
     order_.pop_front();
   }
-  map_.emplace(key, std::vector<uint8_t>(response.begin(), response.end()));
-  order_.push_back({now, key});
 }
 
 void ResponseCache::expire(Instant now) {

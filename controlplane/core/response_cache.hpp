@@ -39,7 +39,7 @@ class ResponseCache {
   struct Key {
     ClientFiveTuple client;
     stun::TransactionId id;
-    bool operator==(const Key&) const = default;
+    bool operator==(const Key& o) const { return same_five_tuple(client, o.client) && id == o.id; }
   };
   struct KeyHash {
     size_t operator()(const Key& k) const noexcept {

@@ -85,12 +85,16 @@ void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket fr
       return drop(msg.method() == stun::Method::Send ? DropReason::SendIndication : DropReason::IndicationFromClient);
     default: return drop(DropReason::ResponseFromClient);
   }
-  Request r{msg, ClientFiveTuple{from, to}, now};
+  const ClientFiveTuple client{from, to};
+  Request r{msg, client, now, allocation_of(client)};
   // Only these outcomes are remembered (see Remember): a successful
   // Allocate, and a Refresh that deleted, whose 5-tuple has no allocation
-  // any more; so a live allocation's Refresh skips the lookup.
-  bool may_be_cached = msg.method() == stun::Method::Allocate ||
-                       (msg.method() == stun::Method::Refresh && !by_client_.contains(r.client));
+  // any more; so a live allocation's Refresh skips the lookup. Both were
+  // authenticated, and a retransmission carries the same MESSAGE-INTEGRITY,
+  // so a request without one (every client's first Allocate) skips it too.
+  bool may_be_cached = msg.has_message_integrity() &&
+                       (msg.method() == stun::Method::Allocate ||
+                        (msg.method() == stun::Method::Refresh && r.allocation == nullptr));
   if (const auto* cached = may_be_cached ? responses_.find(r.client, msg.transaction_id()) : nullptr) {
     ++stats_.retransmissions;
     emit(SendMessage{*cached, from, to});
@@ -142,9 +146,9 @@ std::optional<RestoreError> Server::restore_allocation(const CreateAllocation& c
 std::optional<RestoreError> Server::restore_channel(const InstallChannel& c, Instant now) {
   if (c.expiry <= now) return RestoreError::Expired;
   if (!is_valid_channel(c.channel.value)) return RestoreError::InvalidChannel;
-  auto it = by_client_.find(c.client);
-  if (it == by_client_.end()) return RestoreError::NoAllocation;
-  Allocation& a = it->second;
+  Allocation* found = allocation_of(c.client);
+  if (!found) return RestoreError::NoAllocation;
+  Allocation& a = *found;
   const auto& relay = a.relay_for(c.peer.value.family());
   if (!relay || *relay != c.relay) return RestoreError::RelayMismatch;
   Channel* by_number = a.channel_by_number(c.channel);

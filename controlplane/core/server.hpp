@@ -61,7 +61,7 @@ class Server {
   // `config` must pass validate(); `rng_seed` makes every random choice
   // reproducible (tests, fuzzing); without it randomness is OpenSSL's.
   explicit Server(ServerConfig config, std::optional<uint64_t> rng_seed = std::nullopt);
-  // by_port_ and Allocation::username point into node-based maps: a move
+  // by_port_ and Allocation::owner point into node-based maps: a move
   // keeps the nodes, a copy would not.
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -101,9 +101,10 @@ class Server {
     const stun::Message& msg;
     ClientFiveTuple client;
     Instant now;
+    Allocation* allocation;  // the client 5-tuple's, or null: looked up once per request
   };
   struct Auth {
-    stun::LongTermKey key;
+    stun::IntegrityKey key;
     std::string_view username;
   };
   struct TransparentHash {
@@ -133,7 +134,9 @@ class Server {
   // Authentication (server_auth.cpp): the Auth, or nullopt once the error
   // response has been queued.
   std::optional<Auth> authenticate(const Request& r);
-  stun::LongTermKey derive_key(std::string_view username, const stun::Username& parsed) const;
+  // The key of a username that verified before, if still known.
+  std::optional<stun::IntegrityKey> known_key(const Request& r, std::string_view username);
+  stun::IntegrityKey derive_key(std::string_view username, const stun::Username& parsed) const;
   // The caller's allocation after the RFC 8656 §5 checks (437, 441), or
   // null once the error response has been queued.
   Allocation* owned_allocation(const Request& r, const Auth& auth);
@@ -156,11 +159,13 @@ class Server {
   std::optional<PortGrant> acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
                                         const std::optional<stun::ReservationToken>& token, RelayFamilies families);
   std::optional<uint16_t> check_allocation_quota(const Request& r, std::string_view username);
+  // `owner` is null for an allocation restored from the data plane.
   Allocation& create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
-                                Instant expiry, const std::string* username);
+                                Instant expiry, const Auth* owner);
   void free_allocation(Allocation& a, Instant now);
-  const std::string* retain_user(std::string_view username);
-  void release_user(const std::string* username);
+  // The users_ key, counted; a view of it stays valid until released.
+  std::string_view retain_user(std::string_view username);
+  void release_user(std::string_view username);
 
   // ChannelBind and CreatePermission (server_channels.cpp).
   void handle_channel_bind(const Request& r, const Auth& auth);
@@ -187,21 +192,25 @@ class Server {
   PortAllocator ports_;
   PeerPolicy policy_;
   NonceStore nonces_;
-  KeyCache<stun::LongTermKey> keys_;
+  KeyCache<stun::IntegrityKey> keys_;
   ResponseCache responses_;
   TimerQueue timers_;
   // The allocations by client 5-tuple (nodes are stable) and an index by
   // port: one pointer per port of the range, so a timer finds its
   // allocation without hashing. Sized by the range, not by 65536, so that a
   // Server with a small range (tests, the fuzzer) is cheap to construct.
-  std::unordered_map<ClientFiveTuple, Allocation, FiveTupleHash> by_client_;
+  std::unordered_map<ClientFiveTuple, Allocation, FiveTupleHash, FiveTupleEqual> by_client_;
   std::vector<Allocation*> by_port_ = std::vector<Allocation*>(config_.port_max - config_.port_min + 1u, nullptr);
   Allocation*& port_slot(AllocationPort port) { return by_port_[port.value - config_.port_min]; }
   Allocation* allocation_at(uint16_t port) const {
     return port >= config_.port_min && port <= config_.port_max ? by_port_[port - config_.port_min] : nullptr;
   }
+  Allocation* allocation_of(const ClientFiveTuple& client) {
+    const auto it = by_client_.find(client);
+    return it == by_client_.end() ? nullptr : &it->second;
+  }
   std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>> users_;  // allocations per user
-  std::unordered_map<IpAddress, uint32_t, IpHash> client_ips_;  // allocations per IP
+  std::unordered_map<IpAddress, uint32_t, IpHash, IpEqual> client_ips_;  // allocations per IP
   struct Reservation {
     AllocationPort port;
     TimerId timer;

@@ -105,7 +105,7 @@ std::optional<Server::PortGrant> Server::acquire_port(Instant now, const std::op
 void Server::handle_allocate(const Request& r, const Auth& auth) {
   // Retransmissions were answered from the response cache before this, so
   // an existing allocation means a second Allocate (RFC 8656 §7.2).
-  if (by_client_.contains(r.client)) return reply_error(r, kAllocationMismatch, &auth);
+  if (r.allocation) return reply_error(r, kAllocationMismatch, &auth);
   auto transport = r.msg.requested_transport();
   if (!transport || !*transport) return reply_error(r, kBadRequest, &auth);
   if (**transport != stun::kTransportUdp) return reply_error(r, kUnsupportedTransportProtocol, &auth);
@@ -133,7 +133,7 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
     want.v6 = grant->reserved_families->v6;
   }
   Instant expiry = r.now + granted_lifetime(*lifetime, false);
-  Allocation& a = create_allocation(grant->port, r.client, want.v4, want.v6, expiry, retain_user(auth.username));
+  Allocation& a = create_allocation(grant->port, r.client, want.v4, want.v6, expiry, &auth);
   ++stats_.allocations_created;
   emit(CreateAllocation{a.port, a.relay_v4, a.relay_v6, a.client, a.expiry});
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(a.expiry - r.now);
@@ -170,21 +170,20 @@ void Server::handle_refresh(const Request& r, const Auth& auth) {
   respond(r, 0, &auth, [&](stun::Builder& b) { b.add_lifetime(seconds); }, deleting ? Remember::Yes : Remember::No);
 }
 
-const std::string* Server::retain_user(std::string_view username) {
+std::string_view Server::retain_user(std::string_view username) {
   auto it = users_.find(username);
   if (it == users_.end()) it = users_.emplace(std::string(username), 0).first;
   ++it->second;
-  return &it->first;
+  return it->first;
 }
 
-void Server::release_user(const std::string* username) {
-  if (!username) return;
-  auto it = users_.find(*username);
+void Server::release_user(std::string_view username) {
+  auto it = users_.find(username);
   if (it != users_.end() && --it->second == 0) users_.erase(it);
 }
 
 Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
-                                      Instant expiry, const std::string* username) {
+                                      Instant expiry, const Auth* owner) {
   Allocation& a = by_client_[client];
   port_slot(port) = &a;
   a.port = port;
@@ -192,7 +191,7 @@ Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple
   if (v4) a.relay_v4 = SocketAddress{*config_.relay_v4, port.value};
   if (v6) a.relay_v6 = SocketAddress{*config_.relay_v6, port.value};
   a.expiry = expiry;
-  a.username = username;
+  if (owner) a.owner = Owner{retain_user(owner->username), owner->key};
   ++client_ips_[client.client.value.ip];
   a.timer = timers_.schedule(expiry, TimerKey{TimerKind::Allocation, port.value});
   stats_.active_allocations_v4 += v4;
@@ -225,7 +224,7 @@ void Server::free_allocation(Allocation& a, Instant now) {
   }
   stats_.active_allocations_v4 -= a.relay_v4.has_value();
   stats_.active_allocations_v6 -= a.relay_v6.has_value();
-  release_user(a.username);
+  if (a.owner) release_user(a.owner->username);
   auto ip = client_ips_.find(a.client.client.value.ip);
   if (ip != client_ips_.end() && --ip->second == 0) client_ips_.erase(ip);
   port_slot(a.port) = nullptr;

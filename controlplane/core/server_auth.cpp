@@ -31,30 +31,34 @@ std::optional<Server::Auth> Server::authenticate(const Request& r) {
   auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(r.now.since_boot) + *unix_offset_;
   if (unix_now.count() < 0 || parsed->expiry_unix_seconds < static_cast<uint64_t>(unix_now.count()))
     return fail(AuthFailure::ExpiredUsername, stun::error_code::kUnauthorized);
-  auto cached = keys_.find(**username);
-  stun::LongTermKey key = cached ? *cached : derive_key(**username, *parsed);
+  auto known = known_key(r, **username);
+  stun::IntegrityKey key = known ? *known : derive_key(**username, *parsed);
   if (r.msg.verify_message_integrity(key) != stun::Integrity::Valid)
     return fail(AuthFailure::BadIntegrity, stun::error_code::kUnauthorized);
   nonces_.use(*slot);
-  if (!cached) keys_.insert(**username, key);
+  if (!known) keys_.insert(**username, key);
   return Auth{key, **username};
 }
 
-stun::LongTermKey Server::derive_key(std::string_view username, const stun::Username& parsed) const {
+std::optional<stun::IntegrityKey> Server::known_key(const Request& r, std::string_view username) {
+  if (const Allocation* a = r.allocation; a && a->owner && a->owner->username == username) return a->owner->key;
+  return keys_.find(username);
+}
+
+stun::IntegrityKey Server::derive_key(std::string_view username, const stun::Username& parsed) const {
   std::string password = stun::mint_password(config_.auth_secret, parsed.expiry_unix_seconds, parsed.salt);
-  return stun::long_term_key(username, config_.realm, password);
+  return stun::IntegrityKey(stun::long_term_key(username, config_.realm, password));
 }
 
 Allocation* Server::owned_allocation(const Request& r, const Auth& auth) {
-  auto it = by_client_.find(r.client);
-  if (it == by_client_.end()) {
+  if (!r.allocation) {
     reply_error(r, stun::error_code::kAllocationMismatch, &auth);
     return nullptr;
   }
-  Allocation& a = it->second;
+  Allocation& a = *r.allocation;
   // A restored allocation learns its owner from the first valid request.
-  if (!a.username) a.username = retain_user(auth.username);
-  if (*a.username != auth.username) {
+  if (!a.owner) a.owner = Owner{retain_user(auth.username), auth.key};
+  if (a.owner->username != auth.username) {
     // RFC 8656 §5: same 5-tuple, different credentials.
     ++stats_.auth_failures[static_cast<size_t>(AuthFailure::WrongCredentials)];
     reply_error(r, stun::error_code::kWrongCredentials, &auth);

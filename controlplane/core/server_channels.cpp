@@ -20,7 +20,8 @@ std::optional<uint16_t> Server::check_peer(const Allocation& a, const SocketAddr
 
 bool Server::grant_permission(Allocation& a, const IpAddress& peer, Instant now, bool enforce_quota) {
   Instant expiry = now + config_.permission_lifetime;
-  auto it = std::find_if(a.permissions.begin(), a.permissions.end(), [&](const Permission& p) { return p.peer == peer; });
+  auto it = std::find_if(a.permissions.begin(), a.permissions.end(),
+                         [&](const Permission& p) { return same_ip(p.peer, peer); });
   if (it != a.permissions.end()) {
     it->expiry = expiry;
     return true;
@@ -90,7 +91,7 @@ void Server::handle_create_permission(const Request& r, const Auth& auth) {
   size_t fresh = 0;
   for (const SocketAddress& peer : *peers)
     fresh += std::none_of(a->permissions.begin(), a->permissions.end(),
-                          [&](const Permission& p) { return p.peer == peer.ip && p.expiry > r.now; });
+                          [&](const Permission& p) { return same_ip(p.peer, peer.ip) && p.expiry > r.now; });
   std::erase_if(a->permissions, [&](const Permission& p) { return p.expiry <= r.now; });
   uint32_t limit = config_.quotas.permissions_per_allocation;
   if (limit && a->permissions.size() + fresh > limit) {

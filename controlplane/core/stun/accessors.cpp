@@ -98,16 +98,21 @@ Field<SocketAddress> Message::xor_mapped_address() const {
 }
 
 Result<AddressList, AttributeError> Message::all_xor_addresses(AttributeType t) const {
-  AddressList list;
-  if (!first(t)) return list;
+  // Filled in place and returned as the one named result: an AddressList
+  // is 648 bytes, and returning a local copied it twice.
+  Result<AddressList, AttributeError> result{AddressList{}};
+  if (!first(t)) return result;
   for (size_t i = 0; i < count_; ++i) {
     const RawAttribute a = attribute_at(i);
     if (a.type != static_cast<uint16_t>(t)) continue;
     auto address = decode_address(a.value, bytes_.data() + 4);
-    if (!address.ok()) return Err{address.error()};
-    list.push_back(address.value());
+    if (!address.ok()) {
+      result = Err{address.error()};
+      return result;
+    }
+    result->push_back(address.value());
   }
-  return list;
+  return result;
 }
 
 Result<AddressList, AttributeError> Message::xor_peer_addresses() const {

@@ -71,16 +71,20 @@ uint8_t* Builder::begin_attribute(uint16_t type, size_t value_len) {
   return at + kAttributeHeaderSize;
 }
 
-Builder& Builder::add_attribute(uint16_t type, std::span<const uint8_t> value) {
+uint8_t* Builder::append(uint16_t type, size_t value_len) {
   if (stage_ == Stage::AfterFingerprint) {
     fail(BuildError::AttributeAfterFingerprint);
-    return *this;
+    return nullptr;
   }
   if (stage_ != Stage::Attributes) {
     fail(BuildError::AttributeAfterIntegrity);
-    return *this;
+    return nullptr;
   }
-  if (uint8_t* v = begin_attribute(type, value.size()); v != nullptr && !value.empty())
+  return begin_attribute(type, value_len);
+}
+
+Builder& Builder::add_attribute(uint16_t type, std::span<const uint8_t> value) {
+  if (uint8_t* v = append(type, value.size()); v != nullptr && !value.empty())
     std::memcpy(v, value.data(), value.size());
   return *this;
 }
@@ -125,20 +129,6 @@ Builder& Builder::add_realm(std::string_view r) { return add_text(AttributeType:
 Builder& Builder::add_nonce(std::string_view n) { return add_text(AttributeType::Nonce, n, kMaxNonceBytes); }
 Builder& Builder::add_software(std::string_view s) { return add_text(AttributeType::Software, s, kMaxSoftwareBytes); }
 
-namespace {
-// RFC 8489 §14.8 (ERROR-CODE) and RFC 8656 §14.11 (ADDRESS-ERROR-CODE) share
-// this layout; only byte 0 differs.
-bool encode_error(std::array<uint8_t, 4 + kMaxReasonBytes>& v, uint8_t first, uint16_t code, std::string_view& reason) {
-  if (code < 300 || code > 699) return false;
-  if (reason.empty()) reason = reason_phrase(code);
-  v[0] = first;
-  v[2] = static_cast<uint8_t>(code / 100);
-  v[3] = static_cast<uint8_t>(code % 100);
-  std::copy(reason.begin(), reason.end(), v.begin() + 4);
-  return true;
-}
-}  // namespace
-
 Builder& Builder::add_error_code(uint16_t code, std::string_view reason) {
   return add_error_attribute(type_of(AttributeType::ErrorCode), 0, code, reason);
 }
@@ -148,17 +138,27 @@ Builder& Builder::add_address_error_code(Family family, uint16_t code, std::stri
                                      reason);
 }
 
+// RFC 8489 §14.8 (ERROR-CODE) and RFC 8656 §14.11 (ADDRESS-ERROR-CODE) share
+// this layout; only byte 0 differs. Written in place: a staging buffer
+// sized for the longest reason was 513 bytes to clear per error response.
 Builder& Builder::add_error_attribute(uint16_t type, uint8_t first, uint16_t code, std::string_view reason) {
   if (reason.size() > kMaxReasonBytes) {
     fail(BuildError::ValueTooLong);
     return *this;
   }
-  std::array<uint8_t, 4 + kMaxReasonBytes> v{};
-  if (!encode_error(v, first, code, reason)) {
+  if (code < 300 || code > 699) {
     fail(BuildError::InvalidValue);
     return *this;
   }
-  return add_attribute(type, std::span<const uint8_t>(v.data(), 4 + reason.size()));
+  if (reason.empty()) reason = reason_phrase(code);
+  if (uint8_t* v = append(type, 4 + reason.size())) {
+    v[0] = first;
+    v[1] = 0;
+    v[2] = static_cast<uint8_t>(code / 100);
+    v[3] = static_cast<uint8_t>(code % 100);
+    std::copy(reason.begin(), reason.end(), v + 4);
+  }
+  return *this;
 }
 
 Builder& Builder::add_unknown_attributes(std::span<const uint16_t> types) {
@@ -215,14 +215,14 @@ Builder& Builder::add_reservation_token(const ReservationToken& token) {
 
 Builder& Builder::add_data(std::span<const uint8_t> data) { return add_attribute(type_of(AttributeType::Data), data); }
 
-Builder& Builder::add_integrity(AttributeType type, std::span<const uint8_t> key, size_t length) {
+template <class Sign>
+Builder& Builder::add_integrity(AttributeType type, size_t length, Sign sign) {
   const size_t at = size_;
   uint8_t* v = begin_attribute(type_of(type), length);
   if (v == nullptr) return *this;
   std::array<uint8_t, kMaxMessageIntegritySha256Size> mac{};
-  const auto algorithm = type == AttributeType::MessageIntegrity ? wire::Hmac::Sha1 : wire::Hmac::Sha256;
   // The length field already counts this attribute, as RFC 8489 §14.5 wants.
-  if (!wire::stun_hmac(algorithm, key, out_.first(at), static_cast<uint16_t>(size_ - kHeaderSize), mac.data())) {
+  if (!sign(out_.first(at), static_cast<uint16_t>(size_ - kHeaderSize), mac.data())) {
     fail(BuildError::CryptoFailure);
     return *this;
   }
@@ -231,13 +231,20 @@ Builder& Builder::add_integrity(AttributeType type, std::span<const uint8_t> key
 }
 
 Builder& Builder::add_message_integrity(std::span<const uint8_t> key) {
+  return add_message_integrity(IntegrityKey(key));
+}
+
+Builder& Builder::add_message_integrity(const IntegrityKey& key) {
   if (stage_ != Stage::Attributes) {
     fail(stage_ == Stage::AfterFingerprint ? BuildError::AttributeAfterFingerprint
                                            : BuildError::AttributeAfterIntegrity);
     return *this;
   }
   stage_ = Stage::AfterIntegrity;
-  return add_integrity(AttributeType::MessageIntegrity, key, kMessageIntegritySize);
+  return add_integrity(AttributeType::MessageIntegrity, kMessageIntegritySize,
+                       [&](std::span<const uint8_t> covered, uint16_t length_field, uint8_t* mac) {
+                         return wire::stun_hmac_sha1(key, covered, length_field, mac);
+                       });
 }
 
 Builder& Builder::add_message_integrity_sha256(std::span<const uint8_t> key, size_t length) {
@@ -254,7 +261,10 @@ Builder& Builder::add_message_integrity_sha256(std::span<const uint8_t> key, siz
     return *this;
   }
   stage_ = Stage::AfterIntegritySha256;
-  return add_integrity(AttributeType::MessageIntegritySha256, key, length);
+  return add_integrity(AttributeType::MessageIntegritySha256, length,
+                       [&](std::span<const uint8_t> covered, uint16_t length_field, uint8_t* mac) {
+                         return wire::stun_hmac(wire::Hmac::Sha256, key, covered, length_field, mac);
+                       });
 }
 
 Builder& Builder::add_fingerprint() {

@@ -12,6 +12,7 @@
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
+#include "controlplane/core/stun/integrity_key.hpp"
 #include "controlplane/core/stun/protocol.hpp"
 
 namespace relay::stun {
@@ -59,6 +60,7 @@ class Builder {
 
   // These three come last, in this order, each optional (RFC 8489 §14.5-7).
   Builder& add_message_integrity(std::span<const uint8_t> key);
+  Builder& add_message_integrity(const IntegrityKey& key);  // the same, cheaper
   // length 16..32 in steps of 4 (RFC 8489 §14.6 allows truncation).
   Builder& add_message_integrity_sha256(std::span<const uint8_t> key, size_t length = kMaxMessageIntegritySha256Size);
   Builder& add_fingerprint();
@@ -72,12 +74,16 @@ class Builder {
   // Reserves header + padded value, writes the header and the padding;
   // returns where the value goes, or nullptr after a failure.
   uint8_t* begin_attribute(uint16_t type, size_t value_len);
+  // The same after the ordering checks of an ordinary attribute.
+  uint8_t* append(uint16_t type, size_t value_len);
   Builder& add_xor_address(AttributeType type, const SocketAddress& a);
   Builder& add_text(AttributeType type, std::string_view text, size_t max_bytes);
   Builder& add_u32(AttributeType type, uint32_t v);
   Builder& add_family(AttributeType type, Family family);
   Builder& add_error_attribute(uint16_t type, uint8_t first, uint16_t code, std::string_view reason);
-  Builder& add_integrity(AttributeType type, std::span<const uint8_t> key, size_t length);
+  // `sign(covered, length_field, mac)` computes the HMAC; see wire.hpp.
+  template <class Sign>
+  Builder& add_integrity(AttributeType type, size_t length, Sign sign);
   void fail(BuildError e);
   void set_length_field(size_t body_len);
 

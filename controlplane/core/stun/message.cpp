@@ -37,7 +37,13 @@ namespace {
 // what may still follow (RFC 8489 §14.5-14.7).
 enum class Tail : uint8_t { Open, AfterIntegrity, AfterIntegritySha256, AfterFingerprint };
 
-Err<ParseFailure> fail(ParseError e, size_t offset) { return Err{ParseFailure{e, offset}}; }
+ParseFailure fail(ParseError e, size_t offset) { return ParseFailure{e, offset}; }
+
+// The attributes only MI-SHA256 / FINGERPRINT may follow (RFC 8489 §14.5-14.7).
+constexpr uint32_t kTrailingSlots = 1u << wire::slot_of(static_cast<uint16_t>(AttributeType::MessageIntegrity)) |
+                                    1u << wire::slot_of(static_cast<uint16_t>(AttributeType::MessageIntegritySha256)) |
+                                    1u << wire::slot_of(static_cast<uint16_t>(AttributeType::Fingerprint));
+static_assert(wire::kUnknownSlot < 32 && (kTrailingSlots >> wire::kUnknownSlot) == 0);
 
 // The ordering rule and the fixed lengths of the three trailing attributes.
 // Returns the failure, or nothing and advances `tail`.
@@ -68,9 +74,23 @@ std::optional<ParseError> check_tail(Tail& tail, uint16_t type, size_t len) {
 
 }  // namespace
 
-// Reads the 20-byte header and each attribute header once; ~100 bytes of
-// attribute values are touched only by the FINGERPRINT CRC.
 Result<Message, ParseFailure> parse(std::span<const uint8_t> datagram) {
+  // The index is written in place, in the object the caller gets: copying
+  // a Message out right after its 2-byte fields were written stalled the
+  // copy's 16-byte loads on the store buffer, which cost more than the walk.
+  Result<Message, ParseFailure> result{Message{}};
+  if (const auto failure = result->index(datagram)) [[unlikely]]
+    result = Err{*failure};
+  return result;
+}
+
+// Reads the 20-byte header and each attribute header once; ~100 bytes of
+// attribute values are touched only by the FINGERPRINT CRC. ~28 ns for a
+// 140-byte Allocate request (bench-codec): ~3 ns fixed, ~2 ns per attribute
+// (each header's position depends on the previous one's length) and ~10 ns
+// of CRC. Always inlined into parse(), its only caller: the call and its
+// register saves were 1 ns.
+[[gnu::always_inline]] inline std::optional<ParseFailure> Message::index(std::span<const uint8_t> datagram) {
   const uint8_t* p = datagram.data();
   const size_t n = datagram.size();
   if (n < kHeaderSize) [[unlikely]]
@@ -82,48 +102,46 @@ Result<Message, ParseFailure> parse(std::span<const uint8_t> datagram) {
   if (load_be16(p + 2) != n - kHeaderSize) [[unlikely]]
     return fail(ParseError::LengthMismatch, 2);
 
-  Message m;
-  m.bytes_ = datagram;
-  m.first_.fill(Message::kAbsent);
+  bytes_ = datagram;
   Tail tail = Tail::Open;
-  size_t fingerprint_at = 0;
+  uint8_t count = 0;
   // Each step: 4 header bytes, then the value and its padding must fit.
   // Since attributes start 4-aligned, this also enforces a length that is
   // a multiple of 4, and tells which attribute broke it.
-  for (size_t pos = kHeaderSize; pos < n;) {
-    const size_t left = n - pos;
-    if (left < kAttributeHeaderSize) [[unlikely]]
-      return fail(ParseError::LengthNotMultipleOf4, pos);
-    const uint16_t type = load_be16(p + pos);
-    const size_t len = load_be16(p + pos + 2);
-    if (len > left - kAttributeHeaderSize) [[unlikely]]
-      return fail(ParseError::AttributeOverrun, pos);
-    if (wire::padded(len) > left - kAttributeHeaderSize) [[unlikely]]
-      return fail(ParseError::MissingPadding, pos);
-    if (m.count_ == kMaxAttributes) [[unlikely]]
+  size_t pos = kHeaderSize;
+  while (n - pos >= kAttributeHeaderSize) {
+    const size_t left = n - pos - kAttributeHeaderSize;
+    const uint32_t header = load_be32(p + pos);
+    const auto type = static_cast<uint16_t>(header >> 16);
+    const size_t len = header & 0xFFFF;
+    if (wire::padded(len) > left) [[unlikely]]
+      return fail(len > left ? ParseError::AttributeOverrun : ParseError::MissingPadding, pos);
+    if (count == kMaxAttributes) [[unlikely]]
       return fail(ParseError::TooManyAttributes, pos);
-    if (tail != Tail::Open || type == static_cast<uint16_t>(AttributeType::MessageIntegrity) ||
-        type == static_cast<uint16_t>(AttributeType::MessageIntegritySha256) ||
-        type == static_cast<uint16_t>(AttributeType::Fingerprint)) {
+    const size_t slot = wire::parser_slot_of(type);
+    if (tail != Tail::Open || ((kTrailingSlots >> slot) & 1) != 0) [[unlikely]] {
       if (auto e = check_tail(tail, type, len)) return fail(*e, pos);
-      if (tail == Tail::AfterFingerprint) fingerprint_at = pos;
     }
     const auto rel = static_cast<uint16_t>(pos - kHeaderSize);
-    const int slot = wire::slot_of(type);
-    if (slot != wire::kNoSlot) {
-      if (m.first_[static_cast<size_t>(slot)] == Message::kAbsent) m.first_[static_cast<size_t>(slot)] = rel;
+    if (slot != wire::kUnknownSlot) [[likely]] {
+      if (first_[slot] == kAbsent) [[likely]]
+        first_[slot] = rel;
     } else if (is_comprehension_required(type)) {
-      m.has_unknown_required_ = true;
+      has_unknown_required_ = true;
     }
-    m.offsets_[m.count_++] = rel;
+    offsets_[count++] = rel;
     pos += kAttributeHeaderSize + wire::padded(len);
   }
-  if (fingerprint_at != 0) {
-    const uint32_t expected = wire::fingerprint(datagram.first(fingerprint_at));
-    if (load_be32(p + fingerprint_at + kAttributeHeaderSize) != expected) [[unlikely]]
-      return fail(ParseError::FingerprintMismatch, fingerprint_at);
-  }
-  return m;
+  if (pos != n) [[unlikely]]
+    return fail(ParseError::LengthNotMultipleOf4, pos);
+  count_ = count;
+  // FINGERPRINT is last (check_tail): the message's last 8 bytes.
+  constexpr size_t kFingerprintAttributeSize = kAttributeHeaderSize + kFingerprintSize;
+  if (tail == Tail::AfterFingerprint &&
+      load_be32(p + n - kFingerprintSize) != wire::fingerprint(datagram.first(n - kFingerprintAttributeSize)))
+      [[unlikely]]
+    return fail(ParseError::FingerprintMismatch, n - kFingerprintAttributeSize);
+  return std::nullopt;
 }
 
 Method Message::method() const { return static_cast<Method>(wire::decode_method(load_be16(bytes_.data()))); }
@@ -183,15 +201,17 @@ bool Message::has_fingerprint() const { return first(AttributeType::Fingerprint)
 
 namespace {
 
-Integrity verify(std::span<const uint8_t> message, std::optional<size_t> at, wire::Hmac algorithm,
-                 std::span<const uint8_t> key) {
+// `sign(covered, length_field, mac)` computes the HMAC the attribute at `at`
+// should hold; RFC 8489 §14.5: the length field as if the message ended
+// right after this attribute, so a FINGERPRINT (or MI-SHA256) after it is
+// excluded.
+template <class Sign>
+Integrity verify(std::span<const uint8_t> message, std::optional<size_t> at, Sign sign) {
   if (!at) return Integrity::Absent;
   const size_t len = load_be16(message.data() + *at + 2);
-  // RFC 8489 §14.5: the length field as if the message ended right after
-  // this attribute, so a FINGERPRINT (or MI-SHA256) after it is excluded.
   const auto length_field = static_cast<uint16_t>(*at + kAttributeHeaderSize + len - kHeaderSize);
   std::array<uint8_t, kMaxMessageIntegritySha256Size> mac{};
-  if (!wire::stun_hmac(algorithm, key, message.first(*at), length_field, mac.data())) return Integrity::Mismatch;
+  if (!sign(message.first(*at), length_field, mac.data())) return Integrity::Mismatch;
   // Truncated MI-SHA256 compares the leading bytes (RFC 8489 §14.6).
   const bool same = CRYPTO_memcmp(mac.data(), message.data() + *at + kAttributeHeaderSize, len) == 0;
   return same ? Integrity::Valid : Integrity::Mismatch;
@@ -200,11 +220,21 @@ Integrity verify(std::span<const uint8_t> message, std::optional<size_t> at, wir
 }  // namespace
 
 Integrity Message::verify_message_integrity(std::span<const uint8_t> key) const {
-  return verify(bytes_, first(AttributeType::MessageIntegrity), wire::Hmac::Sha1, key);
+  return verify_message_integrity(IntegrityKey(key));
+}
+
+Integrity Message::verify_message_integrity(const IntegrityKey& key) const {
+  return verify(bytes_, first(AttributeType::MessageIntegrity),
+                [&](std::span<const uint8_t> covered, uint16_t length_field, uint8_t* mac) {
+                  return wire::stun_hmac_sha1(key, covered, length_field, mac);
+                });
 }
 
 Integrity Message::verify_message_integrity_sha256(std::span<const uint8_t> key) const {
-  return verify(bytes_, first(AttributeType::MessageIntegritySha256), wire::Hmac::Sha256, key);
+  return verify(bytes_, first(AttributeType::MessageIntegritySha256),
+                [&](std::span<const uint8_t> covered, uint16_t length_field, uint8_t* mac) {
+                  return wire::stun_hmac(wire::Hmac::Sha256, key, covered, length_field, mac);
+                });
 }
 
 }  // namespace relay::stun

@@ -15,6 +15,7 @@
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
+#include "controlplane/core/stun/integrity_key.hpp"
 #include "controlplane/core/stun/protocol.hpp"
 
 namespace relay::stun {
@@ -120,8 +121,9 @@ class Message {
   // HMAC over the message up to the attribute with the header length
   // adjusted to end right after it (RFC 8489 §14.5, §14.6); constant-time
   // comparison. The key is the long-term key (RFC 8489 §9.2.2) or the
-  // short-term password.
+  // short-term password; as an IntegrityKey it costs two SHA-1 blocks less.
   [[nodiscard]] Integrity verify_message_integrity(std::span<const uint8_t> key) const;
+  [[nodiscard]] Integrity verify_message_integrity(const IntegrityKey& key) const;
   [[nodiscard]] Integrity verify_message_integrity_sha256(std::span<const uint8_t> key) const;
 
   // Where the parser put each known attribute: one slot per AttributeType.
@@ -129,7 +131,14 @@ class Message {
 
  private:
   friend Result<Message, ParseFailure> parse(std::span<const uint8_t> datagram);
+  // What parse() does, into this default-constructed Message.
+  [[nodiscard]] std::optional<ParseFailure> index(std::span<const uint8_t> datagram);
   static constexpr uint16_t kAbsent = 0xFFFF;
+  static constexpr std::array<uint16_t, kKnownSlots> kNoneFound = [] {
+    std::array<uint16_t, kKnownSlots> a{};
+    a.fill(kAbsent);
+    return a;
+  }();
 
   // Offset of the first occurrence of a known type's header, or nullopt.
   [[nodiscard]] std::optional<size_t> first(AttributeType t) const;
@@ -141,7 +150,7 @@ class Message {
   // Attribute header offsets relative to the end of the STUN header, so a
   // 16-bit value covers every message the 16-bit length field can describe.
   std::array<uint16_t, kMaxAttributes> offsets_{};
-  std::array<uint16_t, kKnownSlots> first_{};
+  std::array<uint16_t, kKnownSlots> first_ = kNoneFound;
   uint8_t count_ = 0;
   bool has_unknown_required_ = false;
 };

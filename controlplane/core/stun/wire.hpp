@@ -3,10 +3,13 @@
 // Not part of the public API.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "controlplane/core/stun/integrity_key.hpp"
 #include "controlplane/core/stun/protocol.hpp"
 
 namespace relay::stun::wire {
@@ -57,11 +60,35 @@ constexpr int slot_of(uint16_t type) {
 }
 constexpr size_t kSlotCount = 25;
 
+// slot_of() for the parser's loop: every known type lies in 0x0000..0x003F
+// or 0x8000..0x803F, so one load from a 128-entry table replaces the jump
+// through the switch. Unknown types get kUnknownSlot.
+constexpr size_t kUnknownSlot = kSlotCount;
+constexpr size_t slot_table_index(uint16_t type) { return ((type >> 9) | type) & 0x7F; }
+inline constexpr std::array<uint8_t, 128> kSlotTable = [] {
+  std::array<uint8_t, 128> t{};
+  for (uint16_t low = 0; low < 0x40; ++low) {
+    for (const uint16_t type : {low, static_cast<uint16_t>(0x8000 | low)}) {
+      const int slot = slot_of(type);
+      t[slot_table_index(type)] = static_cast<uint8_t>(slot == kNoSlot ? kUnknownSlot : static_cast<size_t>(slot));
+    }
+  }
+  return t;
+}();
+constexpr size_t parser_slot_of(uint16_t type) {
+  const size_t slot = kSlotTable[slot_table_index(type)];
+  return (type & 0x7FC0) != 0 ? kUnknownSlot : slot;  // a bit outside both ranges
+}
+// slot_of() numbers the known types 0..kSlotCount-1, so finding every slot
+// in the table means no known type lies outside its two ranges.
+static_assert(std::ranges::count_if(kSlotTable, [](uint8_t slot) { return slot != kUnknownSlot; }) == kSlotCount);
+
 constexpr size_t padded(size_t len) { return (len + 3) & ~size_t{3}; }
 
-// CRC-32 exactly as zlib's crc32(0, data, size); allow_clmul = false forces
-// the plain zlib path (the tests compare the two).
-uint32_t crc32(std::span<const uint8_t> data, bool allow_clmul);
+// CRC-32 exactly as zlib's crc32(0, data, size), on the fastest path the
+// CPU has but not faster than `fastest` (the tests compare every path).
+enum class CrcPath : uint8_t { Zlib, Clmul, WideClmul };
+uint32_t crc32(std::span<const uint8_t> data, CrcPath fastest = CrcPath::WideClmul);
 // RFC 8489 §14.7: crc32 XOR 0x5354554E.
 uint32_t fingerprint(std::span<const uint8_t> covered);
 
@@ -72,5 +99,7 @@ enum class Hmac : uint8_t { Sha1, Sha256 };
 // libcrypto fails. Allocates nothing.
 bool stun_hmac(Hmac algorithm, std::span<const uint8_t> key, std::span<const uint8_t> covered, uint16_t length_field,
                uint8_t* out);
+// The same HMAC-SHA1 with the pads already hashed (integrity_key.hpp).
+bool stun_hmac_sha1(const IntegrityKey& key, std::span<const uint8_t> covered, uint16_t length_field, uint8_t* out);
 
 }  // namespace relay::stun::wire

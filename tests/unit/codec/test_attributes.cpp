@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "controlplane/core/stun/stun.hpp"
+#include "controlplane/core/stun/wire.hpp"
 #include "tests/unit/codec/vectors.hpp"
 
 namespace relay::stun {
@@ -367,6 +368,15 @@ TEST(AttributeIndex, KnownTypesAreExactlyTheListedOnes) {
   EXPECT_FALSE(is_known(0x8029));  // ICE-CONTROLLED: optional, skipped
   EXPECT_EQ(to_string(AttributeType::XorPeerAddress), "XOR-PEER-ADDRESS");
   EXPECT_EQ(reason_phrase(error_code::kAllocationMismatch), "Allocation Mismatch");
+}
+
+TEST(AttributeIndex, ParserSlotTableAgreesWithTheSlotSwitchForEveryType) {
+  for (uint32_t t = 0; t <= 0xFFFF; ++t) {
+    const auto type = static_cast<uint16_t>(t);
+    const int slot = wire::slot_of(type);
+    const size_t expected = slot == wire::kNoSlot ? wire::kUnknownSlot : static_cast<size_t>(slot);
+    ASSERT_EQ(wire::parser_slot_of(type), expected) << "type " << t;
+  }
 }
 
 }  // namespace

@@ -97,6 +97,20 @@ TEST(Integrity, BothHmacsAfterEachOtherEachVerify) {
   EXPECT_EQ(m->verify_message_integrity_sha256(kKey), Integrity::Valid);
 }
 
+TEST(Integrity, PreparedKeySignsTheSameBytesAndVerifiesLikeTheRawKey) {
+  const IntegrityKey prepared(kKey);
+  std::array<uint8_t, 512> buffer{};
+  Builder b(buffer, Method::Refresh, MessageClass::Request, TransactionId{9, 9, 9});
+  b.add_lifetime(std::chrono::seconds(0)).add_username("1:salt").add_realm("firezone").add_nonce("n");
+  b.add_message_integrity(prepared).add_fingerprint();
+  const Bytes d(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(b.finish().value()));
+  EXPECT_EQ(d, signed_refresh(0, true, true));
+  auto m = parse(d);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->verify_message_integrity(prepared), Integrity::Valid);
+  EXPECT_EQ(m->verify_message_integrity(IntegrityKey(kOtherKey)), Integrity::Mismatch);
+}
+
 TEST(Integrity, EmptyKeyIsAKeyLikeAnyOther) {
   std::array<uint8_t, 64> buffer{};
   Builder b(buffer, Method::Binding, MessageClass::Request, TransactionId{});
@@ -124,7 +138,7 @@ std::vector<uint8_t> openssl_hmac(const EVP_MD* md, const Bytes& key, Bytes cove
   return out;
 }
 
-TEST(Integrity, CodecHmacEqualsOpenSslForShortLongAndEmptyKeysAndManySizes) {
+TEST(Integrity, CodecHmacEqualsOpenSslForShortLongAndEmptyKeysAndManySizesRawOrPrepared) {
   Bytes covered(400);
   for (size_t i = 0; i < covered.size(); ++i) covered[i] = static_cast<uint8_t>(i * 7 + 3);
   for (const size_t key_len : {0, 1, 16, 20, 63, 64, 65, 200}) {
@@ -133,6 +147,8 @@ TEST(Integrity, CodecHmacEqualsOpenSslForShortLongAndEmptyKeysAndManySizes) {
       const Bytes prefix(covered.begin(), covered.begin() + static_cast<std::ptrdiff_t>(len));
       std::array<uint8_t, 32> mine{};
       ASSERT_TRUE(wire::stun_hmac(wire::Hmac::Sha1, key, prefix, 0x1234, mine.data()));
+      EXPECT_EQ(Bytes(mine.begin(), mine.begin() + 20), openssl_hmac(EVP_sha1(), key, prefix, 0x1234));
+      ASSERT_TRUE(wire::stun_hmac_sha1(IntegrityKey(key), prefix, 0x1234, mine.data()));
       EXPECT_EQ(Bytes(mine.begin(), mine.begin() + 20), openssl_hmac(EVP_sha1(), key, prefix, 0x1234));
       ASSERT_TRUE(wire::stun_hmac(wire::Hmac::Sha256, key, prefix, 0x1234, mine.data()));
       EXPECT_EQ(Bytes(mine.begin(), mine.end()), openssl_hmac(EVP_sha256(), key, prefix, 0x1234));
