@@ -1,7 +1,6 @@
 // turn-loadgen: see options.hpp for the flags and traffic.hpp for what is
 // measured. Exits 0 after printing one JSON line; 1 with a message on stderr
 // when the relay could not be set up.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 
 #include "tests/bench/load/traffic.hpp"
 #include "tests/bench/load/turn_setup.hpp"
+#include "tests/bench/turn_client/cpu_time.hpp"
 #include "tests/bench/turn_client/options.hpp"
 
 namespace relay::loadgen {
@@ -46,13 +46,6 @@ UdpErrors read_udp_errors() {
     if (name == "InErrors") e.in = std::stoull(value);
   }
   return e;
-}
-
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 double percentile_us(std::vector<uint32_t>& v, double q) {
@@ -121,9 +114,9 @@ int run(const Options& o) {
   std::fprintf(stderr, "{\"event\":\"traffic_start\"}\n");
   std::fflush(stderr);
   const UdpErrors before = read_udp_errors();
-  const double cpu_before = cpu_seconds();
+  const double cpu_before = process_cpu_seconds();
   TrafficReport report = run_traffic(o, clients, *peer);
-  const double cpu_s = cpu_seconds() - cpu_before;
+  const double cpu_s = process_cpu_seconds() - cpu_before;
   const UdpErrors after = read_udp_errors();
   std::fprintf(stderr, "{\"event\":\"traffic_end\"}\n");
   std::fflush(stderr);

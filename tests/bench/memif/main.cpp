@@ -12,7 +12,6 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_random.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -26,6 +25,7 @@
 #include "dataplane/setup.hpp"
 #include "tests/bench/memif/link.hpp"
 #include "tests/bench/memif/traffic.hpp"
+#include "tests/bench/turn_client/cpu_time.hpp"
 #include "tests/bench/turn_client/options.hpp"
 #include "tests/bench/turn_client/session.hpp"
 
@@ -84,15 +84,6 @@ std::vector<std::string> eal_arguments(const EalOptions& e) {
                                     (e.zero_copy ? ",zero-copy=yes" : "")};
   if (e.zero_copy) args.emplace_back("--single-file-segments");
   return args;
-}
-
-// The generator's own CPU time: below the wall time of the traffic phase,
-// its core was shared (a poll-mode loop never sleeps).
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 uint64_t unix_seconds() {
@@ -189,9 +180,9 @@ int generate(const loadgen::Options& o, uint32_t first_client_port) {
   // setup and teardown stay out of them.
   std::fprintf(stderr, "{\"event\":\"traffic_start\"}\n");
   std::fflush(stderr);
-  const double cpu_before = cpu_seconds();
+  const double cpu_before = loadgen::process_cpu_seconds();
   auto report = run_traffic(o, **link, *clients, peer);
-  const double cpu_s = cpu_seconds() - cpu_before;
+  const double cpu_s = loadgen::process_cpu_seconds() - cpu_before;
   std::fprintf(stderr, "{\"event\":\"traffic_end\"}\n");
   std::fflush(stderr);
   if (!report) return std::fprintf(stderr, "turn-memif-gen: %s\n", report.error().c_str()), 1;
