@@ -83,8 +83,8 @@ def run_point(relay: MemifRelay, generator: Path, core: int, prefix: str, client
                 duration_s + 150, relay)
             break
         except RuntimeError as e:
-            # DPDK 22.11's memif server takes two clients in turn but may
-            # refuse a third connection: a fresh relay takes the point.
+            # The relay's memif server once refused the ladder's third
+            # generator (cause not found): a fresh relay takes the point.
             if "Failed to connect socket" not in str(e) or attempt == 2:
                 raise
             relay.stop()

@@ -139,9 +139,14 @@ class Relay:
     def __init__(self, tmp: Path, topology: Topology, core: int, secret: str):
         self.tmp, self.topology, self.core, self.secret = tmp, topology, core, secret
         self.procs: dict[str, subprocess.Popen] = {}
+        self.log_offsets: dict[str, int] = {}
 
     def spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(self.tmp / f"{name}.log", "ab")
+        path = self.tmp / f"{name}.log"
+        # A restarted process appends to its log; readiness and log() read
+        # only what this instance wrote, not its predecessor's "ready".
+        self.log_offsets[name] = path.stat().st_size if path.exists() else 0
+        log = open(path, "ab")
         p = subprocess.Popen(["taskset", "-c", str(self.core), *args], stdout=log, stderr=subprocess.STDOUT,
                              env=dict(os.environ, **(env or {})), start_new_session=True)
         self.procs[name] = p
@@ -149,7 +154,11 @@ class Relay:
 
     def log(self, name: str) -> str:
         path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        if not path.exists():
+            return ""
+        with open(path, "rb") as f:
+            f.seek(self.log_offsets.get(name, 0))
+            return f.read().decode(errors="replace")
 
     def wait(self, ready, proc: subprocess.Popen, what: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
