@@ -17,6 +17,8 @@
 #include <sstream>
 #include <variant>
 
+#include "common/mix.hpp"
+
 namespace relay {
 
 namespace {
@@ -1315,19 +1317,6 @@ std::vector<char*> as_argv(std::vector<std::string>& args) {
   argv.push_back(nullptr);  // C's argv[argc] convention
   return argv;
 }
-
-namespace {
-
-// splitmix64 (Steele, Lea, Flood 2014): a seed becomes a well-mixed stream;
-// the constant keeps this stream apart from other users of the same seed.
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 Result<std::string, std::string> generate_auth_secret(std::optional<uint64_t> rng_seed) {
   std::array<uint8_t, 32> bytes{};

@@ -4,19 +4,11 @@
 #include <bit>
 #include <cstring>
 
+#include "common/mix.hpp"
+
 namespace relay::dataplane {
 
 namespace {
-// MurmurHash3's finaliser: every input bit reaches every output bit, so
-// the seed hides which sources share a set.
-uint64_t mix(uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdull;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ull;
-  k ^= k >> 33;
-  return k;
-}
 
 // The IPv4 address, or the /64 of an IPv6 address (RFC 4291 §2.5.4: a
 // subnet is a /64, and a host is free to pick any interface id in it).
@@ -46,7 +38,8 @@ SourceRateLimiter::SourceRateLimiter(uint32_t per_second, uint32_t burst, uint64
 bool SourceRateLimiter::allow(Family family, const uint8_t* src, uint64_t now_tsc) {
   if (interval_ == 0) return true;
   const uint64_t source = source_key(family, src);
-  Set& set = sets_[mix(source ^ seed_ ^ (static_cast<uint64_t>(family) << 62)) & mask_];
+  // mix64 spreads every bit, so the seed hides which sources share a set.
+  Set& set = sets_[mix64(source ^ seed_ ^ (static_cast<uint64_t>(family) << 62)) & mask_];
   Bucket* b = nullptr;
   for (Bucket& way : set.way)
     if (way.family == family && way.source == source) b = &way;

@@ -11,18 +11,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/mix.hpp"
 #include "common/net_types.hpp"
 
 namespace relay::core {
 
-constexpr uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
 
 inline uint64_t hash_ip(const IpAddress& ip) {
   uint64_t lo, hi;
