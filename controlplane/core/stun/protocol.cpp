@@ -58,8 +58,6 @@ std::string_view to_string(AttributeType t) {
   return "UNKNOWN";
 }
 
-bool is_known(uint16_t type) { return wire::slot_of(type) != wire::kNoSlot; }
-
 std::string_view reason_phrase(uint16_t code) {
   switch (code) {
     case error_code::kTryAlternate: return "Try Alternate";

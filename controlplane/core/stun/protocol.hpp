@@ -11,6 +11,7 @@
 
 #include "common/channel_data.hpp"
 #include "common/net_types.hpp"
+#include "common/stun_wire.hpp"
 
 namespace relay::stun {
 
@@ -48,42 +49,10 @@ enum class MessageClass : uint8_t {
 };
 std::string_view to_string(MessageClass c);
 
-// Attribute types (RFC 8489 §18.3, RFC 8656 §18, RFC 8445 §16.1 for the two
-// ICE ones). Types below 0x8000 are comprehension-required (RFC 8489 §14):
-// an unknown one makes the server answer 420.
-enum class AttributeType : uint16_t {
-  MappedAddress = 0x0001,
-  Username = 0x0006,
-  MessageIntegrity = 0x0008,
-  ErrorCode = 0x0009,
-  UnknownAttributes = 0x000A,
-  ChannelNumber = 0x000C,
-  Lifetime = 0x000D,
-  XorPeerAddress = 0x0012,
-  Data = 0x0013,
-  Realm = 0x0014,
-  Nonce = 0x0015,
-  XorRelayedAddress = 0x0016,
-  RequestedAddressFamily = 0x0017,
-  EvenPort = 0x0018,
-  RequestedTransport = 0x0019,
-  DontFragment = 0x001A,
-  MessageIntegritySha256 = 0x001C,
-  XorMappedAddress = 0x0020,
-  ReservationToken = 0x0022,
-  // An ICE agent may send these in a Binding request (RFC 8445 §7.1); they
-  // are understood so that it gets an answer instead of a 420.
-  Priority = 0x0024,
-  UseCandidate = 0x0025,
-  AdditionalAddressFamily = 0x8000,
-  AddressErrorCode = 0x8001,
-  Software = 0x8022,
-  Fingerprint = 0x8028,
-};
+// AttributeType and is_known() live in common/stun_wire.hpp (the data plane
+// reads Send indications too).
 std::string_view to_string(AttributeType t);
-// True for the types above; others are skipped or reported as unknown.
-bool is_known(uint16_t type);
-constexpr bool is_comprehension_required(uint16_t type) { return type < 0x8000; }
+
 
 // RFC 8489 §14.8 and RFC 8656 §18 error codes, as class * 100 + number.
 namespace error_code {
@@ -121,8 +90,6 @@ constexpr size_t kMaxReasonBytes = 509;
 constexpr size_t kMessageIntegritySize = 20;
 constexpr size_t kMinMessageIntegritySha256Size = 16;
 constexpr size_t kMaxMessageIntegritySha256Size = 32;
-constexpr size_t kFingerprintSize = 4;
-constexpr uint32_t kFingerprintXor = 0x5354554E;
 
 // ERROR-CODE (RFC 8489 §14.8): code = class * 100 + number, 300..699.
 struct ErrorCode {

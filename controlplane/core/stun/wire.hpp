@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 
+#include "common/stun_wire.hpp"
 #include "controlplane/core/stun/integrity_key.hpp"
 #include "controlplane/core/stun/protocol.hpp"
 
@@ -85,12 +86,10 @@ static_assert(std::ranges::count_if(kSlotTable, [](uint8_t slot) { return slot !
 
 constexpr size_t padded(size_t len) { return (len + 3) & ~size_t{3}; }
 
-// CRC-32 exactly as zlib's crc32(0, data, size), on the fastest path the
-// CPU has but not faster than `fastest` (the tests compare every path).
-enum class CrcPath : uint8_t { Zlib, Clmul, WideClmul };
-uint32_t crc32(std::span<const uint8_t> data, CrcPath fastest = CrcPath::WideClmul);
-// RFC 8489 §14.7: crc32 XOR 0x5354554E.
-uint32_t fingerprint(std::span<const uint8_t> covered);
+// FINGERPRINT's CRC (common/stun_wire.hpp), shared with the data plane.
+using stun::CrcPath;
+using stun::crc32;
+using stun::fingerprint;
 
 enum class Hmac : uint8_t { Sha1, Sha256 };
 // HMAC of `covered` (a message from its header up to the integrity

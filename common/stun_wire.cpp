@@ -24,9 +24,9 @@
 #include <immintrin.h>
 #endif
 
-#include "controlplane/core/stun/wire.hpp"
+#include "common/stun_wire.hpp"
 
-namespace relay::stun::wire {
+namespace relay::stun {
 
 namespace {
 
@@ -181,6 +181,4 @@ uint32_t crc32(std::span<const uint8_t> data, CrcPath fastest) {
   return static_cast<uint32_t>(::crc32(0, p, static_cast<uInt>(n)));
 }
 
-uint32_t fingerprint(std::span<const uint8_t> covered) { return crc32(covered) ^ kFingerprintXor; }
-
-}  // namespace relay::stun::wire
+}  // namespace relay::stun
