@@ -744,6 +744,10 @@ const std::vector<Key>& schema() {
       {"relay.permission_lifetime", "--permission-lifetime",
        "Seconds a permission lives unless refreshed (RFC 8656 §9: 300).",
        seconds(FIELD(relay.permission_lifetime), 1, kDay)},
+      {"relay.nonce_uses", "--nonce-uses",
+       "Authenticated requests one NONCE is good for before 438 Stale Nonce (RFC 8489 §9.2 leaves "
+       "it to the server; Firezone's relay: 10).",
+       integer(FIELD(relay.nonce_uses), 1, 255)},
       {"relay.peer_allow", "--peer-allow",
        "CIDR prefixes peers must be in. Empty: every peer not denied.",
        cidr_list(FIELD(relay.peer_allow))},
@@ -751,7 +755,8 @@ const std::vector<Key>& schema() {
        "CIDR prefixes no peer may be in; wins over relay.peer_allow.",
        cidr_list(FIELD(relay.peer_deny))},
       {"quotas.max_allocations_per_username", "--max-allocations-per-username",
-       "Allocations one username may hold (0 = unlimited).",
+       "Allocations one user may hold; usernames with the same salt (after the ':') are one user "
+       "(0 = unlimited).",
        integer(FIELD(quotas.max_allocations_per_username), 0, UINT32_MAX)},
       {"quotas.max_allocations_per_client_ip", "--max-allocations-per-client-ip",
        "Allocations one client IP address may hold (0 = unlimited).",

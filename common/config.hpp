@@ -56,6 +56,9 @@ struct RelaySection {
   std::chrono::seconds max_allocation_lifetime{3600};  // RFC 8656 §7.2 cap
   std::chrono::seconds channel_lifetime{600};          // RFC 8656 §12 "10 minutes"
   std::chrono::seconds permission_lifetime{300};       // RFC 8656 §9 "5 minutes"
+  // Authenticated requests per NONCE before 438 (RFC 8489 §9.2 leaves it to
+  // the server; 10 as in Firezone's original relay).
+  uint8_t nonce_uses = 10;
   // A peer is allowed when it matches peer_allow (or peer_allow is empty)
   // and matches nothing in peer_deny: deny wins.
   std::vector<Cidr> peer_allow;

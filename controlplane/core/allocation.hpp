@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/net_types.hpp"
 #include "common/time.hpp"
 #include "controlplane/core/fast_hash.hpp"
+#include "controlplane/core/stun/credentials.hpp"
 #include "controlplane/core/stun/integrity_key.hpp"
 #include "controlplane/core/timer_queue.hpp"
 
@@ -35,13 +37,25 @@ struct Permission {
 };
 
 // Who made an allocation (RFC 8656 §5): what its requests are held to.
+// The portal's usernames are "<expiry>:<salt>" and it keeps the salt when
+// it rotates a client's credentials (a new username with a later expiry, on
+// the same socket), so the salt names the user: requests under any of its
+// usernames are the owner's (Firezone's relay does the same).
 struct Owner {
   // The key of Server::users_, kept in place by its node until released.
-  std::string_view username;
-  // The owner's MESSAGE-INTEGRITY key: the owner's requests find it here
-  // rather than in the key cache, whose lookup (~3 cache misses) was a
-  // sixth of a Refresh.
+  const std::string* salt;
+  // The MESSAGE-INTEGRITY key of the username the owner authenticated with
+  // last: its requests find it here rather than in the key cache, whose
+  // lookup (~3 cache misses) was a sixth of a Refresh. Expiry and length
+  // name that username exactly (with the salt; a leading zero changes the
+  // length), in the padding a second std::string would have doubled.
   stun::IntegrityKey key;
+  uint16_t username_size;  // RFC 8489 §14.3: < 513 bytes
+  uint64_t username_expiry;
+
+  [[nodiscard]] bool key_is_for(std::string_view username, const stun::Username& parts) const {
+    return username_expiry == parts.expiry_unix_seconds && username_size == username.size() && *salt == parts.salt;
+  }
 };
 
 struct Allocation {

@@ -64,7 +64,9 @@ std::optional<std::array<uint8_t, 16>> parse(std::string_view text) {
 }
 }  // namespace
 
-NonceStore::NonceStore(uint32_t capacity) : slots_(capacity) { assert(capacity > 0); }
+NonceStore::NonceStore(uint32_t capacity, uint8_t uses) : slots_(capacity), uses_(uses) {
+  assert(capacity > 0 && uses > 0);
+}
 
 NonceText NonceStore::mint(Rng& rng) {
   uint32_t slot = next_;
@@ -74,7 +76,7 @@ NonceText NonceStore::mint(Rng& rng) {
   store_be32(s.id.data(), slot);
   s.id[6] = static_cast<uint8_t>((s.id[6] & 0x0F) | 0x40);  // RFC 9562 §5.4: version 4
   s.id[8] = static_cast<uint8_t>((s.id[8] & 0x3F) | 0x80);  // RFC 9562 §4.1: variant 10
-  s.uses_left = kNonceUses;
+  s.uses_left = uses_;
   return format(s.id);
 }
 

@@ -1,5 +1,6 @@
 // NONCE values for the long-term credential mechanism (RFC 8489 §9.2): random
-// UUIDs, each good for kNonceUses authenticated requests.
+// UUIDs, each good for a configured number of authenticated requests
+// (ServerConfig::nonce_uses).
 //
 // Why a fixed ring and not a map or stateless HMAC nonces: every 401/438 mints
 // a nonce for a sender we know nothing about, so the store must not grow with
@@ -23,10 +24,6 @@
 
 namespace relay::core {
 
-// Uses per nonce before 438 Stale Nonce (the original relay's behaviour;
-// RFC 8489 §9.2 leaves the policy to the server).
-constexpr uint8_t kNonceUses = 10;
-
 struct NonceText {
   std::array<char, 36> chars{};  // 8-4-4-4-12 hex digits, RFC 9562 §4
   [[nodiscard]] std::string_view view() const { return {chars.data(), chars.size()}; }
@@ -34,7 +31,8 @@ struct NonceText {
 
 class NonceStore {
  public:
-  explicit NonceStore(uint32_t capacity);
+  // `uses` (> 0): authenticated requests per nonce before it reads as unknown.
+  NonceStore(uint32_t capacity, uint8_t uses);
 
   NonceText mint(Rng& rng);
   // The slot of a known nonce with uses left; nullopt means 438.
@@ -48,6 +46,7 @@ class NonceStore {
   };
   std::vector<Slot> slots_;
   uint32_t next_ = 0;
+  uint8_t uses_;
 };
 
 }  // namespace relay::core

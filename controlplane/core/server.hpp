@@ -106,6 +106,7 @@ class Server {
   struct Auth {
     stun::IntegrityKey key;
     std::string_view username;
+    stun::Username parts;  // views into `username`; the salt names the owner (see Owner)
   };
   struct TransparentHash {
     using is_transparent = void;
@@ -129,13 +130,15 @@ class Server {
   void send_response(const Request& r, uint16_t error_code, Remember remember,
                      const Result<size_t, stun::BuildError>& size);
   void reply_error(const Request& r, uint16_t code, const Auth* auth);
-  void reply_challenge(const Request& r, uint16_t code);  // 401/438 with REALM, NONCE
+  // 401/438 with REALM, NONCE and, when `signer`, MESSAGE-INTEGRITY.
+  void reply_challenge(const Request& r, uint16_t code, const Auth* signer);
 
   // Authentication (server_auth.cpp): the Auth, or nullopt once the error
   // response has been queued.
   std::optional<Auth> authenticate(const Request& r);
   // The key of a username that verified before, if still known.
-  std::optional<stun::IntegrityKey> known_key(const Request& r, std::string_view username);
+  std::optional<stun::IntegrityKey> known_key(const Request& r, std::string_view username,
+                                              const stun::Username& parts);
   stun::IntegrityKey derive_key(std::string_view username, const stun::Username& parsed) const;
   // The caller's allocation after the RFC 8656 §5 checks (437, 441), or
   // null once the error response has been queued.
@@ -158,14 +161,14 @@ class Server {
   // next to it belongs to the same relay addresses.
   std::optional<PortGrant> acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
                                         const std::optional<stun::ReservationToken>& token, RelayFamilies families);
-  std::optional<uint16_t> check_allocation_quota(const Request& r, std::string_view username);
+  std::optional<uint16_t> check_allocation_quota(const Request& r, std::string_view salt);
   // `owner` is null for an allocation restored from the data plane.
   Allocation& create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
                                 Instant expiry, const Auth* owner);
   void free_allocation(Allocation& a, Instant now);
-  // The users_ key, counted; a view of it stays valid until released.
-  std::string_view retain_user(std::string_view username);
-  void release_user(std::string_view username);
+  // The Owner of `auth`'s user, counted in users_ until released.
+  Owner retain_owner(const Auth& auth);
+  void release_owner(const Owner& owner);
 
   // ChannelBind and CreatePermission (server_channels.cpp).
   void handle_channel_bind(const Request& r, const Auth& auth);
@@ -209,7 +212,7 @@ class Server {
     const auto it = by_client_.find(client);
     return it == by_client_.end() ? nullptr : &it->second;
   }
-  std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>> users_;  // allocations per user
+  std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>> users_;  // allocations per salt
   std::unordered_map<IpAddress, uint32_t, IpHash, IpEqual> client_ips_;  // allocations per IP
   struct Reservation {
     AllocationPort port;

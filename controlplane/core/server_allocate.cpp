@@ -50,7 +50,7 @@ Duration Server::granted_lifetime(std::optional<std::chrono::seconds> requested,
   return std::min<Duration>(*requested, config_.max_allocation_lifetime);
 }
 
-std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::string_view username) {
+std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::string_view salt) {
   const Quotas& q = config_.quotas;
   auto reject = [&](Quota which, uint16_t code) {
     ++stats_.quota_rejections[static_cast<size_t>(which)];
@@ -58,7 +58,7 @@ std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::st
   };
   if (q.allocations_total && by_client_.size() >= q.allocations_total) return reject(Quota::Total, kInsufficientCapacity);
   if (q.allocations_per_user) {
-    auto it = users_.find(username);
+    auto it = users_.find(salt);
     if (it != users_.end() && it->second >= q.allocations_per_user) return reject(Quota::PerUser, kAllocationQuotaReached);
   }
   if (q.allocations_per_client_ip) {
@@ -116,13 +116,18 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   auto families = requested_families(r.msg, token->has_value());
   if (!families) return reply_error(r, families.error(), &auth);
   Families want = *families;
-  if ((want.v4 && !config_.relay_v4) || (want.v6 && !want.dual && !config_.relay_v6))
-    return reply_error(r, kAddressFamilyNotSupported, &auth);
   // RFC 8656 §7.2: a dual request the relay can only half serve gets the
-  // IPv4 address and an ADDRESS-ERROR-CODE for IPv6.
-  bool v6_refused = want.dual && !config_.relay_v6;
-  if (v6_refused) want.v6 = false;
-  if (auto code = check_allocation_quota(r, auth.username)) return reply_error(r, *code, &auth);
+  // address it has and an ADDRESS-ERROR-CODE for the other family (IPv6
+  // on an IPv4-only relay; IPv4 on an IPv6-only one, as Firezone's relay
+  // answers connlib, which always asks for both).
+  std::optional<Family> refused;
+  if (want.dual && !config_.relay_v6) refused = Family::V6;
+  if (want.dual && !config_.relay_v4) refused = Family::V4;
+  if (refused == Family::V4) want.v4 = false;
+  if (refused == Family::V6) want.v6 = false;
+  if ((want.v4 && !config_.relay_v4) || (want.v6 && !config_.relay_v6))
+    return reply_error(r, kAddressFamilyNotSupported, &auth);
+  if (auto code = check_allocation_quota(r, auth.parts.salt)) return reply_error(r, *code, &auth);
   auto grant = acquire_port(r.now, *even, *token, RelayFamilies{want.v4, want.v6});
   if (!grant) {
     if (!*token) ++stats_.quota_rejections[static_cast<size_t>(Quota::Ports)];
@@ -140,7 +145,7 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   respond(r, 0, &auth, [&](stun::Builder& b) {
     if (a.relay_v4) b.add_xor_relayed_address({config_.advertised_v4.value_or(a.relay_v4->ip), a.relay_v4->port});
     if (a.relay_v6) b.add_xor_relayed_address({config_.advertised_v6.value_or(a.relay_v6->ip), a.relay_v6->port});
-    if (v6_refused) b.add_address_error_code(Family::V6, kAddressFamilyNotSupported);
+    if (refused) b.add_address_error_code(*refused, kAddressFamilyNotSupported);
     b.add_lifetime(seconds);
     if (grant->reserved_next) b.add_reservation_token(*grant->reserved_next);
     b.add_xor_mapped_address(r.client.client.value);
@@ -170,15 +175,15 @@ void Server::handle_refresh(const Request& r, const Auth& auth) {
   respond(r, 0, &auth, [&](stun::Builder& b) { b.add_lifetime(seconds); }, deleting ? Remember::Yes : Remember::No);
 }
 
-std::string_view Server::retain_user(std::string_view username) {
-  auto it = users_.find(username);
-  if (it == users_.end()) it = users_.emplace(std::string(username), 0).first;
+Owner Server::retain_owner(const Auth& auth) {
+  auto it = users_.find(auth.parts.salt);
+  if (it == users_.end()) it = users_.emplace(std::string(auth.parts.salt), 0).first;
   ++it->second;
-  return it->first;
+  return Owner{&it->first, auth.key, static_cast<uint16_t>(auth.username.size()), auth.parts.expiry_unix_seconds};
 }
 
-void Server::release_user(std::string_view username) {
-  auto it = users_.find(username);
+void Server::release_owner(const Owner& owner) {
+  auto it = users_.find(*owner.salt);
   if (it != users_.end() && --it->second == 0) users_.erase(it);
 }
 
@@ -191,7 +196,7 @@ Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple
   if (v4) a.relay_v4 = SocketAddress{*config_.relay_v4, port.value};
   if (v6) a.relay_v6 = SocketAddress{*config_.relay_v6, port.value};
   a.expiry = expiry;
-  if (owner) a.owner = Owner{retain_user(owner->username), owner->key};
+  if (owner) a.owner = retain_owner(*owner);
   ++client_ips_[client.client.value.ip];
   a.timer = timers_.schedule(expiry, TimerKey{TimerKind::Allocation, port.value});
   stats_.active_allocations_v4 += v4;
@@ -224,7 +229,7 @@ void Server::free_allocation(Allocation& a, Instant now) {
   }
   stats_.active_allocations_v4 -= a.relay_v4.has_value();
   stats_.active_allocations_v6 -= a.relay_v6.has_value();
-  if (a.owner) release_user(a.owner->username);
+  if (a.owner) release_owner(*a.owner);
   auto ip = client_ips_.find(a.client.client.value.ip);
   if (ip != client_ips_.end() && --ip->second == 0) client_ips_.erase(ip);
   port_slot(a.port) = nullptr;

@@ -5,43 +5,73 @@
 namespace relay::core {
 
 std::optional<Server::Auth> Server::authenticate(const Request& r) {
-  auto fail = [&](AuthFailure why, uint16_t code) -> std::optional<Auth> {
-    ++stats_.auth_failures[static_cast<size_t>(why)];
-    if (code == stun::error_code::kBadRequest) reply_error(r, code, nullptr);
-    else reply_challenge(r, code);
-    return std::nullopt;
-  };
-  // RFC 8489 §9.2.4, in its order.
-  if (!r.msg.has_message_integrity()) return fail(AuthFailure::MissingIntegrity, stun::error_code::kUnauthorized);
   auto username = r.msg.username();
   auto realm = r.msg.realm();
   auto nonce = r.msg.nonce();
-  if (!username || !*username || !realm || !*realm || !nonce || !*nonce)
-    return fail(AuthFailure::MissingAttributes, stun::error_code::kBadRequest);
-  if (**realm != config_.realm) return fail(AuthFailure::WrongRealm, stun::error_code::kUnauthorized);
+  std::optional<stun::Username> parts;
+  if (username && *username)
+    if (auto p = stun::parse_username(**username)) parts = *p;
+  // Every 401 and 438 to a username we can derive a key for is signed with
+  // that key (an expired username's included), as successes are: connlib
+  // discards any TURN response whose MESSAGE-INTEGRITY it cannot verify.
+  // The cost: an unauthenticated sender can make us derive keys (SHA-256,
+  // MD5, two SHA-1 pad blocks) for made-up salts; the data plane's
+  // per-source STUN rate limit (dataplane.stun_rate_per_source) bounds it.
+  // A key is cached only after it verified a request, so such senders
+  // cannot fill the key cache either.
+  auto challenge = [&](uint16_t code, std::optional<stun::IntegrityKey> key = std::nullopt) -> std::optional<Auth> {
+    if (!parts) {
+      reply_challenge(r, code, nullptr);
+      return std::nullopt;
+    }
+    if (!key) key = known_key(r, **username, *parts);
+    if (!key) key = derive_key(**username, *parts);
+    const Auth signer{*key, **username, *parts};
+    reply_challenge(r, code, &signer);
+    return std::nullopt;
+  };
+  auto fail = [&](AuthFailure why) {
+    ++stats_.auth_failures[static_cast<size_t>(why)];
+    return challenge(stun::error_code::kUnauthorized);
+  };
+  // RFC 8489 §9.2.4, in its order, except that a request whose USERNAME
+  // parses is challenged (401) for a missing REALM or NONCE rather than
+  // refused (400): connlib's first Allocate carries USERNAME, REALM and
+  // MESSAGE-INTEGRITY but no NONCE, and waits for a challenge it can verify.
+  if (!r.msg.has_message_integrity()) return fail(AuthFailure::MissingIntegrity);
+  bool malformed = !username || !realm || !nonce;
+  if (malformed || !*username || !*realm || !*nonce) {
+    if (!malformed && parts) return fail(AuthFailure::MissingAttributes);
+    ++stats_.auth_failures[static_cast<size_t>(AuthFailure::MissingAttributes)];
+    reply_error(r, stun::error_code::kBadRequest, nullptr);
+    return std::nullopt;
+  }
+  if (**realm != config_.realm) return fail(AuthFailure::WrongRealm);
   auto slot = nonces_.find(**nonce);
   if (!slot) {
     ++stats_.stale_nonces;
-    reply_challenge(r, stun::error_code::kStaleNonce);
-    return std::nullopt;
+    return challenge(stun::error_code::kStaleNonce);
   }
-  auto parsed = stun::parse_username(**username);
-  if (!parsed) return fail(AuthFailure::MalformedUsername, stun::error_code::kUnauthorized);
-  if (!unix_offset_) return fail(AuthFailure::ClockUnknown, stun::error_code::kUnauthorized);
+  if (!parts) return fail(AuthFailure::MalformedUsername);
+  if (!unix_offset_) return fail(AuthFailure::ClockUnknown);
   auto unix_now = std::chrono::duration_cast<std::chrono::seconds>(r.now.since_boot) + *unix_offset_;
-  if (unix_now.count() < 0 || parsed->expiry_unix_seconds < static_cast<uint64_t>(unix_now.count()))
-    return fail(AuthFailure::ExpiredUsername, stun::error_code::kUnauthorized);
-  auto known = known_key(r, **username);
-  stun::IntegrityKey key = known ? *known : derive_key(**username, *parsed);
-  if (r.msg.verify_message_integrity(key) != stun::Integrity::Valid)
-    return fail(AuthFailure::BadIntegrity, stun::error_code::kUnauthorized);
+  if (unix_now.count() < 0 || parts->expiry_unix_seconds < static_cast<uint64_t>(unix_now.count()))
+    return fail(AuthFailure::ExpiredUsername);
+  auto known = known_key(r, **username, *parts);
+  stun::IntegrityKey key = known ? *known : derive_key(**username, *parts);
+  if (r.msg.verify_message_integrity(key) != stun::Integrity::Valid) {
+    ++stats_.auth_failures[static_cast<size_t>(AuthFailure::BadIntegrity)];
+    return challenge(stun::error_code::kUnauthorized, key);
+  }
   nonces_.use(*slot);
   if (!known) keys_.insert(**username, key);
-  return Auth{key, **username};
+  return Auth{key, **username, *parts};
 }
 
-std::optional<stun::IntegrityKey> Server::known_key(const Request& r, std::string_view username) {
-  if (const Allocation* a = r.allocation; a && a->owner && a->owner->username == username) return a->owner->key;
+std::optional<stun::IntegrityKey> Server::known_key(const Request& r, std::string_view username,
+                                                    const stun::Username& parts) {
+  if (const Allocation* a = r.allocation; a && a->owner && a->owner->key_is_for(username, parts))
+    return a->owner->key;
   return keys_.find(username);
 }
 
@@ -57,12 +87,20 @@ Allocation* Server::owned_allocation(const Request& r, const Auth& auth) {
   }
   Allocation& a = *r.allocation;
   // A restored allocation learns its owner from the first valid request.
-  if (!a.owner) a.owner = Owner{retain_user(auth.username), auth.key};
-  if (a.owner->username != auth.username) {
+  if (!a.owner) a.owner = retain_owner(auth);
+  if (*a.owner->salt != auth.parts.salt) {
     // RFC 8656 §5: same 5-tuple, different credentials.
     ++stats_.auth_failures[static_cast<size_t>(AuthFailure::WrongCredentials)];
     reply_error(r, stun::error_code::kWrongCredentials, &auth);
     return nullptr;
+  }
+  // The same salt under a new username is the portal's credential rotation:
+  // the cached key follows the username the client uses now (the old one
+  // stays valid until it expires, through the key cache).
+  if (!a.owner->key_is_for(auth.username, auth.parts)) {
+    a.owner->key = auth.key;
+    a.owner->username_size = static_cast<uint16_t>(auth.username.size());
+    a.owner->username_expiry = auth.parts.expiry_unix_seconds;
   }
   return &a;
 }

@@ -12,6 +12,7 @@ std::string_view to_string(ConfigError e) {
     case ConfigError::EmptySecret: return "empty_secret";
     case ConfigError::LifetimeOrder: return "lifetime_order";
     case ConfigError::ZeroCapacity: return "zero_capacity";
+    case ConfigError::ZeroNonceUses: return "zero_nonce_uses";
   }
   return "unknown";
 }
@@ -31,6 +32,7 @@ std::optional<ConfigError> validate(const ServerConfig& c) {
     return ConfigError::LifetimeOrder;
   if (c.nonce_capacity == 0 || c.key_cache_capacity == 0 || c.response_cache_capacity == 0)
     return ConfigError::ZeroCapacity;
+  if (c.nonce_uses == 0) return ConfigError::ZeroNonceUses;
   return std::nullopt;
 }
 

@@ -52,6 +52,9 @@ struct ServerConfig {
   uint32_t nonce_capacity = 1u << 18;
   uint32_t key_cache_capacity = 1u << 14;
   uint32_t response_cache_capacity = 1u << 16;
+  // Authenticated requests per NONCE before 438 Stale Nonce (RFC 8489 §9.2
+  // leaves the policy to the server; 10 is Firezone's original relay's).
+  uint8_t nonce_uses = 10;
 };
 
 enum class ConfigError : uint8_t {
@@ -64,6 +67,7 @@ enum class ConfigError : uint8_t {
   EmptySecret,
   LifetimeOrder,  // default > max, or a zero lifetime
   ZeroCapacity,
+  ZeroNonceUses,
 };
 std::string_view to_string(ConfigError e);
 

@@ -37,11 +37,12 @@ void Server::reply_error(const Request& r, uint16_t code, const Auth* auth) {
   respond(r, code, auth, [](stun::Builder&) {});
 }
 
-void Server::reply_challenge(const Request& r, uint16_t code) {
-  // RFC 8489 §9.2.4: REALM and a fresh NONCE, no MESSAGE-INTEGRITY (we do
-  // not know a key the client could check it with).
+void Server::reply_challenge(const Request& r, uint16_t code, const Auth* signer) {
+  // RFC 8489 §9.2.4: REALM and a fresh NONCE. RFC 8489 leaves them unsigned
+  // (the server may not know a key the client could check); we sign them
+  // when the USERNAME names one (see authenticate).
   NonceText nonce = nonces_.mint(rng_);
-  respond(r, code, nullptr, [&](stun::Builder& b) { b.add_realm(config_.realm).add_nonce(nonce.view()); });
+  respond(r, code, signer, [&](stun::Builder& b) { b.add_realm(config_.realm).add_nonce(nonce.view()); });
 }
 
 }  // namespace relay::core

@@ -36,6 +36,7 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::string aut
   c.max_allocation_lifetime = r.max_allocation_lifetime;
   c.channel_lifetime = r.channel_lifetime;
   c.permission_lifetime = r.permission_lifetime;
+  c.nonce_uses = r.nonce_uses;
   c.peer_allow = r.peer_allow;
   c.peer_deny = r.peer_deny;
   c.has_portal = config.portal.ws_url.has_value();

@@ -30,6 +30,7 @@ TEST(ConfigDefaults, OneRelayAddressIsAllThatMustBeGiven) {
   EXPECT_EQ(cfg->relay.max_allocation_lifetime, 3600s);
   EXPECT_EQ(cfg->relay.channel_lifetime, 600s);
   EXPECT_EQ(cfg->relay.permission_lifetime, 300s);
+  EXPECT_EQ(cfg->relay.nonce_uses, 10);
   EXPECT_TRUE(cfg->relay.peer_allow.empty());
   EXPECT_TRUE(cfg->relay.peer_deny.empty());
   EXPECT_EQ(cfg->quotas.max_allocations_per_username, 64u);
@@ -60,6 +61,7 @@ realm = "example.org"
 auth_secret = "s3cret-from-file"
 rng_seed = 42
 channel_lifetime = 60
+nonce_uses = 3
 peer_allow = ["203.0.113.0/24"]
 peer_deny = ["203.0.113.128/25", "2001:db8:dead::/48"]
 [relay.ipv4]
@@ -97,6 +99,7 @@ level = "debug"
   EXPECT_EQ(cfg->relay.auth_secret, "s3cret-from-file");
   EXPECT_EQ(cfg->relay.rng_seed, 42u);
   EXPECT_EQ(cfg->relay.channel_lifetime, 60s);
+  EXPECT_EQ(cfg->relay.nonce_uses, 3);
   EXPECT_EQ(cfg->relay.ipv4->gateway->to_string(), "198.51.100.254");
   EXPECT_EQ(cfg->relay.ipv4->advertised().to_string(), "203.0.113.77");
   EXPECT_EQ(cfg->relay.ipv6->address.to_string(), "2001:db8:100::1");

@@ -51,6 +51,8 @@ TEST(ConfigFileErrors, AValueOutOfRangeIsReportedAtTheValue) {
             "FILE:4:15: relay.lowest_port: 80 is out of range 1024..65535");
   EXPECT_EQ(file_error(kAddr + "[relay]\nrng_seed = -1\n"),
             "FILE:4:12: relay.rng_seed: -1 is out of range 0..18446744073709551615");
+  EXPECT_EQ(file_error(kAddr + "[relay]\nnonce_uses = 0\n"),
+            "FILE:4:14: relay.nonce_uses: 0 is out of range 1..255");
   EXPECT_EQ(file_error(kAddr + "[dataplane]\nrx_descriptors = 1000\n"),
             "FILE:4:18: dataplane.rx_descriptors: 1000 is not a power of two");
 }
@@ -97,6 +99,8 @@ TEST(ConfigTextErrors, AFlagIsNamedByItself) {
             "--log-level: \"loud\" is not one of trace, debug, info, warn, error");
   EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--listen-port", "65536"}),
             "--listen-port: 65536 is out of range 1..65535");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--nonce-uses", "256"}),
+            "--nonce-uses: 256 is out of range 1..255");
   EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--listen-port"}),
             "--listen-port: 1 required INT missing");
   EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--listen-prot", "3478"}),

@@ -46,6 +46,7 @@ allocation_lifetime = 300
 max_allocation_lifetime = 1800
 channel_lifetime = 420
 permission_lifetime = 240
+nonce_uses = 3
 peer_allow = ["192.0.2.0/24", "2001:db8::/32"]
 peer_deny = ["192.0.2.128/25"]
 
@@ -77,6 +78,7 @@ TEST(ServerSetup, AddressesPortsRealmAndLifetimesComeFromTheirKeys) {
   EXPECT_EQ(c.max_allocation_lifetime, std::chrono::seconds(1800));
   EXPECT_EQ(c.channel_lifetime, std::chrono::seconds(420));
   EXPECT_EQ(c.permission_lifetime, std::chrono::seconds(240));
+  EXPECT_EQ(c.nonce_uses, 3);
   EXPECT_EQ(core::validate(c), std::nullopt);
 }
 

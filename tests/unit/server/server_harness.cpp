@@ -100,6 +100,20 @@ void expect_success(const Command& c) {
   EXPECT_TRUE(r->is_success()) << "error " << r->error_code();
 }
 
+void expect_signed_error(const Command& c, uint16_t code, const Credentials& by) {
+  expect_error(c, code);
+  auto r = response_of(c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->msg().verify_message_integrity(by.key()), stun::Integrity::Valid) << "signed for " << by.username;
+}
+
+void expect_signed_success(const Command& c, const Credentials& by) {
+  expect_success(c);
+  auto r = response_of(c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->msg().verify_message_integrity(by.key()), stun::Integrity::Valid) << "signed for " << by.username;
+}
+
 Attrs udp() {
   return [](stun::Builder& b) { b.add_requested_transport(stun::kTransportUdp); };
 }

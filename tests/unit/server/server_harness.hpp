@@ -96,5 +96,9 @@ Attrs udp();  // REQUESTED-TRANSPORT UDP
 // Both parsers of the same response agree it is an error with `code`.
 void expect_error(const Command& c, uint16_t code);
 void expect_success(const Command& c);
+// The same, and its MESSAGE-INTEGRITY verifies with `by`'s key (what
+// connlib checks before it looks at any other attribute).
+void expect_signed_error(const Command& c, uint16_t code, const Credentials& by);
+void expect_signed_success(const Command& c, const Credentials& by);
 
 }  // namespace relay::core::testing

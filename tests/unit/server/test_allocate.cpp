@@ -219,6 +219,26 @@ TEST_F(ServerTest, DefaultIpv4OnAnIpv6OnlyRelayGets440) {
   expect_error(out[0], 440);
 }
 
+TEST_F(ServerTest, DualRequestOnAnIpv6OnlyRelayGetsIpv6AndAddressErrorCode440ForIpv4) {
+  // connlib always asks for IPv4 plus ADDITIONAL-ADDRESS-FAMILY IPv6.
+  config.relay_v4.reset();
+  auto out = allocate(at(0), [](stun::Builder& b) { b.add_additional_address_family(Family::V6); });
+  ASSERT_EQ(out.size(), 2u);
+  const auto& c = created(out);
+  EXPECT_FALSE(c.relay_v4);
+  ASSERT_TRUE(c.relay_v6);
+  EXPECT_EQ(*c.relay_v6, (SocketAddress{*config.relay_v6, c.port.value}));
+  expect_signed_success(out[1], creds);
+  auto r = response_of(out[1]);
+  EXPECT_EQ(r->relayed(), std::vector<SocketAddress>{*c.relay_v6});
+  auto aec = r->msg().address_error_code().value();
+  ASSERT_TRUE(aec);
+  EXPECT_EQ(aec->family, Family::V4);
+  EXPECT_EQ(aec->code, 440);
+  EXPECT_EQ(server().stats().active_allocations_v4, 0u);
+  EXPECT_EQ(server().stats().active_allocations_v6, 1u);
+}
+
 TEST_F(ServerTest, DualRequestOnAnIpv4OnlyRelayGetsIpv4AndAddressErrorCode440ForIpv6) {
   config.relay_v6.reset();
   auto out = allocate(at(0), [](stun::Builder& b) { b.add_additional_address_family(Family::V6); });
@@ -329,8 +349,74 @@ TEST_F(ServerTest, RefreshWithAnotherUsersCredentialsGets441) {
   Credentials other = portal_credentials(kUnixAtBoot + 3600, "other_salt");
   auto out = call_from(client, other, Method::Refresh, {}, at(1));
   ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 441);
+  expect_signed_error(out[0], 441, other);
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::WrongCredentials), 1u);
+  // The allocation is still the owner's.
+  out = call(Method::Refresh, {}, at(2));
+  ASSERT_EQ(out.size(), 2u);
+  expect_signed_success(out[1], creds);
+}
+
+// The portal rotates a client's credentials: a new username with the same
+// salt and a later expiry, used on the same socket. The salt is the owner.
+TEST_F(ServerTest, RotatedCredentialsGet437OnAllocateDeleteWithRefreshZeroAndThenAllocateAgain) {
+  const CreateAllocation first = created(allocate(at(0)));
+  Credentials rotated = portal_credentials(kUnixAtBoot + 2 * 86400, "fixture_salt");
+  auto out = call_from(client, rotated, Method::Allocate, udp(), at(10));
+  ASSERT_EQ(out.size(), 1u);
+  expect_signed_error(out[0], 437, rotated);
+
+  out = feed(request(Method::Refresh, txid(80), [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); },
+                     &rotated),
+             at(11));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<FreeAllocation>(out[0]), FreeAllocation{first.port});
+  expect_signed_success(out[1], rotated);
+  EXPECT_EQ(response_of(out[1])->lifetime(), std::chrono::seconds(0));
+  EXPECT_EQ(server().allocation_count(), 0u);
+  EXPECT_EQ(server().stats().auth_failure(AuthFailure::WrongCredentials), 0u);
+
+  out = feed(request(Method::Allocate, txid(81), udp(), &rotated), at(12));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(created(out).client, five_tuple());
+  EXPECT_NE(created(out).port, first.port);  // the old one is held (RFC 8656 §12)
+  expect_signed_success(out[1], rotated);
+}
+
+TEST_F(ServerTest, AfterRotationBothUsernamesOfTheSaltRefreshUntilTheOldOneExpires) {
+  creds = portal_credentials(kUnixAtBoot + 100, "fixture_salt");
+  Credentials rotated = portal_credentials(kUnixAtBoot + 3600, "fixture_salt");
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  auto out = call_from(client, rotated, Method::Refresh, {}, at(50));
+  ASSERT_EQ(out.size(), 2u);
+  expect_signed_success(out[1], rotated);
+  out = feed(request(Method::Refresh, txid(90), {}, &creds), at(60));
+  ASSERT_EQ(out.size(), 2u);
+  expect_signed_success(out[1], creds);
+  out = feed(request(Method::Refresh, txid(91), {}, &rotated), at(70));
+  ASSERT_EQ(out.size(), 2u);
+  expect_signed_success(out[1], rotated);
+  // kUnixAtBoot + 100 < kUnixAtBoot + 101: the old username has expired.
+  out = feed(request(Method::Refresh, txid(92), {}, &creds), at(101));
+  ASSERT_EQ(out.size(), 1u);
+  expect_signed_error(out[0], 401, creds);
+  out = feed(request(Method::Refresh, txid(93), {}, &rotated), at(102));
+  ASSERT_EQ(out.size(), 2u);
+  expect_signed_success(out[1], rotated);
+  EXPECT_EQ(server().stats().auth_failure(AuthFailure::WrongCredentials), 0u);
+}
+
+TEST_F(ServerTest, UsernamesWithTheSameSaltShareOneAllocationQuota) {
+  config.quotas.allocations_per_user = 1;
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  Credentials rotated = portal_credentials(kUnixAtBoot + 2 * 86400, "fixture_salt");
+  auto out = call_from(ClientSocket{addr("198.51.100.10:40001")}, rotated, Method::Allocate, udp(), at(1));
+  ASSERT_EQ(out.size(), 1u);
+  expect_signed_error(out[0], 486, rotated);
+  Credentials other = portal_credentials(kUnixAtBoot + 2 * 86400, "other_salt");
+  out = call_from(ClientSocket{addr("198.51.100.10:40002")}, other, Method::Allocate, udp(), at(2));
+  ASSERT_EQ(out.size(), 2u);
+  expect_signed_success(out[1], other);
 }
 
 TEST_F(ServerTest, RefreshAskingForAFamilyTheAllocationLacksGets443) {

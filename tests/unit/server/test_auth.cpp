@@ -6,6 +6,23 @@ namespace {
 
 using stun::Method;
 
+// connlib's requests: USERNAME, then REALM and NONCE unless left out,
+// MESSAGE-INTEGRITY with `who`'s key, FINGERPRINT.
+std::vector<uint8_t> connlib_request(Method method, const stun::TransactionId& id, const Attrs& attrs,
+                                     const Credentials& who, bool with_realm = true) {
+  std::vector<uint8_t> buf(1500);
+  stun::Builder b(buf, method, stun::MessageClass::Request, id);
+  if (attrs) attrs(b);
+  b.add_username(who.username);
+  if (with_realm) b.add_realm(who.realm);
+  if (!who.nonce.empty()) b.add_nonce(who.nonce);
+  b.add_message_integrity(who.key()).add_fingerprint();
+  auto n = b.finish();
+  EXPECT_TRUE(n.ok());
+  buf.resize(n.ok() ? *n : 0);
+  return buf;
+}
+
 TEST_F(ServerTest, BindingIsAnsweredWithTheSendersXorMappedAddressWithoutAuthentication) {
   auto out = feed(request(Method::Binding, txid(1), {}, nullptr), at(1));
   ASSERT_EQ(out.size(), 1u);
@@ -85,24 +102,28 @@ TEST_F(ServerTest, PortalCredentialVectorsAllocateEndToEnd) {
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::ExpiredUsername), 1u);
 }
 
-TEST_F(ServerTest, ExpiredUsernameIsRejectedWith401) {
+TEST_F(ServerTest, ExpiredUsernameIsRejectedWith401SignedWithItsStillDerivableKey) {
   creds = portal_credentials(kUnixAtBoot - 1, "old");
   auto out = allocate(at(0));
   ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 401);
+  expect_signed_error(out[0], 401, creds);
+  EXPECT_EQ(*response_of(out[0])->msg().realm().value(), "firezone");
+  EXPECT_EQ(response_of(out[0])->nonce().size(), 36u);
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::ExpiredUsername), 1u);
   EXPECT_EQ(server().allocation_count(), 0u);
 }
 
-TEST_F(ServerTest, MalformedUsernameIsRejectedWith401) {
+TEST_F(ServerTest, MalformedUsernameIsRejectedWithAnUnsigned401) {
   creds.username = "not-expiry-and-salt";
   auto out = allocate(at(0));
   ASSERT_EQ(out.size(), 1u);
   expect_error(out[0], 401);
+  EXPECT_FALSE(response_of(out[0])->msg().has_message_integrity());
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::MalformedUsername), 1u);
 }
 
-TEST_F(ServerTest, WrongPasswordIsRejectedWith401AndAFreshNonce) {
+TEST_F(ServerTest, WrongPasswordIsRejectedWith401AFreshNonceAndTheUsernamesRealKey) {
+  const Credentials real = creds;
   creds.password = "guessed";
   auto out = allocate(at(0));
   ASSERT_EQ(out.size(), 1u);
@@ -110,6 +131,10 @@ TEST_F(ServerTest, WrongPasswordIsRejectedWith401AndAFreshNonce) {
   EXPECT_EQ(r->error_code(), 401);
   EXPECT_FALSE(r->nonce().empty());
   EXPECT_NE(r->nonce(), creds.nonce);
+  // Signed for the username, so a client with the wrong password cannot
+  // verify it (connlib drops it) and the right one could.
+  expect_signed_error(out[0], 401, real);
+  EXPECT_EQ(r->msg().verify_message_integrity(creds.key()), stun::Integrity::Mismatch);
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::BadIntegrity), 1u);
 }
 
@@ -120,12 +145,12 @@ TEST_F(ServerTest, SecretOfAnotherRelayDoesNotAuthenticate) {
   expect_error(out[0], 401);
 }
 
-TEST_F(ServerTest, UnknownNonceGets438WithAFreshNonce) {
+TEST_F(ServerTest, UnknownNonceGets438WithAFreshNonceSignedWithTheUsersKey) {
   creds.nonce = "3f2a0c1e-0000-4000-8000-000000000000";
   auto out = feed(request(Method::Allocate, txid(1), udp(), &creds), at(0));
   ASSERT_EQ(out.size(), 1u);
+  expect_signed_error(out[0], 438, creds);
   auto r = response_of(out[0]);
-  EXPECT_EQ(r->error_code(), 438);
   EXPECT_EQ(*r->msg().realm().value(), "firezone");
   EXPECT_EQ(r->nonce().size(), 36u);
   EXPECT_EQ(server().stats().stale_nonces, 1u);
@@ -144,7 +169,21 @@ TEST_F(ServerTest, NonceIsGoodForTenAuthenticatedRequestsThenStale) {
   }
   auto eleventh = feed(request(Method::Refresh, txid(111), {}, &creds), at(11));
   ASSERT_EQ(eleventh.size(), 1u);
-  expect_error(eleventh[0], 438);
+  expect_signed_error(eleventh[0], 438, creds);
+}
+
+TEST_F(ServerTest, NonceIsGoodForTheConfiguredNumberOfUsesThenStale) {
+  config.nonce_uses = 3;
+  ASSERT_EQ(allocate(at(0)).size(), 2u);  // use 1
+  for (int i = 2; i <= 3; ++i) {
+    auto out = feed(request(Method::Refresh, txid(static_cast<uint8_t>(100 + i)), {}, &creds), at(i));
+    ASSERT_EQ(out.size(), 2u) << "use " << i;
+    expect_signed_success(out[1], creds);
+  }
+  auto fourth = feed(request(Method::Refresh, txid(104), {}, &creds), at(4));
+  ASSERT_EQ(fourth.size(), 1u);
+  expect_signed_error(fourth[0], 438, creds);
+  EXPECT_EQ(server().stats().stale_nonces, 1u);
 }
 
 TEST_F(ServerTest, OldestNonceIsEvictedWhenTheBoundedStoreIsFull) {
@@ -158,19 +197,60 @@ TEST_F(ServerTest, OldestNonceIsEvictedWhenTheBoundedStoreIsFull) {
   expect_error(out[0], 438);
 }
 
-TEST_F(ServerTest, RequestWithIntegrityButNoNonceGets400) {
+TEST_F(ServerTest, ConnlibsFirstAllocateWithoutNonceIsChallengedWith401SignedWithTheUsersKey) {
+  // USERNAME, REALM and MESSAGE-INTEGRITY, no NONCE: connlib's first Allocate.
   creds.nonce.clear();
-  auto out = feed(request(Method::Allocate, txid(1), udp(), &creds), at(0));
+  auto out = feed(connlib_request(Method::Allocate, txid(1), udp(), creds), at(0));
   ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 400);
+  expect_signed_error(out[0], 401, creds);
+  auto r = response_of(out[0]);
+  EXPECT_EQ(*r->msg().realm().value(), "firezone");
+  EXPECT_EQ(r->nonce().size(), 36u);
+  EXPECT_TRUE(r->msg().has_fingerprint());
+  EXPECT_EQ(server().stats().auth_failure(AuthFailure::MissingAttributes), 1u);
+  EXPECT_EQ(server().allocation_count(), 0u);
+
+  creds.nonce = r->nonce();
+  out = feed(connlib_request(Method::Allocate, txid(2), udp(), creds), at(1));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<CreateAllocation>(out[0]));
+  expect_signed_success(out[1], creds);
+}
+
+TEST_F(ServerTest, RequestWithIntegrityButNoRealmIsChallengedWith401SignedWithTheUsersKey) {
+  auto out = feed(connlib_request(Method::Allocate, txid(1), udp(), creds, false), at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_signed_error(out[0], 401, creds);
+  EXPECT_EQ(*response_of(out[0])->msg().realm().value(), "firezone");
+  EXPECT_EQ(response_of(out[0])->nonce().size(), 36u);
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::MissingAttributes), 1u);
 }
 
-TEST_F(ServerTest, WrongRealmIsRejectedWith401) {
+TEST_F(ServerTest, RequestWithAUsernameButNoIntegrityIsChallengedSignedWithThatUsernamesKey) {
+  auto out = feed(request(Method::Allocate, txid(1), [&](stun::Builder& b) {
+    b.add_requested_transport(stun::kTransportUdp).add_username(creds.username);
+  }, nullptr), at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_signed_error(out[0], 401, creds);
+  EXPECT_EQ(server().stats().auth_failure(AuthFailure::MissingIntegrity), 1u);
+}
+
+TEST_F(ServerTest, RequestWithIntegrityButNeitherNonceNorAParsableUsernameGets400) {
+  creds.username = "no-salt-here";
+  auto out = feed(connlib_request(Method::Allocate, txid(1), udp(), creds), at(0));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 400);
+  EXPECT_FALSE(response_of(out[0])->msg().has_message_integrity());
+  EXPECT_EQ(server().stats().auth_failure(AuthFailure::MissingAttributes), 1u);
+}
+
+TEST_F(ServerTest, WrongRealmIsRejectedWith401SignedWithTheKeyOfOurRealm) {
   creds.realm = "elsewhere";
   auto out = allocate(at(0));
   ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 401);
+  Credentials ours = creds;
+  ours.realm = "firezone";
+  expect_signed_error(out[0], 401, ours);
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::WrongRealm), 1u);
 }
 
@@ -178,7 +258,7 @@ TEST_F(ServerTest, WithoutAWallClockAuthenticationFailsClosed) {
   server_.emplace(config, 42);  // no set_wall_clock
   auto out = allocate(at(0));
   ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 401);
+  expect_signed_error(out[0], 401, creds);
   EXPECT_EQ(server().stats().auth_failure(AuthFailure::ClockUnknown), 1u);
 }
 

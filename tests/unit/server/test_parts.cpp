@@ -63,11 +63,11 @@ TEST(PortAllocator, DrawsAreSpreadOverTheRange) {
   EXPECT_GT(hi - lo, 8000);  // not sequential
 }
 
-TEST(NonceStore, ANonceIsGoodForTenUsesThenUnknown) {
+TEST(NonceStore, ANonceIsGoodForItsConfiguredUsesThenUnknown) {
   Rng rng(5);
-  NonceStore store(8);
+  NonceStore store(8, 10);
   NonceText n = store.mint(rng);
-  for (int i = 0; i < kNonceUses; ++i) {
+  for (int i = 0; i < 10; ++i) {
     auto slot = store.find(n.view());
     ASSERT_TRUE(slot) << i;
     store.use(*slot);
@@ -77,7 +77,7 @@ TEST(NonceStore, ANonceIsGoodForTenUsesThenUnknown) {
 
 TEST(NonceStore, MintingBeyondCapacityEvictsTheOldest) {
   Rng rng(6);
-  NonceStore store(2);
+  NonceStore store(2, 10);
   NonceText a = store.mint(rng), b = store.mint(rng), c = store.mint(rng);
   EXPECT_FALSE(store.find(a.view()));
   EXPECT_TRUE(store.find(b.view()));
@@ -86,7 +86,7 @@ TEST(NonceStore, MintingBeyondCapacityEvictsTheOldest) {
 
 TEST(NonceStore, GarbageAndForgedNoncesAreUnknown) {
   Rng rng(7);
-  NonceStore store(4);
+  NonceStore store(4, 10);
   NonceText n = store.mint(rng);
   std::string forged(n.view());
   forged[35] = forged[35] == '0' ? '1' : '0';
