@@ -1,0 +1,333 @@
+#!/usr/bin/python3
+"""Real browsers through a TURN relay: headless Chromium or Firefox ESR in the
+clients' namespace (scripts/topology) make two relay-only peer connections
+through one relay and send 200 messages on a data channel
+(tests/e2e/lib/browser.py). Passes when the channel opened, both selected
+candidate pairs are relay <-> relay and >= 99 % of the messages arrived.
+
+    browsers_test.py --browser chromium|firefox [--relay ours|coturn]
+                     [--messages N] [--capture FILE.pcap]
+
+--relay ours (the default, what CI runs) starts our appliance
+(tests/e2e/lib/appliance.py; RELAY_BUILD_DIR names the build). --relay
+coturn runs coturn on the same addresses instead, for comparison: it gets a
+namespace of its own holding the veth's other end, so nothing the browsers
+send can leave the two namespaces. --capture writes what crossed the
+clients' veth and prints the attributes of every STUN/TURN message type.
+
+Exit status 77 (meson's skip) when the browser or coturn is not installed.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+import browser as browsers  # noqa: E402
+from appliance import ROOT, Appliance  # noqa: E402
+
+RELAY4, RELAY6, PORT = "198.51.100.1", "2001:db8:100::1", 3478
+INNER_IF = "relay0"  # scripts/topology's name for the clients' end of the veth
+SKIP = 77
+MIN_DELIVERY = 0.99
+CALL_TIMEOUT_S = 45.0
+
+COTURN_CONFIG = """
+listening-ip={relay4}
+listening-ip={relay6}
+relay-ip={relay4}
+relay-ip={relay6}
+listening-port={port}
+min-port=49152
+max-port=65535
+use-auth-secret
+static-auth-secret={secret}
+realm=firezone
+fingerprint
+no-tls
+no-dtls
+no-tcp-relay
+no-cli
+no-rfc5780
+no-stun-backward-compatibility
+allowed-peer-ip=198.51.100.0-198.51.100.255
+log-file={tmp}/turnserver-own.log
+simple-log
+pidfile={tmp}/turnserver.pid
+"""
+
+
+@contextlib.contextmanager
+def browser_namespace(netns: str, root_if: str):
+    """Makes the clients' namespace fit for a browser, and undoes it.
+
+    Firefox picks the address it gathers from by a UDP connect() to a public
+    address, which needs a default route: it goes via the relay's address.
+    Nothing sent that way leaves the machine: our data plane drops what is
+    not for it, coturn's namespace has no route out, and the root
+    namespace's kernel, which also sees our veth end, is told never to
+    forward from it whatever ip_forward says.
+
+    The browsers' own lookups (update, region, remote settings) would wait
+    seconds for the machine's resolver through that route; a resolv.conf of
+    the namespace's own (`ip netns exec` mounts /etc/netns/NETNS/) points
+    them at the namespace's closed 127.0.0.1:53 instead."""
+    subprocess.run(["ip", "netns", "exec", netns, "ip", "-4", "route", "replace", "default", "via", RELAY4,
+                    "dev", INNER_IF], check=True)
+    forwarding = Path(f"/proc/sys/net/ipv4/conf/{root_if}/forwarding")
+    if forwarding.exists():
+        forwarding.write_text("0\n")
+    etc = Path("/etc/netns") / netns
+    etc.mkdir(parents=True, exist_ok=True)
+    try:
+        (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+        yield
+    finally:
+        shutil.rmtree(etc, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            etc.parent.rmdir()  # only when no other namespace has one
+
+
+class CoturnRelay:
+    """coturn on 198.51.100.1 / 2001:db8:100::1:3478 with TURN REST
+    credentials, in a namespace of its own (`<name>-turn`) that holds the
+    root end of scripts/topology's veth: no default route there and
+    forwarding off, so the browsers' stray packets go nowhere."""
+
+    def __init__(self, name: str):
+        self.netns, self.root_if, self.turn_netns = f"{name}-ns", f"{name}0", f"{name}-turn"
+        self.secret = secrets.token_hex(16)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"relay-{name}-"))
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "CoturnRelay":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.stop()
+        if exc_type is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            print(f"coturn logs kept in {self.tmp}", file=sys.stderr)
+
+    def _turn(self, *args: str) -> None:
+        subprocess.run(["ip", "netns", "exec", self.turn_netns, *args], check=True)
+
+    def start(self) -> None:
+        subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
+        subprocess.run(["ip", "netns", "add", self.turn_netns], check=True)
+        subprocess.run(["ip", "link", "set", self.root_if, "netns", self.turn_netns], check=True)
+        self._turn("ip", "link", "set", "lo", "up")
+        self._turn("sysctl", "-qw", f"net.ipv6.conf.{self.root_if}.disable_ipv6=0",
+                   f"net.ipv6.conf.{self.root_if}.accept_dad=0")
+        self._turn("ip", "-4", "addr", "replace", f"{RELAY4}/24", "dev", self.root_if)
+        self._turn("ip", "-6", "addr", "replace", f"{RELAY6}/64", "dev", self.root_if, "nodad")
+        self._turn("ip", "link", "set", self.root_if, "up")
+        conf = self.tmp / "turnserver.conf"
+        conf.write_text(COTURN_CONFIG.format(relay4=RELAY4, relay6=RELAY6, port=PORT, secret=self.secret,
+                                             tmp=self.tmp))
+        log = open(self.tmp / "turnserver.log", "ab")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.turn_netns, "turnserver", "-c", str(conf)],
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 15
+        while not self.answers_binding():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"turnserver does not answer STUN\n{self.logs()}")
+            time.sleep(0.2)
+
+    def answers_binding(self) -> bool:
+        try:
+            r = subprocess.run(["ip", "netns", "exec", self.netns, "turnutils_stunclient", "-p", str(PORT), RELAY4],
+                               capture_output=True, timeout=3)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        # Deleting coturn's namespace deletes the veth with it.
+        subprocess.run(["ip", "netns", "del", self.turn_netns], check=False, stderr=subprocess.DEVNULL)
+        subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
+
+    def logs(self) -> str:
+        path = self.tmp / "turnserver.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def credentials(self) -> tuple[str, str]:
+        """TURN REST: username "<expiry>:<name>", password
+        base64(HMAC-SHA1(secret, username))."""
+        user = f"{int(time.time()) + 3600}:browser"
+        digest = hmac.new(self.secret.encode(), user.encode(), hashlib.sha1).digest()
+        return user, base64.b64encode(digest).decode()
+
+
+class Capture:
+    """tshark on the clients' end of the veth, inside their namespace."""
+
+    def __init__(self, netns: str, path: Path):
+        self.netns, self.path = netns, path
+        self.log = path.with_suffix(".tshark.log")
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Capture":
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(["ip", "netns", "exec", self.netns, "tshark", "-q", "-i", INNER_IF,
+                                          "-f", "udp", "-w", str(self.path)], stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 15
+        while "Capturing on" not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"tshark did not start capturing: {self.log.read_text(errors='replace')}")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.unlink(missing_ok=True)
+
+
+STUN_TYPES = {0x0001: "Binding request", 0x0101: "Binding success", 0x0111: "Binding error",
+              0x0003: "Allocate request", 0x0103: "Allocate success", 0x0113: "Allocate error",
+              0x0004: "Refresh request", 0x0104: "Refresh success", 0x0114: "Refresh error",
+              0x0008: "CreatePermission request", 0x0108: "CreatePermission success",
+              0x0118: "CreatePermission error", 0x0009: "ChannelBind request", 0x0109: "ChannelBind success",
+              0x0119: "ChannelBind error", 0x0016: "Send indication", 0x0017: "Data indication"}
+STUN_ATTRIBUTES = {0x0006: "USERNAME", 0x0008: "MESSAGE-INTEGRITY", 0x0009: "ERROR-CODE", 0x000C: "CHANNEL-NUMBER",
+                   0x000D: "LIFETIME", 0x0012: "XOR-PEER-ADDRESS", 0x0013: "DATA", 0x0014: "REALM",
+                   0x0015: "NONCE", 0x0016: "XOR-RELAYED-ADDRESS", 0x0017: "REQUESTED-ADDRESS-FAMILY",
+                   0x0018: "EVEN-PORT", 0x0019: "REQUESTED-TRANSPORT", 0x001A: "DONT-FRAGMENT",
+                   0x001C: "MESSAGE-INTEGRITY-SHA256", 0x0020: "XOR-MAPPED-ADDRESS", 0x0022: "RESERVATION-TOKEN",
+                   0x0024: "PRIORITY", 0x0025: "USE-CANDIDATE", 0x8000: "ADDITIONAL-ADDRESS-FAMILY",
+                   0x8022: "SOFTWARE", 0x8028: "FINGERPRINT", 0x8029: "ICE-CONTROLLED", 0x802A: "ICE-CONTROLLING",
+                   0x802B: "RESPONSE-ORIGIN", 0x802C: "OTHER-ADDRESS"}
+
+
+def stun_attributes(pcap: Path) -> dict[str, int]:
+    """`"<message type>: <its attributes in order>" -> how many` for every
+    STUN/TURN message on the relay's port in the capture; ChannelData
+    counted as one kind. (tshark does not dissect the ICE checks inside a
+    Send or Data indication's DATA.)"""
+    r = subprocess.run(["tshark", "-r", str(pcap), "-Y", f"stun && udp.port == {PORT}", "-T", "fields",
+                        "-E", "separator=;", "-e", "stun.type", "-e", "stun.att.type"],
+                       capture_output=True, text=True, timeout=60)
+    kinds: dict[str, int] = defaultdict(int)
+    for line in r.stdout.splitlines():
+        mtype, atts = (line.split(";") + [""])[:2]
+        if not mtype:
+            kinds["ChannelData"] += 1
+            continue
+        t = int(mtype.split(",")[0], 16)
+        names = [STUN_ATTRIBUTES.get(int(a, 16), a) for a in atts.split(",") if a]
+        kinds[f"{STUN_TYPES.get(t, hex(t))}: {' '.join(names) or '-'}"] += 1
+    return dict(sorted(kinds.items()))
+
+
+def check(result: dict, messages: int) -> list[str]:
+    problems = []
+    if not result.get("opened"):
+        problems.append("the data channel did not open")
+    if result.get("received", 0) < MIN_DELIVERY * messages:
+        problems.append(f"{result.get('received', 0)} of {messages} messages arrived (< {MIN_DELIVERY:.0%})")
+    if not browsers.relay_to_relay(result):
+        problems.append(f"selected pairs are not relay<->relay: {browsers.summary(result)['pairs']}")
+    return problems
+
+
+def our_relay_counters(relay: Appliance) -> dict[str, float]:
+    """The /metrics samples a browser call moves: the relay's drops and the
+    control plane's, the requests it answered and what it relayed."""
+    out = {}
+    try:
+        text = relay.metrics()
+    except OSError as e:
+        return {"metrics unavailable": str(e)}
+    for line in text.splitlines():
+        if line.startswith(("relay_stun_drops_total", "relay_dataplane_drops_total", "relay_requests_total",
+                            "relay_relayed_packets_total", "relay_channels_bound_total",
+                            "relay_permissions_created_total")):
+            name, value = line.rsplit(" ", 1)
+            if float(value) != 0:
+                out[name] = float(value)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--browser", choices=sorted(browsers.BINARIES), required=True)
+    ap.add_argument("--relay", choices=["ours", "coturn"], default="ours")
+    ap.add_argument("--messages", type=int, default=200)
+    ap.add_argument("--capture", type=Path, help="write the clients' veth traffic to this pcap")
+    a = ap.parse_args()
+
+    if browsers.binary(a.browser) is None:
+        print(f"SKIP: {browsers.BINARIES[a.browser]} is missing: install the Debian package "
+              f"'{browsers.PACKAGES[a.browser]}' (scripts/setup tries to)")
+        return SKIP
+    if a.relay == "coturn" and shutil.which("turnserver") is None:
+        print("SKIP: coturn's turnserver is missing (Debian package 'coturn')")
+        return SKIP
+    if a.capture and shutil.which("tshark") is None:
+        print("SKIP: --capture needs tshark")
+        return SKIP
+
+    name = f"br{'ch' if a.browser == 'chromium' else 'ff'}-{'ct' if a.relay == 'coturn' else 'us'}"
+    relay = CoturnRelay(name) if a.relay == "coturn" else Appliance(name, metrics=True)
+    with relay, browser_namespace(relay.netns, relay.root_if):
+        user, password = relay.credentials()
+        turn_url = f"turn:{RELAY4}:{PORT}?transport=udp"
+        with Capture(relay.netns, a.capture.resolve()) if a.capture else contextlib.nullcontext():
+            result = browsers.run_call(relay.netns, a.browser, turn_url, user, password, a.messages,
+                                       timeout=CALL_TIMEOUT_S)
+        counters = our_relay_counters(relay) if isinstance(relay, Appliance) else {}
+
+    print(json.dumps({"relay": a.relay, **browsers.summary(result)}))
+    if counters:
+        print("relay counters:", json.dumps(counters, indent=1))
+    if a.capture:
+        print(f"STUN/TURN attributes in {a.capture}:")
+        for kind, count in stun_attributes(a.capture).items():
+            print(f"  {count:5d} × {kind}")
+    problems = check(result, a.messages)
+    if problems:
+        print("FAIL: " + "; ".join(problems))
+        print(json.dumps(result, indent=1))
+        return 1
+    print(f"PASS: {a.browser} through {a.relay}: opened in {result['msToOpen']} ms, "
+          f"{result['received']}/{a.messages} messages, relay<->relay on both connections")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
