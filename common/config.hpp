@@ -100,6 +100,8 @@ struct DataplaneSection {
   uint16_t tx_descriptors = 1024;
   uint16_t burst_size = 32;
   uint32_t channel_table_capacity = 65536;
+  uint32_t permission_table_capacity = 65536;  // Send/Data indication permissions per worker
+  bool data_indication_fingerprint = false;    // FINGERPRINT on Data indications (RFC 8656 §11.5)
   uint32_t neighbour_capacity = 1024;
   uint32_t exception_ring_size = 4096;  // rte_ring sizes are powers of two
   uint32_t command_ring_size = 16384;  // a burst of channel installs while a worker is busy

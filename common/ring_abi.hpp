@@ -115,6 +115,10 @@ enum class CommandKind : uint8_t {
   // one of them carries the request's dump_id.
   DumpState = 6,
   DumpEnd = 7,
+  // RFC 8656 §9: the allocation may exchange Send/Data indications with
+  // `peer`'s IP (any port) until expiry_ns; re-install = refresh. There is
+  // no removal: a permission ends at its expiry or with its allocation.
+  InstallPermission = 8,
 };
 
 // One element of a "cmd.<lcore>" ring. Which address fields mean what
@@ -124,6 +128,7 @@ enum class CommandKind : uint8_t {
 //   FreeAllocation:   port
 //   InstallChannel:   channel, expiry_ns, client, listen, peer, relay
 //   RemoveChannel:    channel, client, listen, peer, relay
+//   InstallPermission: expiry_ns, client, listen, peer (port 0), relay
 //   DumpState, DumpEnd: dump_id
 // dump_id is 0 except on the dump ring and in DumpState: it tells a new
 // control plane's dump from what a crashed one left behind.
@@ -195,6 +200,21 @@ inline CommandMessage make_remove_channel(const ClientFiveTuple& client, Channel
                                           const PeerSocket& peer, const SocketAddress& relay) {
   CommandMessage m = make_install_channel(client, channel, peer, relay, Instant{});
   m.kind = CommandKind::RemoveChannel;
+  return m;
+}
+
+// `relay` as for a channel: the allocation's relay address of the peer's
+// family and the allocation port.
+inline CommandMessage make_install_permission(const ClientFiveTuple& client, const IpAddress& peer,
+                                              const SocketAddress& relay, Instant expiry) {
+  CommandMessage m;
+  m.kind = CommandKind::InstallPermission;
+  m.port = relay.port;
+  m.expiry_ns = expiry.ns();
+  m.client = to_wire(client.client.value);
+  m.listen = to_wire(client.listen.value);
+  m.peer = to_wire(SocketAddress{peer, 0});
+  m.relay = to_wire(relay);
   return m;
 }
 

@@ -30,6 +30,8 @@ Result<bool, std::string> validate(const InterfaceConfig& c) {
   if (c.listen_port >= c.min_allocation_port && c.listen_port <= c.max_allocation_port)
     return Err{std::string("listen port inside the allocation port range")};
   if (c.max_channels == 0 || c.max_channels > (1u << 26)) return Err{std::string("max_channels outside 1..2^26")};
+  if (c.max_permissions == 0 || c.max_permissions > (1u << 26))
+    return Err{std::string("max_permissions outside 1..2^26")};
   if (c.neighbour_capacity == 0 || c.neighbour_capacity > (1u << 20))
     return Err{std::string("neighbour_capacity outside 1..2^20")};
   if (c.burst_size == 0 || c.burst_size > kMaxBurst) return Err{std::string("burst_size outside 1..64")};

@@ -34,6 +34,10 @@ struct InterfaceConfig {
   uint16_t min_allocation_port = 49152;
   uint16_t max_allocation_port = 65535;
   uint32_t max_channels = 65536;  // per worker replica; sizes both channel tables
+  uint32_t max_permissions = 65536;  // per worker replica; sizes both permission tables
+  // RFC 8656 §11.5 lets a Data indication carry FINGERPRINT; no browser
+  // needs it, and it costs a CRC over every relayed datagram.
+  bool data_indication_fingerprint = false;
   uint32_t neighbour_capacity = 1024;
   uint16_t burst_size = 32;
   uint16_t mtu = 1500;  // largest IP packet we send; bigger rewrites are dropped, not fragmented

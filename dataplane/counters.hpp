@@ -28,6 +28,8 @@ namespace relay::dataplane {
   X(ClientToPeer, "client_to_peer")                                            \
   X(PeerToClient, "peer_to_client")                                            \
   X(ClientToClient, "client_to_client")                                        \
+  X(SendToPeer, "send_to_peer")                                                \
+  X(DataToClient, "data_to_client")                                            \
   X(ToControlPlane, "to_control_plane")                                        \
   X(FromControlPlane, "from_control_plane")                                    \
   X(ArpReplies, "arp_replies")                                                 \
@@ -63,6 +65,11 @@ namespace relay::dataplane {
   X(DropChannelDataLength, "drop_channel_data_length")                         \
   X(DropUnknownChannel, "drop_unknown_channel")                                \
   X(DropUnknownPeer, "drop_unknown_peer")                                      \
+  X(DropBadIndication, "drop_bad_indication")                                  \
+  X(DropIndicationFingerprint, "drop_indication_fingerprint")                  \
+  X(DropNoAllocation, "drop_no_allocation")                                    \
+  X(DropNoPermission, "drop_no_permission")                                    \
+  X(DropDeniedPeer, "drop_denied_peer")                                        \
   X(DropExpired, "drop_expired")                                               \
   X(DropNoRelayAddress, "drop_no_relay_address")                               \
   X(DropTooBig, "drop_too_big")                                                \
@@ -117,6 +124,7 @@ struct TableGauges {
   uint64_t allocations = 0;  // created and not freed (expired but unfreed ones included)
   uint64_t channels = 0;     // client → peer entries, including dead ones not yet swept
   uint64_t bindings = 0;     // peer → client entries, likewise
+  uint64_t permissions = 0;  // (allocation, peer IP) entries, likewise
 };
 
 // Written only by its own lcore (plain stores, no atomics); readers in other
@@ -201,7 +209,7 @@ inline std::string counters_memzone_name(std::string_view prefix) {
   return std::string(prefix) + std::string(kCountersMemzoneStem);
 }
 constexpr uint32_t kCountersMagic = 0x544e4352;  // "RCNT" in memory
-constexpr uint32_t kCountersVersion = 1;
+constexpr uint32_t kCountersVersion = 2;
 // RTE_MAX_LCORE of Debian's DPDK 22.11 build: no more workers than lcores.
 constexpr size_t kMaxCounterWorkers = 128;
 

@@ -10,6 +10,12 @@ using ring_abi::CommandKind;
 using ring_abi::CommandMessage;
 using ring_abi::WireSocketAddress;
 
+namespace {
+bool valid_socket(const WireSocketAddress& a) {
+  return a.family == static_cast<uint8_t>(Family::V4) || a.family == static_cast<uint8_t>(Family::V6);
+}
+}  // namespace
+
 uint64_t TscClock::deadline(uint64_t expiry_ns) const {
   if (expiry_ns <= monotonic_now_ns) return 0;  // already expired: never usable
   // double keeps hours × GHz from overflowing; sub-ns precision is irrelevant.
@@ -30,7 +36,10 @@ ForwardingTables::ForwardingTables(const InterfaceConfig& config, const LocalIde
       allocations_(size_t{config.max_allocation_port} - config.min_allocation_port + 1),
       origins_(allocations_.size()),
       channels_(config.max_channels),
-      bindings_(config.max_channels) {}
+      bindings_(config.max_channels),
+      permissions_(config.max_permissions),
+      sends_(config.max_permissions),
+      clients_(static_cast<uint32_t>(allocations_.size())) {}
 
 double ForwardingTables::bytes_per_channel() const {
   return static_cast<double>(channels_.memory_bytes() + bindings_.memory_bytes()) /
@@ -61,6 +70,7 @@ Applied ForwardingTables::apply(const CommandMessage& m, const TscClock& clock) 
     case CommandKind::FreeAllocation: {
       AllocationEntry* a = allocation(m.port);
       if (a == nullptr) return Applied::Rejected;
+      if (a->live) index_client(m.port, false);
       // The generation bump retires every channel of the allocation at once.
       a->live = false;
       ++a->generation;
@@ -70,6 +80,8 @@ Applied ForwardingTables::apply(const CommandMessage& m, const TscClock& clock) 
       return install_channel(m, clock);
     case CommandKind::RemoveChannel:
       return remove_channel(m);
+    case CommandKind::InstallPermission:
+      return install_permission(m, clock);
     case CommandKind::DumpState:  // the worker's business, not the tables'
     case CommandKind::DumpEnd:
       return Applied::Rejected;
@@ -89,27 +101,49 @@ Applied ForwardingTables::create_allocation(const CommandMessage& m, const TscCl
   if (v6 && (m.relay_v6.family != static_cast<uint8_t>(Family::V6) || !is_our_relay(m.relay_v6) ||
              m.relay_v6.port != m.port))
     return Applied::Rejected;
+  if (a->live) index_client(m.port, false);
   ++a->generation;
   a->live = true;
   a->deadline_tsc = clock.deadline(m.expiry_ns);
   origins_[m.port - me_.min_allocation_port] = {m.client, m.listen, v4, v6};
+  index_client(m.port, true);
   return Applied::Ok;
 }
 
-namespace {
-bool valid_socket(const WireSocketAddress& a) {
-  return a.family == static_cast<uint8_t>(Family::V4) || a.family == static_cast<uint8_t>(Family::V6);
+void ForwardingTables::index_client(uint16_t port, bool live) {
+  const size_t index = port - me_.min_allocation_port;
+  const ring_abi::WireSocketAddress& c = origins_[index].client;
+  if (!valid_socket(c)) return;
+  const ChannelKey k = make_channel_key(static_cast<Family>(c.family), c.ip, rte_cpu_to_be_16(c.port), 0);
+  if (live) {
+    // Sized by the port range: one client per allocation, so never full.
+    clients_.upsert(k, AllocationRef{port, allocations_[index].generation, {}});
+  } else if (const AllocationRef* r = clients_.find(k); r != nullptr && r->allocation_port == port) {
+    clients_.erase(k);
+  }
 }
-}  // namespace
+
+bool ForwardingTables::has_allocation(Family family, const uint8_t* ip, uint16_t port_be, uint64_t now_tsc) {
+  const AllocationRef* r = clients_.find(make_channel_key(family, ip, port_be, 0));
+  if (r == nullptr) return false;
+  const AllocationEntry& a = allocations_[r->allocation_port - me_.min_allocation_port];
+  return a.live && a.generation == r->generation && a.deadline_tsc > now_tsc;
+}
+
+AllocationEntry* ForwardingTables::live_target(const CommandMessage& m) {
+  if (!valid_socket(m.client) || !valid_socket(m.peer)) return nullptr;
+  // Listen socket must be ours: the worker only ever sends to clients from it.
+  if (!is_our_relay(m.listen) || m.listen.port != me_.listen_port || m.listen.family != m.client.family)
+    return nullptr;
+  if (!is_our_relay(m.relay) || m.relay.family != m.peer.family || m.relay.port != m.port) return nullptr;
+  AllocationEntry* a = allocation(m.port);
+  return a != nullptr && a->live ? a : nullptr;
+}
 
 Applied ForwardingTables::install_channel(const CommandMessage& m, const TscClock& clock) {
-  if (!valid_socket(m.client) || !valid_socket(m.peer) || !is_valid_channel(m.channel)) return Applied::Rejected;
-  // Listen socket must be ours: the worker only ever sends ChannelData from it.
-  if (!is_our_relay(m.listen) || m.listen.port != me_.listen_port || m.listen.family != m.client.family)
-    return Applied::Rejected;
-  if (!is_our_relay(m.relay) || m.relay.family != m.peer.family || m.relay.port != m.port) return Applied::Rejected;
-  AllocationEntry* a = allocation(m.port);
-  if (a == nullptr || !a->live) return Applied::Rejected;
+  if (!is_valid_channel(m.channel)) return Applied::Rejected;
+  AllocationEntry* a = live_target(m);
+  if (a == nullptr) return Applied::Rejected;
 
   const auto client_family = static_cast<Family>(m.client.family);
   const auto peer_family = static_cast<Family>(m.peer.family);
@@ -138,6 +172,31 @@ Applied ForwardingTables::install_channel(const CommandMessage& m, const TscCloc
   if (channels_.upsert(ck, ce) == ChannelTable::Upsert::Full) return Applied::TableFull;
   if (bindings_.upsert(bk, be) == BindingTable::Upsert::Full) {
     channels_.erase(ck);  // keep the two directions consistent
+    return Applied::TableFull;
+  }
+  return Applied::Ok;
+}
+
+Applied ForwardingTables::install_permission(const CommandMessage& m, const TscClock& clock) {
+  AllocationEntry* a = live_target(m);
+  if (a == nullptr) return Applied::Rejected;
+  const auto client_family = static_cast<Family>(m.client.family);
+  const auto peer_family = static_cast<Family>(m.peer.family);
+  const uint64_t deadline = clock.deadline(m.expiry_ns);
+  const SendKey sk = make_send_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), peer_family, m.peer.ip);
+  const SendEntry se{m.port, a->generation, 0, deadline};
+  const BindingKey pk = make_permission_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.port));
+  BindingEntry pe{};
+  std::memcpy(pe.client_ip, m.client.ip, client_family == Family::V4 ? 4 : 16);
+  pe.client_port_be = rte_cpu_to_be_16(m.client.port);
+  pe.client_family = m.client.family;
+  pe.generation = a->generation;
+  pe.deadline_tsc = deadline;
+
+  if (sends_.size() >= sends_.max_entries() || permissions_.size() >= permissions_.max_entries()) sweep(clock);
+  if (sends_.upsert(sk, se) == SendTable::Upsert::Full) return Applied::TableFull;
+  if (permissions_.upsert(pk, pe) == PermissionTable::Upsert::Full) {
+    sends_.erase(sk);  // keep the two directions consistent
     return Applied::TableFull;
   }
   return Applied::Ok;
@@ -199,6 +258,26 @@ std::optional<CommandMessage> ForwardingTables::channel_message(const ChannelKey
   return m;
 }
 
+std::optional<CommandMessage> ForwardingTables::permission_message(const BindingKey& k, const BindingEntry& e,
+                                                                    const TscClock& clock) const {
+  const uint16_t port = rte_be_to_cpu_16(k.allocation_port_be);
+  if (!live(port, e.generation, e.deadline_tsc, clock.tsc_now)) return std::nullopt;
+  const auto client_family = static_cast<Family>(e.client_family);
+  const auto peer_family = static_cast<Family>(k.peer_family);
+  CommandMessage m;
+  m.kind = CommandKind::InstallPermission;
+  m.port = port;
+  m.expiry_ns = clock.expiry_ns(e.deadline_tsc);
+  m.client.family = e.client_family;
+  m.client.port = rte_be_to_cpu_16(e.client_port_be);
+  std::memcpy(m.client.ip, e.client_ip, client_family == Family::V4 ? 4 : 16);
+  m.listen = ours(client_family, me_.listen_port);
+  m.peer.family = k.peer_family;
+  std::memcpy(m.peer.ip, k.peer_ip, peer_family == Family::V4 ? 4 : 16);
+  m.relay = ours(peer_family, port);
+  return m;
+}
+
 size_t ForwardingTables::dump(DumpCursor& c, std::span<CommandMessage> out, uint64_t visits,
                               const TscClock& clock) const {
   using Phase = DumpCursor::Phase;
@@ -216,12 +295,23 @@ size_t ForwardingTables::dump(DumpCursor& c, std::span<CommandMessage> out, uint
       m = allocation_message(c.next_++, clock);
     } else if (c.phase_ == Phase::Channels) {
       if (c.next_ >= channels_.capacity()) {
-        c.phase_ = Phase::End;
+        c.phase_ = Phase::Permissions;
+        c.next_ = 0;
         continue;
       }
       if (visits-- == 0) break;
       channels_.for_each_in(c.next_, c.next_ + 1,
                             [&](const ChannelKey& k, const ChannelEntry& e) { m = channel_message(k, e, clock); });
+      ++c.next_;
+    } else if (c.phase_ == Phase::Permissions) {
+      if (c.next_ >= permissions_.capacity()) {
+        c.phase_ = Phase::End;
+        continue;
+      }
+      if (visits-- == 0) break;
+      permissions_.for_each_in(c.next_, c.next_ + 1, [&](const BindingKey& k, const BindingEntry& e) {
+        m = permission_message(k, e, clock);
+      });
       ++c.next_;
     } else {
       m = ring_abi::make_dump_end(c.id_);
@@ -244,12 +334,21 @@ void ForwardingTables::sweep(const TscClock& clock) {
     if (!live(e.allocation_port, e.generation, e.deadline_tsc, now_tsc)) dead_channels.push_back(k);
   });
   for (const auto& k : dead_channels) channels_.erase(k);
-  std::vector<BindingKey> dead_bindings;
-  bindings_.for_each([&](const BindingKey& k, const BindingEntry& e) {
-    if (!live(rte_be_to_cpu_16(k.allocation_port_be), e.generation, e.deadline_tsc, now_tsc))
-      dead_bindings.push_back(k);
+  sweep_peer_side(bindings_, now_tsc);
+  sweep_peer_side(permissions_, now_tsc);
+  std::vector<SendKey> dead_sends;
+  sends_.for_each([&](const SendKey& k, const SendEntry& e) {
+    if (!live(e.allocation_port, e.generation, e.deadline_tsc, now_tsc)) dead_sends.push_back(k);
   });
-  for (const auto& k : dead_bindings) bindings_.erase(k);
+  for (const auto& k : dead_sends) sends_.erase(k);
+}
+
+void ForwardingTables::sweep_peer_side(BindingTable& table, uint64_t now_tsc) {
+  std::vector<BindingKey> dead;
+  table.for_each([&](const BindingKey& k, const BindingEntry& e) {
+    if (!live(rte_be_to_cpu_16(k.allocation_port_be), e.generation, e.deadline_tsc, now_tsc)) dead.push_back(k);
+  });
+  for (const auto& k : dead) table.erase(k);
 }
 
 }  // namespace relay::dataplane

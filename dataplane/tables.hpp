@@ -1,7 +1,9 @@
 // One worker's replica of the forwarding state: allocations (indexed by
-// port), channels by (client, channel number) for client → peer, and
-// bindings by (allocation port, peer) for peer → client. Only the owning
-// worker writes it, by applying CommandMessages from its cmd ring.
+// port), channels by (client, channel number) for client → peer, bindings
+// by (allocation port, peer) for peer → client, and permissions (RFC 8656
+// §9) twice over: by (client, peer IP) for Send indications and by
+// (allocation port, peer IP) for Data indications. Only the owning worker
+// writes it, by applying CommandMessages from its cmd ring.
 //
 // Every entry carries a TSC deadline and the generation of its allocation;
 // the fast path refuses an entry whose deadline passed or whose allocation
@@ -58,12 +60,43 @@ struct BindingEntry {
   uint16_t generation;
   uint64_t deadline_tsc;
 };
-static_assert(sizeof(ChannelKey) == 24 && sizeof(BindingKey) == 24);
-static_assert(sizeof(ChannelEntry) == 32 && sizeof(BindingEntry) == 32);
+// A Send indication's (client, peer IP): one lookup finds both the
+// client's allocation and its permission for the peer.
+struct SendKey {
+  uint8_t client_ip[16];
+  uint8_t peer_ip[16];
+  uint16_t client_port_be;
+  uint8_t client_family;
+  uint8_t peer_family;
+  uint8_t zero[4];
+};
+struct SendEntry {
+  uint16_t allocation_port;  // host order
+  uint16_t generation;
+  uint32_t zero;
+  uint64_t deadline_tsc;
+};
+// A client's allocation, by ChannelKey with channel 0 (never a valid
+// number, RFC 8656 §12): only read to tell a Send indication's "no
+// allocation" from "no permission" when its SendKey is missing.
+struct AllocationRef {
+  uint16_t allocation_port;
+  uint16_t generation;
+  uint8_t zero[32];  // a slot of exactly one cache line
+};
+static_assert(sizeof(ChannelKey) == 24 && sizeof(BindingKey) == 24 && sizeof(SendKey) == 40);
+static_assert(sizeof(ChannelEntry) == 32 && sizeof(BindingEntry) == 32 && sizeof(SendEntry) == 16);
 
 using ChannelTable = FlatTable<ChannelKey, ChannelEntry>;
 using BindingTable = FlatTable<BindingKey, BindingEntry>;
-static_assert(sizeof(ChannelTable::Slot) == 64 && sizeof(BindingTable::Slot) == 64);
+// Peer → client without a channel: a BindingKey whose peer port is 0
+// (permissions are per IP, RFC 8656 §9) to a BindingEntry whose channel is
+// 0, which tells the worker to send a Data indication instead of ChannelData.
+using PermissionTable = FlatTable<BindingKey, BindingEntry>;
+using SendTable = FlatTable<SendKey, SendEntry>;
+using ClientTable = FlatTable<ChannelKey, AllocationRef>;
+static_assert(sizeof(ChannelTable::Slot) == 64 && sizeof(BindingTable::Slot) == 64 && sizeof(SendTable::Slot) == 64 &&
+              sizeof(ClientTable::Slot) == 64);
 
 struct AllocationEntry {
   uint64_t deadline_tsc = 0;
@@ -92,7 +125,7 @@ struct AllocationOrigin {
 };
 
 // Where a dump stands between two worker iterations: allocation ports
-// first, then channel slots, then the DumpEnd marker.
+// first, then channel slots, then permission slots, then the DumpEnd marker.
 class DumpCursor {
  public:
   void start(uint16_t dump_id) {
@@ -105,7 +138,7 @@ class DumpCursor {
 
  private:
   friend class ForwardingTables;
-  enum class Phase : uint8_t { Idle, Allocations, Channels, End };
+  enum class Phase : uint8_t { Idle, Allocations, Channels, Permissions, End };
   Phase phase_ = Phase::Idle;
   uint64_t next_ = 0;  // allocation index or channel slot
   uint16_t id_ = 0;
@@ -122,6 +155,10 @@ class ForwardingTables {
   // Fast-path views: entries are usable only when live(…) says so.
   ChannelTable& channels() { return channels_; }
   BindingTable& bindings() { return bindings_; }
+  PermissionTable& permissions() { return permissions_; }
+  SendTable& sends() { return sends_; }
+  // Whether a client 5-tuple has a live allocation (cold path).
+  [[nodiscard]] bool has_allocation(Family family, const uint8_t* ip, uint16_t port_be, uint64_t now_tsc);
   [[nodiscard]] bool live(uint16_t allocation_port, uint16_t generation, uint64_t entry_deadline,
                           uint64_t now_tsc) const {
     const AllocationEntry& a = allocations_[allocation_port - me_.min_allocation_port];
@@ -133,8 +170,9 @@ class ForwardingTables {
   }
 
   // Continues `cursor`'s dump: writes at most out.size() messages (live
-  // allocations as CreateAllocation, live channels as InstallChannel, then
-  // DumpEnd, all tagged with the cursor's id) and looks at no more than
+  // allocations as CreateAllocation, live channels as InstallChannel, live
+  // permissions as InstallPermission, then DumpEnd, all tagged with the
+  // cursor's id) and looks at no more than
   // `visits` allocation ports or channel slots, so one call is bounded
   // however large the replica. Returns how many messages it wrote.
   size_t dump(DumpCursor& cursor, std::span<ring_abi::CommandMessage> out, uint64_t visits,
@@ -147,42 +185,60 @@ class ForwardingTables {
   Applied create_allocation(const ring_abi::CommandMessage& m, const TscClock& clock);
   Applied install_channel(const ring_abi::CommandMessage& m, const TscClock& clock);
   Applied remove_channel(const ring_abi::CommandMessage& m);
+  Applied install_permission(const ring_abi::CommandMessage& m, const TscClock& clock);
+  // The checks InstallChannel and InstallPermission share: client, peer,
+  // listen and relay sockets are valid and ours, and the allocation is live.
+  AllocationEntry* live_target(const ring_abi::CommandMessage& m);
   bool is_our_relay(const ring_abi::WireSocketAddress& a) const;
   [[nodiscard]] ring_abi::WireSocketAddress ours(Family f, uint16_t port) const;
   [[nodiscard]] std::optional<ring_abi::CommandMessage> allocation_message(uint64_t index,
                                                                            const TscClock& clock) const;
   [[nodiscard]] std::optional<ring_abi::CommandMessage> channel_message(const ChannelKey& k, const ChannelEntry& e,
                                                                         const TscClock& clock) const;
+  [[nodiscard]] std::optional<ring_abi::CommandMessage> permission_message(const BindingKey& k, const BindingEntry& e,
+                                                                           const TscClock& clock) const;
   AllocationEntry* allocation(uint16_t port);
+  // Points the allocation's client (origins_) at `port`, or forgets it.
+  void index_client(uint16_t port, bool live);
   // Drops entries that are expired or whose allocation is gone; runs when
   // an insert finds the replica full, at most once a second (a full scan of
   // a 1M replica takes milliseconds).
   void sweep(const TscClock& clock);
+  // Bindings and permissions: entries keyed by (peer, allocation port).
+  void sweep_peer_side(BindingTable& table, uint64_t now_tsc);
 
   LocalIdentity me_;
   std::vector<AllocationEntry> allocations_;
   std::vector<AllocationOrigin> origins_;  // same index as allocations_
   ChannelTable channels_;
   BindingTable bindings_;
+  PermissionTable permissions_;
+  SendTable sends_;
+  ClientTable clients_;
   uint64_t last_sweep_tsc_ = 0;
 };
 
-// Keys are assembled in three 64-bit words (address, address, ports and
+// Keys are assembled in 64-bit words (address, address, ports and
 // family) and stored whole: building them field by field and hashing them
 // right after costs a store-forwarding stall per field on the fast path.
 namespace detail {
-template <class Key>
-inline Key key_from_words(Family family, const uint8_t* ip, uint64_t tail) {
-  static_assert(sizeof(Key) == 24);
-  static_assert(std::endian::native == std::endian::little, "word layout below");
-  uint64_t w[3] = {0, 0, tail | uint64_t{static_cast<uint8_t>(family)} << 32};
+static_assert(std::endian::native == std::endian::little, "word layout below");
+// An address as two words: IPv4 in the low half of the first, the rest zero.
+inline void address_words(Family family, const uint8_t* ip, uint64_t* w) {
   if (family == Family::V4) {
     uint32_t v4;
     std::memcpy(&v4, ip, 4);
     w[0] = v4;
+    w[1] = 0;
   } else {
     std::memcpy(w, ip, 16);
   }
+}
+template <class Key>
+inline Key key_from_words(Family family, const uint8_t* ip, uint64_t tail) {
+  static_assert(sizeof(Key) == 24);
+  uint64_t w[3] = {0, 0, tail | uint64_t{static_cast<uint8_t>(family)} << 32};
+  address_words(family, ip, w);
   Key k;
   std::memcpy(&k, w, sizeof w);
   return k;
@@ -202,6 +258,23 @@ inline BindingKey make_binding_key(Family peer_family, const uint8_t* peer_ip, u
                 offsetof(BindingKey, peer_family) == 20);
   return detail::key_from_words<BindingKey>(peer_family, peer_ip,
                                             uint64_t{peer_port_be} | uint64_t{allocation_port_be} << 16);
+}
+
+inline BindingKey make_permission_key(Family peer_family, const uint8_t* peer_ip, uint16_t allocation_port_be) {
+  return make_binding_key(peer_family, peer_ip, 0, allocation_port_be);
+}
+inline SendKey make_send_key(Family client_family, const uint8_t* client_ip, uint16_t client_port_be,
+                             Family peer_family, const uint8_t* peer_ip) {
+  static_assert(offsetof(SendKey, peer_ip) == 16 && offsetof(SendKey, client_port_be) == 32 &&
+                offsetof(SendKey, client_family) == 34 && offsetof(SendKey, peer_family) == 35);
+  uint64_t w[5];
+  detail::address_words(client_family, client_ip, w);
+  detail::address_words(peer_family, peer_ip, w + 2);
+  w[4] = uint64_t{client_port_be} | uint64_t{static_cast<uint8_t>(client_family)} << 16 |
+         uint64_t{static_cast<uint8_t>(peer_family)} << 24;
+  SendKey k;
+  std::memcpy(&k, w, sizeof w);
+  return k;
 }
 
 }  // namespace relay::dataplane

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "common/mix.hpp"
 #include "dataplane/frame_builder.hpp"
 
 namespace relay::dataplane {
@@ -33,6 +34,8 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       queue_id_(setup.queue_id),
       has_port_(setup.has_port),
       tx_offload_(setup.tx_checksum_offload),
+      data_indication_fingerprint_(setup.config.data_indication_fingerprint),
+      transaction_ids_(rte_rdtsc() ^ (uint64_t{setup.queue_id} << 48)),
       tables_(setup.config, me_),
       neighbours_(setup.config, setup.tsc_hz),
       echo_limiter_(setup.config.echo_replies_per_second, setup.tsc_hz),
@@ -157,7 +160,9 @@ Applied Worker::apply(const ring_abi::CommandMessage& m, uint64_t now_tsc, uint6
     case Applied::TableFull: counters_->add(Counter::CommandTableFull); break;
   }
   if (result == Applied::Ok) publish_table_gauges(m);
-  if (result == Applied::Ok && m.kind == ring_abi::CommandKind::InstallChannel) prime_neighbour(m.peer, now_tsc);
+  if (result == Applied::Ok &&
+      (m.kind == ring_abi::CommandKind::InstallChannel || m.kind == ring_abi::CommandKind::InstallPermission))
+    prime_neighbour(m.peer, now_tsc);
   return result;
 }
 
@@ -199,7 +204,8 @@ void Worker::publish_table_gauges(const ring_abi::CommandMessage& m) {
       live ? ++allocations_installed_ : --allocations_installed_;
     }
   }
-  counters_->tables = {allocations_installed_, tables_.channels().size(), tables_.bindings().size()};
+  counters_->tables = {allocations_installed_, tables_.channels().size(), tables_.bindings().size(),
+                       tables_.permissions().size()};
 }
 
 void Worker::classify(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next) {
@@ -232,16 +238,24 @@ void Worker::classify_impl(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, ui
   for (size_t i = 0; i < n; ++i) {
     Stage& s = stages_[i];
     if (s.kind == Stage::Kind::None || look_up(s)) continue;
-    const Counter unknown = s.kind == Stage::Kind::Channel ? Counter::DropUnknownChannel : Counter::DropUnknownPeer;
+    const Counter unknown = s.kind == Stage::Kind::Channel ? Counter::DropUnknownChannel : unknown_send(s, now_tsc);
     s.kind = Stage::Kind::None;
     next[i] = Next::Free;
     counters_->add(unknown);
   }
   for (size_t i = 0; i < n; ++i) {
-    const Stage& s = stages_[i];
-    if (s.kind == Stage::Kind::None) continue;
-    const Verdict v = s.kind == Stage::Kind::Channel ? from_client<kTxOffload>(pkts[i], s, now_tsc)
-                                                     : from_peer<kTxOffload>(pkts[i], s, now_tsc);
+    Stage& s = stages_[i];
+    Verdict v;
+    switch (s.kind) {
+      case Stage::Kind::None: continue;
+      case Stage::Kind::Channel: v = from_client<kTxOffload>(pkts[i], s, now_tsc); break;
+      case Stage::Kind::Send: v = from_send<kTxOffload>(pkts[i], s, now_tsc); break;
+      case Stage::Kind::Permission:
+        s.entry.binding = tables_.permissions().find(s.key.binding, s.hash);
+        v = s.entry.binding != nullptr ? from_peer<kTxOffload>(pkts[i], s, now_tsc) : drop(Counter::DropUnknownPeer);
+        break;
+      case Stage::Kind::Binding: v = from_peer<kTxOffload>(pkts[i], s, now_tsc); break;
+    }
     next[i] = v.next;
     counters_->add(v.counter);
   }
@@ -289,6 +303,17 @@ Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_
       s.kind = Stage::Kind::Channel;
       return {Next::Tx, Counter::ClientToPeer};
     }
+    if (is_send_indication(payload)) {
+      // RFC 8656 §11.2; indications are never answered, so a malformed
+      // one costs nobody but its sender.
+      if (const Counter c = parse_send_indication(payload, s.indication); c != detail::kAccepted) return drop(c);
+      s.indication.data_offset = static_cast<uint16_t>(s.indication.data_offset + s.udp.payload);
+      s.key.send = make_send_key(p.family(), src, src_port_be, s.indication.peer_family, s.indication.peer_ip);
+      s.hash = hash_key(s.key.send);
+      tables_.sends().prefetch(s.hash);
+      s.kind = Stage::Kind::Send;
+      return {Next::Tx, Counter::SendToPeer};
+    }
     if (looks_like_stun(payload)) {
       if (!stun_limiter_.allow(p.family(), src, now_tsc)) return drop(Counter::DropStunRateLimited);
       return to_control_plane(m, s, now_ns);
@@ -322,18 +347,41 @@ Verdict Worker::to_control_plane(rte_mbuf* m, const Stage& s, uint64_t now_ns) {
   return {Next::ToControlPlane, Counter::ToControlPlane};
 }
 
-// Finds the entry for a staged packet and prefetches its allocation.
+// Finds the entry for a staged packet and prefetches its allocation. A
+// peer's datagram without a channel becomes Kind::Permission: its
+// permission slot is prefetched here and read in the third pass.
 bool Worker::look_up(Stage& s) {
-  if (s.kind == Stage::Kind::Channel) {
-    s.entry.channel = tables_.channels().find(s.key.channel, s.hash);
-    if (s.entry.channel == nullptr) return false;
-    tables_.prefetch_allocation(s.entry.channel->allocation_port);
-    return true;
+  switch (s.kind) {
+    case Stage::Kind::Channel:
+      s.entry.channel = tables_.channels().find(s.key.channel, s.hash);
+      if (s.entry.channel == nullptr) return false;
+      tables_.prefetch_allocation(s.entry.channel->allocation_port);
+      return true;
+    case Stage::Kind::Send:
+      s.entry.send = tables_.sends().find(s.key.send, s.hash);
+      if (s.entry.send == nullptr) return false;
+      tables_.prefetch_allocation(s.entry.send->allocation_port);
+      return true;
+    default:
+      break;
   }
-  s.entry.binding = tables_.bindings().find(s.key.binding, s.hash);
-  if (s.entry.binding == nullptr) return false;
   tables_.prefetch_allocation(s.udp.dst_port);
+  s.entry.binding = tables_.bindings().find(s.key.binding, s.hash);
+  if (s.entry.binding != nullptr) return true;
+  s.key.binding.peer_port_be = 0;  // = make_permission_key(peer, allocation port)
+  s.hash = hash_key(s.key.binding);
+  tables_.permissions().prefetch(s.hash);
+  s.kind = Stage::Kind::Permission;
   return true;
+}
+
+// Why a Send indication found no permission: its 5-tuple has no
+// allocation at all, or the allocation has no permission for the peer.
+Counter Worker::unknown_send(const Stage& s, uint64_t now_tsc) {
+  const uint8_t* client_ip = s.key.send.client_ip;
+  return tables_.has_allocation(s.frame.family(), client_ip, s.key.send.client_port_be, now_tsc)
+             ? Counter::DropNoPermission
+             : Counter::DropNoAllocation;
 }
 
 // Client → relay listen port, ChannelData: strip the 4-byte header and any
@@ -351,76 +399,145 @@ Verdict Worker::from_client(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
   const auto peer_family = static_cast<Family>(e->peer_family);
   const uint16_t peer_port = rte_be_to_cpu_16(e->peer_port_be);
   if (std::memcmp(e->peer_ip, me_.address(peer_family), peer_family == Family::V4 ? 4 : 16) == 0 &&
-      me_.is_allocation_port(peer_port)) [[unlikely]] {
-    // Both parties relayed here: the peer is allocation `peer_port`, and
-    // our allocation's relay address is the peer it knows.
-    const BindingKey k = make_binding_key(peer_family, me_.address(peer_family),
-                                          rte_cpu_to_be_16(e->allocation_port), e->peer_port_be);
-    const BindingEntry* b = tables_.bindings().find(k);
-    if (b == nullptr) return drop(Counter::DropUnknownPeer);
-    if (!tables_.live(peer_port, b->generation, b->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
-    const auto client_family = static_cast<Family>(b->client_family);
-    const UdpAddressing a{client_family, me_.address(client_family), rte_cpu_to_be_16(me_.listen_port), b->client_ip,
-                          b->client_port_be};
-    const Verdict v = emit_udp<kTxOffload>(m, data_offset, data_len, a, b->channel_be, Counter::ClientToClient,
-                                           now_tsc, kept_sum);
-    if (v.counter == Counter::ClientToClient)
-      counters_->add_relayed(Direction::ClientToClient, s.frame.family(), client_family, data_len);
-    return v;
-  }
+      me_.is_allocation_port(peer_port)) [[unlikely]]
+    return to_relayed_client<kTxOffload>(m, data_offset, data_len, peer_family, e->allocation_port, peer_port,
+                                         s.frame.family(), now_tsc, kept_sum);
   const UdpAddressing a{peer_family, me_.address(peer_family), rte_cpu_to_be_16(e->allocation_port), e->peer_ip,
                         e->peer_port_be};
-  const Verdict v = emit_udp<kTxOffload>(m, data_offset, data_len, a, 0, Counter::ClientToPeer, now_tsc, kept_sum);
+  const Verdict v = emit_udp<kTxOffload>(m, data_offset, data_len, a, {}, Counter::ClientToPeer, now_tsc, kept_sum);
   if (v.counter == Counter::ClientToPeer)
     counters_->add_relayed(Direction::ClientToPeer, s.frame.family(), peer_family, data_len);
   return v;
 }
 
+// Client → relay listen port, Send indication (RFC 8656 §11.2): the DATA
+// value leaves from our relay address:allocation port to XOR-PEER-ADDRESS,
+// which the allocation has a permission for (the lookup found one).
+template <bool kTxOffload>
+Verdict Worker::from_send(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
+  const SendEntry* e = s.entry.send;
+  if (!tables_.live(e->allocation_port, e->generation, e->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
+  const SendIndication& ind = s.indication;
+  const Family peer_family = ind.peer_family;
+  const uint16_t peer_port = rte_be_to_cpu_16(ind.peer_port_be);
+  // A permission is per IP; the port is judged here: never port 0, never an
+  // IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2: not an address on the
+  // wire), and of our own addresses only the allocation ports.
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (peer_port == 0 || (peer_family == Family::V6 && std::memcmp(ind.peer_ip, kMappedPrefix, 12) == 0))
+    return drop(Counter::DropDeniedPeer);
+  const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint32_t kept_sum =
+      s.udp.checksum_valid ? kept_bytes_sum(f, s.frame, ind.data_offset, ind.data_len) : kUnknownSum;
+  if (std::memcmp(ind.peer_ip, me_.address(peer_family), peer_family == Family::V4 ? 4 : 16) == 0) [[unlikely]] {
+    if (!me_.is_allocation_port(peer_port)) return drop(Counter::DropDeniedPeer);
+    return to_relayed_client<kTxOffload>(m, ind.data_offset, ind.data_len, peer_family, e->allocation_port, peer_port,
+                                         s.frame.family(), now_tsc, kept_sum);
+  }
+  const UdpAddressing a{peer_family, me_.address(peer_family), rte_cpu_to_be_16(e->allocation_port), ind.peer_ip,
+                        ind.peer_port_be};
+  const Verdict v =
+      emit_udp<kTxOffload>(m, ind.data_offset, ind.data_len, a, {}, Counter::SendToPeer, now_tsc, kept_sum);
+  if (v.counter == Counter::SendToPeer)
+    counters_->add_relayed(Direction::ClientToPeer, s.frame.family(), peer_family, ind.data_len);
+  return v;
+}
+
+// Both parties relayed here: the peer is allocation `to_port`, and the
+// sending allocation's relay address is the peer that one knows.
+template <bool kTxOffload>
+Verdict Worker::to_relayed_client(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, Family relay_family,
+                                  uint16_t from_port, uint16_t to_port, Family in_family, uint64_t now_tsc,
+                                  uint32_t kept_sum) {
+  const uint8_t* relay_ip = me_.address(relay_family);
+  const uint16_t from_be = rte_cpu_to_be_16(from_port);
+  const uint16_t to_be = rte_cpu_to_be_16(to_port);
+  const BindingEntry* b = tables_.bindings().find(make_binding_key(relay_family, relay_ip, from_be, to_be));
+  if (b == nullptr) b = tables_.permissions().find(make_permission_key(relay_family, relay_ip, to_be));
+  if (b == nullptr) return drop(Counter::DropUnknownPeer);
+  if (!tables_.live(to_port, b->generation, b->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
+  return to_client<kTxOffload>(m, keep_offset, keep_len, *b, relay_ip, relay_family, from_be,
+                               Direction::ClientToClient, in_family, now_tsc, kept_sum);
+}
+
+template <bool kTxOffload>
+Verdict Worker::to_client(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const BindingEntry& b,
+                          const uint8_t* peer_ip, Family peer_family, uint16_t peer_port_be, Direction direction,
+                          Family in_family, uint64_t now_tsc, uint32_t kept_sum) {
+  const auto client_family = static_cast<Family>(b.client_family);
+  const UdpAddressing a{client_family, me_.address(client_family), rte_cpu_to_be_16(me_.listen_port), b.client_ip,
+                        b.client_port_be};
+  Framing framing{b.channel_be};
+  if (b.channel_be == 0) framing = {0, peer_ip, peer_port_be, peer_family};
+  const Counter success = direction == Direction::ClientToClient ? Counter::ClientToClient
+                          : b.channel_be != 0                    ? Counter::PeerToClient
+                                                                 : Counter::DataToClient;
+  const Verdict v = emit_udp<kTxOffload>(m, keep_offset, keep_len, a, framing, success, now_tsc, kept_sum);
+  if (v.counter == success) counters_->add_relayed(direction, in_family, client_family, keep_len);
+  return v;
+}
+
 // Peer → relay allocation port: wrap the UDP payload in ChannelData (no
-// padding over UDP, RFC 8656 §12.5) and send it to the client from our
-// listen socket.
+// padding over UDP, RFC 8656 §12.5) when the peer has a channel, else in a
+// Data indication (RFC 8656 §11.3) when it has a permission, and send it to
+// the client from our listen socket.
 template <bool kTxOffload>
 Verdict Worker::from_peer(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
   const BindingEntry* b = s.entry.binding;
   if (!tables_.live(s.udp.dst_port, b->generation, b->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
-  const auto client_family = static_cast<Family>(b->client_family);
-  const UdpAddressing a{client_family, me_.address(client_family), rte_cpu_to_be_16(me_.listen_port), b->client_ip,
-                        b->client_port_be};
   const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
   const uint32_t kept_sum =
       s.udp.checksum_valid ? kept_bytes_sum(f, s.frame, s.udp.payload, s.udp.payload_len) : kUnknownSum;
-  const Verdict v = emit_udp<kTxOffload>(m, s.udp.payload, s.udp.payload_len, a, b->channel_be,
-                                         Counter::PeerToClient, now_tsc, kept_sum);
-  if (v.counter == Counter::PeerToClient)
-    counters_->add_relayed(Direction::PeerToClient, s.frame.family(), client_family, s.udp.payload_len);
-  return v;
+  // The new headers overwrite the source address: keep a copy for XOR-PEER-ADDRESS.
+  uint8_t peer_ip[16];
+  std::memcpy(peer_ip, f + s.frame.src_addr(), 16);
+  return to_client<kTxOffload>(m, s.udp.payload, s.udp.payload_len, *b, peer_ip, s.frame.family(),
+                               rte_cpu_to_be_16(s.udp.src_port), Direction::PeerToClient, s.frame.family(), now_tsc,
+                               kept_sum);
 }
 
 // Resolves the next hop, reshapes the mbuf around the kept bytes and writes
-// the headers (plus a ChannelData header when channel_be != 0).
+// the headers, plus a ChannelData header or a Data indication around them
+// as `framing` says.
 template <bool kTxOffload>
 Verdict Worker::emit_udp(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const UdpAddressing& a,
-                         uint16_t channel_be, Counter success, uint64_t now_tsc,
-                         uint32_t kept_sum) {
+                         const Framing& framing, Counter success, uint64_t now_tsc, uint32_t kept_sum) {
   NextHop hop;
   bool routable = true;
   const uint8_t* mac = neighbours_.resolve(a.family, a.dst_ip, now_tsc, hop, routable);
   if (mac == nullptr) [[unlikely]]
     return unresolved(m, hop, routable, now_tsc);
-  const uint16_t cd = channel_be != 0 ? kChannelDataHeaderSize : 0;
-  const uint16_t l3_len = static_cast<uint16_t>(ip_length(a.family) + wire::kUdpHeader + cd);
-  if (size_t{l3_len} + keep_len > mtu_) [[unlikely]]
+  const bool indication = framing.peer_ip != nullptr;
+  const uint16_t head = framing.channel_be != 0 ? kChannelDataHeaderSize
+                        : indication            ? data_indication_prefix(framing.peer_family)
+                                                : 0;
+  const uint16_t tail = indication ? data_indication_suffix(keep_len, data_indication_fingerprint_) : 0;
+  const uint16_t l3_len = static_cast<uint16_t>(ip_length(a.family) + wire::kUdpHeader + head);
+  if (size_t{l3_len} + keep_len + tail > mtu_) [[unlikely]]
     return drop(Counter::DropTooBig);
   const auto prefix = static_cast<uint16_t>(l2_length(me_) + l3_len);
   uint8_t* f = reframe(m, keep_offset, keep_len, prefix);
-  if (f == nullptr) [[unlikely]]
+  if (f == nullptr || (tail != 0 && rte_pktmbuf_append(m, tail) == nullptr)) [[unlikely]]
     return drop(Counter::DropNoHeadroom);
-  if (cd != 0) {
-    std::memcpy(f + prefix - cd, &channel_be, 2);
-    store_be16(f + prefix - cd + 2, keep_len);
-    if (kept_sum != kUnknownSum) kept_sum = wire::fold(kept_sum + channel_be + rte_cpu_to_be_16(keep_len));
+  uint8_t* msg = f + prefix - head;
+  if (framing.channel_be != 0) {
+    std::memcpy(msg, &framing.channel_be, 2);
+    store_be16(msg + 2, keep_len);
+    if (kept_sum != kUnknownSum) kept_sum = wire::fold(kept_sum + framing.channel_be + rte_cpu_to_be_16(keep_len));
+  } else if (indication) {
+    uint64_t id[2] = {splitmix64(transaction_ids_), splitmix64(transaction_ids_)};
+    write_data_indication(msg, keep_len, data_indication_fingerprint_, framing.peer_family, framing.peer_ip,
+                          framing.peer_port_be, reinterpret_cast<const uint8_t*>(id));
+    // The padding is zeros; the header and FINGERPRINT start at even offsets.
+    if (kept_sum != kUnknownSum) {
+      kept_sum = wire::sum_bytes(msg, head, kept_sum);
+      if (data_indication_fingerprint_)
+        kept_sum = wire::sum_bytes(msg + head + (tail - kStunFingerprintAttribute) + keep_len,
+                                   kStunFingerprintAttribute, kept_sum);
+      kept_sum = wire::fold(kept_sum);
+    }
   }
-  write_udp_frame<kTxOffload>(m, f, me_, mac, a, static_cast<uint16_t>(cd + keep_len), kept_sum);
+  write_udp_frame<kTxOffload>(m, f, me_, mac, a, static_cast<uint16_t>(head + keep_len + tail), kept_sum);
   return {Next::Tx, success};
 }
 
@@ -478,7 +595,7 @@ void Worker::drain_control_plane(uint64_t now_tsc) {
     if (valid) {
       const UdpAddressing a{family, me_.address(family), rte_cpu_to_be_16(me_.listen_port), meta->remote.ip,
                             rte_cpu_to_be_16(meta->remote.port)};
-      v = emit_udp<kTxOffload>(m, 0, m->data_len, a, 0, Counter::FromControlPlane, now_tsc, kUnknownSum);
+      v = emit_udp<kTxOffload>(m, 0, m->data_len, a, {}, Counter::FromControlPlane, now_tsc, kUnknownSum);
     }
     counters_->add(v.counter);
     if (v.next == Next::Tx) {

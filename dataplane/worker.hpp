@@ -26,6 +26,7 @@
 #include "dataplane/counters.hpp"
 #include "dataplane/frame_builder.hpp"
 #include "dataplane/host_services.hpp"
+#include "dataplane/indication.hpp"
 #include "dataplane/neighbours.hpp"
 #include "dataplane/parse.hpp"
 #include "dataplane/source_limiter.hpp"
@@ -97,19 +98,31 @@ class alignas(64) Worker {
 
  private:
   // The staged form of a UDP packet waiting for its table lookup.
+  // Permission: a peer's datagram whose binding lookup missed, waiting
+  // for the permission lookup (Data indication) in the third pass.
   struct Stage {
-    enum class Kind : uint8_t { None, Channel, Binding } kind;
+    enum class Kind : uint8_t { None, Channel, Binding, Permission, Send } kind;
     ParsedFrame frame;
     UdpView udp;
     uint64_t hash;
     union {
       ChannelKey channel;
-      BindingKey binding;
+      BindingKey binding;  // also the permission key
+      SendKey send;
     } key;
     union {
       const ChannelEntry* channel;
       const BindingEntry* binding;
+      const SendEntry* send;
     } entry;
+    SendIndication indication;  // Kind::Send only
+  };
+  // What goes between the UDP header and the kept bytes, and after them.
+  struct Framing {
+    uint16_t channel_be = 0;           // non-zero: a ChannelData header
+    const uint8_t* peer_ip = nullptr;  // non-null: a Data indication from this peer
+    uint16_t peer_port_be = 0;
+    Family peer_family = Family::V4;
   };
 
   template <bool kTxOffload>
@@ -119,13 +132,29 @@ class alignas(64) Worker {
   Verdict stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns);
   Verdict stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns);
   bool look_up(Stage& s);
+  Counter unknown_send(const Stage& s, uint64_t now_tsc);
   template <bool kTxOffload>
   Verdict from_client(rte_mbuf* m, const Stage& s, uint64_t now_tsc);
   template <bool kTxOffload>
   Verdict from_peer(rte_mbuf* m, const Stage& s, uint64_t now_tsc);
   template <bool kTxOffload>
+  Verdict from_send(rte_mbuf* m, const Stage& s, uint64_t now_tsc);
+  // Client A's data whose peer is allocation `to_port` of this relay: to
+  // that allocation's client as ChannelData (a channel bound to A's relayed
+  // address) or a Data indication (a permission for it).
+  template <bool kTxOffload>
+  Verdict to_relayed_client(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, Family relay_family,
+                            uint16_t from_port, uint16_t to_port, Family in_family, uint64_t now_tsc,
+                            uint32_t kept_sum);
+  // Sends the kept bytes to the client of binding or permission `b`:
+  // ChannelData when it names a channel, else a Data indication from `peer`.
+  template <bool kTxOffload>
+  Verdict to_client(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const BindingEntry& b,
+                    const uint8_t* peer_ip, Family peer_family, uint16_t peer_port_be, Direction direction,
+                    Family in_family, uint64_t now_tsc, uint32_t kept_sum);
+  template <bool kTxOffload>
   Verdict emit_udp(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const UdpAddressing& a,
-                   uint16_t channel_be, Counter success, uint64_t now_tsc, uint32_t kept_sum);
+                   const Framing& framing, Counter success, uint64_t now_tsc, uint32_t kept_sum);
   Verdict unresolved(rte_mbuf* m, const NextHop& hop, bool routable, uint64_t now_tsc);
   Verdict to_control_plane(rte_mbuf* m, const Stage& s, uint64_t now_ns);
   template <bool kTxOffload>
@@ -147,6 +176,8 @@ class alignas(64) Worker {
   bool has_port_;
   bool tx_offload_;
   uint16_t tx_count_ = 0;
+  bool data_indication_fingerprint_;
+  uint64_t transaction_ids_;  // splitmix64 state for Data indications' transaction IDs
   rte_mbuf* tx_[2 * kMaxBurst];
   Stage stages_[kMaxBurst];
   ForwardingTables tables_;

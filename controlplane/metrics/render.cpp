@@ -169,6 +169,7 @@ void render_tables(Exposition& out, const DataplaneSnapshot& dp) {
   out.sample("relay_dataplane_table_entries", {{"table", "allocations"}}, t.allocations);
   out.sample("relay_dataplane_table_entries", {{"table", "channels"}}, t.channels);
   out.sample("relay_dataplane_table_entries", {{"table", "bindings"}}, t.bindings);
+  out.sample("relay_dataplane_table_entries", {{"table", "permissions"}}, t.permissions);
   if (dp.mempool) {
     out.family("relay_dataplane_mbufs_in_use", MetricType::Gauge, "Mbufs of the data plane's pool in use.");
     out.sample("relay_dataplane_mbufs_in_use", {}, dp.mempool->in_use);

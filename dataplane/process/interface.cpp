@@ -24,6 +24,8 @@ dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dat
   c.min_allocation_port = config.relay.lowest_port;
   c.max_allocation_port = config.relay.highest_port;
   c.max_channels = dp.channel_table_capacity;
+  c.max_permissions = dp.permission_table_capacity;
+  c.data_indication_fingerprint = dp.data_indication_fingerprint;
   c.neighbour_capacity = dp.neighbour_capacity;
   c.burst_size = dp.burst_size;
   c.stun_rate_per_source = dp.stun_rate_per_source;

@@ -14,6 +14,7 @@
 //   install <client> <listen> <channel> <peer> <relay> <expiry_ms>
 //   remove <client> <listen> <channel> <peer> <relay>
 //   free <port>
+//   permit <client> <listen> <peer_ip> <relay> <expiry_ms>
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -94,6 +95,14 @@ std::vector<ring_abi::CommandMessage> read_commands(const std::string& path) {
       const ChannelNumber ch{static_cast<uint16_t>(channel)};
       out.push_back(verb == "install" ? ring_abi::make_install_channel(five, ch, PeerSocket{addr(peer)}, addr(relay), expiry(ms))
                                       : ring_abi::make_remove_channel(five, ch, PeerSocket{addr(peer)}, addr(relay)));
+    } else if (verb == "permit") {
+      std::string client, listen, peer, relay;
+      long ms = 0;
+      s >> client >> listen >> peer >> relay >> ms;
+      const auto peer_ip = IpAddress::parse(peer);
+      if (!peer_ip) fail("bad peer address " + peer);
+      out.push_back(ring_abi::make_install_permission(ClientFiveTuple{ClientSocket{addr(client)}, ListenSocket{addr(listen)}},
+                                                      *peer_ip, addr(relay), expiry(ms)));
     } else if (verb == "free") {
       unsigned port;
       s >> port;

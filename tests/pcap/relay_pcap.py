@@ -13,9 +13,11 @@ so the checker finds its output wherever it lands.
 import argparse
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
+import zlib
 
 from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6EchoReply, ICMPv6EchoRequest,
                        ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr,
@@ -58,6 +60,55 @@ def listen_for(client):
 
 def cd(channel, data, pad=0, length=None):
     return struct.pack("!HH", channel, len(data) if length is None else length) + data + b"\0" * pad
+
+
+COOKIE = 0x2112A442
+TXID = b"\x5a" * 12
+
+
+def xor_peer_address(peer, txid=TXID):
+    """RFC 8489 §14.2 XOR-PEER-ADDRESS value."""
+    raw = socket.inet_pton(socket.AF_INET6 if v6(peer[0]) else socket.AF_INET, peer[0])
+    key = struct.pack("!I", COOKIE) + txid
+    return struct.pack("!BBH", 0, 2 if v6(peer[0]) else 1, peer[1] ^ (COOKIE >> 16)) + \
+        bytes(a ^ k for a, k in zip(raw, key))
+
+
+def stun_attr(kind, value):
+    return struct.pack("!HH", kind, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def send_indication(peer, data, extra=b"", fingerprint=False, length_delta=0):
+    """RFC 8656 §11.1: a Send indication as a browser sends it."""
+    attrs = stun_attr(0x0012, xor_peer_address(peer)) + stun_attr(0x0013, data) + extra
+    if fingerprint:
+        head = struct.pack("!HHI", 0x0016, len(attrs) + 8, COOKIE) + TXID
+        crc = zlib.crc32(head + attrs) ^ 0x5354554E
+        attrs += struct.pack("!HHI", 0x8028, 4, crc)
+    return struct.pack("!HHI", 0x0016, len(attrs) + length_delta, COOKIE) + TXID + attrs
+
+
+def data_indication_parts(payload):
+    """(peer, data) of a Data indication, checking its framing; asserts."""
+    kind, length, cookie = struct.unpack("!HHI", payload[:8])
+    assert kind == 0x0017 and cookie == COOKIE, (hex(kind), hex(cookie))
+    assert length == len(payload) - 20, (length, len(payload))
+    txid = payload[8:20]
+    at, peer, data = 20, None, None
+    while at < len(payload):
+        t, n = struct.unpack("!HH", payload[at:at + 4])
+        value = payload[at + 4:at + 4 + n]
+        if t == 0x0012:
+            family, xport = value[1], struct.unpack("!H", value[2:4])[0]
+            key = struct.pack("!I", COOKIE) + txid
+            raw = bytes(a ^ k for a, k in zip(value[4:], key))
+            ip = socket.inet_ntop(socket.AF_INET6 if family == 2 else socket.AF_INET, raw)
+            peer = (ip, xport ^ (COOKIE >> 16))
+        elif t == 0x0013:
+            data = value
+        at += 4 + n + (-n % 4)
+    assert peer is not None and data is not None, "XOR-PEER-ADDRESS or DATA missing"
+    return peer, data
 
 
 class Scenario:
@@ -105,6 +156,20 @@ def expect_udp(sc, tag, src, dst, payload, dst_mac):
             assert p[IP].flags == "DF"
         else:
             assert p[IPv6].hlim == 64 and p[IPv6].plen == 8 + len(payload)
+        assert_checksums(p)
+    sc.expect[tag] = check
+
+
+def expect_data_indication(sc, tag, src, dst, peer, dst_mac):
+    """A Data indication from `peer` carrying `tag`, to the client."""
+    def check(p):
+        ipl = p[IPv6] if IPv6 in p else p[IP]
+        assert p[Ether].dst == dst_mac, (p[Ether].dst, dst_mac)
+        assert (ipl.src, p[UDP].sport) == src, ((ipl.src, p[UDP].sport), src)
+        assert (ipl.dst, p[UDP].dport) == dst, ((ipl.dst, p[UDP].dport), dst)
+        got_peer, data = data_indication_parts(bytes(p[UDP].payload))
+        assert got_peer == peer, (got_peer, peer)
+        assert data == tag, (data, tag)
         assert_checksums(p)
     sc.expect[tag] = check
 
@@ -175,6 +240,66 @@ def forwarding_rows(sc):
         expect_udp(sc, tag, listen_for(client), client, b"\x01" + stun[1:], GW6_MAC if v6(client[0]) else GW4_MAC)
         sc.count("to_control_plane")
         sc.count("from_control_plane")
+
+
+def indication_rows(sc):
+    """Send and Data indications (RFC 8656 §11): every family combination,
+    client to client, and each drop reason."""
+    def allocate(port, client, expiry=600000):
+        sc.commands.append(f"create {port} {RELAY4}:{port} [{RELAY6}]:{port} {sock(client)} "
+                           f"{sock(listen_for(client))} {expiry}")
+
+    def permit(port, client, peer_ip, expiry=300000):
+        relay = relay_of((peer_ip, 0), port)
+        sc.commands.append(f"permit {sock(client)} {sock(listen_for(client))} {peer_ip} {sock(relay)} {expiry}")
+
+    G4, G6 = ("198.51.100.70", 45000), ("2001:db8:2::70", 45000)
+    Q4, Q6 = ("192.0.2.40", 7000), ("2001:db8:3::40", 7000)
+    allocate(50010, G4)
+    allocate(50011, G6)
+    for client, port in ((G4, 50010), (G6, 50011)):
+        for peer in (Q4, Q6):
+            permit(port, client, peer[0])
+            fam = ("6" if v6(client[0]) else "4") + ("6" if v6(peer[0]) else "4")
+            tag = f"send-{fam}-odd".encode()  # odd length: DATA is padded
+            sc.add(sc.udp(client, listen_for(client), send_indication(peer, tag, fingerprint=(fam == "46"))))
+            expect_udp(sc, tag, relay_of(peer, port), peer, tag, GW6_MAC if v6(peer[0]) else GW4_MAC)
+            sc.count("send_to_peer")
+            # From another port of the permitted IP: a Data indication.
+            tag = f"data-{fam}".encode()
+            src = (peer[0], peer[1] + 1)
+            sc.add(sc.udp(src, relay_of(peer, port), tag))
+            expect_data_indication(sc, tag, listen_for(client), client, src, GW6_MAC if v6(client[0]) else GW4_MAC)
+            sc.count("data_to_client")
+
+    # Two browsers, relay only: each permits the other's relay address.
+    H4, I6 = ("198.51.100.80", 46000), ("2001:db8:2::80", 46000)
+    allocate(50012, H4)
+    allocate(50013, I6)
+    permit(50012, H4, RELAY4)
+    permit(50013, I6, RELAY4)
+    tag = b"send-client-to-client"
+    sc.add(sc.udp(H4, listen_for(H4), send_indication((RELAY4, 50013), tag)))
+    expect_data_indication(sc, tag, listen_for(I6), I6, (RELAY4, 50012), GW6_MAC)
+    sc.count("client_to_client")
+
+    # Drops, never answered.
+    sc.add(sc.udp(G4, listen_for(G4), send_indication(("192.0.2.99", 7000), b"no permission")))
+    sc.count("drop_no_permission")
+    sc.add(sc.udp(("198.51.100.71", 1), listen_for(G4), send_indication(Q4, b"no allocation")))
+    sc.count("drop_no_allocation")
+    sc.add(sc.udp(G4, listen_for(G4), send_indication(Q4, b"lying length", length_delta=8)))
+    two_peers = stun_attr(0x0012, xor_peer_address(("192.0.2.41", 1)))
+    sc.add(sc.udp(G4, listen_for(G4), send_indication(Q4, b"two peers", extra=two_peers)))
+    sc.add(sc.udp(G4, listen_for(G4), send_indication(Q4, b"unknown required", extra=stun_attr(0x0031, b"x"))))
+    sc.count("drop_bad_indication", 3)
+    bad_fp = bytearray(send_indication(Q4, b"bad fingerprint", fingerprint=True))
+    bad_fp[-1] ^= 0xFF
+    sc.add(sc.udp(G4, listen_for(G4), bytes(bad_fp)))
+    sc.count("drop_indication_fingerprint")
+    permit(50010, G4, "::ffff:192.0.2.40")
+    sc.add(sc.udp(G4, listen_for(G4), send_indication(("::ffff:192.0.2.40", 7000), b"mapped")))
+    sc.count("drop_denied_peer")
 
 
 def drop_rows(sc):
@@ -304,6 +429,7 @@ def build(vlan):
            ICMPv6ND_NA(tgt=GW6, R=1, S=0, O=1) / ICMPv6NDOptDstLLAddr(lladdr=GW6_MAC))
     sc.count("neighbour_updates_consumed", 2)
     forwarding_rows(sc)
+    indication_rows(sc)
     drop_rows(sc)
     host_rows(sc)
     return sc
@@ -323,6 +449,11 @@ def tag_of(p, tags):
         for tag in tags:
             if isinstance(tag, bytes) and data.endswith(tag):
                 return tag
+        if data[:2] == b"\x00\x17":  # a Data indication: DATA may be padded
+            try:
+                return data_indication_parts(data)[1]
+            except (AssertionError, struct.error, ValueError, IndexError):
+                return None
     return None
 
 

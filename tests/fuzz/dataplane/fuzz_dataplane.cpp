@@ -1,10 +1,11 @@
 // Raw frames through parse + classify + rewrite of one worker, with tables
 // installed from the input, no EAL (mbufs are set up by hand).
 //
-// Input: [command count][8 bytes per command][frames: len(2, BE) flags(1) bytes]
+// Input: [head][8 bytes per command][frames: len(2, BE) flags(1) bytes]
+//   head: bits 0-3 = command count, bit 4 = Data indications with FINGERPRINT.
 //   command: kind, client index, peer index, channel low byte, port low
 //            byte, expiry selector, 2 unused; addresses come from small pools
-//            so frames can hit what was installed.
+//            so frames can hit what was installed (channels, permissions).
 //   flags: bit 0/1 = RX IP/L4 checksum GOOD, bit 2 = IP BAD, bit 3 = two
 //          segments, bits 4-7 = headroom / 8.
 // Invariants checked: no crash or sanitizer report; every mbuf stays inside
@@ -46,11 +47,17 @@ InterfaceConfig make_config() {
   c.min_allocation_port = 49152;
   c.max_allocation_port = 49159;
   c.max_channels = 16;
+  c.max_permissions = 16;
   c.neighbour_capacity = 8;
   c.stun_limiter_sets = 1;
   return c;
 }
 const InterfaceConfig kConfig = make_config();
+const InterfaceConfig kFingerprintConfig = [] {
+  InterfaceConfig c = make_config();
+  c.data_indication_fingerprint = true;
+  return c;
+}();
 
 ring_abi::CommandMessage command_from(const uint8_t* b) {
   const SocketAddress& client = kClients[b[1] % 4];
@@ -61,13 +68,14 @@ ring_abi::CommandMessage command_from(const uint8_t* b) {
   const SocketAddress listen{client.ip.is_v4() ? kRelayV4 : kRelayV6, 3478};
   const SocketAddress relay{peer.ip.is_v4() ? kRelayV4 : kRelayV6, port};
   const ClientFiveTuple five{ClientSocket{client}, ListenSocket{listen}};
-  switch (b[0] % 5) {
+  switch (b[0] % 6) {
     case 0:
       return ring_abi::make_create_allocation(AllocationPort{port}, SocketAddress{kRelayV4, port},
                                               SocketAddress{kRelayV6, port}, five, expiry);
     case 1: return ring_abi::make_update_allocation(AllocationPort{port}, expiry);
     case 2: return ring_abi::make_free_allocation(AllocationPort{port});
     case 3: return ring_abi::make_install_channel(five, ChannelNumber{channel}, PeerSocket{peer}, relay, expiry);
+    case 4: return ring_abi::make_install_permission(five, peer.ip, relay, expiry);
     default: return ring_abi::make_remove_channel(five, ChannelNumber{channel}, PeerSocket{peer}, relay);
   }
 }
@@ -85,7 +93,7 @@ void check_sent(const rte_mbuf* m, bool we_verified) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   WorkerSetup setup;
-  setup.config = kConfig;
+  setup.config = (data[0] & 0x10) != 0 ? kFingerprintConfig : kConfig;
   setup.has_port = false;
   setup.tsc_hz = kHz;
   auto worker = std::move(Worker::create(setup).value());

@@ -4,6 +4,7 @@
 Input format: see fuzz_dataplane.cpp. Run from the repository root with
 Debian's /usr/bin/python3 (Scapy)."""
 import os
+import socket
 import struct
 
 from scapy.all import (ARP, ICMP, IP, UDP, Dot1Q, Ether, ICMPv6EchoRequest, ICMPv6ND_NS,
@@ -25,6 +26,20 @@ def frame(p, flags=0):
 
 def cd(channel, data, pad=0):
     return struct.pack("!HH", channel, len(data)) + data + b"\0" * pad
+
+
+def send_indication(peer_ip, peer_port, data, extra=b""):
+    """RFC 8656 §11.1: XOR-PEER-ADDRESS and DATA, then `extra` attributes."""
+    txid = b"\x07" * 12
+    cookie = struct.pack("!I", 0x2112A442)
+    addr = socket.inet_pton(socket.AF_INET6 if ":" in peer_ip else socket.AF_INET, peer_ip)
+    key = cookie + txid
+    xaddr = bytes(a ^ k for a, k in zip(addr, key))
+    family = 2 if len(addr) == 16 else 1
+    xpa = struct.pack("!HHBBH", 0x0012, 4 + len(addr), 0, family, peer_port ^ 0x2112) + xaddr
+    pad = b"\0" * (-len(data) % 4)
+    attrs = xpa + struct.pack("!HH", 0x0013, len(data)) + data + pad + extra
+    return struct.pack("!HH", 0x0016, len(attrs)) + cookie + txid + attrs
 
 
 def udp4(src, sport, dst, dport, payload):
@@ -66,8 +81,32 @@ seeds = {
               UDP(dport=3478))],
     "on_link_peer": [frame(udp4("203.0.113.77", 7000, "203.0.113.1", 49152, b"who are you"))],
 }
+# Permissions: client 0 for peer 0 on 49152 and for our own IPv4 address
+# (client to client), client 1 for peer 1 on 49153 and for our IPv6 address;
+# no channels, so peers' datagrams become Data indications.
+permissions = bytes([10]) + b"".join([
+    cmd(0, 0, 0, 0, 0, 10), cmd(0, 1, 0, 0, 1, 10),
+    cmd(4, 0, 0, 0, 0, 10), cmd(4, 0, 2, 0, 0, 10), cmd(4, 0, 1, 0, 0, 10),
+    cmd(4, 1, 1, 0, 1, 10), cmd(4, 1, 3, 0, 1, 10), cmd(4, 1, 0, 0, 1, 10),
+    cmd(4, 0, 4, 0, 0, 10), cmd(4, 1, 2, 0, 1, 10),
+])
+indication_seeds = {
+    "send_v4": [frame(udp4("198.51.100.10", 40000, "203.0.113.1", 3478, send_indication("192.0.2.20", 5000, b"ice")))],
+    "send_v6_peer": [frame(udp4("198.51.100.10", 40000, "203.0.113.1", 3478,
+                                send_indication("2001:db8:3::20", 5000, b"odd", struct.pack("!HHI", 0x8028, 4, 0))))],
+    "send_c2c": [frame(udp4("198.51.100.10", 40000, "203.0.113.1", 3478,
+                            send_indication("203.0.113.1", 49153, b"to client b")))],
+    "send_v6_client": [frame(udp6("2001:db8:2::10", 40000, "2001:db8:1::1", 3478,
+                                  send_indication("2001:db8:3::20", 5000, b"v6 to v6")))],
+    "data_v4": [frame(udp4("192.0.2.20", 5001, "203.0.113.1", 49152, b"to be a data indication"))],
+    "data_v6": [frame(udp6("2001:db8:3::20", 5000, "2001:db8:1::1", 49153, b"v6 data"))],
+}
 os.makedirs(OUT, exist_ok=True)
+for name, frames in indication_seeds.items():
+    head = permissions if name != "data_v6" else bytes([permissions[0] | 0x10]) + permissions[1:]
+    with open(os.path.join(OUT, name), "wb") as f:
+        f.write(head + b"".join(frames))
 for name, frames in seeds.items():
     with open(os.path.join(OUT, name), "wb") as f:
         f.write(tables + b"".join(frames))
-print(f"{len(seeds)} seeds in {OUT}")
+print(f"{len(seeds) + len(indication_seeds)} seeds in {OUT}")

@@ -136,15 +136,42 @@ TEST_F(DumpTest, EachCallWritesAtMostItsRoomAndVisitsAtMostItsBudgetYetTheDumpIs
   EXPECT_EQ(count_kind(dump, CommandKind::InstallChannel), 200u);
   EXPECT_EQ(count_kind(dump, CommandKind::DumpEnd), 1u);
   EXPECT_EQ(dump.back().kind, CommandKind::DumpEnd);
-  // Every port of the range and every channel slot costs one visit.
-  const uint64_t slots = (65535 - 49152 + 1) + worker->tables().channels().capacity();
+  // Every port of the range, every channel and every permission slot costs one visit.
+  const uint64_t slots =
+      (65535 - 49152 + 1) + worker->tables().channels().capacity() + worker->tables().permissions().capacity();
   EXPECT_GE(calls, slots / visits);
+}
+
+TEST_F(DumpTest, APermissionDumpsAsInstallPermissionAfterTheChannels) {
+  allocate(50000, client(), 600 * kSecond);
+  bind(50000, client(), 0x4001, peer());
+  ASSERT_EQ(apply(ring_abi::make_install_permission(
+                ClientFiveTuple{ClientSocket{client()}, ListenSocket{sock("203.0.113.1:3478")}},
+                ip("2001:db8:3::20"), sock("[2001:db8:1::1]:50000"), Instant::from_ns(now + 300 * kSecond))),
+            Applied::Ok);
+
+  const auto dump = dump_all();
+
+  ASSERT_EQ(dump.size(), 4u);
+  EXPECT_EQ(dump[2].kind, CommandKind::InstallPermission);
+  EXPECT_EQ(dump[2].dump_id, kDumpId);
+  EXPECT_EQ(dump[2].port, 50000);
+  EXPECT_EQ(dump[2].expiry_ns, now + 300 * kSecond);
+  EXPECT_EQ(ring_abi::from_wire(dump[2].client), client());
+  EXPECT_EQ(ring_abi::from_wire(dump[2].listen), sock("203.0.113.1:3478"));
+  EXPECT_EQ(ring_abi::from_wire(dump[2].peer), sock("[2001:db8:3::20]:0"));
+  EXPECT_EQ(ring_abi::from_wire(dump[2].relay), sock("[2001:db8:1::1]:50000"));
+  EXPECT_EQ(dump[3].kind, CommandKind::DumpEnd);
 }
 
 TEST_F(DumpTest, ADumpReappliedToAFreshWorkerRebuildsTheSameReplica) {
   allocate(50000, client());
   bind(50000, client(), 0x4001, peer());
   bind(50000, client(), 0x4002, sock("[2001:db8:3::20]:6000"));
+  ASSERT_EQ(apply(ring_abi::make_install_permission(
+                ClientFiveTuple{ClientSocket{client()}, ListenSocket{sock("203.0.113.1:3478")}}, ip("192.0.2.99"),
+                sock("203.0.113.1:50000"), Instant::from_ns(now + 300 * kSecond))),
+            Applied::Ok);
   const auto first = dump_all();
 
   make_worker(test_config());
