@@ -60,7 +60,18 @@ struct RemoveChannel {
   bool operator==(const RemoveChannel&) const = default;
 };
 
-using Command =
-    std::variant<SendMessage, CreateAllocation, UpdateAllocation, FreeAllocation, InstallChannel, RemoveChannel>;
+// RFC 8656 §9: the allocation may exchange Send/Data indications with
+// `peer` (any port) until `expiry`. Emitted again to refresh; it ends by
+// itself (or with the allocation), so there is no removal.
+struct InstallPermission {
+  ClientFiveTuple client;
+  IpAddress peer;
+  SocketAddress relay;  // relay address of the peer's family : allocation port
+  Instant expiry;
+  bool operator==(const InstallPermission&) const = default;
+};
+
+using Command = std::variant<SendMessage, CreateAllocation, UpdateAllocation, FreeAllocation, InstallChannel,
+                             RemoveChannel, InstallPermission>;
 
 }  // namespace relay::core

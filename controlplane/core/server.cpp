@@ -31,6 +31,7 @@ std::string_view to_string(RestoreError e) {
     case RestoreError::NoAllocation: return "no_allocation";
     case RestoreError::InvalidChannel: return "invalid_channel";
     case RestoreError::ChannelConflict: return "channel_conflict";
+    case RestoreError::PeerDenied: return "peer_denied";
   }
   return "unknown";
 }
@@ -153,7 +154,23 @@ std::optional<RestoreError> Server::restore_channel(const InstallChannel& c, Ins
   if (!relay || *relay != c.relay) return RestoreError::RelayMismatch;
   Channel* by_number = a.channel_by_number(c.channel);
   if (by_number != a.channel_by_peer(c.peer)) return RestoreError::ChannelConflict;
-  bind_channel(a, by_number, c.channel, c.peer, std::min(c.expiry, now + config_.channel_lifetime), now);
+  if (check_peer(a, c.peer.value)) return RestoreError::PeerDenied;
+  bind_channel(a, by_number, c.channel, c.peer, std::min(c.expiry, now + config_.channel_lifetime));
+  grant_permission(a, c.peer.value.ip, now, now + config_.permission_lifetime, false);
+  return std::nullopt;
+}
+
+std::optional<RestoreError> Server::restore_permission(const InstallPermission& p, Instant now) {
+  if (p.expiry <= now) return RestoreError::Expired;
+  Allocation* a = allocation_of(p.client);
+  if (!a) return RestoreError::NoAllocation;
+  const auto& relay = a->relay_for(p.peer.family);
+  if (!relay || *relay != p.relay) return RestoreError::RelayMismatch;
+  // The policy judges a socket; a permission is for an IP, judged as
+  // CreatePermission judged it (at the port it named, any allocation port
+  // standing in for the relay's own addresses).
+  if (check_peer(*a, SocketAddress{p.peer, config_.port_min})) return RestoreError::PeerDenied;
+  grant_permission(*a, p.peer, now, std::min(p.expiry, now + config_.permission_lifetime), false);
   return std::nullopt;
 }
 

@@ -53,6 +53,7 @@ enum class RestoreError : uint8_t {
   NoAllocation,
   InvalidChannel,
   ChannelConflict,  // number or peer already bound to something else
+  PeerDenied,       // the peer policy refuses the peer now
 };
 std::string_view to_string(RestoreError e);
 
@@ -85,6 +86,7 @@ class Server {
   // No command is emitted; the entries expire and refresh as if created here.
   std::optional<RestoreError> restore_allocation(const CreateAllocation& installed, Instant now);
   std::optional<RestoreError> restore_channel(const InstallChannel& installed, Instant now);
+  std::optional<RestoreError> restore_permission(const InstallPermission& installed, Instant now);
   // Keeps a port of the range out of use (e.g. taken by another service).
   bool mark_port_taken(AllocationPort port) { return ports_.take(port); }
 
@@ -174,13 +176,16 @@ class Server {
   void handle_channel_bind(const Request& r, const Auth& auth);
   void handle_create_permission(const Request& r, const Auth& auth);
   std::optional<uint16_t> check_peer(const Allocation& a, const SocketAddress& peer) const;
-  // Installs or refreshes; false when `enforce_quota` and the allocation
-  // holds its maximum of permissions.
-  bool grant_permission(Allocation& a, const IpAddress& peer, Instant now, bool enforce_quota);
-  // Binds or re-binds until `deadline` and grants the implied permission;
-  // the caller announces it (or not, when restoring).
+  // Installs or refreshes until `expiry`; null when `enforce_quota` and the
+  // allocation holds its maximum of permissions. The caller announces it
+  // (or not, when restoring).
+  const Permission* grant_permission(Allocation& a, const IpAddress& peer, Instant now, Instant expiry,
+                                     bool enforce_quota);
+  void announce_permission(const Allocation& a, const Permission& p);
+  // Binds or re-binds until `deadline`; the caller grants the implied
+  // permission and announces both (or not, when restoring).
   Channel& bind_channel(Allocation& a, Channel* existing, ChannelNumber number, const PeerSocket& peer,
-                        Instant deadline, Instant now);
+                        Instant deadline);
 
   // Timers (server_timers.cpp).
   void run_timers(Instant now);

@@ -18,26 +18,30 @@ std::optional<uint16_t> Server::check_peer(const Allocation& a, const SocketAddr
   return std::nullopt;
 }
 
-bool Server::grant_permission(Allocation& a, const IpAddress& peer, Instant now, bool enforce_quota) {
-  Instant expiry = now + config_.permission_lifetime;
+const Permission* Server::grant_permission(Allocation& a, const IpAddress& peer, Instant now, Instant expiry,
+                                           bool enforce_quota) {
   auto it = std::find_if(a.permissions.begin(), a.permissions.end(),
                          [&](const Permission& p) { return same_ip(p.peer, peer); });
   if (it != a.permissions.end()) {
     it->expiry = expiry;
-    return true;
+    return &*it;
   }
-  // Permissions produce no data-plane command, so they expire lazily here
-  // instead of through a timer.
+  // The data plane's entries expire by themselves (ring_abi
+  // InstallPermission), so these expire lazily here instead of through a timer.
   std::erase_if(a.permissions, [&](const Permission& p) { return p.expiry <= now; });
   uint32_t limit = config_.quotas.permissions_per_allocation;
-  if (enforce_quota && limit && a.permissions.size() >= limit) return false;
+  if (enforce_quota && limit && a.permissions.size() >= limit) return nullptr;
   a.permissions.push_back({peer, expiry});
   ++stats_.permissions_created;
-  return true;
+  return &a.permissions.back();
+}
+
+void Server::announce_permission(const Allocation& a, const Permission& p) {
+  emit(InstallPermission{a.client, p.peer, *a.relay_for(p.peer.family), p.expiry});
 }
 
 Channel& Server::bind_channel(Allocation& a, Channel* existing, ChannelNumber number, const PeerSocket& peer,
-                              Instant deadline, Instant now) {
+                              Instant deadline) {
   if (!existing) {
     TimerId timer = timers_.schedule(deadline, TimerKey{TimerKind::Channel, a.port.value, number.value});
     a.channels.push_back({number, peer, deadline, timer, false});
@@ -51,7 +55,6 @@ Channel& Server::bind_channel(Allocation& a, Channel* existing, ChannelNumber nu
     ++stats_.active_channels;
     ++stats_.channels_bound;
   }
-  grant_permission(a, peer.value.ip, now, false);  // RFC 8656 §11.2: a binding implies a permission
   return *existing;
 }
 
@@ -75,8 +78,12 @@ void Server::handle_channel_bind(const Request& r, const Auth& auth) {
     return reply_error(r, kInsufficientCapacity, &auth);
   }
   Instant deadline = r.now + config_.channel_lifetime;
-  bind_channel(*a, existing, channel, peer, deadline, r.now);
+  bind_channel(*a, existing, channel, peer, deadline);
+  // RFC 8656 §11.2: a binding installs or refreshes the peer's permission.
+  const Permission* implied =
+      grant_permission(*a, peer.value.ip, r.now, r.now + config_.permission_lifetime, false);
   emit(InstallChannel{a->client, channel, peer, *a->relay_for(peer.value.family()), deadline});
+  announce_permission(*a, *implied);
   respond(r, 0, &auth, [](stun::Builder&) {});
 }
 
@@ -98,7 +105,8 @@ void Server::handle_create_permission(const Request& r, const Auth& auth) {
     ++stats_.quota_rejections[static_cast<size_t>(Quota::Permissions)];
     return reply_error(r, kInsufficientCapacity, &auth);
   }
-  for (const SocketAddress& peer : *peers) grant_permission(*a, peer.ip, r.now, false);
+  const Instant expiry = r.now + config_.permission_lifetime;
+  for (const SocketAddress& peer : *peers) announce_permission(*a, *grant_permission(*a, peer.ip, r.now, expiry, false));
   respond(r, 0, &auth, [](stun::Builder&) {});
 }
 

@@ -19,9 +19,11 @@ std::optional<ring_abi::CommandMessage> to_command_message(const core::Command& 
           return ring_abi::make_free_allocation(c.port);
         } else if constexpr (std::is_same_v<C, core::InstallChannel>) {
           return ring_abi::make_install_channel(c.client, c.channel, c.peer, c.relay, c.expiry);
-        } else {
-          static_assert(std::is_same_v<C, core::RemoveChannel>, "a new Command kind needs a ring message");
+        } else if constexpr (std::is_same_v<C, core::RemoveChannel>) {
           return ring_abi::make_remove_channel(c.client, c.channel, c.peer, c.relay);
+        } else {
+          static_assert(std::is_same_v<C, core::InstallPermission>, "a new Command kind needs a ring message");
+          return ring_abi::make_install_permission(c.client, c.peer, c.relay, c.expiry);
         }
       },
       command);

@@ -120,10 +120,12 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
   for (AllocationPort port : r.orphans) dispatcher.perform(core::FreeAllocation{port});
   const std::string refused_allocations = refusals(r.refused_allocations);
   const std::string refused_channels = refusals(r.refused_channels);
+  const std::string refused_permissions = refusals(r.refused_permissions);
   auto report = r.complete ? &log::info : &log::warn;
   report(kTarget, r.complete ? "adopted the data plane's state" : "the data plane's dump did not finish: serving with what arrived",
-         {{"allocations", r.allocations}, {"channels", r.channels}, {"refused_allocations", refused_allocations},
-          {"refused_channels", refused_channels}, {"freed_orphans", r.orphans.size()}, {"stale", r.stale},
+         {{"allocations", r.allocations}, {"channels", r.channels}, {"permissions", r.permissions},
+          {"refused_allocations", refused_allocations}, {"refused_channels", refused_channels},
+          {"refused_permissions", refused_permissions}, {"freed_orphans", r.orphans.size()}, {"stale", r.stale},
           {"malformed", r.malformed}});
 }
 

@@ -34,6 +34,7 @@ bool StateRestore::take(const CommandMessage& m, Instant now) {
   switch (m.kind) {
     case CommandKind::CreateAllocation: adopt_allocation(m, now); return false;
     case CommandKind::InstallChannel: adopt_channel(m, now); return false;
+    case CommandKind::InstallPermission: adopt_permission(m, now); return false;
     case CommandKind::DumpEnd: report_.complete = true; return true;
     default: ++report_.malformed; return false;
   }
@@ -72,6 +73,22 @@ void StateRestore::adopt_channel(const CommandMessage& m, Instant now) {
     return;
   }
   ++report_.channels;
+}
+
+void StateRestore::adopt_permission(const CommandMessage& m, Instant now) {
+  const auto client = client_of(m);
+  const auto peer = ring_abi::from_wire(m.peer);
+  const auto relay = ring_abi::from_wire(m.relay);
+  if (!client || !peer || !relay) {
+    ++report_.malformed;
+    return;
+  }
+  const core::InstallPermission p{*client, peer->ip, *relay, Instant::from_ns(m.expiry_ns)};
+  if (const auto refused = server_.restore_permission(p, now)) {
+    ++report_.refused_permissions[*refused];
+    return;
+  }
+  ++report_.permissions;
 }
 
 RestoreReport restore_from_data_plane(core::Server& server, CommandRing& first_worker, DumpRing& dump,

@@ -31,10 +31,12 @@ class DumpRing {
 struct RestoreReport {
   uint64_t allocations = 0;  // adopted
   uint64_t channels = 0;     // adopted
+  uint64_t permissions = 0;  // adopted
   uint64_t stale = 0;        // another dump's entries (a crashed control plane asked for it)
   uint64_t malformed = 0;    // unknown kind or unusable address
   std::map<core::RestoreError, uint64_t> refused_allocations;
   std::map<core::RestoreError, uint64_t> refused_channels;
+  std::map<core::RestoreError, uint64_t> refused_permissions;
   // Refused allocations the data plane still forwards for a client nobody
   // manages: the caller frees them (FreeAllocation) so they stop at once.
   std::vector<AllocationPort> orphans;
@@ -54,6 +56,7 @@ class StateRestore {
  private:
   void adopt_allocation(const ring_abi::CommandMessage& m, Instant now);
   void adopt_channel(const ring_abi::CommandMessage& m, Instant now);
+  void adopt_permission(const ring_abi::CommandMessage& m, Instant now);
 
   core::Server& server_;
   uint16_t dump_id_;

@@ -80,6 +80,18 @@ TEST(CommandMessage, RemoveChannelNamesTheSameEntryWithoutExpiry) {
   EXPECT_EQ(from_wire(m.relay), kRelay6);
 }
 
+TEST(CommandMessage, InstallPermissionCarriesClientPeerIpRelayAndExpiry) {
+  auto m = message_of(core::InstallPermission{kClient, kPeer.value.ip, kRelay4, at(310)});
+  EXPECT_EQ(m.kind, CommandKind::InstallPermission);
+  EXPECT_EQ(m.port, 50000);
+  EXPECT_EQ(m.channel, 0);
+  EXPECT_EQ(m.expiry_ns, 310'000'000'000u);
+  EXPECT_EQ(from_wire(m.client), kClient.client.value);
+  EXPECT_EQ(from_wire(m.listen), kClient.listen.value);
+  EXPECT_EQ(from_wire(m.peer), (SocketAddress{kPeer.value.ip, 0}));  // permissions are per IP
+  EXPECT_EQ(from_wire(m.relay), kRelay4);
+}
+
 TEST(CommandMessage, SendMessageIsNotATableCommand) {
   core::Command c = core::SendMessage{{1, 2, 3}, kClient.client, kClient.listen};
   EXPECT_EQ(to_command_message(c), std::nullopt);

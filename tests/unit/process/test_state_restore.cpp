@@ -48,6 +48,12 @@ CommandMessage channel(uint16_t port, const ClientFiveTuple& client, uint16_t nu
                 id);
 }
 
+CommandMessage permission(uint16_t port, const ClientFiveTuple& client, const char* peer, int64_t expires_at_s) {
+  return tagged(ring_abi::make_install_permission(client, *IpAddress::parse(peer),
+                                                  SocketAddress{*IpAddress::parse("203.0.113.1"), port},
+                                                  at(expires_at_s)));
+}
+
 class FakeDumpRing final : public DumpRing {
  public:
   size_t take(std::span<CommandMessage> out) override {
@@ -107,6 +113,20 @@ TEST_F(StateRestoreTest, AnAllocationAndItsChannelInTheDumpAreAdoptedAndTheirPor
   EXPECT_EQ(server.allocation_count(), 1u);
   EXPECT_FALSE(server.mark_port_taken(AllocationPort{50000}));  // a new allocation cannot get it
   EXPECT_TRUE(server.next_command() == std::nullopt);          // adopting emits nothing
+}
+
+TEST_F(StateRestoreTest, PermissionsInTheDumpAreAdoptedOrRefusedByReason) {
+  StateRestore restore(server, kId);
+  EXPECT_FALSE(restore.take(allocation(50000, kAlice, 400), at(100)));
+  EXPECT_FALSE(restore.take(permission(50000, kAlice, "198.51.100.30", 300), at(100)));
+  EXPECT_FALSE(restore.take(permission(50000, kAlice, "10.0.0.1", 300), at(100)));      // policy
+  EXPECT_FALSE(restore.take(permission(50002, kBob, "198.51.100.30", 300), at(100)));   // no allocation
+  EXPECT_TRUE(restore.take(ring_abi::make_dump_end(kId), at(100)));
+
+  EXPECT_EQ(restore.report().permissions, 1u);
+  EXPECT_EQ(restore.report().refused_permissions.at(core::RestoreError::PeerDenied), 1u);
+  EXPECT_EQ(restore.report().refused_permissions.at(core::RestoreError::NoAllocation), 1u);
+  EXPECT_TRUE(server.next_command() == std::nullopt);
 }
 
 TEST_F(StateRestoreTest, EntriesAndTheEndOfAnotherDumpAreCountedStaleAndIgnored) {

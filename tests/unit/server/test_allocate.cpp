@@ -312,7 +312,7 @@ TEST_F(ServerTest, RefreshExtendsTheLifetimeWithTheSameCapAndEmitsUpdateAllocati
 TEST_F(ServerTest, RefreshWithZeroLifetimeFreesTheAllocationAndItsChannelsAtOnce) {
   auto out = allocate(at(0));
   const CreateAllocation c = created(out);
-  ASSERT_EQ(bind(0x4000, "192.0.2.20:5000", at(1)).size(), 2u);
+  ASSERT_EQ(bind(0x4000, "192.0.2.20:5000", at(1)).size(), 3u);
   out = call(Method::Refresh, [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); }, at(2));
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(std::get<RemoveChannel>(out[0]),

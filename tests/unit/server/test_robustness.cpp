@@ -100,12 +100,12 @@ TEST_F(ServerTest, GlobalQuotaIsAnsweredWith508) {
 TEST_F(ServerTest, ChannelQuotaPerAllocationIsAnsweredWith508) {
   config.quotas.channels_per_allocation = 2;
   ASSERT_EQ(allocate(at(0)).size(), 2u);
-  ASSERT_EQ(bind(0x4000, "192.0.2.20:1", at(1)).size(), 2u);
-  ASSERT_EQ(bind(0x4001, "192.0.2.20:2", at(1)).size(), 2u);
+  ASSERT_EQ(bind(0x4000, "192.0.2.20:1", at(1)).size(), 3u);
+  ASSERT_EQ(bind(0x4001, "192.0.2.20:2", at(1)).size(), 3u);
   auto out = bind(0x4002, "192.0.2.20:3", at(1));
   ASSERT_EQ(out.size(), 1u);
   expect_error(out[0], 508);
-  EXPECT_EQ(bind(0x4001, "192.0.2.20:2", at(2)).size(), 2u);  // refreshing is not a new channel
+  EXPECT_EQ(bind(0x4001, "192.0.2.20:2", at(2)).size(), 3u);  // refreshing is not a new channel
   EXPECT_EQ(server().stats().quota_rejection(Quota::Channels), 1u);
 }
 
@@ -116,10 +116,10 @@ TEST_F(ServerTest, PermissionQuotaPerAllocationIsAnsweredWith508) {
     SocketAddress a = addr(p);
     return call(Method::CreatePermission, [=](stun::Builder& b) { b.add_xor_peer_address(a); }, t);
   };
-  expect_success(permit("192.0.2.1:1", at(1)).at(0));
-  expect_success(permit("192.0.2.2:1", at(1)).at(0));
+  expect_success(permit("192.0.2.1:1", at(1)).at(1));
+  expect_success(permit("192.0.2.2:1", at(1)).at(1));
   expect_error(permit("192.0.2.3:1", at(2)).at(0), 508);
-  expect_success(permit("192.0.2.3:1", at(301)).at(0));  // the first two expired at 301
+  expect_success(permit("192.0.2.3:1", at(301)).at(1));  // the first two expired at 301
 }
 
 struct RestoreTest : ServerTest {
@@ -190,6 +190,29 @@ TEST_F(RestoreTest, ReportsThatDoNotFitAreRefusedWithAReason) {
   InstallChannel conflict = channel;
   conflict.peer = PeerSocket{addr("192.0.2.21:5000")};
   EXPECT_EQ(server().restore_channel(conflict, at(0)), RestoreError::ChannelConflict);
+  EXPECT_TRUE(drain().empty());
+}
+
+TEST_F(RestoreTest, PermissionsAreRestoredSilentlyAndRefusedWithAReasonWhenTheyDoNotFit) {
+  const InstallPermission permission{installed.client, *IpAddress::parse("192.0.2.30"), addr("203.0.113.1:50010"),
+                                     at(200)};
+  EXPECT_EQ(server().restore_permission(permission, at(0)), RestoreError::NoAllocation);
+  ASSERT_EQ(server().restore_allocation(installed, at(0)), std::nullopt);
+  EXPECT_EQ(server().restore_permission(permission, at(0)), std::nullopt);
+  InstallPermission late = permission;
+  late.expiry = at(0);
+  EXPECT_EQ(server().restore_permission(late, at(0)), RestoreError::Expired);
+  InstallPermission other_relay = permission;
+  other_relay.relay = addr("203.0.113.1:50011");
+  EXPECT_EQ(server().restore_permission(other_relay, at(0)), RestoreError::RelayMismatch);
+  // The policy is applied again: the data plane may have been told by a
+  // control plane with another configuration.
+  InstallPermission internal = permission;
+  internal.peer = *IpAddress::parse("10.0.0.1");
+  EXPECT_EQ(server().restore_permission(internal, at(0)), RestoreError::PeerDenied);
+  InstallChannel internal_channel = channel;
+  internal_channel.peer = PeerSocket{addr("127.0.0.1:5000")};
+  EXPECT_EQ(server().restore_channel(internal_channel, at(0)), RestoreError::PeerDenied);
   EXPECT_TRUE(drain().empty());
 }
 
