@@ -1,9 +1,10 @@
 // bench-dataplane: one worker on the testpmd-style net_ring loopback (no
 // kernel, no NIC). The driver (same lcore, not timed) fills the RX ring
 // with 100-byte-payload frames whose addresses are patched per packet to a
-// uniformly random installed channel, so lookups miss the cache the way a
-// full table would; only Worker::poll_once() is timed. Prints one JSON line
-// per case; see scripts/bench-dataplane.
+// uniformly random installed channel (ChannelData both ways) or permission
+// (Send indications out, Data indications back), so lookups miss the cache
+// the way a full table would; only Worker::poll_once() is timed. Prints one
+// JSON line per case; see scripts/bench-dataplane.
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_hash.h>
@@ -46,6 +47,7 @@ InterfaceConfig bench_config(uint32_t channels) {
   c.ipv4 = InterfaceAddress{ip("203.0.113.1"), 24, ip("203.0.113.254")};
   c.ipv6 = InterfaceAddress{ip("2001:db8:1::1"), 64, ip("2001:db8:1::fe")};
   c.max_channels = channels;
+  c.max_permissions = channels;
   c.burst_size = kBurst;
   return c;
 }
@@ -66,7 +68,11 @@ SocketAddress peer_of(uint32_t i, Family f) {
   return {IpAddress::v6(b), 5000};
 }
 
-void install(Worker& w, uint32_t channels, Family peer_family, uint64_t now_tsc, uint64_t mono) {
+// Channel (or permission) i: allocation i % 16384's client to peer i.
+// With permissions_only, peer i's IP is permitted instead of bound; the
+// (client, peer IP) keys stay distinct up to lcm(16384, 254) ≈ 2M entries.
+void install(Worker& w, uint32_t channels, Family peer_family, uint64_t now_tsc, uint64_t mono,
+             bool permissions_only = false) {
   const Instant expiry = Instant::from_ns(mono + 3600'000'000'000ull);
   const SocketAddress listen{ip("203.0.113.1"), 3478};
   for (uint32_t a = 0; a < kAllocations && a < channels; ++a) {
@@ -78,11 +84,40 @@ void install(Worker& w, uint32_t channels, Family peer_family, uint64_t now_tsc,
   }
   for (uint32_t i = 0; i < channels; ++i) {
     const SocketAddress relay{peer_family == Family::V4 ? ip("203.0.113.1") : ip("2001:db8:1::1"), allocation_of(i)};
-    w.apply(ring_abi::make_install_channel(ClientFiveTuple{ClientSocket{client_of(i)}, ListenSocket{listen}},
-                                           ChannelNumber{channel_of(i)}, PeerSocket{peer_of(i, peer_family)}, relay,
-                                           expiry),
-            now_tsc, mono);
+    const ClientFiveTuple client{ClientSocket{client_of(i)}, ListenSocket{listen}};
+    const auto m = permissions_only
+                       ? ring_abi::make_install_permission(client, peer_of(i, peer_family).ip, relay, expiry)
+                       : ring_abi::make_install_channel(client, ChannelNumber{channel_of(i)},
+                                                        PeerSocket{peer_of(i, peer_family)}, relay, expiry);
+    if (w.apply(m, now_tsc, mono) != Applied::Ok) {
+      std::fprintf(stderr, "bench: install %u refused\n", i);
+      std::exit(1);
+    }
   }
+}
+
+// A Send indication (RFC 8656 §11.1) as a browser sends it: XOR-PEER-ADDRESS
+// then DATA; the address is patched per packet by patch_peer.
+constexpr size_t kXorPeerValue = 20 + 4;  // offset of XOR-PEER-ADDRESS's value in the message
+std::vector<uint8_t> send_indication(Family peer_family, uint16_t data_len) {
+  const uint16_t address_len = peer_family == Family::V4 ? 8 : 20;
+  std::vector<uint8_t> m(20 + 4 + address_len + 4 + data_len, 0xAB);
+  store_be16(m.data(), kSendIndicationType);
+  store_be16(m.data() + 2, static_cast<uint16_t>(m.size() - 20));
+  store_be32(m.data() + 4, kStunMagicCookie);
+  std::memset(m.data() + 8, 0x5A, 12);
+  store_be16(m.data() + 20, static_cast<uint16_t>(stun::AttributeType::XorPeerAddress));
+  store_be16(m.data() + 22, address_len);
+  m[kXorPeerValue] = 0;
+  m[kXorPeerValue + 1] = static_cast<uint8_t>(peer_family);
+  store_be16(m.data() + kXorPeerValue + address_len, static_cast<uint16_t>(stun::AttributeType::Data));
+  store_be16(m.data() + kXorPeerValue + address_len + 2, data_len);
+  return m;
+}
+void patch_peer(uint8_t* msg, const SocketAddress& peer) {
+  uint8_t* v = msg + kXorPeerValue;
+  store_be16(v + 2, static_cast<uint16_t>(peer.port ^ (kStunMagicCookie >> 16)));
+  for (size_t i = 0; i < peer.ip.size(); ++i) v[4 + i] = peer.ip.bytes[i] ^ msg[4 + i];
 }
 
 // Valid IP and UDP checksums (untimed driver work): the mbufs also carry
@@ -135,9 +170,11 @@ std::vector<uint8_t> frame(const SocketAddress& src, const SocketAddress& dst, u
 }
 
 struct Case {
-  const char* direction;  // client_to_peer | peer_to_client
+  // client_to_peer | peer_to_client (ChannelData), send_to_peer |
+  // peer_to_client_data (Send and Data indications)
+  const char* direction;
   Family peer_family;
-  uint32_t channels;
+  uint32_t channels;  // or permissions, for the indication directions
 };
 
 // The machine the benchmark runs on may be shared: a preempted burst costs
@@ -175,14 +212,20 @@ void run_case(const Case& c, rte_mempool* pool, const Loopback& lb, const Option
   }
   Worker& w = **created;
   const uint64_t t0 = rte_rdtsc();
-  install(w, c.channels, c.peer_family, t0, monotonic_now_ns());
+  const bool send = std::strcmp(c.direction, "send_to_peer") == 0;
+  const bool data = std::strcmp(c.direction, "peer_to_client_data") == 0;
+  install(w, c.channels, c.peer_family, t0, monotonic_now_ns(), send || data);
   w.neighbours().learn(Family::V4, ip("203.0.113.254").bytes.data(), kGatewayMac.data(), t0);
   w.neighbours().learn(Family::V6, ip("2001:db8:1::fe").bytes.data(), kGatewayMac.data(), t0);
 
-  const bool to_peer = std::strcmp(c.direction, "client_to_peer") == 0;
+  const bool to_peer = std::strcmp(c.direction, "client_to_peer") == 0 || send;
   const SocketAddress listen{ip("203.0.113.1"), 3478};
   std::vector<uint8_t> tmpl;
-  if (to_peer) {
+  if (send) {
+    const auto msg = send_indication(c.peer_family, kPayload);
+    tmpl = frame(client_of(0), listen, static_cast<uint16_t>(msg.size()));
+    std::memcpy(tmpl.data() + 14 + 20 + 8, msg.data(), msg.size());
+  } else if (to_peer) {
     std::vector<uint8_t> cd(4 + kPayload, 0xAB);
     tmpl = frame(client_of(0), listen, static_cast<uint16_t>(cd.size()));
     store_be16(tmpl.data() + 14 + 20 + 8 + 2, kPayload);
@@ -215,7 +258,11 @@ void run_case(const Case& c, rte_mempool* pool, const Loopback& lb, const Option
         const SocketAddress cl = client_of(i);
         std::memcpy(f + 26, cl.ip.bytes.data(), 4);
         store_be16(f + l4, cl.port);
-        store_be16(f + l4 + 8, channel_of(i));
+        if (send) {
+          patch_peer(f + l4 + 8, peer_of(i, c.peer_family));
+        } else {
+          store_be16(f + l4 + 8, channel_of(i));
+        }
       } else {
         const SocketAddress p = peer_of(i, c.peer_family);
         std::memcpy(f + (v6_in ? 22 : 26), p.ip.bytes.data(), v6_in ? 16 : 4);
@@ -238,7 +285,11 @@ void run_case(const Case& c, rte_mempool* pool, const Loopback& lb, const Option
     }
   }
   const auto& k = w.counters();
-  const uint64_t forwarded = k.get(to_peer ? Counter::ClientToPeer : Counter::PeerToClient);
+  const Counter success = send   ? Counter::SendToPeer
+                          : data ? Counter::DataToClient
+                          : to_peer ? Counter::ClientToPeer
+                                    : Counter::PeerToClient;
+  const uint64_t forwarded = k.get(success);
   if (forwarded != packets) {
     std::fprintf(stderr, "bench: only %lu of %lu packets forwarded\n", static_cast<unsigned long>(forwarded),
                  static_cast<unsigned long>(packets));
@@ -247,12 +298,12 @@ void run_case(const Case& c, rte_mempool* pool, const Loopback& lb, const Option
   const double cpp = median(bursts) / kBurst;
   const double mean_cpp = static_cast<double>(worker_cycles) / static_cast<double>(bursts.size() * kBurst);
   std::printf(
-      "{\"bench\": \"dataplane\", \"direction\": \"%s\", \"families\": \"v4->%s\", \"channels\": %u, "
+      "{\"bench\": \"dataplane\", \"direction\": \"%s\", \"families\": \"v4->%s\", \"%s\": %u, "
       "\"mpps\": %.2f, \"cycles_per_packet\": %.1f, \"mean_cycles_per_packet\": %.1f, \"load_average\": %.1f, "
       "\"packets\": %lu, \"payload_bytes\": %u, \"burst\": %u, "
       "\"rx_checksum\": \"nic_offload_flags\", \"tx_checksum\": \"software\", \"hugepages\": %s, "
       "\"table_bytes_per_channel\": %.1f, \"tsc_hz\": %lu}\n",
-      c.direction, c.peer_family == Family::V4 ? "v4" : "v6", c.channels,
+      c.direction, c.peer_family == Family::V4 ? "v4" : "v6", send || data ? "permissions" : "channels", c.channels,
       static_cast<double>(rte_get_tsc_hz()) / cpp / 1e6, cpp, mean_cpp, load_average(),
       static_cast<unsigned long>(o.packets), kPayload, kBurst,
       o.hugepages ? "true" : "false", w.tables().bytes_per_channel(), static_cast<unsigned long>(rte_get_tsc_hz()));
@@ -379,7 +430,7 @@ int main(int argc, char** argv) {
                                               : std::vector<uint32_t>{1024, 65536, 1u << 20};
   for (uint32_t n : sizes) {
     if (o.lookup_only || (o.only_channels != 0 && n != o.only_channels)) continue;
-    for (const char* dir : {"client_to_peer", "peer_to_client"})
+    for (const char* dir : {"client_to_peer", "peer_to_client", "send_to_peer", "peer_to_client_data"})
       for (Family f : {Family::V4, Family::V6}) run_case(Case{dir, f, n}, *pool, *lb, o);
   }
   if (o.only_channels == 0 || o.lookup_only) run_lookups(65536, o.quick ? 1'000'000 : 20'000'000);
