@@ -57,6 +57,11 @@ def mint_credentials(secret: str, expiry: int | None = None, salt: str = "e2e-sa
     return f"{expiry}:{salt}", base64.b64encode(digest).decode().rstrip("=")
 
 
+def long_term_key(username: str, password: str, realm: str = REALM) -> bytes:
+    """RFC 8489 §9.2.2: MD5("<username>:<realm>:<password>")."""
+    return hashlib.md5(f"{username}:{realm}:{password}".encode()).digest()
+
+
 def _pad(n: int) -> int:
     return (4 - n % 4) % 4
 
@@ -181,7 +186,7 @@ class TurnClient:
         if local:
             self.sock.bind(local)
         self.username, self.password = username, password
-        self.key = hashlib.md5(f"{username}:{REALM}:{password}".encode()).digest()
+        self.key = long_term_key(username, password)
         self.nonce: bytes | None = None
         self.timeout = timeout
         self.relayed: list[tuple[str, int]] = []
@@ -203,14 +208,27 @@ class TurnClient:
         return self.sock.getsockname()[:2]
 
     # --- raw transaction -------------------------------------------------
+    def credential_attributes(self) -> list[tuple[int, bytes]] | None:
+        """What an authenticated request carries before MESSAGE-INTEGRITY;
+        None: send it unsigned (no nonce learnt yet)."""
+        if self.nonce is None:
+            return None
+        return [(A_USERNAME, self.username.encode()), (A_REALM, REALM.encode()), (A_NONCE, self.nonce)]
+
+    def accepts(self, method: int, msg: Message) -> bool:
+        """Whether a response to this client's transaction counts; one that
+        does not is treated as lost."""
+        return True
+
     def transact(self, method: int, attrs: Attrs, auth: bool = True) -> Message:
         """One transaction. `attrs` may be a function of the transaction id,
         since XOR-PEER-ADDRESS of IPv6 depends on it."""
         tid = os.urandom(12)
         full = list(attrs(tid) if callable(attrs) else attrs)
-        if auth and self.nonce is not None:
-            full += [(A_USERNAME, self.username.encode()), (A_REALM, REALM.encode()), (A_NONCE, self.nonce)]
-        wire = encode(method, REQUEST, tid, full, self.key if auth and self.nonce is not None else None)
+        credentials = self.credential_attributes() if auth else None
+        if credentials is not None:
+            full += credentials
+        wire = encode(method, REQUEST, tid, full, self.key if credentials is not None else None)
         deadline = time.monotonic() + self.timeout
         rto = 0.1
         while time.monotonic() < deadline:
@@ -226,7 +244,7 @@ class TurnClient:
                 if msg is None:
                     self.pending_data.append(data)
                     continue
-                if msg.tid == tid:
+                if msg.tid == tid and self.accepts(method, msg):
                     self.last_response = msg
                     return msg
             rto = min(rto * 2, 1.0)
