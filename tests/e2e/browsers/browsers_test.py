@@ -290,6 +290,9 @@ def main() -> int:
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--capture", type=Path, help="write the clients' veth traffic to this pcap")
     a = ap.parse_args()
+    # meson's timeout sends SIGTERM: unwind, so that every `with` below
+    # ends the browser and the relay and removes the namespaces.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     if browsers.binary(a.browser) is None:
         print(f"SKIP: {browsers.BINARIES[a.browser]} is missing: install the Debian package "

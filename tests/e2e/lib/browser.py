@@ -27,9 +27,9 @@ PAGE = Path(__file__).resolve().parent / "webrtc_relay_page.html"
 BINARIES = {"chromium": "/usr/bin/chromium", "firefox": "/usr/bin/firefox-esr"}
 PACKAGES = {"chromium": "chromium", "firefox": "firefox-esr"}
 
-# Chromium: no first-run UI and none of the background fetches a fresh
-# profile starts with (they would only hit the relay's address and be
-# dropped there, but they are noise in a capture).
+# Chromium: --headless=new, --no-sandbox (we are root) and a profile of its
+# own are what it needs; the rest keeps a fresh profile from first-run UI
+# and background fetches (noise in a capture).
 CHROMIUM_FLAGS = [
     "--headless=new", "--no-sandbox", "--no-first-run", "--no-default-browser-check", "--disable-gpu",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-extensions",
@@ -37,7 +37,10 @@ CHROMIUM_FLAGS = [
     "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider",
 ]
 
-# Firefox: found by trying, see FIREFOX_PREFS_WHY.
+# Firefox's user.js. Tried: the call works with an empty one; what it needs
+# is a default route in the namespace (see browsers_test.py). These keep a
+# fresh profile from showing first-run pages and from phoning home during
+# the test (region lookup, remote settings, updates, captive portal).
 FIREFOX_PREFS = {
     # No first-run, welcome or default-browser pages in place of ours.
     "browser.shell.checkDefaultBrowser": False,
@@ -67,6 +70,8 @@ FIREFOX_PREFS = {
     "media.gmp-manager.updateEnabled": False,
     "browser.newtabpage.enabled": False,
     "browser.topsites.contile.enabled": False,
+    "browser.region.network.url": "",
+    "browser.region.update.enabled": False,
     # WebRTC without a getUserMedia grant: no permission prompt.
     "media.navigator.permission.disabled": True,
     "media.peerconnection.enabled": True,
