@@ -5,15 +5,20 @@ through one relay and send 200 messages on a data channel
 (tests/e2e/lib/browser.py). Passes when the channel opened, both selected
 candidate pairs are relay <-> relay and >= 99 % of the messages arrived.
 
-    browsers_test.py --browser chromium|firefox [--relay ours|coturn]
-                     [--messages N] [--capture FILE.pcap]
+    browsers_test.py --browser chromium|firefox [--relay ours|coturn|demo]
+                     [--messages N] [--timeout SECONDS] [--capture FILE.pcap]
 
 --relay ours (the default, what CI runs) starts our appliance
 (tests/e2e/lib/appliance.py; RELAY_BUILD_DIR names the build). --relay
 coturn runs coturn on the same addresses instead, for comparison: it gets a
 namespace of its own holding the veth's other end, so nothing the browsers
-send can leave the two namespaces. --capture writes what crossed the
-clients' veth and prints the attributes of every STUN/TURN message type.
+send can leave the two namespaces. --relay demo uses the relay of a running
+`sudo scripts/demo --keep` (namespace turn-demo, its secret in
+/run/turn-demo) and leaves it running: what the call adds to the namespace
+(default route, resolv.conf, forwarding off on turn-demo0) is undone
+afterwards; with no demo running it fails and says so. --capture writes
+what crossed the clients' veth and prints the attributes of every STUN/TURN
+message type.
 
 Exit status 77 (meson's skip) when the browser or coturn is not installed.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -32,12 +38,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import browser as browsers  # noqa: E402
 from appliance import ROOT, Appliance  # noqa: E402
+from turnclient import mint_credentials  # noqa: E402
 
 RELAY4, RELAY6, PORT = "198.51.100.1", "2001:db8:100::1", 3478
 INNER_IF = "relay0"  # scripts/topology's name for the clients' end of the veth
@@ -84,21 +92,128 @@ def browser_namespace(netns: str, root_if: str):
     The browsers' own lookups (update, region, remote settings) would wait
     seconds for the machine's resolver through that route; a resolv.conf of
     the namespace's own (`ip netns exec` mounts /etc/netns/NETNS/) points
-    them at the namespace's closed 127.0.0.1:53 instead."""
-    subprocess.run(["ip", "netns", "exec", netns, "ip", "-4", "route", "replace", "default", "via", RELAY4,
-                    "dev", INNER_IF], check=True)
+    them at the namespace's closed 127.0.0.1:53 instead.
+
+    Afterwards the namespace is as it was (it matters for a namespace that
+    outlives the call, scripts/demo's): the previous default route, the
+    previous forwarding setting, no resolv.conf unless one was there."""
+    ns = ["ip", "netns", "exec", netns]
+    old_route = subprocess.run([*ns, "ip", "-4", "route", "show", "default"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
     forwarding = Path(f"/proc/sys/net/ipv4/conf/{root_if}/forwarding")
-    if forwarding.exists():
-        forwarding.write_text("0\n")
+    old_forwarding = forwarding.read_text() if forwarding.exists() else None
     etc = Path("/etc/netns") / netns
-    etc.mkdir(parents=True, exist_ok=True)
+    made_etc = not etc.exists()
+    resolv = etc / "resolv.conf"
+    old_resolv = resolv.read_bytes() if resolv.exists() else None
     try:
-        (etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+        subprocess.run([*ns, "ip", "-4", "route", "replace", "default", "via", RELAY4, "dev", INNER_IF],
+                       check=True, timeout=10)
+        if old_forwarding is not None:
+            forwarding.write_text("0\n")
+        etc.mkdir(parents=True, exist_ok=True)
+        resolv.write_text("nameserver 127.0.0.1\n")
         yield
     finally:
-        shutil.rmtree(etc, ignore_errors=True)
+        subprocess.run([*ns, "ip", "-4", "route", "del", "default", "via", RELAY4, "dev", INNER_IF, "metric", "0"],
+                       check=False, timeout=10, stderr=subprocess.DEVNULL)
+        for line in old_route.splitlines():  # what ours replaced, or stood beside it
+            subprocess.run([*ns, "ip", "-4", "route", "replace", *line.split()], check=False, timeout=10)
+        if old_forwarding is not None and forwarding.exists():
+            forwarding.write_text(old_forwarding)
+        if old_resolv is not None:
+            resolv.write_bytes(old_resolv)
+        elif made_etc:
+            shutil.rmtree(etc, ignore_errors=True)
+        else:
+            resolv.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             etc.parent.rmdir()  # only when no other namespace has one
+
+
+class DemoRelay:
+    """The relay of a running `scripts/demo --keep`: namespace turn-demo on
+    the veth turn-demo0, the secret and the /metrics address the script
+    keeps in /run/turn-demo. Entering checks that it runs (and answers STUN)
+    and takes a lock, so that two calls against it do not undo each other's
+    namespace setup; leaving releases the lock and nothing else."""
+
+    RUN_DIR = Path("/run/turn-demo")
+    LOCK_WAIT_S = 120.0
+
+    def __init__(self):
+        self.netns, self.root_if = "turn-demo", "turn-demo0"
+        self.secret = ""
+        self.metrics_address = ""
+        self.lock = None
+
+    def _missing(self) -> str | None:
+        """Why there is no demo relay to use, or None."""
+        for name in ("dataplane", "controlplane"):
+            pid_file = self.RUN_DIR / f"{name}.pid"
+            try:
+                pid = int(pid_file.read_text().strip())
+            except (OSError, ValueError):
+                return f"no {pid_file}"
+            if not Path(f"/proc/{pid}").exists():
+                return f"relay-{name} (pid {pid} in {pid_file}) is not running"
+        if not Path(f"/run/netns/{self.netns}").exists():
+            return f"no network namespace {self.netns}"
+        try:
+            self.secret = (self.RUN_DIR / "secret").read_text().strip()
+        except OSError:
+            return f"no {self.RUN_DIR / 'secret'}"
+        if not self.secret:
+            return f"{self.RUN_DIR / 'secret'} is empty"
+        try:
+            r = subprocess.run(["ip", "netns", "exec", self.netns, "turnutils_stunclient", "-p", str(PORT), RELAY4],
+                               capture_output=True, timeout=5)
+        except subprocess.TimeoutExpired:
+            r = None
+        if r is None or r.returncode != 0:
+            hint = " (it waits for its portal's init?)" if (self.RUN_DIR / "portal").exists() else ""
+            return f"the relay at {RELAY4}:{PORT} does not answer STUN from {self.netns}{hint}"
+        return None
+
+    def __enter__(self) -> "DemoRelay":
+        why = self._missing()
+        if why:
+            raise DemoMissing(f"no running demo relay: {why}. Start one with `sudo scripts/demo --keep` "
+                              f"(and end it with `sudo scripts/demo --stop`).")
+        self.lock = open(self.RUN_DIR / "browsers.lock", "w")
+        deadline = time.monotonic() + self.LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self.lock.close()
+                    raise DemoMissing(f"another browser call holds {self.lock.name} for over "
+                                      f"{self.LOCK_WAIT_S:.0f} s") from None
+                time.sleep(0.2)
+        with contextlib.suppress(OSError):
+            self.metrics_address = (self.RUN_DIR / "metrics").read_text().strip()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.lock is not None:
+            self.lock.close()  # releases the flock
+            self.lock = None
+
+    def credentials(self) -> tuple[str, str]:
+        """As scripts/demo and the portal mint them: "<expiry>:<salt>",
+        base64(SHA-256("<expiry>:<secret>:<salt>")) without padding."""
+        return mint_credentials(self.secret, salt="browser")
+
+    def metrics(self) -> str:
+        if not self.metrics_address:
+            raise OSError("the demo serves no /metrics (metrics.address unset)")
+        return urllib.request.urlopen(f"http://{self.metrics_address}/metrics", timeout=5).read().decode()
+
+
+class DemoMissing(RuntimeError):
+    """--relay demo without a usable running demo."""
 
 
 class CoturnRelay:
@@ -265,7 +380,7 @@ def check(result: dict, messages: int) -> list[str]:
     return problems
 
 
-def our_relay_counters(relay: Appliance) -> dict[str, float]:
+def our_relay_counters(relay: Appliance | DemoRelay) -> dict[str, float]:
     """The /metrics samples a browser call moves: the relay's drops and the
     control plane's, the requests it answered and what it relayed."""
     out = {}
@@ -286,8 +401,11 @@ def our_relay_counters(relay: Appliance) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--browser", choices=sorted(browsers.BINARIES), required=True)
-    ap.add_argument("--relay", choices=["ours", "coturn"], default="ours")
+    ap.add_argument("--relay", choices=["ours", "coturn", "demo"], default="ours",
+                    help="demo: the relay of a running `scripts/demo --keep`")
     ap.add_argument("--messages", type=int, default=200)
+    ap.add_argument("--timeout", type=float, default=CALL_TIMEOUT_S,
+                    help=f"seconds the call may take (default {CALL_TIMEOUT_S:.0f})")
     ap.add_argument("--capture", type=Path, help="write the clients' veth traffic to this pcap")
     a = ap.parse_args()
     # meson's timeout sends SIGTERM: unwind, so that every `with` below
@@ -306,29 +424,41 @@ def main() -> int:
         return SKIP
 
     name = f"br{'ch' if a.browser == 'chromium' else 'ff'}-{'ct' if a.relay == 'coturn' else 'us'}"
-    relay = CoturnRelay(name) if a.relay == "coturn" else Appliance(name, metrics=True)
-    with relay, browser_namespace(relay.netns, relay.root_if):
-        user, password = relay.credentials()
-        turn_url = f"turn:{RELAY4}:{PORT}?transport=udp"
-        with Capture(relay.netns, a.capture.resolve()) if a.capture else contextlib.nullcontext():
-            result = browsers.run_call(relay.netns, a.browser, turn_url, user, password, a.messages,
-                                       timeout=CALL_TIMEOUT_S)
-        counters = our_relay_counters(relay) if isinstance(relay, Appliance) else {}
+    if a.relay == "demo":
+        relay = DemoRelay()
+    else:
+        relay = CoturnRelay(name) if a.relay == "coturn" else Appliance(name, metrics=True)
+    try:
+        with relay, browser_namespace(relay.netns, relay.root_if):
+            user, password = relay.credentials()
+            turn_url = f"turn:{RELAY4}:{PORT}?transport=udp"
+            # The demo's counters already hold its earlier clients: show what this call moved.
+            before = our_relay_counters(relay) if a.relay == "demo" else {}
+            with Capture(relay.netns, a.capture.resolve()) if a.capture else contextlib.nullcontext():
+                result = browsers.run_call(relay.netns, a.browser, turn_url, user, password, a.messages,
+                                           timeout=a.timeout)
+            counters = our_relay_counters(relay) if isinstance(relay, (Appliance, DemoRelay)) else {}
+            if a.relay == "demo" and "metrics unavailable" not in counters:
+                counters = {k: v - before.get(k, 0) for k, v in counters.items() if v != before.get(k, 0)}
+    except DemoMissing as e:
+        print(f"FAIL: {e}")
+        return 1
 
     print(json.dumps({"relay": a.relay, **browsers.summary(result)}))
     if counters:
-        print("relay counters:", json.dumps(counters, indent=1))
+        what = " (what this call moved)" if a.relay == "demo" else ""
+        print(f"relay counters{what}:", json.dumps(counters, indent=1))
     if a.capture:
         print(f"STUN/TURN attributes in {a.capture}:")
         for kind, count in stun_attributes(a.capture).items():
             print(f"  {count:5d} × {kind}")
     problems = check(result, a.messages)
     if problems:
-        print("FAIL: " + "; ".join(problems))
         print(json.dumps(result, indent=1))
+        print("FAIL: " + "; ".join(problems))  # last, where a log's tail shows it
         return 1
     print(f"PASS: {a.browser} through {a.relay}: opened in {result['msToOpen']} ms, "
-          f"{result['received']}/{a.messages} messages, relay<->relay on both connections")
+          f"{result['received']}/{result['sent']} messages, relay<->relay on both connections")
     return 0
 
 
