@@ -754,6 +754,11 @@ const std::vector<Key>& schema() {
       {"relay.peer_deny", "--peer-deny",
        "CIDR prefixes no peer may be in; wins over relay.peer_allow.",
        cidr_list(FIELD(relay.peer_deny))},
+      {"relay.deny_on_link", "--deny-on-link",
+       "Deny peers on the relay's on-link subnets (the prefixes of relay.ipv4.address and "
+       "relay.ipv6.address); the gateways are denied either way. false only where peers share "
+       "the relay's subnet by design (the demo, test topologies).",
+       boolean(FIELD(relay.deny_on_link))},
       {"quotas.max_allocations_per_username", "--max-allocations-per-username",
        "Allocations one user may hold; usernames with the same salt (after the ':') are one user "
        "(0 = unlimited).",

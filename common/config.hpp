@@ -63,6 +63,10 @@ struct RelaySection {
   // and matches nothing in peer_deny: deny wins.
   std::vector<Cidr> peer_allow;
   std::vector<Cidr> peer_deny;
+  // Deny peers on the relay's on-link subnets (ipv4/ipv6 address prefixes);
+  // the gateways are denied either way. Off only where peers share the
+  // relay's subnet by design (the demo and test topologies).
+  bool deny_on_link = true;
 
   [[nodiscard]] bool permits_peer(const IpAddress& peer) const;
 };

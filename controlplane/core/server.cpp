@@ -41,7 +41,8 @@ Server::Server(ServerConfig config, std::optional<uint64_t> rng_seed)
       rng_(rng_seed),
       ready_(!config_.has_portal),
       ports_(config_.port_min, config_.port_max),
-      policy_(relay_addresses(config_), config_.port_min, config_.port_max, config_.peer_allow, config_.peer_deny),
+      policy_(relay_addresses(config_), config_.port_min, config_.port_max, config_.peer_allow, config_.peer_deny,
+              config_.local_networks),
       nonces_(config_.nonce_capacity, config_.nonce_uses),
       keys_(config_.key_cache_capacity),
       responses_(config_.response_cache_capacity) {

@@ -44,6 +44,10 @@ struct ServerConfig {
   Seconds permission_lifetime{300};          // RFC 8656 §9 "5 minutes"
   std::vector<Cidr> peer_allow;
   std::vector<Cidr> peer_deny;
+  // The relay's gateways and on-link subnets: the operator's own network,
+  // denied as peers like the built-in special-purpose ranges (the relay's
+  // own addresses stay reachable on allocation ports).
+  std::vector<Cidr> local_networks;
   std::string software = "relay/" RELAY_VERSION;
   // Without a portal nobody announces readiness, so the server serves at once.
   bool has_portal = true;

@@ -15,6 +15,20 @@ bool should_announce_secret(const AuthSecret& secret, const RelayConfig& config)
   return secret.generated && !config.portal.ws_url.has_value();
 }
 
+namespace {
+// The operator's own network around the relay (RFC 8656 §21.4): its next
+// hops always, its on-link subnets unless relay.deny_on_link is off.
+std::vector<Cidr> local_networks(const RelaySection& relay) {
+  std::vector<Cidr> out;
+  for (const auto& family : {relay.ipv4, relay.ipv6}) {
+    if (!family) continue;
+    if (family->gateway) out.push_back(Cidr{*family->gateway, family->gateway->is_v4() ? uint8_t{32} : uint8_t{128}});
+    if (relay.deny_on_link) out.push_back(family->subnet());
+  }
+  return out;
+}
+}  // namespace
+
 core::ServerConfig server_config_from(const RelayConfig& config, std::string auth_secret) {
   const RelaySection& r = config.relay;
   const QuotaSection& q = config.quotas;
@@ -39,6 +53,7 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::string aut
   c.nonce_uses = r.nonce_uses;
   c.peer_allow = r.peer_allow;
   c.peer_deny = r.peer_deny;
+  c.local_networks = local_networks(r);
   c.has_portal = config.portal.ws_url.has_value();
   c.quotas.allocations_per_user = q.max_allocations_per_username;
   c.quotas.allocations_per_client_ip = q.max_allocations_per_client_ip;

@@ -46,7 +46,10 @@ HOSTILE_ADDRESSES = [FLOODER, CHANNEL_FLOODER, PROBER, *STORM_SOURCES]
 FLOOD_DATAGRAMS = 20_000  # far beyond dataplane.stun_burst_per_source (100)
 FLOOD_RATE = 20_000  # per second; 100 times dataplane.stun_rate_per_source
 DENIED_PEERS = [("10.0.0.1", 5000), ("127.0.0.1", 5000), ("192.168.1.1", 5000), ("169.254.1.1", 5000),
-                ("::1", 5000), ("fe80::1", 5000), ("::ffff:127.0.0.1", 5000), (RELAY4, PORT)]
+                ("::1", 5000), ("fe80::1", 5000), ("::ffff:127.0.0.1", 5000), (RELAY4, PORT),
+                ("198.18.0.1", 5000), ("192.0.0.170", 5000),
+                # translation prefixes: NAT64 to 10.0.0.1, 6to4 of 127.0.0.1, Teredo client 10.0.0.1
+                ("64:ff9b::a00:1", 5000), ("2002:7f00:1::1", 5000), ("2001:0:c000:221::f5ff:fffe", 5000)]
 
 
 # --- inside the namespace ----------------------------------------------------

@@ -29,6 +29,8 @@ CONFIG = """
 listen_port = 3478
 lowest_port = {lowest_port}
 highest_port = {highest_port}
+# scripts/topology puts clients and peers on the relay's own /24 and /64.
+deny_on_link = false
 {extra_relay}
 
 [relay.ipv4]

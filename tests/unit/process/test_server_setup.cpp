@@ -98,6 +98,26 @@ TEST(ServerSetup, PeerPolicyListsCarryOverInOrder) {
   EXPECT_EQ(c.peer_deny[0], Cidr::parse("192.0.2.128/25"));
 }
 
+TEST(ServerSetup, GatewaysAlwaysAndOnLinkSubnetsByDefaultAreTheRelaysLocalNetworks) {
+  const char* toml = R"(
+[relay.ipv4]
+address = "203.0.113.1/24"
+gateway = "203.0.113.254"
+[relay.ipv6]
+address = "2001:db8:100::1/64"
+gateway = "2001:db8:100::fe"
+)";
+  auto c = server_config_from(load(toml), "x");
+  EXPECT_EQ(c.local_networks, (std::vector<Cidr>{*Cidr::parse("203.0.113.254/32"), *Cidr::parse("203.0.113.0/24"),
+                                                 *Cidr::parse("2001:db8:100::fe/128"),
+                                                 *Cidr::parse("2001:db8:100::/64")}));
+  auto open = server_config_from(load(toml, {"--deny-on-link=false"}), "x");
+  EXPECT_EQ(open.local_networks, (std::vector<Cidr>{*Cidr::parse("203.0.113.254/32"),
+                                                    *Cidr::parse("2001:db8:100::fe/128")}));
+  auto demo = server_config_from(load_file(RELAY_CONF_DIR "/demo.toml"), "x");
+  EXPECT_TRUE(demo.local_networks.empty());  // no gateway, deny_on_link = false
+}
+
 TEST(ServerSetup, QuotasMapOneToOne) {
   auto q = server_config_from(load(kFull), "s3cret").quotas;
   EXPECT_EQ(q.allocations_per_user, 5u);

@@ -242,11 +242,29 @@ TEST_F(ChannelTest, PeersInSpecialPurposeRangesAreForbidden) {
   for (const char* p : {"0.1.2.3:1", "127.0.0.1:1", "10.0.0.1:1", "100.64.0.1:1", "169.254.1.1:1", "172.16.0.1:1",
                         "192.168.1.1:1", "224.0.0.1:1", "240.0.0.1:1", "255.255.255.255:1", "[::]:1", "[::1]:1",
                         "[fd00::1]:1", "[fe80::1]:1", "[ff02::1]:1", "[::ffff:127.0.0.1]:1", "[::ffff:10.0.0.1]:1",
-                        "[::10.0.0.1]:1", "[::192.168.0.1]:1"}) {
+                        "[::10.0.0.1]:1", "[::192.168.0.1]:1", "192.0.0.170:1", "198.18.0.1:1", "[fec0::1]:1",
+                        // Translation prefixes, whatever IPv4 they carry (peer_policy.cpp).
+                        "[64:ff9b::a00:1]:1", "[64:ff9b::c000:221]:1", "[64:ff9b:1::a00:1]:1",
+                        "[2002:a00:1::1]:1", "[2002:c000:221::1]:1", "[2001:0:c000:221::f5ff:fffe]:1",
+                        "[::ffff:0:a00:1]:1"}) {
     auto out = bind(0x4000, p, at(1));
     ASSERT_EQ(out.size(), 1u) << p;
     expect_error(out[0], 403);
   }
+}
+
+TEST_F(ServerTest, TheRelaysGatewayAndOnLinkSubnetAreForbiddenButItsOwnAllocationsAreNot) {
+  config.local_networks = {*Cidr::parse("203.0.113.0/24"), *Cidr::parse("198.51.100.254/32")};
+  config.peer_allow = {*Cidr::parse("64:ff9b::/96")};
+  ASSERT_EQ(allocate(at(0), [](stun::Builder& b) { b.add_additional_address_family(Family::V6); }).size(), 2u);
+  for (const char* p : {"203.0.113.7:1", "198.51.100.254:1", "[::ffff:203.0.113.7]:1", "[64:ff9b::cb00:7107]:1"}) {
+    auto out = bind(0x4000, p, at(1));
+    ASSERT_EQ(out.size(), 1u) << p;
+    expect_error(out[0], 403);
+  }
+  EXPECT_EQ(bind(0x4000, "203.0.113.1:50000", at(1)).size(), 3u);  // another client's allocation
+  EXPECT_EQ(bind(0x4001, "198.51.100.253:1", at(1)).size(), 3u);
+  EXPECT_EQ(bind(0x4002, "[64:ff9b::c000:221]:1", at(1)).size(), 3u);  // re-opened NAT64 to 192.0.2.33
 }
 
 TEST_F(ChannelTest, PeersInTheDocumentationRangesAreAllowed) {

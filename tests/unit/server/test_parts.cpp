@@ -127,6 +127,107 @@ TEST(PeerPolicy, MostSpecificRuleWinsAndConfigBeatsBuiltinOnTies) {
   EXPECT_EQ(p.check(ip("203.0.113.1:49151")), PeerVerdict::Deny);
 }
 
+// One vector per translation form: the IPv4 it embeds denied (10.0.0.1 or
+// 127.0.0.1), the same form around a public IPv4 (192.0.2.33) denied too
+// (the prefix itself is built in), and allowed once a configured allow
+// re-opens the prefix, unless its IPv4 is denied or is the relay's own on
+// a port that is not an allocation port.
+TEST(PeerPolicy, TranslationPrefixesAreDeniedAndJudgedByTheIPv4TheyEmbedWhenReOpened) {
+  auto peer = [](const char* t) { return *SocketAddress::parse(t); };
+  const std::vector<Cidr> translations = {*Cidr::parse("64:ff9b::/96"), *Cidr::parse("2002::/16"),
+                                          *Cidr::parse("2001::/32"), *Cidr::parse("::ffff:0:0:0/96")};
+  PeerPolicy closed({*IpAddress::parse("203.0.113.1")}, 49152, 65535, {}, {});
+  PeerPolicy reopened({*IpAddress::parse("203.0.113.1")}, 49152, 65535, translations, {});
+  struct Vector {
+    const char* internal;  // embeds a denied IPv4
+    const char* outside;   // embeds 192.0.2.33
+  };
+  for (const Vector& v : {
+           // NAT64, RFC 6052 §2.1 well-known prefix: the last 32 bits.
+           Vector{"[64:ff9b::a00:1]:1", "[64:ff9b::c000:221]:1"},
+           Vector{"[64:ff9b::7f00:1]:1", "[64:ff9b::c000:221]:1"},
+           // 6to4, RFC 3056 §2: 2002:V4ADDR::/48.
+           Vector{"[2002:a00:1::1]:1", "[2002:c000:221::1]:1"},
+           // Teredo, RFC 4380 §4: the server (bits 32..63) public, the
+           // client (the last 32 bits, inverted) f5ff:fffe = 10.0.0.1.
+           Vector{"[2001:0:c000:221:0:0:f5ff:fffe]:1", "[2001:0:c000:221:0:0:3fff:fdde]:1"},
+           // ... and a Teredo server in a denied range.
+           Vector{"[2001:0:a00:1:0:0:3fff:fdde]:1", "[2001:0:c000:221:0:0:3fff:fdde]:1"},
+           // IPv4-translated, RFC 2765 §2.1: ::ffff:0:a.b.c.d.
+           Vector{"[::ffff:0:a00:1]:1", "[::ffff:0:c000:221]:1"},
+       }) {
+    EXPECT_EQ(closed.check(peer(v.internal)), PeerVerdict::Deny) << v.internal;
+    EXPECT_EQ(closed.check(peer(v.outside)), PeerVerdict::Deny) << v.outside;
+    EXPECT_EQ(reopened.check(peer(v.internal)), PeerVerdict::Deny) << v.internal;
+    EXPECT_EQ(reopened.check(peer(v.outside)), PeerVerdict::Allow) << v.outside;
+  }
+  // The relay's own IPv4 through a translator: an allocation port only.
+  EXPECT_EQ(reopened.check(peer("[64:ff9b::cb00:7101]:50000")), PeerVerdict::Allow);
+  EXPECT_EQ(reopened.check(peer("[64:ff9b::cb00:7101]:3478")), PeerVerdict::Deny);
+  EXPECT_EQ(reopened.check(peer("[2002:cb00:7101::1]:22")), PeerVerdict::Deny);
+  // A configured deny of the IPv4 reaches through the translation too.
+  PeerPolicy deny_v4({}, 49152, 65535, translations, {*Cidr::parse("192.0.2.0/24")});
+  EXPECT_EQ(deny_v4.check(peer("[64:ff9b::c000:221]:1")), PeerVerdict::Deny);
+  EXPECT_EQ(deny_v4.check(peer("[2002:c000:221::1]:1")), PeerVerdict::Deny);
+}
+
+// RFC 8215's local-use prefix 64:ff9b:1::/48 holds NAT64 prefixes of the
+// operator's length; RFC 6052 §2.2 puts the IPv4 where that length says.
+// Re-opening a prefix of length L judges every layout from L to /96.
+TEST(PeerPolicy, LocalUseNat64IsJudgedUnderEveryLayoutTheReOpenedPrefixMayUse) {
+  auto peer = [](const char* t) { return *SocketAddress::parse(t); };
+  auto reopened = [](const char* prefix) { return PeerPolicy({}, 49152, 65535, {*Cidr::parse(prefix)}, {}); };
+  EXPECT_EQ(reopened("64:ff9b::/96").check(peer("[64:ff9b:1:ab::c000:221]:1")), PeerVerdict::Deny);  // still built in
+
+  const PeerPolicy nsp96 = reopened("64:ff9b:1:ab::/96");  // the IPv4 in bits 96..127
+  EXPECT_EQ(nsp96.check(peer("[64:ff9b:1:ab::c000:221]:1")), PeerVerdict::Allow);
+  EXPECT_EQ(nsp96.check(peer("[64:ff9b:1:ab::a00:1]:1")), PeerVerdict::Deny);
+  EXPECT_EQ(nsp96.check(peer("[64:ff9b:1:ab::7f00:1]:1")), PeerVerdict::Deny);
+
+  const PeerPolicy nsp64 = reopened("64:ff9b:1:ab::/64");  // bits 72..103, after the u octet
+  EXPECT_EQ(nsp64.check(peer("[64:ff9b:1:ab:c0:2:2100:0]:1")), PeerVerdict::Allow);
+  EXPECT_EQ(nsp64.check(peer("[64:ff9b:1:ab:a:0:100:0]:1")), PeerVerdict::Deny);  // 10.0.0.1
+  EXPECT_EQ(nsp64.check(peer("[64:ff9b:1:ab::a00:1]:1")), PeerVerdict::Deny);     // read as a /96 inside it
+
+  const PeerPolicy nsp48 = reopened("64:ff9b:1::/48");  // bits 48..63 and 72..87
+  EXPECT_EQ(nsp48.check(peer("[64:ff9b:1:a00:0:100::]:1")), PeerVerdict::Deny);  // 10.0.0.1 as a /48
+  EXPECT_EQ(nsp48.check(peer("[64:ff9b:1:c000:2:2100::]:1")),
+            PeerVerdict::Deny);  // 192.0.2.33 as a /48, but 0.2.33.0 as a /56: more than the NSP costs reach
+  EXPECT_EQ(nsp48.check(peer("[64:ff9b:1:ab::a00:1]:1")), PeerVerdict::Deny);  // a /96 inside the /48
+}
+
+TEST(PeerPolicy, MoreSpecialPurposeRangesAreDenied) {
+  auto peer = [](const char* t) { return *SocketAddress::parse(t); };
+  PeerPolicy p({}, 49152, 65535, {}, {});
+  for (const char* denied : {"192.0.0.1:1", "192.0.0.170:1", "198.18.0.1:1", "198.19.255.254:1", "[fec0::1]:1",
+                             "[100::1]:1", "[2001:2::1]:1"})
+    EXPECT_EQ(p.check(peer(denied)), PeerVerdict::Deny) << denied;
+  for (const char* allowed : {"192.0.1.1:1", "198.17.255.255:1", "198.20.0.1:1", "[2001:db8::1]:1", "[2001:1::1]:1"})
+    EXPECT_EQ(p.check(peer(allowed)), PeerVerdict::Allow) << allowed;
+}
+
+TEST(PeerPolicy, LocalNetworksAreDeniedButTheRelaysOwnAddressStaysOpenOnAllocationPorts) {
+  auto peer = [](const char* t) { return *SocketAddress::parse(t); };
+  const std::vector<Cidr> local = {*Cidr::parse("203.0.113.0/24"), *Cidr::parse("203.0.113.254/32"),
+                                   *Cidr::parse("2001:db8:300::/64")};
+  PeerPolicy p({*IpAddress::parse("203.0.113.1"), *IpAddress::parse("2001:db8:300::1")}, 49152, 65535,
+               {*Cidr::parse("2002::/16")}, {}, local);
+  EXPECT_EQ(p.check(peer("203.0.113.254:1")), PeerVerdict::Deny);  // the gateway
+  EXPECT_EQ(p.check(peer("203.0.113.7:1")), PeerVerdict::Deny);    // a neighbour on the link
+  EXPECT_EQ(p.check(peer("[2001:db8:300::7]:1")), PeerVerdict::Deny);
+  EXPECT_EQ(p.check(peer("[::ffff:203.0.113.7]:1")), PeerVerdict::Deny);
+  EXPECT_EQ(p.check(peer("[2002:cb00:7107::1]:1")), PeerVerdict::Deny);  // the neighbour through 6to4
+  EXPECT_EQ(p.check(peer("[2002:cb00:7207::1]:1")), PeerVerdict::Allow);  // 203.0.114.7 through 6to4
+  EXPECT_EQ(p.check(peer("203.0.113.1:50000")), PeerVerdict::Allow);  // another client's allocation
+  EXPECT_EQ(p.check(peer("[2001:db8:300::1]:50000")), PeerVerdict::Allow);
+  EXPECT_EQ(p.check(peer("203.0.113.1:3478")), PeerVerdict::Deny);
+  EXPECT_EQ(p.check(peer("203.0.114.7:1")), PeerVerdict::Allow);  // off-link
+  // A configured allow of the same prefix re-opens the link, not the gateway.
+  PeerPolicy open({*IpAddress::parse("203.0.113.1")}, 49152, 65535, {*Cidr::parse("203.0.113.0/24")}, {}, local);
+  EXPECT_EQ(open.check(peer("203.0.113.7:1")), PeerVerdict::Allow);
+  EXPECT_EQ(open.check(peer("203.0.113.254:1")), PeerVerdict::Deny);
+}
+
 TEST(TimerQueue, PopsInDeadlineOrderThroughMovesAndCancelsLikeASortedSet) {
   Rng rng(8);
   TimerQueue q;
@@ -260,6 +361,13 @@ TEST(ServerConfig, ValidationNamesTheFirstProblem) {
   c.port_max = 60001;
   c.default_allocation_lifetime = std::chrono::seconds(4000);
   EXPECT_EQ(validate(c), ConfigError::LifetimeOrder);
+  c.default_allocation_lifetime = std::chrono::seconds(600);
+  c.quotas.channels_total = 1024;  // the data plane's table: below the 4096 per allocation
+  EXPECT_EQ(validate(c), ConfigError::QuotaAboveTotal);
+  c.quotas.channels_per_allocation = 0;  // no quota of its own: the table is the bound
+  EXPECT_EQ(validate(c), std::nullopt);
+  c.quotas.permissions_total = 4095;
+  EXPECT_EQ(validate(c), ConfigError::QuotaAboveTotal);
 }
 
 }  // namespace

@@ -216,6 +216,28 @@ TEST_F(RestoreTest, PermissionsAreRestoredSilentlyAndRefusedWithAReasonWhenTheyD
   EXPECT_TRUE(drain().empty());
 }
 
+TEST_F(RestoreTest, RestoreJudgesTranslatedAndOnLinkPeersByTheSamePolicy) {
+  config.local_networks = {*Cidr::parse("192.0.2.0/24")};
+  config.peer_allow = {*Cidr::parse("2002::/16")};  // 6to4 re-opened: its IPv4 is still judged
+  ASSERT_EQ(server().restore_allocation(installed, at(0)), std::nullopt);
+  auto permission = [&](const char* peer) {
+    const IpAddress ip = *IpAddress::parse(peer);
+    return InstallPermission{installed.client, ip, ip.is_v4() ? *installed.relay_v4 : *installed.relay_v6, at(200)};
+  };
+  for (const char* peer : {"192.0.2.30", "64:ff9b::a00:1", "64:ff9b:1::a00:1", "2002:a00:1::1", "2002:c000:21e::1",
+                           "2001:0:c000:221::f5ff:fffe", "::ffff:0:c000:221", "198.18.0.1", "fec0::1"})
+    EXPECT_EQ(server().restore_permission(permission(peer), at(0)), RestoreError::PeerDenied) << peer;
+  EXPECT_EQ(server().restore_permission(permission("2002:cb00:7163::1"), at(0)), std::nullopt);  // 203.0.113.99
+  InstallChannel nat64 = channel;
+  nat64.peer = PeerSocket{addr("[64:ff9b::7f00:1]:5000")};
+  nat64.relay = *installed.relay_v6;
+  EXPECT_EQ(server().restore_channel(nat64, at(0)), RestoreError::PeerDenied);
+  InstallChannel on_link = channel;
+  on_link.peer = PeerSocket{addr("192.0.2.20:5000")};
+  EXPECT_EQ(server().restore_channel(on_link, at(0)), RestoreError::PeerDenied);
+  EXPECT_TRUE(drain().empty());
+}
+
 TEST_F(RestoreTest, ARestoredPortIsNeverHandedToANewAllocation) {
   config.port_min = 50010;
   config.port_max = 50011;
