@@ -22,6 +22,37 @@ constexpr std::string_view kInit = "init";
 constexpr size_t kMaxRememberedUnknownEvents = 64;
 // Reasons from the portal end up in logs; keep a runaway one short.
 constexpr size_t kMaxReasonLength = 200;
+// Far deeper than any Phoenix message (an init payload nests 3 or 4 levels).
+// nlohmann-json copies, compares and dumps a value recursively, one stack
+// frame per level: a message of 1 MiB (the WebSocket's bound, see
+// websocket_connection.hpp) of "[[[[..." would overflow the stack.
+constexpr size_t kMaxJsonDepth = 32;
+
+// Whether arrays and objects in `text` nest deeper than `limit`, counting
+// brackets outside strings: one pass, no allocation, before the parser.
+bool nests_deeper_than(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
 
 int64_t to_ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
@@ -88,6 +119,13 @@ void PhoenixSession::connected(Instant now) {
 
 void PhoenixSession::text_frame(std::string_view text, Instant now) {
   if (state_ != State::Open && state_ != State::Joined) return;
+  if (nests_deeper_than(text, kMaxJsonDepth)) {
+    ++too_deep_messages_;
+    emit(log_, LogLevel::Warn, "ignoring a message from the portal nested too deeply",
+         {{"bytes", std::to_string(text.size())}, {"max_depth", std::to_string(kMaxJsonDepth)},
+          {"too_deep_so_far", std::to_string(too_deep_messages_)}});
+    return;
+  }
   auto message = decode(text);
   if (!message) {
     emit(log_, LogLevel::Warn, "ignoring a malformed message from the portal",

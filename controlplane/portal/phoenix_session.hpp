@@ -151,6 +151,7 @@ class PhoenixSession {
   std::optional<std::string> pending_heartbeat_;
   uint64_t last_ref_ = 0;
   std::set<std::string> unknown_events_logged_;
+  uint64_t too_deep_messages_ = 0;  // refused before parsing (kMaxJsonDepth)
 
   std::deque<Action> actions_;
   std::deque<SessionEvent> events_;

@@ -327,6 +327,33 @@ TEST_F(Session, MalformedMessagesAreLoggedAndIgnored) {
   EXPECT_EQ(session_.state(), PhoenixSession::State::Joined);
 }
 
+TEST_F(Session, MessagesNestedDeeperThan32LevelsAreRefusedBeforeParsingAndCounted) {
+  join();
+  auto init_nested = [](size_t depth) {  // the payload is level 2, so `depth` levels in all
+    return R"({"topic":"relay","event":"init","payload":)" + std::string(depth - 1, '[') +
+           std::string(depth - 1, ']') + "}";
+  };
+  session_.text_frame(init_nested(32), t0 + 1s);
+  auto evs = events();
+  ASSERT_EQ(evs.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Init>(evs[0]));
+  EXPECT_EQ(logs_containing("nested too deeply"), 0u);
+
+  session_.text_frame(init_nested(33), t0 + 2s);
+  session_.text_frame(std::string(1 << 20, '['), t0 + 3s);  // the WebSocket's bound, all brackets
+  expect_nothing_left();
+  ASSERT_EQ(logs_containing("nested too deeply"), 2u);
+  EXPECT_NE(logs_.back().fields.find("bytes=1048576 max_depth=32 too_deep_so_far=2"), std::string::npos)
+      << logs_.back().fields;
+  EXPECT_EQ(session_.state(), PhoenixSession::State::Joined);
+
+  // Brackets inside strings (escaped quotes included) are text, not depth.
+  session_.text_frame(R"({"topic":"relay","event":"init","payload":{"s":"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}})",
+                      t0 + 4s);
+  EXPECT_EQ(events().size(), 1u);
+  EXPECT_EQ(logs_containing("nested too deeply"), 2u);
+}
+
 TEST_F(Session, InputsForNoConnectionAreIgnored) {
   session_.disconnected({DisconnectKind::Transport, "stale"}, t0);
   session_.connected(t0);
