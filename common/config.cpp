@@ -1,7 +1,9 @@
 #include "common/config.hpp"
 
+#include <fcntl.h>
 #include <sys/random.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -725,9 +727,15 @@ const std::vector<Key>& schema() {
       {"relay.realm", "--realm", "REALM of authentication challenges (RFC 8489 §9.2).",
        text(FIELD(relay.realm), valid_realm)},
       {"relay.auth_secret", "--auth-secret",
-       "Shared secret of the TURN REST credentials. Absent: generated at start (from "
-       "relay.rng_seed when set) and logged once. Never printed otherwise.",
+       "Shared secret of the TURN REST credentials. Never printed. A flag shows in "
+       "/proc/<pid>/cmdline: prefer relay.auth_secret_file. Absent (and no file): generated at "
+       "start (from relay.rng_seed when set) and never logged, so only a portal can hand out "
+       "credentials.",
        optional_text(FIELD(relay.auth_secret), not_empty), true},
+      {"relay.auth_secret_file", "--auth-secret-file",
+       "File holding relay.auth_secret (trailing newlines ignored), e.g. a systemd credential; "
+       "excludes relay.auth_secret.",
+       optional_text(FIELD(relay.auth_secret_file), not_empty)},
       {"relay.rng_seed", "--rng-seed",
        "Seed for every random choice (ports, nonces, generated secret), for reproducible tests. "
        "Absent: the kernel CSPRNG. Never set it in production.",
@@ -930,6 +938,7 @@ class Loader {
   std::optional<std::string> check_lcores();
   std::optional<std::string> check_dataplane();
   std::optional<std::string> check_portal();
+  std::optional<std::string> check_auth_secret();
 
   std::string file_;
   const EnvLookup& env_;
@@ -1051,7 +1060,8 @@ std::optional<std::string> Loader::check() {
   if (auto e = check_ports_and_lifetimes()) return e;
   if (auto e = check_lcores()) return e;
   if (auto e = check_dataplane()) return e;
-  return check_portal();
+  if (auto e = check_portal()) return e;
+  return check_auth_secret();
 }
 
 std::optional<std::string> Loader::check_addresses(FamilyDraft& fam, std::string_view family) {
@@ -1133,6 +1143,47 @@ std::optional<std::string> Loader::check_portal() {
   if (p.ws_url->starts_with("ws://") && !p.allow_insecure_ws)
     return at(blame({"portal.ws_url", "portal.allow_insecure_ws"})) +
            "ws:// would send the token in clear text: use wss:// or set portal.allow_insecure_ws";
+  return std::nullopt;
+}
+
+// A secret file is read once, here, so both processes see the same value and a
+// bad file stops the start like any other key. Bounded: a path such as
+// /dev/zero must not hang the loader. The error names the file, never its
+// contents.
+Result<std::string, std::string> read_secret_file(const std::string& path) {
+  constexpr size_t kMaxSecretBytes = 4096;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Err{"cannot read " + shown(path) + ": " + std::strerror(errno)};
+  std::string secret;
+  std::array<char, 512> buf{};
+  while (secret.size() <= kMaxSecretBytes) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      return Err{"cannot read " + shown(path) + ": " + std::strerror(error)};
+    }
+    if (n == 0) break;
+    secret.append(buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (secret.size() > kMaxSecretBytes)
+    return Err{shown(path) + " is longer than " + std::to_string(kMaxSecretBytes) + " bytes"};
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) return Err{shown(path) + " is empty"};
+  return secret;
+}
+
+std::optional<std::string> Loader::check_auth_secret() {
+  auto& r = draft_.cfg.relay;
+  if (!r.auth_secret_file) return std::nullopt;
+  if (r.auth_secret)
+    return at(blame({"relay.auth_secret_file", "relay.auth_secret"})) +
+           "relay.auth_secret and relay.auth_secret_file are both set: keep one";
+  auto secret = read_secret_file(*r.auth_secret_file);
+  if (!secret) return at("relay.auth_secret_file") + secret.error();
+  r.auth_secret = std::move(secret.value());
   return std::nullopt;
 }
 

@@ -50,7 +50,10 @@ struct RelaySection {
   uint16_t highest_port = 65535;
   std::string realm = "firezone";
   // Absent: the control plane generates one at start (generate_auth_secret).
+  // Loading fills it from auth_secret_file when that is set (the two keys
+  // exclude each other), so a secret need not appear on a command line.
   std::optional<std::string> auth_secret;
+  std::optional<std::string> auth_secret_file;
   std::optional<uint64_t> rng_seed;                    // set only for reproducible tests
   std::chrono::seconds allocation_lifetime{600};       // RFC 8656 §3.6 "10 minutes"
   std::chrono::seconds max_allocation_lifetime{3600};  // RFC 8656 §7.2 cap

@@ -28,6 +28,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/primary_probe.hpp"
+#include "common/process_hardening.hpp"
 #include "controlplane/core/server.hpp"
 #include "controlplane/portal/portal_client.hpp"
 #include "controlplane/process/control_loop.hpp"
@@ -145,10 +146,7 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   if (!command_rings.empty()) restore_state(*shared, server, command_rings.front(), dispatcher);
 
   log_start(config, server.config(), *shared);
-  if (should_announce_secret(secret, config)) {
-    log::info("auth", "no relay.auth_secret and no portal: generated one; mint TURN REST credentials with it",
-              {{"auth_secret", secret.value}});
-  }
+  warn_if_generated_without_portal(secret, config);
 
   ControlLoop loop(io, server, dispatcher, shared->to_cp);
   auto metrics_endpoint = start_metrics_endpoint(io, config, *shared, server, loop, dispatcher);
@@ -176,6 +174,11 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
 }
 
 int run(int argc, char** argv) {
+  // Before the secret is read (relay.auth_secret_file) or generated.
+  if (auto refused = harden_process()) {
+    log::error(kTarget, "cannot keep secrets out of core dumps", {{"error", *refused}});
+    return 1;
+  }
   auto loaded = load_config(argc, argv, kProgram, process_environment());
   if (!loaded) return report(loaded.error());
   const RelayConfig& config = loaded.value();

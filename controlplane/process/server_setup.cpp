@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/log.hpp"
+
 namespace relay::process {
 
 Result<AuthSecret, std::string> resolve_auth_secret(const RelaySection& relay) {
@@ -11,8 +13,12 @@ Result<AuthSecret, std::string> resolve_auth_secret(const RelaySection& relay) {
   return AuthSecret{std::move(generated.value()), true};
 }
 
-bool should_announce_secret(const AuthSecret& secret, const RelayConfig& config) {
-  return secret.generated && !config.portal.ws_url.has_value();
+void warn_if_generated_without_portal(const AuthSecret& secret, const RelayConfig& config) {
+  if (!secret.generated || config.portal.ws_url.has_value()) return;
+  log::warn("auth",
+            "no relay.auth_secret and no portal: serving with a generated secret that is never logged; "
+            "set relay.auth_secret_file to mint TURN REST credentials",
+            {{"from_rng_seed", config.relay.rng_seed.has_value()}});
 }
 
 namespace {

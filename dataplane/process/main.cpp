@@ -19,6 +19,7 @@
 
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/process_hardening.hpp"
 #include "dataplane/process/bringup.hpp"
 #include "dataplane/process/port.hpp"
 #include "dataplane/process/preflight.hpp"
@@ -93,6 +94,11 @@ int serve(const RelayConfig& config) {
 }
 
 int run(int argc, char** argv) {
+  // Before the configuration (and any secret in it) is read.
+  if (auto refused = harden_process()) {
+    log::error(kTarget, "cannot keep the process out of core dumps", {{"error", *refused}});
+    return 1;
+  }
   auto loaded = load_config(argc, argv, kProgram, process_environment());
   if (!loaded) return report(loaded.error());
   const RelayConfig& config = loaded.value();

@@ -226,6 +226,11 @@ def test_families(relay) -> None:
 
 
 def test_lifecycle(relay) -> None:
+    # common/process_hardening: no core file can hold a secret or a payload.
+    for name, proc in relay.procs.items():
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), f"{name}:\n{limits}"
+    print(f"ok: {' and '.join(sorted(relay.procs))} run with a core size limit of 0, soft and hard")
     print(relay.scenario(Path(__file__), "nonce_flow"), end="")
     print(relay.scenario(Path(__file__), "refresh_zero_stops_relaying"), end="")
 

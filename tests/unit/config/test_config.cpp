@@ -25,6 +25,8 @@ TEST(ConfigDefaults, OneRelayAddressIsAllThatMustBeGiven) {
   EXPECT_EQ(cfg->relay.highest_port, 65535);
   EXPECT_EQ(cfg->relay.realm, "firezone");
   EXPECT_FALSE(cfg->relay.auth_secret);
+  EXPECT_FALSE(cfg->relay.auth_secret_file);
+  EXPECT_TRUE(cfg->relay.deny_on_link);
   EXPECT_FALSE(cfg->relay.rng_seed);
   EXPECT_EQ(cfg->relay.allocation_lifetime, 600s);
   EXPECT_EQ(cfg->relay.max_allocation_lifetime, 3600s);
@@ -243,6 +245,23 @@ TEST(ConfigFiles, TheDemoFileDescribesTheLoopbackDemo) {
   EXPECT_TRUE(cfg->eal.pci_allowlist.empty());
   EXPECT_EQ(cfg->metrics.address->to_string(), "127.0.0.1:9100");
   EXPECT_EQ(cfg->log.format, log::Format::Text);
+  EXPECT_FALSE(cfg->relay.deny_on_link);  // its clients and peers share the relay's /24
+}
+
+TEST(AuthSecret, AFileGivesTheSecretWithoutItsTrailingNewlineFromEverySource) {
+  TempToml secret("s3cret from a file\n");
+  TempToml crlf("s3cret\r\n");
+  auto from_flag = load({"--ip4-addr", "198.51.100.1/24", "--auth-secret-file", secret.path()});
+  ASSERT_TRUE(from_flag.ok()) << from_flag.error().message;
+  EXPECT_EQ(from_flag->relay.auth_secret, "s3cret from a file");
+  EXPECT_EQ(from_flag->relay.auth_secret_file, secret.path());
+  auto from_env = load(kMinimal, {{"AUTH_SECRET_FILE", crlf.path()}});
+  ASSERT_TRUE(from_env.ok()) << from_env.error().message;
+  EXPECT_EQ(from_env->relay.auth_secret, "s3cret");
+  TempToml file("[relay]\nauth_secret_file = \"" + secret.path() + "\"\n[relay.ipv4]\naddress = \"198.51.100.1/24\"\n");
+  auto from_file = load({"--config", file.path()});
+  ASSERT_TRUE(from_file.ok()) << from_file.error().message;
+  EXPECT_EQ(from_file->relay.auth_secret, "s3cret from a file");
 }
 
 TEST(AuthSecret, ASeedGivesTheSameSecretEveryTime) {

@@ -223,7 +223,31 @@ TEST(ConfigSecrets, HelpNeverShowsASecretFromAnySource) {
   for (const char* secret : {"secret-1", "secret-2", "secret-3", "token-1", "token-4"})
     EXPECT_EQ(help.find(secret), std::string::npos) << secret;
   EXPECT_NE(help.find("--auth-secret  TEXT (env: AUTH_SECRET)"), std::string::npos);
-  EXPECT_EQ(config_reference_markdown().find("secret-"), std::string::npos);
+  for (const char* secret : {"secret-1", "secret-2", "secret-3", "token-1", "token-4"})
+    EXPECT_EQ(config_reference_markdown().find(secret), std::string::npos) << secret;
+}
+
+TEST(ConfigSecrets, AnUnreadableEmptyOrRunawaySecretFileIsNamedAndItsContentsAreNot) {
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--auth-secret-file", "/nonexistent/secret"}),
+            "--auth-secret-file: cannot read \"/nonexistent/secret\": No such file or directory");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRET_FILE", "/"}}),
+            "AUTH_SECRET_FILE: cannot read \"/\": Is a directory");
+  TempToml empty("\n");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRET_FILE", empty.path()}}),
+            "AUTH_SECRET_FILE: \"" + empty.path() + "\" is empty");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRET_FILE", "/dev/zero"}}),
+            "AUTH_SECRET_FILE: \"/dev/zero\" is longer than 4096 bytes");
+  TempToml secret("hunter2\n");
+  auto both = file_error(kAddr + "[relay]\nauth_secret = \"hunter2\"\n", {"--auth-secret-file", secret.path()});
+  EXPECT_EQ(both, "--auth-secret-file: relay.auth_secret and relay.auth_secret_file are both set: keep one");
+  auto both_in_file =
+      file_error(kAddr + "[relay]\nauth_secret_file = \"" + secret.path() + "\"\nauth_secret = \"hunter2\"\n");
+  EXPECT_EQ(both_in_file, "FILE:4:20: relay.auth_secret_file: relay.auth_secret and relay.auth_secret_file are both "
+                          "set: keep one");
+  // An empty AUTH_SECRET unsets the file's secret, so the file key may take over.
+  EXPECT_EQ(file_error(kAddr + "[relay]\nauth_secret = \"hunter2\"\n", {"--auth-secret-file", secret.path()},
+                       {{"AUTH_SECRET", ""}}),
+            "");
 }
 
 TEST(ConfigSecrets, ErrorsNeverQuoteASecret) {

@@ -1,7 +1,7 @@
 // From the operator's configuration to the Server's: every field the Server
 // is told comes from the key the operator set, and the auth secret is
-// configured, or generated and announced only when nobody else hands out
-// credentials.
+// configured, or generated and never logged (a warning says nobody can mint
+// credentials when no portal does).
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 
 #include "controlplane/process/server_setup.hpp"
 #include "tests/unit/config/config_test_support.hpp"
+#include "tests/unit/observability/log_test_support.hpp"
 
 namespace relay::process {
 namespace {
@@ -147,13 +148,25 @@ TEST(ServerSetup, TheDemoConfigurationGivesAServerThatValidates) {
   EXPECT_EQ(core::validate(server_config_from(config, secret->value)), std::nullopt);
 }
 
-TEST(AuthSecret, AConfiguredSecretIsUsedAsItIsAndNeverAnnounced) {
+struct AuthSecretLog : test::CapturedLog {};
+
+TEST_F(AuthSecretLog, AConfiguredSecretIsUsedAsItIsAndNeverLogged) {
   auto config = load(kFull);
   auto secret = resolve_auth_secret(config.relay);
   ASSERT_TRUE(secret.ok());
   EXPECT_EQ(secret->value, "s3cret");
   EXPECT_FALSE(secret->generated);
-  EXPECT_FALSE(should_announce_secret(*secret, config));
+  warn_if_generated_without_portal(*secret, config);
+  EXPECT_EQ(lines_, "");
+}
+
+TEST(AuthSecret, ASecretFileIsUsedAsItIs) {
+  TempToml file("from-a-file\n");
+  auto config = load("[relay.ipv4]\naddress = \"203.0.113.1/24\"\n", {"--auth-secret-file", file.path()});
+  auto secret = resolve_auth_secret(config.relay);
+  ASSERT_TRUE(secret.ok());
+  EXPECT_EQ(secret->value, "from-a-file");
+  EXPECT_FALSE(secret->generated);
 }
 
 TEST(AuthSecret, WithARngSeedTheGeneratedSecretReplaysExactly) {
@@ -176,13 +189,21 @@ TEST(AuthSecret, WithoutASeedEachStartGeneratesAFreshSecret) {
   EXPECT_NE(a->value, b->value);
 }
 
-TEST(AuthSecret, AGeneratedSecretIsAnnouncedOnlyWhenNoPortalMintsCredentials) {
-  auto config = load("[relay.ipv4]\naddress = \"203.0.113.1/24\"\n");
+TEST_F(AuthSecretLog, AGeneratedSecretIsNeverLoggedAndWithoutAPortalAWarningSaysSo) {
+  auto config = load("[relay]\nrng_seed = 42\n[relay.ipv4]\naddress = \"203.0.113.1/24\"\n");
   auto secret = resolve_auth_secret(config.relay);
   ASSERT_TRUE(secret.ok());
-  EXPECT_TRUE(should_announce_secret(*secret, config));
-  config.portal.ws_url = "wss://portal.example";
-  EXPECT_FALSE(should_announce_secret(*secret, config));
+  warn_if_generated_without_portal(*secret, config);
+  ASSERT_EQ(lines().size(), 1u) << lines_;
+  EXPECT_NE(lines_.find("WARN"), std::string::npos) << lines_;
+  EXPECT_NE(lines_.find("relay.auth_secret_file"), std::string::npos) << lines_;
+  EXPECT_NE(lines_.find("from_rng_seed=true"), std::string::npos) << lines_;
+  EXPECT_EQ(lines_.find(secret->value), std::string::npos) << lines_;
+  EXPECT_EQ(lines_.find(secret->value.substr(0, 8)), std::string::npos) << lines_;
+  lines_.clear();
+  config.portal.ws_url = "wss://portal.example";  // the portal mints credentials
+  warn_if_generated_without_portal(*secret, config);
+  EXPECT_EQ(lines_, "");
 }
 
 }  // namespace
