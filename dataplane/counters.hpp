@@ -42,6 +42,7 @@ namespace relay::dataplane {
   X(CommandsApplied, "commands_applied")                                       \
   X(CommandsRejected, "commands_rejected")                                     \
   X(CommandTableFull, "command_table_full")                                    \
+  X(CommandProbeLimit, "command_probe_limit")                                  \
   /* drops: frame not for us */                                                \
   X(DropNotForUs, "drop_not_for_us")                                           \
   X(DropWrongVlan, "drop_wrong_vlan")                                          \
@@ -125,6 +126,9 @@ struct TableGauges {
   uint64_t channels = 0;     // client → peer entries, including dead ones not yet swept
   uint64_t bindings = 0;     // peer → client entries, likewise
   uint64_t permissions = 0;  // (allocation, peer IP) entries, likewise
+  // The furthest any entry has sat from its home slot (high-water, at most
+  // FlatTable::kMaxProbe): how many slots a lookup may walk.
+  uint64_t longest_probe = 0;
 };
 
 // Written only by its own lcore (plain stores, no atomics); readers in other

@@ -6,8 +6,8 @@ namespace {
 size_t addr_len(Family f) { return f == Family::V4 ? 4 : 16; }
 }  // namespace
 
-Neighbours::Neighbours(const InterfaceConfig& config, uint64_t tsc_hz)
-    : lifetime_tsc_(kNeighbourLifetimeSeconds * tsc_hz), retry_tsc_(tsc_hz), table_(config.neighbour_capacity) {
+Neighbours::Neighbours(const InterfaceConfig& config, uint64_t tsc_hz, const HashSecret& secret)
+    : lifetime_tsc_(kNeighbourLifetimeSeconds * tsc_hz), retry_tsc_(tsc_hz), table_(config.neighbour_capacity, secret) {
   for (const auto* a : {&config.ipv4, &config.ipv6}) {
     if (!*a) continue;
     Subnet& s = subnet((*a)->address.family);

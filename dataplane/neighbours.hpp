@@ -39,7 +39,7 @@ struct NextHop {
 
 class Neighbours {
  public:
-  Neighbours(const InterfaceConfig& config, uint64_t tsc_hz);
+  Neighbours(const InterfaceConfig& config, uint64_t tsc_hz, const HashSecret& secret = HashSecret::random());
 
   [[nodiscard]] bool on_link(Family f, const uint8_t* ip) const;
   // The MAC for `dst`, or nullptr with `hop` set to the address to solicit

@@ -2,6 +2,7 @@
 
 #include <rte_byteorder.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace relay::dataplane {
@@ -14,6 +15,8 @@ namespace {
 bool valid_socket(const WireSocketAddress& a) {
   return a.family == static_cast<uint8_t>(Family::V4) || a.family == static_cast<uint8_t>(Family::V6);
 }
+bool stored(Upsert u) { return u == Upsert::Inserted || u == Upsert::Updated; }
+Applied refusal(Upsert u) { return u == Upsert::ProbeLimit ? Applied::ProbeLimit : Applied::TableFull; }
 }  // namespace
 
 uint64_t TscClock::deadline(uint64_t expiry_ns) const {
@@ -31,19 +34,24 @@ uint64_t TscClock::expiry_ns(uint64_t deadline_tsc) const {
   return ns >= max_ns ? UINT64_MAX : monotonic_now_ns + static_cast<uint64_t>(ns);
 }
 
-ForwardingTables::ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me)
+ForwardingTables::ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me, const HashSecret& secret)
     : me_(me),
       allocations_(size_t{config.max_allocation_port} - config.min_allocation_port + 1),
       origins_(allocations_.size()),
-      channels_(config.max_channels),
-      bindings_(config.max_channels),
-      permissions_(config.max_permissions),
-      sends_(config.max_permissions),
-      clients_(static_cast<uint32_t>(allocations_.size())) {}
+      channels_(config.max_channels, secret),
+      bindings_(config.max_channels, secret),
+      permissions_(config.max_permissions, secret),
+      sends_(config.max_permissions, secret),
+      clients_(static_cast<uint32_t>(allocations_.size()), secret) {}
 
 double ForwardingTables::bytes_per_channel() const {
   return static_cast<double>(channels_.memory_bytes() + bindings_.memory_bytes()) /
          static_cast<double>(channels_.max_entries());
+}
+
+uint64_t ForwardingTables::longest_probe() const {
+  return std::max({channels_.longest_probe(), bindings_.longest_probe(), permissions_.longest_probe(),
+                   sends_.longest_probe()});
 }
 
 AllocationEntry* ForwardingTables::allocation(uint16_t port) {
@@ -169,10 +177,10 @@ Applied ForwardingTables::install_channel(const CommandMessage& m, const TscCloc
 
   if (channels_.size() >= channels_.max_entries() || bindings_.size() >= bindings_.max_entries())
     sweep(clock);
-  if (channels_.upsert(ck, ce) == ChannelTable::Upsert::Full) return Applied::TableFull;
-  if (bindings_.upsert(bk, be) == BindingTable::Upsert::Full) {
+  if (const Upsert u = channels_.upsert(ck, ce); !stored(u)) return refusal(u);
+  if (const Upsert u = bindings_.upsert(bk, be); !stored(u)) {
     channels_.erase(ck);  // keep the two directions consistent
-    return Applied::TableFull;
+    return refusal(u);
   }
   return Applied::Ok;
 }
@@ -194,10 +202,10 @@ Applied ForwardingTables::install_permission(const CommandMessage& m, const TscC
   pe.deadline_tsc = deadline;
 
   if (sends_.size() >= sends_.max_entries() || permissions_.size() >= permissions_.max_entries()) sweep(clock);
-  if (sends_.upsert(sk, se) == SendTable::Upsert::Full) return Applied::TableFull;
-  if (permissions_.upsert(pk, pe) == PermissionTable::Upsert::Full) {
+  if (const Upsert u = sends_.upsert(sk, se); !stored(u)) return refusal(u);
+  if (const Upsert u = permissions_.upsert(pk, pe); !stored(u)) {
     sends_.erase(sk);  // keep the two directions consistent
-    return Applied::TableFull;
+    return refusal(u);
   }
   return Applied::Ok;
 }

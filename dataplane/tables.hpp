@@ -144,11 +144,14 @@ class DumpCursor {
   uint16_t id_ = 0;
 };
 
-enum class Applied : uint8_t { Ok, Rejected, TableFull };
+// ProbeLimit: a table refused the entry as too far from its home slot
+// (flat_table.hpp), which only colliding keys can cause.
+enum class Applied : uint8_t { Ok, Rejected, TableFull, ProbeLimit };
 
 class ForwardingTables {
  public:
-  ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me);
+  // Every table hashes with `secret` (random per worker in production).
+  ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me, const HashSecret& secret);
 
   Applied apply(const ring_abi::CommandMessage& m, const TscClock& clock);
 
@@ -180,6 +183,9 @@ class ForwardingTables {
 
   // Bytes of table memory per channel when the replica is full.
   [[nodiscard]] double bytes_per_channel() const;
+  // The furthest any entry of the four packet-path tables has sat from its
+  // home slot (high-water), for the table gauges.
+  [[nodiscard]] uint64_t longest_probe() const;
 
  private:
   Applied create_allocation(const ring_abi::CommandMessage& m, const TscClock& clock);

@@ -87,6 +87,7 @@ int allocations(const char*, const char*, rte_tel_data* d) {
   rte_tel_data_add_dict_u64(d, "channels", t.channels);
   rte_tel_data_add_dict_u64(d, "bindings", t.bindings);
   rte_tel_data_add_dict_u64(d, "permissions", t.permissions);
+  rte_tel_data_add_dict_u64(d, "longest_probe", t.longest_probe);
   return 0;
 }
 
@@ -104,7 +105,7 @@ Result<bool, std::string> register_telemetry(const CountersZoneView& zone) {
   static constexpr Command kCommands[] = {
       {"/relay/stats", stats, "Relay data-plane counters summed over workers. Takes no parameters"},
       {"/relay/lcores", lcores, "Per worker lcore: port, busy/total TSC cycles, rx/tx packets and bytes. No parameters"},
-      {"/relay/allocations", allocations, "Allocations, channels, bindings and permissions in the workers' tables. No parameters"},
+      {"/relay/allocations", allocations, "Allocations, channels, bindings and permissions in the workers' tables, and the longest probe. No parameters"},
   };
   for (const Command& c : kCommands)
     if (const int rc = rte_telemetry_register_cmd(c.path, c.fn, c.help); rc != 0)

@@ -36,8 +36,8 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       tx_offload_(setup.tx_checksum_offload),
       data_indication_fingerprint_(setup.config.data_indication_fingerprint),
       transaction_ids_(rte_rdtsc() ^ (uint64_t{setup.queue_id} << 48)),
-      tables_(setup.config, me_),
-      neighbours_(setup.config, setup.tsc_hz),
+      tables_(setup.config, me_, setup.table_secret.value_or(HashSecret::random())),
+      neighbours_(setup.config, setup.tsc_hz, setup.table_secret.value_or(HashSecret::random())),
       echo_limiter_(setup.config.echo_replies_per_second, setup.tsc_hz),
       stun_limiter_(setup.config.stun_rate_per_source, setup.config.stun_burst_per_source, setup.tsc_hz,
                     setup.config.stun_limiter_sets, rte_rdtsc()),
@@ -158,6 +158,7 @@ Applied Worker::apply(const ring_abi::CommandMessage& m, uint64_t now_tsc, uint6
     case Applied::Ok: counters_->add(Counter::CommandsApplied); break;
     case Applied::Rejected: counters_->add(Counter::CommandsRejected); break;
     case Applied::TableFull: counters_->add(Counter::CommandTableFull); break;
+    case Applied::ProbeLimit: counters_->add(Counter::CommandProbeLimit); break;
   }
   if (result == Applied::Ok) publish_table_gauges(m);
   if (result == Applied::Ok &&
@@ -205,7 +206,7 @@ void Worker::publish_table_gauges(const ring_abi::CommandMessage& m) {
     }
   }
   counters_->tables = {allocations_installed_, tables_.channels().size(), tables_.bindings().size(),
-                       tables_.permissions().size()};
+                       tables_.permissions().size(), tables_.longest_probe()};
 }
 
 void Worker::classify(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next) {
@@ -298,7 +299,7 @@ Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_
       uint16_t channel_be;
       std::memcpy(&channel_be, payload.data(), 2);
       s.key.channel = make_channel_key(p.family(), src, src_port_be, channel_be);
-      s.hash = hash_key(s.key.channel);
+      s.hash = tables_.channels().hash(s.key.channel);
       tables_.channels().prefetch(s.hash);
       s.kind = Stage::Kind::Channel;
       return {Next::Tx, Counter::ClientToPeer};
@@ -309,7 +310,7 @@ Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_
       if (const Counter c = parse_send_indication(payload, s.indication); c != detail::kAccepted) return drop(c);
       s.indication.data_offset = static_cast<uint16_t>(s.indication.data_offset + s.udp.payload);
       s.key.send = make_send_key(p.family(), src, src_port_be, s.indication.peer_family, s.indication.peer_ip);
-      s.hash = hash_key(s.key.send);
+      s.hash = tables_.sends().hash(s.key.send);
       tables_.sends().prefetch(s.hash);
       s.kind = Stage::Kind::Send;
       return {Next::Tx, Counter::SendToPeer};
@@ -324,7 +325,7 @@ Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_
     uint16_t dst_port_be;
     std::memcpy(&dst_port_be, f.data() + p.l4 + 2, 2);
     s.key.binding = make_binding_key(p.family(), src, src_port_be, dst_port_be);
-    s.hash = hash_key(s.key.binding);
+    s.hash = tables_.bindings().hash(s.key.binding);
     tables_.bindings().prefetch(s.hash);
     s.kind = Stage::Kind::Binding;
     return {Next::Tx, Counter::PeerToClient};
@@ -369,7 +370,7 @@ bool Worker::look_up(Stage& s) {
   s.entry.binding = tables_.bindings().find(s.key.binding, s.hash);
   if (s.entry.binding != nullptr) return true;
   s.key.binding.peer_port_be = 0;  // = make_permission_key(peer, allocation port)
-  s.hash = hash_key(s.key.binding);
+  s.hash = tables_.permissions().hash(s.key.binding);
   tables_.permissions().prefetch(s.hash);
   s.kind = Stage::Kind::Permission;
   return true;

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ struct WorkerSetup {
   // first packet finds the neighbour resolved; nullptr: resolve on demand.
   rte_mempool* solicitation_pool = nullptr;
   const std::atomic<bool>* stop = nullptr;
+  // The secret of the worker's table hashes; unset: random (getrandom).
+  // The fuzzer sets it so a run is reproducible.
+  std::optional<HashSecret> table_secret;
 };
 
 class alignas(64) Worker {

@@ -349,7 +349,7 @@ void run_lookups(uint32_t channels, uint64_t lookups) {
     uint64_t hashes[32];
     uint64_t t = rte_rdtsc();
     for (int j = 0; j < 32; ++j) {
-      hashes[j] = hash_key(keys[idx[j]]);
+      hashes[j] = table.hash(keys[idx[j]]);
       table.prefetch(hashes[j]);
     }
     for (int j = 0; j < 32; ++j) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 
 #include "dataplane/worker.hpp"
 #include "tests/unit/dataplane/test_support.hpp"
@@ -36,11 +37,13 @@ class WorkerTest : public ::testing::Test {
 
   void SetUp() override { make_worker(test_config()); }
 
-  void make_worker(const InterfaceConfig& c) {
+  // `secret`: the tables' hash secret, for tests that need colliding keys.
+  void make_worker(const InterfaceConfig& c, std::optional<HashSecret> secret = std::nullopt) {
     WorkerSetup setup;
     setup.config = c;
     setup.has_port = false;
     setup.tsc_hz = kHz;
+    setup.table_secret = secret;
     auto w = Worker::create(setup);
     ASSERT_TRUE(w.ok()) << w.error();
     worker = std::move(w.value());

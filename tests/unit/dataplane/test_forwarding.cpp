@@ -230,6 +230,32 @@ TEST_F(WorkerTest, AFullChannelTableRefusesInstallsAndSaysSo) {
   EXPECT_EQ(count(Counter::CommandTableFull), 1u);
 }
 
+TEST_F(WorkerTest, ChannelsPiledOntoOneSlotAreRefusedPastTheProbeLimitAndSaySo) {
+  const HashSecret secret{0x9216D5D98979FB1B, 0xD1310BA698DFB5AC};  // as if it had leaked
+  make_worker(test_config(), secret);
+  allocate(50000, kClient);
+  ChannelTable& channels = worker->tables().channels();
+  const auto home_of = [&](const SocketAddress& client, uint16_t channel) {
+    const ChannelKey k = make_channel_key(Family::V4, client.ip.bytes.data(), rte_cpu_to_be_16(client.port),
+                                          rte_cpu_to_be_16(channel));
+    return ChannelTable::tag_of(channels.hash(k)) & (channels.capacity() - 1);
+  };
+  // (client port, channel) pairs whose keys share one home slot.
+  std::vector<std::pair<SocketAddress, uint16_t>> colliding;
+  const uint64_t home = home_of(kClient, 0x4000);
+  for (uint16_t port = 40000; colliding.size() < ChannelTable::kMaxProbe + 2; ++port)
+    for (uint16_t ch = 0x4000; ch <= 0x4FFF && colliding.size() < ChannelTable::kMaxProbe + 2; ++ch) {
+      const SocketAddress client{kClient.ip, port};
+      if (home_of(client, ch) == home) colliding.emplace_back(client, ch);
+    }
+  for (size_t i = 0; i + 1 < colliding.size(); ++i)
+    ASSERT_EQ(apply(install(50000, colliding[i].first, colliding[i].second, kPeer)), Applied::Ok) << i;
+
+  EXPECT_EQ(apply(install(50000, colliding.back().first, colliding.back().second, kPeer)), Applied::ProbeLimit);
+  EXPECT_EQ(count(Counter::CommandProbeLimit), 1u);
+  EXPECT_EQ(worker->counters().tables.longest_probe, ChannelTable::kMaxProbe);
+}
+
 TEST_F(WorkerTest, AFullTableMakesRoomByDroppingExpiredEntries) {
   auto c = test_config();
   c.max_channels = 2;
