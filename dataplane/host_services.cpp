@@ -16,6 +16,17 @@ constexpr uint16_t kMinFrame = 60;
 
 uint8_t* frame_of(rte_mbuf* m) { return rte_pktmbuf_mtod(m, uint8_t*); }
 
+// The length of a reply built in place: `len` bytes, zero-padded to the
+// Ethernet minimum. Without the zeros the padding would carry whatever the
+// mbuf held there: the request's own padding, or bytes of an earlier packet
+// when the request arrived shorter than the minimum.
+uint8_t* set_reply_length(rte_mbuf* m, uint16_t len) {
+  const uint16_t padded = std::max(len, kMinFrame);
+  uint8_t* f = set_frame_length(m, padded);
+  if (f != nullptr) std::memset(f + len, 0, padded - len);
+  return f;
+}
+
 uint32_t icmpv6_sum(const uint8_t* ip6, const uint8_t* icmp, uint16_t len) {
   return wire::sum_bytes(icmp, len, wire::pseudo_header_sum(ip6 + 8, ip6 + 24, 16, wire::kProtoIcmpv6, len));
 }
@@ -44,7 +55,7 @@ Verdict echo_reply_v4(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   icmp[0] = wire::kIcmpEchoReply;
   store_be16(icmp + 2, 0);
   wire::store_checksum(icmp + 2, wire::finish_checksum(wire::sum_bytes(icmp, p.l4_len)));
-  set_frame_length(m, p.end());  // drop Ethernet padding
+  if (set_reply_length(m, p.end()) == nullptr) return drop(Counter::DropNoHeadroom);
   m->ol_flags = 0;
   return {Next::Tx, Counter::EchoReplies};
 }
@@ -64,7 +75,7 @@ Verdict echo_reply_v6(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   icmp[0] = wire::kIcmpv6EchoReply;
   store_be16(icmp + 2, 0);
   wire::store_checksum(icmp + 2, wire::finish_checksum(icmpv6_sum(ip, icmp, p.l4_len)));
-  set_frame_length(m, p.end());
+  if (set_reply_length(m, p.end()) == nullptr) return drop(Counter::DropNoHeadroom);
   m->ol_flags = 0;
   return {Next::Tx, Counter::EchoReplies};
 }
@@ -94,7 +105,7 @@ Verdict neighbor_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ct
   uint8_t dst_mac[6];
   std::memcpy(dst_mac, sender_mac, 6);
   ctx.neighbours.learn(Family::V6, ip + 8, dst_mac, ctx.now_tsc);
-  uint8_t* out = set_frame_length(m, static_cast<uint16_t>(p.l4 + 32));
+  uint8_t* out = set_reply_length(m, static_cast<uint16_t>(p.l4 + 32));
   if (out == nullptr) return drop(Counter::DropNoHeadroom);
   f = out;
   ip = f + p.l3;
@@ -168,7 +179,8 @@ Verdict handle_arp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   std::memcpy(arp + 14, ctx.me.v4, 4);
   std::memcpy(arp + 18, sender_mac, 6);
   std::memcpy(arp + 24, sender_ip, 4);
-  set_frame_length(m, std::max<uint16_t>(static_cast<uint16_t>(p.l3 + wire::kArpPacket), kMinFrame));
+  if (set_reply_length(m, static_cast<uint16_t>(p.l3 + wire::kArpPacket)) == nullptr)
+    return drop(Counter::DropNoHeadroom);
   m->ol_flags = 0;
   return {Next::Tx, Counter::ArpReplies};
 }

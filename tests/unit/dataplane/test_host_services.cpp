@@ -1,6 +1,8 @@
 // The relay as a host on its link: ARP, Neighbor Discovery and echo.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/unit/dataplane/fixture.hpp"
 
 namespace relay::dataplane::testing {
@@ -51,6 +53,51 @@ TEST_F(WorkerTest, ArpRequestForTheRelayAddressIsAnsweredInPlaceAndTheSenderLear
   const uint8_t* mac = worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable);
   ASSERT_NE(mac, nullptr);
   EXPECT_EQ(std::memcmp(mac, kSenderMac.data(), 6), 0);
+}
+
+TEST_F(WorkerTest, ArpReplyToAShortRequestIsPaddedWithZerosNotWithWhatTheMbufHeldBefore) {
+  FakeMbuf m(std::vector<uint8_t>(200, 0xEE));  // an earlier packet's bytes
+  auto request = arp(1, kSenderMac, ip("203.0.113.7"), ip("203.0.113.1"), {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF});
+  request.resize(42);  // unpadded, as some vdevs deliver it
+  m.load(request);
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  ASSERT_EQ(f.size(), 60u);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 42, f.end()), std::vector<uint8_t>(18, 0));
+}
+
+TEST_F(WorkerTest, ArpReplyDoesNotEchoTheRequestsPadding) {
+  auto request = arp(1, kSenderMac, ip("203.0.113.7"), ip("203.0.113.1"), {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF});
+  std::fill(request.begin() + 42, request.end(), 0xEE);
+  request.resize(64, 0xEE);  // a trailer too
+  FakeMbuf m(request);
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  ASSERT_EQ(f.size(), 60u);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 42, f.end()), std::vector<uint8_t>(18, 0));
+}
+
+TEST_F(WorkerTest, EchoReplyShorterThanTheEthernetMinimumIsPaddedWithZeros) {
+  std::vector<uint8_t> echo = {8, 0, 0, 0, 0x12, 0x34, 0, 1};
+  const uint16_t c = rfc1071(echo);
+  echo[2] = static_cast<uint8_t>(c >> 8);
+  echo[3] = static_cast<uint8_t>(c);
+  auto frame = ethernet(Eth{kGatewayMac, kOurMac, std::nullopt}, 0x0800);
+  const auto p = ip_packet(ip("198.51.100.10"), ip("203.0.113.1"), 1, echo);
+  frame.insert(frame.end(), p.begin(), p.end());
+  frame.resize(60, 0xEE);  // the request's padding
+  FakeMbuf m(frame);
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  ASSERT_EQ(f.size(), 60u);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 42, f.end()), std::vector<uint8_t>(18, 0));
+  EXPECT_EQ(rfc1071(std::span(f).subspan(34, 8)), 0);
 }
 
 TEST_F(WorkerTest, ArpRequestForAnotherAddressIsNotOurs) {
