@@ -47,6 +47,8 @@ namespace relay::dataplane {
   X(DropNotForUs, "drop_not_for_us")                                           \
   X(DropWrongVlan, "drop_wrong_vlan")                                          \
   X(DropUnknownEthertype, "drop_unknown_ethertype")                            \
+  /* drops: from a source nothing may send from (parse.hpp) */               \
+  X(DropBogusSource, "drop_bogus_source")                                      \
   /* drops: malformed */                                                       \
   X(DropMultiSegment, "drop_multi_segment")                                    \
   X(DropTruncated, "drop_truncated")                                           \

@@ -157,6 +157,12 @@ bool RateLimiter::allow(uint64_t now_tsc) {
 
 // RFC 826: answer a request for our IPv4 address in place; learn the
 // sender of any request or reply addressed to us.
+//
+// The sender must be one that may send: an ARP probe's 0.0.0.0 (RFC 5227
+// §2.1.1) is answered, since the answer is how the prober learns that our
+// address is taken (Linux answers it too), but nothing is learnt from it;
+// any other bogus sender address (bogus_v4_source) or a group or zero
+// sender MAC is dropped unanswered.
 Verdict handle_arp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   uint8_t* f = frame_of(m);
   uint8_t* arp = f + p.l3;
@@ -169,7 +175,12 @@ Verdict handle_arp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   uint8_t sender_ip[4];
   std::memcpy(sender_mac, arp + 8, 6);
   std::memcpy(sender_ip, arp + 14, 4);
-  ctx.neighbours.learn(Family::V4, sender_ip, sender_mac, ctx.now_tsc);
+  static constexpr uint8_t kZero[6] = {};
+  const bool probe = op == wire::kArpRequest && std::memcmp(sender_ip, kZero, 4) == 0;
+  if ((sender_mac[0] & 0x01) != 0 || std::memcmp(sender_mac, kZero, 6) == 0 ||
+      (!probe && bogus_v4_source(sender_ip, ctx.me)))
+    return drop(Counter::DropBogusSource);
+  if (!probe) ctx.neighbours.learn(Family::V4, sender_ip, sender_mac, ctx.now_tsc);
   if (op == wire::kArpReply) return drop(Counter::NeighbourUpdatesConsumed);
   if (op != wire::kArpRequest) return drop(Counter::DropBadArp);
   std::memcpy(f, sender_mac, 6);

@@ -9,6 +9,11 @@ LocalIdentity LocalIdentity::from(const InterfaceConfig& c) {
   if (c.ipv4) {
     me.has_v4 = true;
     std::memcpy(me.v4, c.ipv4->address.bytes.data(), 4);
+    // /31 (RFC 3021) and /32 have no directed broadcast; 255.255.255.255 is bogus anyway.
+    const unsigned host_bits = c.ipv4->prefix_len <= 30 ? 32u - c.ipv4->prefix_len : 0u;
+    const uint32_t host_mask = host_bits == 32 ? 0xFFFFFFFFu : (1u << host_bits) - 1;
+    const uint32_t broadcast = host_bits == 0 ? 0xFFFFFFFFu : (load_be32(me.v4) | host_mask);
+    store_be32(me.v4_broadcast, broadcast);
   }
   if (c.ipv6) {
     me.has_v6 = true;

@@ -27,6 +27,7 @@ struct LocalIdentity {
   bool has_v4 = false;
   bool has_v6 = false;
   uint8_t v4[4] = {};
+  uint8_t v4_broadcast[4] = {};  // our subnet's directed broadcast (255.255.255.255 for /31 and /32)
   uint8_t v6[16] = {};
   uint8_t v6_solicited_node[16] = {};  // RFC 4291 §2.7.1 ff02::1:ffXX:XXXX
   uint16_t listen_port = 0;            // host order
@@ -74,6 +75,33 @@ inline bool is_broadcast(const uint8_t* mac) {
   return (mac[0] & mac[1] & mac[2] & mac[3] & mac[4] & mac[5]) == 0xFF;
 }
 
+}  // namespace detail
+
+// Source addresses no datagram to us may carry: "this network" 0/8 and
+// loopback 127/8 (RFC 1122 §3.2.1.3), multicast 224/4 (RFC 1112 §4),
+// reserved 240/4 with the limited broadcast, our subnet's broadcast, and
+// our own address (a loop, or someone spoofing us). Answering or relaying
+// for them reflects traffic at a whole subnet, at a loop, or at nobody.
+inline bool bogus_v4_source(const uint8_t* a, const LocalIdentity& me) {
+  if (a[0] == 0 || a[0] == 127 || a[0] >= 224) return true;
+  return std::memcmp(a, me.v4, 4) == 0 || std::memcmp(a, me.v4_broadcast, 4) == 0;
+}
+
+// The same for IPv6: multicast ff00::/8 (RFC 4291 §2.7), ::/96 (the
+// unspecified and loopback addresses, §2.5.2-§2.5.3, and the deprecated
+// IPv4-compatible ones, §2.5.5.1), IPv4-mapped ::ffff:0:0/96 (§2.5.5.2, not
+// an address on the wire) and our own. The caller lets :: through where it
+// is legal: a Duplicate Address Detection probe (RFC 4862 §5.4.2).
+inline bool bogus_v6_source(const uint8_t* a, const LocalIdentity& me) {
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  static constexpr uint8_t kZeroPrefix[12] = {};
+  if (a[0] == 0xFF) return true;
+  if (std::memcmp(a, kZeroPrefix, 12) == 0 || std::memcmp(a, kMappedPrefix, 12) == 0) return true;
+  return me.has_v6 && std::memcmp(a, me.v6, 16) == 0;
+}
+
+namespace detail {
+
 // Ethernet + optional VLAN tag → L3 offset and ethertype.
 // Parsing never yields RxPackets as a drop reason, so it means "accepted".
 constexpr Counter kAccepted = Counter::RxPackets;
@@ -85,6 +113,7 @@ inline Counter parse_l2(std::span<const uint8_t> f, const LocalIdentity& me, uin
   // IPv6 multicast MACs 33:33:xx (RFC 2464 §7) carry NS to our solicited-node group.
   const bool multicast_ok = is_broadcast(dst) || (dst[0] == 0x33 && dst[1] == 0x33);
   if (!unicast_to_us && !multicast_ok) return Counter::DropNotForUs;
+  if ((f[6] & 0x01) != 0) return Counter::DropBogusSource;  // a group MAC never sends (IEEE 802 §8.2)
   p.broadcast_or_multicast = !unicast_to_us;
   ethertype = load_be16(f.data() + 12);
   p.l3 = wire::kEthernetHeader;
@@ -115,6 +144,7 @@ inline Counter parse_ipv4(std::span<const uint8_t> f, ParsedFrame& p, const Loca
     return Counter::DropBadIpChecksum;
   const uint16_t frag = load_be16(ip + 6);
   if ((frag & (wire::kIpv4MoreFragments | wire::kIpv4FragmentOffsetMask)) != 0) return Counter::DropIpFragment;
+  if (bogus_v4_source(ip + 12, me)) return Counter::DropBogusSource;
   p.l3_kind = L3::Ipv4;
   p.protocol = ip[9];
   p.l4 = static_cast<uint16_t>(p.l3 + ihl);
@@ -136,6 +166,11 @@ inline Counter parse_ipv6(std::span<const uint8_t> f, ParsedFrame& p, const Loca
   if (wire::is_ipv6_extension_header(nh)) return Counter::DropIpv6ExtensionHeader;
   // Only Neighbor Discovery may use the multicast group (checked by the ND handler).
   if (to_our_group && nh != wire::kProtoIcmpv6) return Counter::DropNotForUs;
+  static constexpr uint8_t kUnspecified[16] = {};
+  const bool dad_probe = nh == wire::kProtoIcmpv6 && payload >= 1 &&
+                         ip[wire::kIpv6Header] == wire::kIcmpv6NeighborSolicitation &&
+                         std::memcmp(ip + 8, kUnspecified, 16) == 0;
+  if (bogus_v6_source(ip + 8, me) && !dad_probe) return Counter::DropBogusSource;
   p.l3_kind = L3::Ipv6;
   p.protocol = nh;
   p.l4 = static_cast<uint16_t>(p.l3 + wire::kIpv6Header);

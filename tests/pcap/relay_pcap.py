@@ -367,6 +367,11 @@ def drop_rows(sc):
     sc.count("drop_closed_port")
     sc.add(sc.eth(GW4_MAC) / IP(src=A4[0], dst=RELAY4) / TCP(sport=1234, dport=443))
     sc.count("drop_unsupported_protocol")
+    # From addresses nothing may send from (loopback, multicast, our own): never answered.
+    sc.add(sc.udp(("127.0.0.1", 40000), listen_for(A4), cd(0x4001, b"loopback")))
+    sc.add(sc.udp(("ff02::1", 40000), listen_for(A6), cd(0x4001, b"multicast")))
+    sc.add(sc.udp((RELAY4, 40000), listen_for(A4), cd(0x4001, b"ourselves")))
+    sc.count("drop_bogus_source", 3)
     # A frame with a VLAN tag this interface does not use.
     sc.add(sc.udp(A4, listen_for(A4), cd(0x4001, b"wrong vlan"), vlan=(200 if sc.vlan else 100)))
     sc.count("drop_wrong_vlan")

@@ -100,6 +100,68 @@ TEST_F(WorkerTest, EchoReplyShorterThanTheEthernetMinimumIsPaddedWithZeros) {
   EXPECT_EQ(rfc1071(std::span(f).subspan(34, 8)), 0);
 }
 
+TEST_F(WorkerTest, NothingIsAnsweredToABogusSource) {
+  std::vector<uint8_t> echo = {8, 0, 0, 0, 0x12, 0x34, 0, 1};
+  const uint16_t c = rfc1071(echo);
+  echo[2] = static_cast<uint8_t>(c >> 8);
+  echo[3] = static_cast<uint8_t>(c);
+  auto ping = ethernet(Eth{kGatewayMac, kOurMac, std::nullopt}, 0x0800);
+  const auto p = ip_packet(ip("127.0.0.1"), ip("203.0.113.1"), 1, echo);
+  ping.insert(ping.end(), p.begin(), p.end());
+  FakeMbuf m(ping);
+  EXPECT_EQ(run(m), Next::Free);
+
+  // A STUN Binding request from a multicast "client" never reaches the control plane.
+  std::vector<uint8_t> binding = {0, 1, 0, 0, 0x21, 0x12, 0xA4, 0x42};
+  binding.resize(20, 7);
+  FakeMbuf stun(udp_frame(Eth{kGatewayMac, kOurMac, std::nullopt}, sock("224.0.0.251:5353"), sock("203.0.113.1:3478"),
+                          binding));
+  EXPECT_EQ(run(stun), Next::Free);
+
+  FakeMbuf echo6(icmpv6(ip("::ffff:198.51.100.10"), ip("2001:db8:1::1"), {128, 0, 0, 0, 0, 1, 0, 1}, kOurMac));
+  EXPECT_EQ(run(echo6), Next::Free);
+
+  EXPECT_EQ(count(Counter::DropBogusSource), 3u);
+  EXPECT_EQ(count(Counter::EchoReplies), 0u);
+  EXPECT_EQ(count(Counter::ToControlPlane), 0u);
+}
+
+TEST_F(WorkerTest, ArpFromABogusSenderIsNeitherAnsweredNorLearnt) {
+  const MacAddress broadcast = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+  for (const char* sender : {"127.0.0.1", "224.0.0.5", "203.0.113.255", "203.0.113.1"}) {
+    FakeMbuf m(arp(1, kSenderMac, ip(sender), ip("203.0.113.1"), broadcast));
+    EXPECT_EQ(run(m), Next::Free) << sender;
+  }
+  // A group or all-zero sender hardware address, from an on-link address.
+  const MacAddress group = {0x01, 0x00, 0x5E, 0, 0, 7};
+  auto from_group = arp(1, group, ip("203.0.113.7"), ip("203.0.113.1"), broadcast);
+  std::copy(kSenderMac.begin(), kSenderMac.end(), from_group.begin() + 6);  // the Ethernet source is fine
+  FakeMbuf m1(from_group);
+  EXPECT_EQ(run(m1), Next::Free);
+  FakeMbuf m2(arp(2, MacAddress{}, ip("203.0.113.7"), ip("203.0.113.1"), kOurMac));
+  EXPECT_EQ(run(m2), Next::Free);
+
+  EXPECT_EQ(count(Counter::DropBogusSource), 6u);
+  EXPECT_EQ(count(Counter::ArpReplies), 0u);
+  NextHop hop;
+  bool routable = false;
+  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable), nullptr);
+}
+
+TEST_F(WorkerTest, AnArpProbeForOurAddressIsAnsweredSoTheProberSeesItTaken) {
+  // RFC 5227 §2.1.1: sender IP 0.0.0.0, target the address being probed.
+  FakeMbuf m(arp(1, kSenderMac, ip("0.0.0.0"), ip("203.0.113.1"), {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}));
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  EXPECT_EQ(std::vector<uint8_t>(f.begin(), f.begin() + 6), std::vector<uint8_t>(kSenderMac.begin(), kSenderMac.end()));
+  EXPECT_EQ(f[21], 2);  // reply
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 28, f.begin() + 32), std::vector<uint8_t>({203, 0, 113, 1}));
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 38, f.begin() + 42), std::vector<uint8_t>({0, 0, 0, 0}));
+  EXPECT_EQ(count(Counter::ArpReplies), 1u);
+}
+
 TEST_F(WorkerTest, ArpRequestForAnotherAddressIsNotOurs) {
   FakeMbuf m(arp(1, kSenderMac, ip("203.0.113.7"), ip("203.0.113.2"), {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}));
   EXPECT_EQ(run(m), Next::Free);

@@ -144,6 +144,45 @@ TEST_F(Parse, EveryTruncationOfAValidFrameIsATypedError) {
   }
 }
 
+TEST_F(Parse, DatagramsFromAddressesNothingMaySendFromAreBogus) {
+  for (const char* source : {"0.0.0.0", "0.1.2.3", "127.0.0.1", "224.0.0.1", "239.255.255.250", "240.0.0.1",
+                             "255.255.255.255", "203.0.113.255" /* our subnet's broadcast */,
+                             "203.0.113.1" /* ours */}) {
+    const auto f = udp_frame(kToUs, SocketAddress{ip(source), 40000}, kListen, bytes_of("payload"));
+    EXPECT_EQ(udp_error(f), Counter::DropBogusSource) << source;
+  }
+  for (const char* source : {"::", "::1", "ff02::1", "ff05::1:3", "::ffff:198.51.100.10", "::198.51.100.10",
+                             "2001:db8:1::1" /* ours */}) {
+    const auto f = udp_frame(kToUs, SocketAddress{ip(source), 40000}, kListen6, bytes_of("payload"));
+    EXPECT_EQ(udp_error(f), Counter::DropBogusSource) << source;
+  }
+  // Our neighbours on the link are fine.
+  EXPECT_EQ(udp_error(udp_frame(kToUs, SocketAddress{ip("203.0.113.7"), 1}, kListen, bytes_of("x"))), Counter::RxPackets);
+  EXPECT_EQ(udp_error(udp_frame(kToUs, SocketAddress{ip("2001:db8:1::7"), 1}, kListen6, bytes_of("x"))),
+            Counter::RxPackets);
+}
+
+TEST_F(Parse, AFrameFromAGroupMacIsBogus) {
+  const auto f = udp_frame(Eth{{0x01, 0x00, 0x5E, 0, 0, 1}, kOurMac, std::nullopt}, kClient, kListen, bytes_of("x"));
+  EXPECT_EQ(parse(f).error(), Counter::DropBogusSource);
+}
+
+TEST_F(Parse, OnlyADuplicateAddressDetectionProbeMayComeFromTheUnspecifiedAddress) {
+  std::vector<uint8_t> ns = {135, 0, 0, 0, 0, 0, 0, 0};
+  const auto target = ip("2001:db8:1::1");
+  ns.insert(ns.end(), target.bytes.begin(), target.bytes.end());
+  auto f = ethernet(Eth{kSenderMac, {0x33, 0x33, 0xFF, 0x00, 0x00, 0x01}, std::nullopt}, 0x86DD);
+  const auto probe = ip_packet(ip("::"), ip("ff02::1:ff00:1"), 58, ns);
+  f.insert(f.end(), probe.begin(), probe.end());
+  EXPECT_TRUE(parse(f));
+
+  std::vector<uint8_t> echo = {128, 0, 0, 0, 0, 1, 0, 1};
+  auto g = ethernet(kToUs, 0x86DD);
+  const auto ping = ip_packet(ip("::"), ip("2001:db8:1::1"), 58, echo);
+  g.insert(g.end(), ping.begin(), ping.end());
+  EXPECT_EQ(parse(g).error(), Counter::DropBogusSource);
+}
+
 TEST_F(Parse, UnknownEthertypeIsCounted) {
   auto f = ethernet(kToUs, 0x88CC);  // LLDP
   f.resize(60);
