@@ -123,7 +123,7 @@ enum class CommandKind : uint8_t {
 
 // One element of a "cmd.<lcore>" ring. Which address fields mean what
 // depends on `kind` (see the make_* helpers, the only way to build one):
-//   CreateAllocation: port, expiry_ns, relay_v4, relay_v6, client, listen
+//   CreateAllocation: port, expiry_ns, relay_v4, relay_v6, client, listen, owner
 //   UpdateAllocation: port, expiry_ns
 //   FreeAllocation:   port
 //   InstallChannel:   channel, expiry_ns, client, listen, peer, relay
@@ -146,18 +146,23 @@ struct CommandMessage {
   WireSocketAddress listen;
   WireSocketAddress peer;
   WireSocketAddress relay;
+  // Who owns the allocation (core::OwnerId: a hash of the owner's salt;
+  // 0 = unknown). The data plane never reads it; it keeps it so that a
+  // restarted control plane knows whom a dumped allocation belongs to.
+  uint64_t owner = 0;
 };
 static_assert(std::is_trivially_copyable_v<CommandMessage>);
 static_assert(std::is_standard_layout_v<CommandMessage>);
-static_assert(sizeof(CommandMessage) == 136);
+static_assert(sizeof(CommandMessage) == 144);
 static_assert(sizeof(CommandMessage) % 4 == 0, "rte_ring_create_elem needs a multiple of 4");
 static_assert(offsetof(CommandMessage, expiry_ns) == 8);
 static_assert(offsetof(CommandMessage, dump_id) == 6);
+static_assert(offsetof(CommandMessage, owner) == 136);
 constexpr size_t kCommandElementSize = sizeof(CommandMessage);
 
 inline CommandMessage make_create_allocation(AllocationPort port, const std::optional<SocketAddress>& relay_v4,
                                              const std::optional<SocketAddress>& relay_v6,
-                                             const ClientFiveTuple& client, Instant expiry) {
+                                             const ClientFiveTuple& client, Instant expiry, uint64_t owner = 0) {
   CommandMessage m;
   m.kind = CommandKind::CreateAllocation;
   m.port = port.value;
@@ -166,6 +171,7 @@ inline CommandMessage make_create_allocation(AllocationPort port, const std::opt
   m.relay_v6 = to_wire(relay_v6);
   m.client = to_wire(client.client.value);
   m.listen = to_wire(client.listen.value);
+  m.owner = owner;
   return m;
 }
 inline CommandMessage make_update_allocation(AllocationPort port, Instant expiry) {

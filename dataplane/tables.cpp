@@ -113,7 +113,7 @@ Applied ForwardingTables::create_allocation(const CommandMessage& m, const TscCl
   ++a->generation;
   a->live = true;
   a->deadline_tsc = clock.deadline(m.expiry_ns);
-  origins_[m.port - me_.min_allocation_port] = {m.client, m.listen, v4, v6};
+  origins_[m.port - me_.min_allocation_port] = {m.client, m.listen, v4, v6, m.owner};
   index_client(m.port, true);
   return Applied::Ok;
 }
@@ -242,6 +242,7 @@ std::optional<CommandMessage> ForwardingTables::allocation_message(uint64_t inde
   if (o.relay_v6) m.relay_v6 = ours(Family::V6, m.port);
   m.client = o.client;
   m.listen = o.listen;
+  m.owner = o.owner;
   return m;
 }
 

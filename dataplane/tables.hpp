@@ -122,6 +122,7 @@ struct AllocationOrigin {
   ring_abi::WireSocketAddress listen;
   bool relay_v4 = false;
   bool relay_v6 = false;
+  uint64_t owner = 0;  // CommandMessage::owner, handed back as it came
 };
 
 // Where a dump stands between two worker iterations: allocation ports

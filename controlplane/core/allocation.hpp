@@ -10,6 +10,7 @@
 
 #include "common/net_types.hpp"
 #include "common/time.hpp"
+#include "controlplane/core/command.hpp"
 #include "controlplane/core/fast_hash.hpp"
 #include "controlplane/core/stun/credentials.hpp"
 #include "controlplane/core/stun/integrity_key.hpp"
@@ -58,6 +59,9 @@ struct Owner {
   }
 };
 
+// The OwnerId of the user a salt names.
+OwnerId owner_id_of(std::string_view salt);
+
 struct Allocation {
   AllocationPort port;
   ClientFiveTuple client;
@@ -65,9 +69,12 @@ struct Allocation {
   std::optional<SocketAddress> relay_v6;
   Instant expiry;
   TimerId timer = kNoTimer;
-  // Null for an allocation restored from the data plane until its first
-  // authenticated request names the owner.
+  // Null for an allocation restored from the data plane until its owner's
+  // first authenticated request claims it.
   std::optional<Owner> owner;
+  // Always known: from the owner's salt, or as the data plane recorded it
+  // for a restored allocation, which only a salt of this id may claim.
+  OwnerId owner_id;
   std::vector<Channel> channels;  // linear search: bounded by the channel quota
   std::vector<Permission> permissions;
 

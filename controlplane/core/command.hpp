@@ -21,12 +21,23 @@ struct SendMessage {
   bool operator==(const SendMessage&) const = default;
 };
 
+// Who owns an allocation, in 64 bits: the first 8 bytes of SHA-256 of the
+// owner's salt (owner_id_of in allocation.hpp; the salt names the user, see
+// Owner). The data plane keeps it with the allocation, so a restarted
+// control plane knows whose an adopted allocation is before anyone asks.
+// 0 = unknown: nobody can claim such an allocation.
+struct OwnerId {
+  uint64_t value = 0;
+  bool operator==(const OwnerId&) const = default;
+};
+
 struct CreateAllocation {
   AllocationPort port;
   std::optional<SocketAddress> relay_v4;  // relay IPv4 address : port
   std::optional<SocketAddress> relay_v6;  // relay IPv6 address : port
   ClientFiveTuple client;
   Instant expiry;
+  OwnerId owner{};
   bool operator==(const CreateAllocation&) const = default;
 };
 

@@ -140,7 +140,11 @@ std::optional<RestoreError> Server::restore_allocation(const CreateAllocation& c
   if (by_client_.contains(c.client)) return RestoreError::ClientHasAllocation;
   if (!ports_.take(c.port)) return RestoreError::PortTaken;
   Instant expiry = std::min(c.expiry, now + config_.max_allocation_lifetime);
-  create_allocation(c.port, c.client, c.relay_v4.has_value(), c.relay_v6.has_value(), expiry, nullptr);
+  Allocation& a = create_allocation(c.port, c.client, c.relay_v4.has_value(), c.relay_v6.has_value(), expiry, nullptr);
+  // Charged to its owner at once (whose next Allocate sees it in its quota);
+  // only a request of that owner claims it (owned_allocation).
+  a.owner_id = c.owner;
+  ++unclaimed_[c.owner.value];
   ++stats_.allocations_restored;
   return std::nullopt;
 }

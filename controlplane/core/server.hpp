@@ -168,9 +168,14 @@ class Server {
   Allocation& create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
                                 Instant expiry, const Auth* owner);
   void free_allocation(Allocation& a, Instant now);
-  // The Owner of `auth`'s user, counted in users_ until released.
-  Owner retain_owner(const Auth& auth);
-  void release_owner(const Owner& owner);
+  // Makes `auth`'s user the owner of `a`, charged in users_ until released.
+  void assign_owner(Allocation& a, const Auth& auth);
+  // Allocations charged to the user `salt` names: its own and the
+  // restored ones nobody claimed yet whose owner it is.
+  [[nodiscard]] uint32_t charged_to(std::string_view salt) const;
+  // Ends one charge of an allocation: to `user` (a key of users_) or, when
+  // null, to the unclaimed owner `id`; and to `client_ip`.
+  void release_charge(const std::string* user, OwnerId id, const IpAddress& client_ip);
 
   // ChannelBind and CreatePermission (server_channels.cpp).
   void handle_channel_bind(const Request& r, const Auth& auth);
@@ -217,7 +222,16 @@ class Server {
     const auto it = by_client_.find(client);
     return it == by_client_.end() ? nullptr : &it->second;
   }
-  std::unordered_map<std::string, uint32_t, TransparentHash, std::equal_to<>> users_;  // allocations per salt
+  // A user's (a salt's, see Owner) allocations, against
+  // quotas.allocations_per_user; its OwnerId is worked out once.
+  struct UserCharge {
+    uint32_t allocations = 0;
+    OwnerId id;
+  };
+  std::unordered_map<std::string, UserCharge, TransparentHash, std::equal_to<>> users_;
+  // Restored allocations by the owner the data plane recorded, until the
+  // owner's first request claims them (then in users_).
+  std::unordered_map<uint64_t, uint32_t> unclaimed_;
   std::unordered_map<IpAddress, uint32_t, IpHash, IpEqual> client_ips_;  // allocations per IP
   struct Reservation {
     AllocationPort port;

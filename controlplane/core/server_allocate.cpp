@@ -57,10 +57,8 @@ std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::st
     return code;
   };
   if (q.allocations_total && by_client_.size() >= q.allocations_total) return reject(Quota::Total, kInsufficientCapacity);
-  if (q.allocations_per_user) {
-    auto it = users_.find(salt);
-    if (it != users_.end() && it->second >= q.allocations_per_user) return reject(Quota::PerUser, kAllocationQuotaReached);
-  }
+  if (q.allocations_per_user && charged_to(salt) >= q.allocations_per_user)
+    return reject(Quota::PerUser, kAllocationQuotaReached);
   if (q.allocations_per_client_ip) {
     auto it = client_ips_.find(r.client.client.value.ip);
     if (it != client_ips_.end() && it->second >= q.allocations_per_client_ip)
@@ -140,7 +138,7 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   Instant expiry = r.now + granted_lifetime(*lifetime, false);
   Allocation& a = create_allocation(grant->port, r.client, want.v4, want.v6, expiry, &auth);
   ++stats_.allocations_created;
-  emit(CreateAllocation{a.port, a.relay_v4, a.relay_v6, a.client, a.expiry});
+  emit(CreateAllocation{a.port, a.relay_v4, a.relay_v6, a.client, a.expiry, a.owner_id});
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(a.expiry - r.now);
   respond(r, 0, &auth, [&](stun::Builder& b) {
     if (a.relay_v4) b.add_xor_relayed_address({config_.advertised_v4.value_or(a.relay_v4->ip), a.relay_v4->port});
@@ -175,16 +173,33 @@ void Server::handle_refresh(const Request& r, const Auth& auth) {
   respond(r, 0, &auth, [&](stun::Builder& b) { b.add_lifetime(seconds); }, deleting ? Remember::Yes : Remember::No);
 }
 
-Owner Server::retain_owner(const Auth& auth) {
+void Server::assign_owner(Allocation& a, const Auth& auth) {
   auto it = users_.find(auth.parts.salt);
-  if (it == users_.end()) it = users_.emplace(std::string(auth.parts.salt), 0).first;
-  ++it->second;
-  return Owner{&it->first, auth.key, static_cast<uint16_t>(auth.username.size()), auth.parts.expiry_unix_seconds};
+  if (it == users_.end())
+    it = users_.emplace(std::string(auth.parts.salt), UserCharge{0, owner_id_of(auth.parts.salt)}).first;
+  ++it->second.allocations;
+  a.owner = Owner{&it->first, auth.key, static_cast<uint16_t>(auth.username.size()), auth.parts.expiry_unix_seconds};
+  a.owner_id = it->second.id;
 }
 
-void Server::release_owner(const Owner& owner) {
-  auto it = users_.find(*owner.salt);
-  if (it != users_.end() && --it->second == 0) users_.erase(it);
+uint32_t Server::charged_to(std::string_view salt) const {
+  const auto user = users_.find(salt);
+  uint32_t charged = user == users_.end() ? 0 : user->second.allocations;
+  // Hashing the salt is paid only while restored allocations wait for their owners.
+  if (!unclaimed_.empty()) {
+    const OwnerId id = user == users_.end() ? owner_id_of(salt) : user->second.id;
+    if (const auto restored = unclaimed_.find(id.value); restored != unclaimed_.end()) charged += restored->second;
+  }
+  return charged;
+}
+
+void Server::release_charge(const std::string* user, OwnerId id, const IpAddress& client_ip) {
+  if (user) {
+    if (auto it = users_.find(*user); it != users_.end() && --it->second.allocations == 0) users_.erase(it);
+  } else if (auto it = unclaimed_.find(id.value); it != unclaimed_.end() && --it->second == 0) {
+    unclaimed_.erase(it);
+  }
+  if (auto ip = client_ips_.find(client_ip); ip != client_ips_.end() && --ip->second == 0) client_ips_.erase(ip);
 }
 
 Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
@@ -196,7 +211,7 @@ Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple
   if (v4) a.relay_v4 = SocketAddress{*config_.relay_v4, port.value};
   if (v6) a.relay_v6 = SocketAddress{*config_.relay_v6, port.value};
   a.expiry = expiry;
-  if (owner) a.owner = retain_owner(*owner);
+  if (owner) assign_owner(a, *owner);
   ++client_ips_[client.client.value.ip];
   a.timer = timers_.schedule(expiry, TimerKey{TimerKind::Allocation, port.value});
   stats_.active_allocations_v4 += v4;
@@ -221,17 +236,15 @@ void Server::free_allocation(Allocation& a, Instant now) {
   }
   timers_.cancel(a.timer);
   emit(FreeAllocation{a.port});
+  stats_.active_allocations_v4 -= a.relay_v4.has_value();
+  stats_.active_allocations_v6 -= a.relay_v6.has_value();
   if (hold_until > now) {
     timers_.schedule(hold_until, TimerKey{TimerKind::PortHold, a.port.value});
     ++stats_.held_ports;
   } else {
     ports_.release(a.port);
   }
-  stats_.active_allocations_v4 -= a.relay_v4.has_value();
-  stats_.active_allocations_v6 -= a.relay_v6.has_value();
-  if (a.owner) release_owner(*a.owner);
-  auto ip = client_ips_.find(a.client.client.value.ip);
-  if (ip != client_ips_.end() && --ip->second == 0) client_ips_.erase(ip);
+  release_charge(a.owner ? a.owner->salt : nullptr, a.owner_id, a.client.client.value.ip);
   port_slot(a.port) = nullptr;
   ClientFiveTuple key = a.client;
   by_client_.erase(key);  // `a` dies here

@@ -12,7 +12,7 @@ std::optional<ring_abi::CommandMessage> to_command_message(const core::Command& 
         if constexpr (std::is_same_v<C, core::SendMessage>) {
           return std::nullopt;
         } else if constexpr (std::is_same_v<C, core::CreateAllocation>) {
-          return ring_abi::make_create_allocation(c.port, c.relay_v4, c.relay_v6, c.client, c.expiry);
+          return ring_abi::make_create_allocation(c.port, c.relay_v4, c.relay_v6, c.client, c.expiry, c.owner.value);
         } else if constexpr (std::is_same_v<C, core::UpdateAllocation>) {
           return ring_abi::make_update_allocation(c.port, c.expiry);
         } else if constexpr (std::is_same_v<C, core::FreeAllocation>) {

@@ -33,7 +33,7 @@ class CommandRing {
 class CommandFanout {
  public:
   // Sized for a burst of installs while a worker is stalled: 16 Ki messages
-  // of 136 bytes is ~2 MiB per ring, the same as ring_abi::kCommandRingSize.
+  // of 144 bytes is ~2.3 MiB per ring, the same as ring_abi::kCommandRingSize.
   static constexpr size_t kDefaultWaitingCapacity = 16384;
 
   explicit CommandFanout(std::vector<std::reference_wrapper<CommandRing>> rings,

@@ -49,7 +49,8 @@ void StateRestore::adopt_allocation(const CommandMessage& m, Instant now) {
     ++report_.malformed;
     return;
   }
-  const core::CreateAllocation c{AllocationPort{m.port}, relay_v4, relay_v6, *client, Instant::from_ns(m.expiry_ns)};
+  const core::CreateAllocation c{AllocationPort{m.port}, relay_v4, relay_v6, *client, Instant::from_ns(m.expiry_ns),
+                                 core::OwnerId{m.owner}};
   if (const auto refused = server_.restore_allocation(c, now)) {
     ++report_.refused_allocations[*refused];
     if (leaves_orphan(*refused)) report_.orphans.push_back(c.port);

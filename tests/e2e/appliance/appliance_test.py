@@ -137,7 +137,9 @@ def scenario_stream_across_restart() -> None:
     on stdin, refreshes its allocation and channel (one 401/438 for the nonce
     the new control plane never issued, then success) and tries two new
     allocations in the relay's two-port range: the first must get the other
-    port, the second must be refused (508), since our port is still live."""
+    port, the second must be refused (508), since our port is still live.
+    Before that, another user on our very socket (as a spoofed source would
+    be) gets 441: the adopted allocation kept its owner."""
     import select
 
     seconds = float(os.environ["STREAM_SECONDS"])
@@ -149,6 +151,15 @@ def scenario_stream_across_restart() -> None:
         def on_restart() -> None:
             if not (select.select([sys.stdin], [], [], 0)[0] and sys.stdin.readline().strip() == "restarted"):
                 return
+            user, password = mint_credentials(os.environ["SECRET"], salt="imposter")
+            imposter = TurnClient((RELAY4, PORT), user, password)
+            imposter.sock.close()
+            imposter.sock = c.sock  # no ChannelData in flight: stream_echo waits for each echo
+            try:
+                imposter.refresh(600)
+                raise AssertionError("another user refreshed the adopted allocation")
+            except TurnError as e:
+                assert e.code == 441, e.code
             challenges_before = len(c.challenges)
             c.refresh(600)
             c.channel_bind(0x4000, p4.addr)
@@ -163,8 +174,8 @@ def scenario_stream_across_restart() -> None:
                 raise AssertionError("a third allocation fit in a two-port range")
             except TurnError as e:
                 assert e.code == 508, e.code
-            print(f"refreshed after {answered[0]}; new allocation got {theirs[1]}, ours is {ours[1]}; "
-                  f"the next was refused with 508", flush=True)
+            print(f"another user got 441; refreshed after {answered[0]}; new allocation got {theirs[1]}, "
+                  f"ours is {ours[1]}; the next was refused with 508", flush=True)
 
         sent, back = c.stream_echo(0x4000, seconds, between=on_restart)
         print(f"sent={sent} echoed={back}", flush=True)

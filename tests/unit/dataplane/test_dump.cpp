@@ -74,6 +74,24 @@ TEST_F(DumpTest, AnAllocationWithAChannelDumpsAsCreateThenInstallThenDumpEndAllT
   EXPECT_EQ(dump[2].kind, CommandKind::DumpEnd);
 }
 
+TEST_F(DumpTest, TheOwnerAnAllocationWasCreatedWithIsDumpedWithIt) {
+  constexpr uint64_t kOwner = 0x0123'4567'89ab'cdef;  // core::OwnerId, opaque here
+  ASSERT_EQ(apply(ring_abi::make_create_allocation(
+                AllocationPort{50000}, SocketAddress{ip("203.0.113.1"), 50000}, std::nullopt,
+                ClientFiveTuple{ClientSocket{client()}, ListenSocket{sock("203.0.113.1:3478")}},
+                Instant::from_ns(now + 600 * kSecond), kOwner)),
+            Applied::Ok);
+  allocate(50001, sock("192.0.2.11:40000"));  // no owner recorded
+
+  const auto dump = dump_all();
+
+  ASSERT_EQ(dump.size(), 3u);
+  EXPECT_EQ(dump[0].port, 50000);
+  EXPECT_EQ(dump[0].owner, kOwner);
+  EXPECT_EQ(dump[1].port, 50001);
+  EXPECT_EQ(dump[1].owner, 0u);
+}
+
 TEST_F(DumpTest, AnEmptyReplicaDumpsOnlyDumpEnd) {
   const auto dump = dump_all();
   ASSERT_EQ(dump.size(), 1u);

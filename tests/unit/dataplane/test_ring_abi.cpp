@@ -39,6 +39,11 @@ TEST(RingAbi, CreateAllocationMayOmitOneRelayFamily) {
                                         std::nullopt, client, Instant::from_ns(5));
   EXPECT_TRUE(from_wire(m.relay_v4));
   EXPECT_FALSE(from_wire(m.relay_v6));
+  EXPECT_EQ(m.owner, 0u);  // unknown unless given
+  EXPECT_EQ(make_create_allocation(AllocationPort{50000}, std::nullopt, *SocketAddress::parse("[2001:db8::1]:50000"),
+                                   client, Instant::from_ns(5), 42)
+                .owner,
+            42u);
 }
 
 TEST(RingAbi, NamesCarryTheDeploymentPrefix) {

@@ -24,8 +24,9 @@ CommandMessage message_of(const core::Command& c) {
   return m.value_or(CommandMessage{});
 }
 
-TEST(CommandMessage, CreateAllocationCarriesPortExpiryBothRelayAddressesAndTheClient) {
-  auto m = message_of(core::CreateAllocation{AllocationPort{50000}, kRelay4, kRelay6, kClient, at(600)});
+TEST(CommandMessage, CreateAllocationCarriesPortExpiryBothRelayAddressesTheClientAndTheOwner) {
+  auto m = message_of(
+      core::CreateAllocation{AllocationPort{50000}, kRelay4, kRelay6, kClient, at(600), core::OwnerId{0xfeed}});
   EXPECT_EQ(m.kind, CommandKind::CreateAllocation);
   EXPECT_EQ(m.port, 50000);
   EXPECT_EQ(m.expiry_ns, 600'000'000'000u);
@@ -34,6 +35,7 @@ TEST(CommandMessage, CreateAllocationCarriesPortExpiryBothRelayAddressesAndTheCl
   EXPECT_EQ(from_wire(m.client), kClient.client.value);
   EXPECT_EQ(from_wire(m.listen), kClient.listen.value);
   EXPECT_EQ(from_wire(m.peer), std::nullopt);
+  EXPECT_EQ(m.owner, 0xfeedu);
 }
 
 TEST(CommandMessage, SingleFamilyAllocationLeavesTheOtherRelayAddressAbsent) {

@@ -5,6 +5,9 @@
 
 #include <cstring>
 #include <deque>
+#include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
 
 #include "controlplane/process/state_restore.hpp"
@@ -113,6 +116,54 @@ TEST_F(StateRestoreTest, AnAllocationAndItsChannelInTheDumpAreAdoptedAndTheirPor
   EXPECT_EQ(server.allocation_count(), 1u);
   EXPECT_FALSE(server.mark_port_taken(AllocationPort{50000}));  // a new allocation cannot get it
   EXPECT_TRUE(server.next_command() == std::nullopt);          // adopting emits nothing
+}
+
+// An authenticated Allocate of the portal user `salt` from `from` (a 401
+// first, for the nonce); the answer's error code, 0 for success.
+uint16_t allocate_as(core::Server& server, std::string_view salt, ClientSocket from, Instant now) {
+  const uint64_t expiry = 1'700'000'000 + 3600;
+  const std::string username = std::to_string(expiry) + ":" + std::string(salt);
+  const auto key = stun::long_term_key(username, "firezone", stun::mint_password("secret", expiry, salt));
+  std::string nonce;
+  uint16_t code = 0;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::vector<uint8_t> buf(512);
+    stun::TransactionId id{};
+    id[0] = static_cast<uint8_t>(attempt + 1);
+    stun::Builder b(buf, stun::Method::Allocate, stun::MessageClass::Request, id);
+    b.add_requested_transport(stun::kTransportUdp);
+    b.add_username(username).add_realm("firezone");
+    if (!nonce.empty()) b.add_nonce(nonce);
+    b.add_message_integrity(key);
+    b.add_fingerprint();
+    buf.resize(*b.finish());
+    server.handle_client_input(buf, from, kAlice.listen, now);
+    while (auto c = server.next_command()) {
+      const auto* sent = std::get_if<core::SendMessage>(&*c);
+      if (sent == nullptr) continue;
+      const auto msg = stun::parse(sent->bytes);
+      if (!msg) return 0xffff;
+      if (auto n = msg->nonce(); n.ok() && *n) nonce = std::string(**n);
+      const auto e = msg->error_code();
+      code = e.ok() && *e ? (*e)->code : 0;
+    }
+  }
+  return code;
+}
+
+TEST_F(StateRestoreTest, AnAdoptedAllocationCountsAgainstTheQuotaOfTheOwnerTheDumpNames) {
+  core::ServerConfig config = server_config();
+  config.quotas.allocations_per_user = 1;
+  core::Server quota_server{config, 7};
+  quota_server.set_wall_clock(at(0), std::chrono::seconds(1'700'000'000));
+  StateRestore restore(quota_server, kId);
+  CommandMessage alices = allocation(50000, kAlice, 400);
+  alices.owner = core::owner_id_of("alice").value;
+  EXPECT_FALSE(restore.take(alices, at(100)));
+  ASSERT_EQ(restore.report().allocations, 1u);
+
+  EXPECT_EQ(allocate_as(quota_server, "alice", ClientSocket{sa("192.0.2.99:40000")}, at(101)), 486);
+  EXPECT_EQ(allocate_as(quota_server, "bob", ClientSocket{sa("192.0.2.99:40001")}, at(101)), 0);
 }
 
 TEST_F(StateRestoreTest, PermissionsInTheDumpAreAdoptedOrRefusedByReason) {

@@ -1,10 +1,11 @@
 // The Server's building blocks on their own: ports, nonces, peer policy,
-// randomness, the key cache, stats names, configuration checks.
+// randomness, the key cache, stats names, owner ids, configuration checks.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <set>
 
+#include "controlplane/core/allocation.hpp"
 #include "controlplane/core/key_cache.hpp"
 #include "controlplane/core/nonce_store.hpp"
 #include "controlplane/core/peer_policy.hpp"
@@ -336,6 +337,13 @@ TEST(Stats, NamesAreSnakeCasePrometheusLabels) {
       EXPECT_TRUE(std::islower(ch) || ch == '_') << ch;
     }
   }
+}
+
+TEST(OwnerId, IsTheFirstEightBytesOfTheSaltsSha256SoEveryVersionAgrees) {
+  // The data plane keeps it across control-plane restarts and upgrades.
+  EXPECT_EQ(owner_id_of("abc").value, 0xeacf018fbf1678baull);  // SHA-256("abc") = ba7816bf 8f01cfea ...
+  EXPECT_EQ(owner_id_of("fixture_salt").value, 0xe367f27fba66d704ull);
+  EXPECT_NE(owner_id_of("fixture_salt"), owner_id_of("fixture_salu"));
 }
 
 TEST(ServerConfig, ValidationNamesTheFirstProblem) {

@@ -123,10 +123,11 @@ TEST_F(ServerTest, PermissionQuotaPerAllocationIsAnsweredWith508) {
 }
 
 struct RestoreTest : ServerTest {
+  // As the data plane dumps it: the fixture's user (salt) owns it.
   CreateAllocation installed{AllocationPort{50010}, addr("203.0.113.1:50010"), addr("[2001:db8::1]:50010"),
                              ClientFiveTuple{ClientSocket{addr("198.51.100.10:40000")},
                                              ListenSocket{addr("203.0.113.1:3478")}},
-                             at(500)};
+                             at(500), owner_id_of("fixture_salt")};
   InstallChannel channel{installed.client, ChannelNumber{0x4000}, PeerSocket{addr("192.0.2.20:5000")},
                          addr("203.0.113.1:50010"), at(300)};
 };
@@ -160,11 +161,76 @@ TEST_F(RestoreTest, RestoredAllocationIsRefreshedAfterTheClientGetsAFreshNonce) 
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(std::get<UpdateAllocation>(out[0]), (UpdateAllocation{installed.port, at(702)}));
   expect_success(out[1]);
-  // The first user to authenticate owns it from now on.
+}
+
+TEST_F(RestoreTest, OnlyTheOwnerTheDataPlaneRecordedClaimsARestoredAllocation) {
+  ASSERT_EQ(server().restore_allocation(installed, at(100)), std::nullopt);
+  // Another valid user on the allocation's 5-tuple (a spoofed source, say)
+  // before the owner came back: 441, and the allocation stays unclaimed.
   Credentials other = portal_credentials(kUnixAtBoot + 3600, "other");
+  auto out = call_from(client, other, Method::Refresh, {}, at(101));
+  ASSERT_EQ(out.size(), 1u);
+  expect_signed_error(out[0], 441, other);
+  out = call_from(client, other, Method::ChannelBind, [](stun::Builder& b) {
+    b.add_channel_number(ChannelNumber{0x4001}).add_xor_peer_address(addr("192.0.2.21:5000"));
+  }, at(101));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 441);
+  EXPECT_EQ(server().stats().auth_failure(AuthFailure::WrongCredentials), 2u);
+  // The owner, under a username of its salt, claims it.
+  out = call(Method::Refresh, {}, at(102));
+  ASSERT_EQ(out.size(), 2u);
+  expect_signed_success(out[1], creds);
   out = call_from(client, other, Method::Refresh, {}, at(103));
   ASSERT_EQ(out.size(), 1u);
   expect_error(out[0], 441);
+}
+
+TEST_F(RestoreTest, ARestoredAllocationCountsAgainstItsOwnersQuotasAtOnceAndOnceOnly) {
+  config.quotas.allocations_per_user = 2;
+  config.quotas.allocations_per_client_ip = 2;
+  ASSERT_EQ(server().restore_allocation(installed, at(0)), std::nullopt);
+  // The owner from another address: the restored one is its first.
+  client = ClientSocket{addr("192.0.2.50:40000")};
+  ASSERT_EQ(allocate(at(1)).size(), 2u);
+  client = ClientSocket{addr("192.0.2.50:40001")};
+  auto out = allocate(at(1));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 486);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PerUser), 1u);
+  // Another user behind the restored allocation's address: its IP has one.
+  Credentials other = portal_credentials(kUnixAtBoot + 3600, "other");
+  const ClientSocket same_ip{addr("198.51.100.10:40001")};
+  ASSERT_EQ(call_from(same_ip, other, Method::Allocate, udp(), at(2)).size(), 2u);
+  out = call_from(ClientSocket{addr("198.51.100.10:40002")}, other, Method::Allocate, udp(), at(2));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 486);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PerClientIp), 1u);
+  // Claimed, it is charged to the owner's user instead, not twice: after
+  // the owner deletes its other allocation there is room for one more.
+  client = ClientSocket{addr("198.51.100.10:40000")};
+  ASSERT_EQ(call(Method::Refresh, {}, at(3)).size(), 2u);
+  client = ClientSocket{addr("192.0.2.50:40000")};
+  auto zero = [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); };
+  ASSERT_EQ(call(Method::Refresh, zero, at(4)).size(), 2u);
+  client = ClientSocket{addr("192.0.2.50:40001")};
+  EXPECT_EQ(allocate(at(5)).size(), 2u);
+  client = ClientSocket{addr("192.0.2.50:40002")};
+  out = allocate(at(5));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 486);
+}
+
+TEST_F(RestoreTest, ARestoredAllocationWithoutARecordedOwnerIsClaimedByNobody) {
+  installed.owner = OwnerId{};
+  ASSERT_EQ(server().restore_allocation(installed, at(0)), std::nullopt);
+  auto out = call(Method::Refresh, {}, at(1));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 441);
+  // It still ends at its expiry, and its port with it.
+  out = tick(at(500));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<FreeAllocation>(out[0]), FreeAllocation{installed.port});
 }
 
 TEST_F(RestoreTest, ReportsThatDoNotFitAreRefusedWithAReason) {
