@@ -768,11 +768,12 @@ const std::vector<Key>& schema() {
        "the relay's subnet by design (the demo, test topologies).",
        boolean(FIELD(relay.deny_on_link))},
       {"quotas.max_allocations_per_username", "--max-allocations-per-username",
-       "Allocations one user may hold; usernames with the same salt (after the ':') are one user "
+       "Allocations one user may hold, counting the ports its ended allocations still hold (RFC "
+       "8656 §12, up to 5 minutes); usernames with the same salt (after the ':') are one user "
        "(0 = unlimited).",
        integer(FIELD(quotas.max_allocations_per_username), 0, UINT32_MAX)},
       {"quotas.max_allocations_per_client_ip", "--max-allocations-per-client-ip",
-       "Allocations one client IP address may hold (0 = unlimited).",
+       "Allocations one client IP address may hold, held ports included (0 = unlimited).",
        integer(FIELD(quotas.max_allocations_per_client_ip), 0, UINT32_MAX)},
       {"quotas.max_allocations", "--max-allocations",
        "Allocations of the whole relay (0 = bounded only by the port range).",

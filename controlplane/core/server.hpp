@@ -170,12 +170,15 @@ class Server {
   void free_allocation(Allocation& a, Instant now);
   // Makes `auth`'s user the owner of `a`, charged in users_ until released.
   void assign_owner(Allocation& a, const Auth& auth);
-  // Allocations charged to the user `salt` names: its own and the
-  // restored ones nobody claimed yet whose owner it is.
+  // Allocations and held ports charged to the user `salt` names: its own
+  // and the restored ones nobody claimed yet whose owner it is.
   [[nodiscard]] uint32_t charged_to(std::string_view salt) const;
-  // Ends one charge of an allocation: to `user` (a key of users_) or, when
-  // null, to the unclaimed owner `id`; and to `client_ip`.
+  // Ends one charge of an allocation or a held port: to `user` (a key of
+  // users_) or, when null, to the unclaimed owner `id`; and to `client_ip`.
   void release_charge(const std::string* user, OwnerId id, const IpAddress& client_ip);
+  // Keeps `a`'s port out of use until `until`, still charged (see PortHold).
+  void hold_port(const Allocation& a, Instant until);
+  void end_hold(uint16_t port);
 
   // ChannelBind and CreatePermission (server_channels.cpp).
   void handle_channel_bind(const Request& r, const Auth& auth);
@@ -222,17 +225,33 @@ class Server {
     const auto it = by_client_.find(client);
     return it == by_client_.end() ? nullptr : &it->second;
   }
-  // A user's (a salt's, see Owner) allocations, against
+  // A user's (a salt's, see Owner) allocations and held ports, against
   // quotas.allocations_per_user; its OwnerId is worked out once.
   struct UserCharge {
     uint32_t allocations = 0;
     OwnerId id;
   };
   std::unordered_map<std::string, UserCharge, TransparentHash, std::equal_to<>> users_;
-  // Restored allocations by the owner the data plane recorded, until the
-  // owner's first request claims them (then in users_).
+  // Restored allocations and their held ports by the owner the data plane
+  // recorded, until the owner's first request claims them (then in users_).
   std::unordered_map<uint64_t, uint32_t> unclaimed_;
-  std::unordered_map<IpAddress, uint32_t, IpHash, IpEqual> client_ips_;  // allocations per IP
+  std::unordered_map<IpAddress, uint32_t, IpHash, IpEqual> client_ips_;  // allocations and held ports per IP
+  // A port kept out of use after its allocation ended (RFC 8656 §12),
+  // still charged to the allocation's user and client IP: one socket
+  // looping Allocate, ChannelBind, Refresh 0 holds no more ports than its
+  // user may have allocations.
+  struct PortHold {
+    TimerId timer;
+    uint64_t sequence;        // tells this hold from an earlier one of its port in hold_order_
+    const std::string* user;  // a key of users_, or null: charged in unclaimed_ by owner_id
+    OwnerId owner_id;
+    IpAddress client_ip;
+  };
+  std::unordered_map<uint16_t, PortHold> holds_;
+  // (port, sequence) in the order the holds began; ended ones are dropped
+  // from the front, so front() is always the oldest hold still running.
+  std::deque<std::pair<uint16_t, uint64_t>> hold_order_;
+  uint64_t holds_begun_ = 0;
   struct Reservation {
     AllocationPort port;
     TimerId timer;

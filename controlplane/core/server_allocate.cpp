@@ -221,8 +221,8 @@ Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple
 
 void Server::free_allocation(Allocation& a, Instant now) {
   // RFC 8656 §12: numbers and peers stay reserved 5 minutes after a binding
-  // ends; holding the port as long keeps a late ChannelData from reaching
-  // the port's next owner.
+  // ends; holding the port as long keeps a late datagram from its peers
+  // from reaching the port's next owner.
   Instant hold_until = now;
   for (const Channel& c : a.channels) {
     timers_.cancel(c.timer);
@@ -239,12 +239,11 @@ void Server::free_allocation(Allocation& a, Instant now) {
   stats_.active_allocations_v4 -= a.relay_v4.has_value();
   stats_.active_allocations_v6 -= a.relay_v6.has_value();
   if (hold_until > now) {
-    timers_.schedule(hold_until, TimerKey{TimerKind::PortHold, a.port.value});
-    ++stats_.held_ports;
+    hold_port(a, hold_until);  // the charges go with the hold
   } else {
     ports_.release(a.port);
+    release_charge(a.owner ? a.owner->salt : nullptr, a.owner_id, a.client.client.value.ip);
   }
-  release_charge(a.owner ? a.owner->salt : nullptr, a.owner_id, a.client.client.value.ip);
   port_slot(a.port) = nullptr;
   ClientFiveTuple key = a.client;
   by_client_.erase(key);  // `a` dies here

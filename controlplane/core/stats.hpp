@@ -99,6 +99,8 @@ struct Stats {
   uint64_t channels_bound = 0;
   uint64_t channels_expired = 0;
   uint64_t permissions_created = 0;
+  // Holds ended before their time, so that half the range stays allocatable.
+  uint64_t port_holds_cut_short = 0;
   // Gauges. A dual-family allocation counts in both.
   uint64_t active_allocations_v4 = 0;
   uint64_t active_allocations_v6 = 0;

@@ -32,6 +32,9 @@ void render_allocations(Exposition& out, const core::Stats& s) {
       {"relay_channels_bound_total", "Channel bindings created (RFC 8656 ChannelBind success).", s.channels_bound},
       {"relay_channels_expired_total", "Channel bindings whose lifetime ran out.", s.channels_expired},
       {"relay_permissions_created_total", "Permissions created (RFC 8656 §9).", s.permissions_created},
+      {"relay_port_holds_cut_short_total",
+       "Port holds ended before their 5 minutes so that half the port range stays allocatable.",
+       s.port_holds_cut_short},
       {"relay_stale_nonces_total", "Requests answered 438 Stale Nonce (RFC 8656 §7.2).", s.stale_nonces},
       {"relay_retransmissions_total", "Requests answered again from the response cache.", s.retransmissions},
   };

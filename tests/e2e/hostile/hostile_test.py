@@ -4,9 +4,12 @@ relaying: malformed STUN, unknown comprehension-required attributes, an
 Allocate storm that exhausts a small port range, ChannelData for channels
 nobody bound, peers in denied ranges and a STUN flood beyond the per-source
 rate limit. Every flood is bounded in count, so the test is bounded in time.
+`held_ports` (a relay of its own): users looping Allocate, ChannelBind,
+Refresh 0, each round holding a port for 5 minutes (RFC 8656 §12), never
+keep a second user from allocating.
 
-    hostile_test.py --test hostile        (root namespace: starts the relay)
-    hostile_test.py --scenario hostile    (inside the namespace: all clients)
+    hostile_test.py --test hostile|held_ports      (root namespace: starts the relay)
+    hostile_test.py --scenario hostile|held_ports  (inside the namespace: all clients)
 """
 from __future__ import annotations
 
@@ -42,6 +45,16 @@ STORM_SOURCES = [f"198.51.100.{100 + i}" for i in range(16)]
 STORM_PORTS_PER_SOURCE = 128  # 2048 five-tuples for 64 relay ports
 STORM_FIRST_PORT = 20000
 HOSTILE_ADDRESSES = [FLOODER, CHANNEL_FLOODER, PROBER, *STORM_SOURCES]
+
+# held_ports: 16 ports, 4 allocations per user. Four looping users, one
+# after the other and each from an address of its own (the STUN rate limit
+# is per source), want 16 holds; at most 8 (half the range) are kept.
+HOLD_LOWEST_PORT, HOLD_HIGHEST_PORT = 60100, 60115
+HOLD_QUOTA = 4
+LOOPERS = [f"198.51.100.{60 + i}" for i in range(4)]
+LOOP_ROUNDS = 30
+HOLD_VICTIM = "198.51.100.70"
+HOLD_ADDRESSES = [*LOOPERS, HOLD_VICTIM]
 
 FLOOD_DATAGRAMS = 20_000  # far beyond dataplane.stun_burst_per_source (100)
 FLOOD_RATE = 20_000  # per second; 100 times dataplane.stun_rate_per_source
@@ -236,7 +249,41 @@ def scenario_hostile() -> None:
     assert legit.bindings > 20 and legit.binding_failures == 0, "Binding went unanswered under attack"
 
 
-SCENARIOS = {"hostile": scenario_hostile}
+def allocate_bind_delete(ip: str, salt: str, rounds: int) -> Counter:
+    """The loop of one socket and one username: Allocate, ChannelBind,
+    Refresh 0. Each completed round leaves a port held for 5 minutes."""
+    outcomes: Counter = Counter()
+    with client(ip, salt=salt) as c:
+        for _ in range(rounds):
+            try:
+                c.allocate()
+                c.channel_bind(0x4000, (PEER4, 5000))
+                c.refresh(0)
+                outcomes["held"] += 1
+            except TurnError as e:
+                outcomes[str(e.code)] += 1
+            time.sleep(0.01)  # ~4 requests a round: under the per-source rate limit
+    return outcomes
+
+
+def scenario_held_ports() -> None:
+    for i, ip in enumerate(LOOPERS):
+        outcomes = allocate_bind_delete(ip, f"looper{i}", LOOP_ROUNDS)
+        print(f"looper{i}: {dict(outcomes)}", flush=True)
+        # Its holds count against its quota: 4 rounds, then 486. The third
+        # and fourth looper's holds end the first two's early (cap: 8).
+        assert outcomes == Counter({"held": HOLD_QUOTA, "486": LOOP_ROUNDS - HOLD_QUOTA}), outcomes
+    with client(HOLD_VICTIM, salt="victim") as victim:
+        victim.allocate()
+        victim.channel_bind(0x4000, (PEER4, 5000))
+        print(f"victim allocated {victim.relayed[0]} and bound a channel", flush=True)
+    # The first looper's holds were the oldest, ended early: so was its charge.
+    with client(LOOPERS[0], salt="looper0") as again:
+        again.allocate()
+    print("looper0 allocates again", flush=True)
+
+
+SCENARIOS = {"hostile": scenario_hostile, "held_ports": scenario_held_ports}
 
 
 # --- root namespace: the test ----------------------------------------------------
@@ -261,19 +308,43 @@ def test_hostile(relay) -> None:
                                    "to_control_plane_full")))
 
 
+def test_held_ports(relay) -> None:
+    from appliance import metric
+
+    for address in HOLD_ADDRESSES:
+        relay.ns_run(["ip", "-4", "addr", "add", f"{address}/24", "dev", INNER_IF], check=True)
+    print(relay.scenario(Path(__file__), "held_ports", timeout=60), end="")
+    text = relay.metrics()
+    held = metric(text, "relay_ports_held")
+    cut = metric(text, "relay_port_holds_cut_short_total")
+    refused = metric(text, "relay_quota_rejections_total", quota="per_user")
+    ports = HOLD_HIGHEST_PORT - HOLD_LOWEST_PORT + 1
+    assert held == ports // 2 and cut == len(LOOPERS) * HOLD_QUOTA - ports // 2, (held, cut)
+    assert refused >= len(LOOPERS) * (LOOP_ROUNDS - HOLD_QUOTA), refused  # more if a 486 was retransmitted
+    assert metric(text, "relay_requests_total", method="allocate", code="508") == 0
+    print(f"ok: {int(held)} of {ports} ports held, {int(cut)} holds cut short, {int(refused)} x 486")
+
+
+TESTS = {
+    "hostile": (test_hostile, dict(lowest_port=LOWEST_PORT, highest_port=HIGHEST_PORT)),
+    "held_ports": (test_held_ports, dict(lowest_port=HOLD_LOWEST_PORT, highest_port=HOLD_HIGHEST_PORT,
+                                         extra=f"\n[quotas]\nmax_allocations_per_username = {HOLD_QUOTA}\n")),
+}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenario", choices=sorted(SCENARIOS))
-    ap.add_argument("--test", choices=["hostile"])
+    ap.add_argument("--test", choices=sorted(TESTS))
     args = ap.parse_args()
     if args.scenario:
         SCENARIOS[args.scenario]()
         return 0
     from appliance import Appliance
 
-    with Appliance(f"e2h{os.getpid() % 100000}", lowest_port=LOWEST_PORT, highest_port=HIGHEST_PORT,
-                   metrics=True, log_level="info") as relay:
-        test_hostile(relay)
+    test, options = TESTS[args.test]
+    with Appliance(f"e2h{os.getpid() % 100000}", metrics=True, log_level="info", **options) as relay:
+        test(relay)
     return 0
 
 

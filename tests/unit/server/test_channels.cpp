@@ -1,5 +1,7 @@
 // ChannelBind (RFC 8656 §11), CreatePermission (§9), peer policy at the
 // server, channel and allocation expiry (§12, §7).
+#include <set>
+
 #include "tests/unit/server/server_harness.hpp"
 
 namespace relay::core::testing {
@@ -160,21 +162,126 @@ TEST_F(ChannelTest, ARequestAfterTheDeadlineSeesTheAllocationGoneEvenWithoutATic
 
 TEST_F(ServerTest, APortIsNotReusedWhileAChannelOfItsOldAllocationIsHeld) {
   config.port_min = 50000;
-  config.port_max = 50000;
-  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  config.port_max = 50001;
+  auto first = allocate(at(0));
+  ASSERT_EQ(first.size(), 2u);
+  const uint16_t held = std::get<CreateAllocation>(first[0]).port.value;
   ASSERT_EQ(bind(0x4000, "192.0.2.20:5000", at(0)).size(), 3u);
   auto zero = [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); };
   ASSERT_EQ(call(Method::Refresh, zero, at(10)).size(), 3u);
   EXPECT_EQ(server().stats().held_ports, 1u);
-  EXPECT_EQ(server().stats().free_ports, 0u);
+  EXPECT_EQ(server().stats().free_ports, 1u);
   client = ClientSocket{addr("198.51.100.10:40001")};
   auto out = allocate(at(20));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_NE(std::get<CreateAllocation>(out[0]).port.value, held);
+  client = ClientSocket{addr("198.51.100.10:40002")};
+  out = allocate(at(20));
   ASSERT_EQ(out.size(), 1u);
   expect_error(out[0], 508);
   out = allocate(at(310));  // 10 + 300 s
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(std::get<CreateAllocation>(out[0]).port.value, 50000);
+  EXPECT_EQ(std::get<CreateAllocation>(out[0]).port.value, held);
   EXPECT_EQ(server().stats().held_ports, 0u);
+}
+
+// Allocate, ChannelBind, Refresh 0 from one socket: each round holds a port
+// for 5 minutes. The holds stay charged to the user and the client IP.
+struct HoldTest : ServerTest {
+  uint16_t next_client_port = 41000;
+  // One round from a fresh socket of `client`'s IP; the allocated port, or
+  // the error code of the Allocate as a negative number.
+  int allocate_bind_delete(Credentials& who, Instant now) {
+    client = ClientSocket{SocketAddress{client.value.ip, next_client_port++}};
+    auto out = call_from(client, who, Method::Allocate, udp(), now);
+    if (out.size() == 1) return -static_cast<int>(response_of(out[0])->error_code());
+    EXPECT_EQ(out.size(), 2u);
+    const int port = std::get<CreateAllocation>(out.at(0)).port.value;
+    const SocketAddress peer = addr("192.0.2.20:5000");
+    EXPECT_EQ(call_from(client, who, Method::ChannelBind, [&](stun::Builder& b) {
+      b.add_channel_number(ChannelNumber{0x4000}).add_xor_peer_address(peer);
+    }, now).size(), 3u);
+    auto zero = [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); };
+    EXPECT_EQ(call_from(client, who, Method::Refresh, zero, now).size(), 3u);  // RemoveChannel, Free, success
+    return port;
+  }
+};
+
+TEST_F(HoldTest, HeldPortsCountAgainstTheUsersQuotaSoALoopingUserCannotHoldTheRange) {
+  config.port_min = 50000;
+  config.port_max = 50063;
+  config.quotas.allocations_per_user = 4;
+  for (int round = 0; round < 4; ++round) EXPECT_GT(allocate_bind_delete(creds, at(round)), 0);
+  EXPECT_EQ(server().stats().held_ports, 4u);
+  // No allocation is live, yet the user has its 4: every further round 486.
+  for (int round = 4; round < 20; ++round) EXPECT_EQ(allocate_bind_delete(creds, at(round)), -486);
+  EXPECT_EQ(server().stats().held_ports, 4u);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PerUser), 16u);
+  // Another user, from another address, allocates.
+  client = ClientSocket{addr("192.0.2.50:40000")};
+  Credentials other = portal_credentials(kUnixAtBoot + 3600, "other");
+  EXPECT_EQ(call_from(client, other, Method::Allocate, udp(), at(20)).size(), 2u);
+  // The first hold ends 300 s after its round: its charge with it.
+  client = ClientSocket{addr("198.51.100.10:40000")};
+  EXPECT_EQ(allocate_bind_delete(creds, at(299)), -486);
+  EXPECT_GT(allocate_bind_delete(creds, at(300)), 0);
+}
+
+TEST_F(HoldTest, HeldPortsCountAgainstTheClientIpQuota) {
+  config.quotas.allocations_per_client_ip = 1;
+  ASSERT_GT(allocate_bind_delete(creds, at(0)), 0);
+  Credentials other = portal_credentials(kUnixAtBoot + 3600, "other");
+  EXPECT_EQ(allocate_bind_delete(other, at(1)), -486);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PerClientIp), 1u);
+  EXPECT_GT(allocate_bind_delete(other, at(300)), 0);
+}
+
+TEST_F(HoldTest, AtMostHalfTheRangeIsHeldAndTheOldestHoldEndsFirst) {
+  config.port_min = 50000;
+  config.port_max = 50003;
+  const int first = allocate_bind_delete(creds, at(0));
+  const int second = allocate_bind_delete(creds, at(1));
+  ASSERT_GT(first, 0);
+  ASSERT_GT(second, 0);
+  EXPECT_EQ(server().stats().held_ports, 2u);
+  EXPECT_EQ(server().stats().port_holds_cut_short, 0u);
+  // A third hold would leave one port of four allocatable: the oldest ends.
+  const int third = allocate_bind_delete(creds, at(2));
+  ASSERT_GT(third, 0);
+  EXPECT_EQ(server().stats().held_ports, 2u);
+  EXPECT_EQ(server().stats().port_holds_cut_short, 1u);
+  EXPECT_EQ(server().stats().free_ports, 2u);
+  // The two allocatable ports: the first round's and the one never used.
+  std::set<int> allocated;
+  for (uint16_t i = 0; i < 3; ++i) {
+    client = ClientSocket{addr("192.0.2.50:40000")};
+    client.value.port = static_cast<uint16_t>(40000 + i);
+    auto out = allocate(at(3));
+    if (i < 2) {
+      ASSERT_EQ(out.size(), 2u);
+      allocated.insert(std::get<CreateAllocation>(out[0]).port.value);
+    } else {
+      ASSERT_EQ(out.size(), 1u);
+      expect_error(out[0], 508);
+    }
+  }
+  EXPECT_TRUE(allocated.contains(first));
+  EXPECT_FALSE(allocated.contains(second) || allocated.contains(third));
+  // The cut hold's charge ended with it; the others' end at 301 and 302.
+  EXPECT_TRUE(tick(at(301)).empty());
+  EXPECT_EQ(server().stats().held_ports, 1u);
+  EXPECT_TRUE(tick(at(302)).empty());
+  EXPECT_EQ(server().stats().held_ports, 0u);
+  EXPECT_EQ(server().stats().free_ports, 2u);
+}
+
+TEST_F(HoldTest, AOnePortRangeHoldsNothing) {
+  config.port_min = 50000;
+  config.port_max = 50000;
+  ASSERT_EQ(allocate_bind_delete(creds, at(0)), 50000);
+  EXPECT_EQ(server().stats().held_ports, 0u);
+  EXPECT_EQ(server().stats().free_ports, 1u);
+  EXPECT_EQ(allocate_bind_delete(creds, at(1)), 50000);
 }
 
 TEST_F(ServerTest, APortWithoutChannelsIsReusableAtOnce) {
