@@ -779,10 +779,11 @@ const std::vector<Key>& schema() {
        "Allocations of the whole relay (0 = bounded only by the port range).",
        integer(FIELD(quotas.max_allocations), 0, UINT32_MAX)},
       {"quotas.max_channels_per_allocation", "--max-channels-per-allocation",
-       "Channel bindings per allocation (0 = the 16384 RFC 8656 §12 allows).",
+       "Channel bindings per allocation, at most dataplane.channel_table_capacity (0 = the 16384 "
+       "RFC 8656 §12 allows).",
        integer(FIELD(quotas.max_channels_per_allocation), 0, 16384)},
       {"quotas.max_permissions_per_allocation", "--max-permissions-per-allocation",
-       "Permissions per allocation (0 = unlimited).",
+       "Permissions per allocation, at most dataplane.permission_table_capacity (0 = unlimited).",
        integer(FIELD(quotas.max_permissions_per_allocation), 0, UINT32_MAX)},
       {"eal.lcores", "--eal-lcores", "EAL lcore list (-l) of the data plane, e.g. \"0-3,5\".",
        lcores()},
@@ -829,10 +830,12 @@ const std::vector<Key>& schema() {
       {"dataplane.burst_size", "--dataplane-burst-size", "Packets per RX/TX burst.",
        integer(FIELD(dataplane.burst_size), 1, 64)},
       {"dataplane.channel_table_capacity", "--dataplane-channel-table-capacity",
-       "Channel bindings each worker's tables hold.",
+       "Channel bindings each worker's tables hold; the control plane binds no more in all (508 "
+       "beyond).",
        integer(FIELD(dataplane.channel_table_capacity), 64, kMaxTable)},
       {"dataplane.permission_table_capacity", "--dataplane-permission-table-capacity",
-       "Permissions (allocation, peer IP) each worker's tables hold for Send/Data indications.",
+       "Permissions (allocation, peer IP) each worker's tables hold for Send/Data indications; the "
+       "control plane grants no more in all (508 beyond).",
        integer(FIELD(dataplane.permission_table_capacity), 64, kMaxTable)},
       {"dataplane.data_indication_fingerprint", "--dataplane-data-indication-fingerprint",
        "Add FINGERPRINT to the Data indications the data plane builds (a CRC per relayed datagram).",
@@ -1133,6 +1136,21 @@ std::optional<std::string> Loader::check_dataplane() {
     return at(blame({"dataplane.mbuf_cache", "dataplane.mempool_size"})) + "dataplane.mbuf_cache " +
            std::to_string(dp.mbuf_cache) + " exceeds dataplane.mempool_size / 1.5 (" +
            std::to_string(dp.mempool_size) + " mbufs)";
+  // Capacity is one number: the control plane grants no more channels and
+  // permissions than these tables hold, so a per-allocation quota above
+  // them could never be reached (0 leaves the tables the only bound).
+  const auto& q = draft_.cfg.quotas;
+  auto above = [&](std::string_view quota, uint32_t value, std::string_view table, uint32_t capacity) {
+    return at(blame({quota, table})) + std::string(quota) + " " + std::to_string(value) + " exceeds " +
+           std::string(table) + " " + std::to_string(capacity) +
+           ": lower the quota or raise the table (every worker holds them all)";
+  };
+  if (q.max_channels_per_allocation > dp.channel_table_capacity)
+    return above("quotas.max_channels_per_allocation", q.max_channels_per_allocation,
+                 "dataplane.channel_table_capacity", dp.channel_table_capacity);
+  if (q.max_permissions_per_allocation > dp.permission_table_capacity)
+    return above("quotas.max_permissions_per_allocation", q.max_permissions_per_allocation,
+                 "dataplane.permission_table_capacity", dp.permission_table_capacity);
   return std::nullopt;
 }
 

@@ -189,6 +189,10 @@ class Server {
   // (or not, when restoring).
   const Permission* grant_permission(Allocation& a, const IpAddress& peer, Instant now, Instant expiry,
                                      bool enforce_quota);
+  void forget_expired_permissions(Allocation& a, Instant now);
+  // Whether `wanted` more permissions fit in the data plane's tables
+  // (quotas.permissions_total); reclaims expired ones to make room.
+  bool permission_room(size_t wanted, Instant now);
   void announce_permission(const Allocation& a, const Permission& p);
   // Binds or re-binds until `deadline`; the caller grants the implied
   // permission and announces both (or not, when restoring).
@@ -252,6 +256,10 @@ class Server {
   // from the front, so front() is always the oldest hold still running.
   std::deque<std::pair<uint16_t, uint64_t>> hold_order_;
   uint64_t holds_begun_ = 0;
+  // Every allocation's permissions, expired ones until they are forgotten:
+  // never fewer than the data plane's live permission entries.
+  uint64_t permissions_counted_ = 0;
+  std::optional<Instant> last_reclaim_;  // of expired permissions across all allocations
   struct Reservation {
     AllocationPort port;
     TimerId timer;

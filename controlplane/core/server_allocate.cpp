@@ -238,6 +238,7 @@ void Server::free_allocation(Allocation& a, Instant now) {
   emit(FreeAllocation{a.port});
   stats_.active_allocations_v4 -= a.relay_v4.has_value();
   stats_.active_allocations_v6 -= a.relay_v6.has_value();
+  permissions_counted_ -= a.permissions.size();
   if (hold_until > now) {
     hold_port(a, hold_until);  // the charges go with the hold
   } else {

@@ -26,14 +26,33 @@ const Permission* Server::grant_permission(Allocation& a, const IpAddress& peer,
     it->expiry = expiry;
     return &*it;
   }
-  // The data plane's entries expire by themselves (ring_abi
-  // InstallPermission), so these expire lazily here instead of through a timer.
-  std::erase_if(a.permissions, [&](const Permission& p) { return p.expiry <= now; });
+  forget_expired_permissions(a, now);
   uint32_t limit = config_.quotas.permissions_per_allocation;
   if (enforce_quota && limit && a.permissions.size() >= limit) return nullptr;
   a.permissions.push_back({peer, expiry});
+  ++permissions_counted_;
   ++stats_.permissions_created;
   return &a.permissions.back();
+}
+
+void Server::forget_expired_permissions(Allocation& a, Instant now) {
+  // The data plane's entries expire by themselves (ring_abi
+  // InstallPermission), so these expire lazily here instead of through a timer.
+  permissions_counted_ -= std::erase_if(a.permissions, [&](const Permission& p) { return p.expiry <= now; });
+}
+
+bool Server::permission_room(size_t wanted, Instant now) {
+  const uint32_t total = config_.quotas.permissions_total;
+  if (total == 0 || permissions_counted_ + wanted <= total) return true;
+  // Expired permissions linger until their allocation adds one. At the cap
+  // they are looked for in every allocation, at most once a second (as
+  // often as the data plane sweeps its tables), so that a flood of refused
+  // requests does not walk them all each time.
+  if (!last_reclaim_ || now - *last_reclaim_ >= std::chrono::seconds(1)) {
+    last_reclaim_ = now;
+    for (auto& [client, a] : by_client_) forget_expired_permissions(a, now);
+  }
+  return permissions_counted_ + wanted <= total;
 }
 
 void Server::announce_permission(const Allocation& a, const Permission& p) {
@@ -72,11 +91,21 @@ void Server::handle_channel_bind(const Request& r, const Auth& auth) {
   // cool-down after expiry; re-binding the same pair refreshes it.
   Channel* existing = a->channel_by_number(channel);
   if (existing != a->channel_by_peer(peer)) return reply_error(r, kBadRequest, &auth);
+  auto refuse = [&](Quota which) {
+    ++stats_.quota_rejections[static_cast<size_t>(which)];
+    reply_error(r, kInsufficientCapacity, &auth);
+  };
   uint32_t limit = config_.quotas.channels_per_allocation;
-  if (!existing && limit && a->channels.size() >= limit) {
-    ++stats_.quota_rejections[static_cast<size_t>(Quota::Channels)];
-    return reply_error(r, kInsufficientCapacity, &auth);
-  }
+  if (!existing && limit && a->channels.size() >= limit) return refuse(Quota::Channels);
+  // A new or revived binding takes a slot of the data plane's channel
+  // table; a peer IP the allocation has no permission entry for, one of
+  // its permission table (an expired entry is refreshed in place).
+  const uint32_t channels_total = config_.quotas.channels_total;
+  if ((!existing || !existing->bound) && channels_total && stats_.active_channels >= channels_total)
+    return refuse(Quota::ChannelTable);
+  const bool new_permission = std::none_of(a->permissions.begin(), a->permissions.end(),
+                                           [&](const Permission& p) { return same_ip(p.peer, peer.value.ip); });
+  if (new_permission && !permission_room(1, r.now)) return refuse(Quota::PermissionTable);
   Instant deadline = r.now + config_.channel_lifetime;
   bind_channel(*a, existing, channel, peer, deadline);
   // RFC 8656 §11.2: a binding installs or refreshes the peer's permission.
@@ -99,10 +128,14 @@ void Server::handle_create_permission(const Request& r, const Auth& auth) {
   for (const SocketAddress& peer : *peers)
     fresh += std::none_of(a->permissions.begin(), a->permissions.end(),
                           [&](const Permission& p) { return same_ip(p.peer, peer.ip) && p.expiry > r.now; });
-  std::erase_if(a->permissions, [&](const Permission& p) { return p.expiry <= r.now; });
+  forget_expired_permissions(*a, r.now);
   uint32_t limit = config_.quotas.permissions_per_allocation;
   if (limit && a->permissions.size() + fresh > limit) {
     ++stats_.quota_rejections[static_cast<size_t>(Quota::Permissions)];
+    return reply_error(r, kInsufficientCapacity, &auth);
+  }
+  if (!permission_room(fresh, r.now)) {
+    ++stats_.quota_rejections[static_cast<size_t>(Quota::PermissionTable)];
     return reply_error(r, kInsufficientCapacity, &auth);
   }
   const Instant expiry = r.now + config_.permission_lifetime;

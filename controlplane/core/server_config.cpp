@@ -13,6 +13,7 @@ std::string_view to_string(ConfigError e) {
     case ConfigError::LifetimeOrder: return "lifetime_order";
     case ConfigError::ZeroCapacity: return "zero_capacity";
     case ConfigError::ZeroNonceUses: return "zero_nonce_uses";
+    case ConfigError::QuotaAboveTotal: return "quota_above_total";
   }
   return "unknown";
 }
@@ -33,6 +34,10 @@ std::optional<ConfigError> validate(const ServerConfig& c) {
   if (c.nonce_capacity == 0 || c.key_cache_capacity == 0 || c.response_cache_capacity == 0)
     return ConfigError::ZeroCapacity;
   if (c.nonce_uses == 0) return ConfigError::ZeroNonceUses;
+  const Quotas& q = c.quotas;
+  if ((q.channels_total && q.channels_per_allocation > q.channels_total) ||
+      (q.permissions_total && q.permissions_per_allocation > q.permissions_total))
+    return ConfigError::QuotaAboveTotal;
   return std::nullopt;
 }
 

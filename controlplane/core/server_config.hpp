@@ -22,6 +22,11 @@ struct Quotas {  // 0 = unlimited
   uint32_t allocations_total = 0;            // the port range is the natural global bound
   uint32_t channels_per_allocation = 4096;   // a gateway binds one channel per peer
   uint32_t permissions_per_allocation = 4096;
+  // What the data plane's tables hold (the process sets them to
+  // dataplane.channel_table_capacity and permission_table_capacity): a
+  // request granted beyond would be answered but not forwarded, so 508.
+  uint32_t channels_total = 0;
+  uint32_t permissions_total = 0;
 };
 
 struct ServerConfig {
@@ -72,6 +77,7 @@ enum class ConfigError : uint8_t {
   LifetimeOrder,  // default > max, or a zero lifetime
   ZeroCapacity,
   ZeroNonceUses,
+  QuotaAboveTotal,  // a per-allocation channel or permission quota above its total
 };
 std::string_view to_string(ConfigError e);
 

@@ -54,13 +54,15 @@ namespace relay::core {
   X(InsufficientCapacity, "508")                        \
   X(OtherError, other_error)
 
-#define RELAY_QUOTAS(X)                                    \
-  X(PerUser, per_user)           /* answered 486 */        \
-  X(PerClientIp, per_client_ip)  /* answered 486 */        \
-  X(Total, total)                /* answered 508 */        \
-  X(Ports, ports)                /* range exhausted: 508 */\
-  X(Channels, channels)          /* per allocation: 508 */ \
-  X(Permissions, permissions)    /* per allocation: 508 */
+#define RELAY_QUOTAS(X)                                                      \
+  X(PerUser, per_user)           /* answered 486 */                          \
+  X(PerClientIp, per_client_ip)  /* answered 486 */                          \
+  X(Total, total)                /* answered 508 */                          \
+  X(Ports, ports)                /* range exhausted: 508 */                  \
+  X(Channels, channels)          /* per allocation: 508 */                   \
+  X(Permissions, permissions)    /* per allocation: 508 */                   \
+  X(ChannelTable, channel_table)        /* the data plane's is full: 508 */ \
+  X(PermissionTable, permission_table)  /* the data plane's is full: 508 */
 
 #define RELAY_ENUM_VALUE(name, label) name,
 enum class DropReason : uint8_t { RELAY_DROP_REASONS(RELAY_ENUM_VALUE) };

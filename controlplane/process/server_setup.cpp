@@ -66,6 +66,11 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::string aut
   c.quotas.allocations_total = q.max_allocations;
   c.quotas.channels_per_allocation = q.max_channels_per_allocation;
   c.quotas.permissions_per_allocation = q.max_permissions_per_allocation;
+  // Capacity is one number end to end: every worker holds the whole
+  // replica, so the Server grants no channel or permission the tables
+  // could not hold (the loader refuses per-allocation quotas above them).
+  c.quotas.channels_total = config.dataplane.channel_table_capacity;
+  c.quotas.permissions_total = config.dataplane.permission_table_capacity;
   return c;
 }
 

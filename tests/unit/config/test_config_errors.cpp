@@ -168,6 +168,21 @@ TEST(ConfigCrossChecks, LifetimesLcoresAndPoolsMustFitTogether) {
       "(383 mbufs)");
 }
 
+TEST(ConfigCrossChecks, PerAllocationQuotasMustFitTheDataPlanesTables) {
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--dataplane-channel-table-capacity", "1024"}),
+            "--dataplane-channel-table-capacity: quotas.max_channels_per_allocation 4096 exceeds "
+            "dataplane.channel_table_capacity 1024: lower the quota or raise the table (every worker holds "
+            "them all)");
+  EXPECT_EQ(file_error(kAddr + "[quotas]\nmax_permissions_per_allocation = 70000\n"),
+            "FILE:4:34: quotas.max_permissions_per_allocation: quotas.max_permissions_per_allocation 70000 "
+            "exceeds dataplane.permission_table_capacity 65536: lower the quota or raise the table (every "
+            "worker holds them all)");
+  // 0: no quota of its own, the table is the bound.
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--dataplane-channel-table-capacity", "1024",
+                      "--max-channels-per-allocation", "0"}),
+            "");
+}
+
 TEST(ConfigCrossChecks, APortalNeedsATokenAndRefusesPlainWebSocketsUnlessAllowed) {
   EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--portal-ws-url", "wss://portal.example"}),
             "--portal-ws-url: portal.ws_url needs portal.token");

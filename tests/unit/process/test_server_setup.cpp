@@ -128,6 +128,16 @@ TEST(ServerSetup, QuotasMapOneToOne) {
   EXPECT_EQ(q.permissions_per_allocation, 9u);
 }
 
+TEST(ServerSetup, TheDataPlanesTablesAreTheServersTotalsOfChannelsAndPermissions) {
+  auto q = server_config_from(load(kFull, {"--dataplane-channel-table-capacity", "1000",
+                                           "--dataplane-permission-table-capacity", "2000"}),
+                              "s3cret")
+               .quotas;
+  EXPECT_EQ(q.channels_total, 1000u);
+  EXPECT_EQ(q.permissions_total, 2000u);
+  EXPECT_EQ(server_config_from(load(kFull), "s3cret").quotas.channels_total, 65536u);  // the tables' default
+}
+
 TEST(ServerSetup, TheServerWaitsForAPortalExactlyWhenAPortalUrlIsSet) {
   EXPECT_FALSE(server_config_from(load(kFull), "x").has_portal);
   auto with_portal = load(kFull, {"--portal-ws-url", "wss://portal.example", "--portal-token", "t"});

@@ -369,6 +369,13 @@ TEST(ServerConfig, ValidationNamesTheFirstProblem) {
   c.port_max = 60001;
   c.default_allocation_lifetime = std::chrono::seconds(4000);
   EXPECT_EQ(validate(c), ConfigError::LifetimeOrder);
+  c.default_allocation_lifetime = std::chrono::seconds(600);
+  c.quotas.channels_total = 1024;  // the data plane's table: below the 4096 per allocation
+  EXPECT_EQ(validate(c), ConfigError::QuotaAboveTotal);
+  c.quotas.channels_per_allocation = 0;  // no quota of its own: the table is the bound
+  EXPECT_EQ(validate(c), std::nullopt);
+  c.quotas.permissions_total = 4095;
+  EXPECT_EQ(validate(c), ConfigError::QuotaAboveTotal);
 }
 
 }  // namespace

@@ -122,6 +122,64 @@ TEST_F(ServerTest, PermissionQuotaPerAllocationIsAnsweredWith508) {
   expect_success(permit("192.0.2.3:1", at(301)).at(1));  // the first two expired at 301
 }
 
+TEST_F(ServerTest, ChannelsBeyondTheDataPlanesTableGet508) {
+  config.quotas.channels_total = 2;  // dataplane.channel_table_capacity, summed over allocations
+  config.quotas.channels_per_allocation = 2;
+  config.channel_lifetime = std::chrono::seconds(60);
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  ASSERT_EQ(bind(0x4000, "192.0.2.20:1", at(1)).size(), 3u);
+  const ClientSocket first = client;
+  client = ClientSocket{addr("192.0.2.50:40000")};
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  ASSERT_EQ(bind(0x4000, "192.0.2.20:1", at(2)).size(), 3u);
+  auto out = bind(0x4001, "192.0.2.20:2", at(3));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 508);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::ChannelTable), 1u);
+  EXPECT_EQ(bind(0x4000, "192.0.2.20:1", at(4)).size(), 3u);  // refreshing takes no new slot
+  // The first allocation's binding expires at 61: its slot is free again.
+  out = tick(at(61));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<RemoveChannel>(out[0]));
+  EXPECT_EQ(bind(0x4001, "192.0.2.20:2", at(62)).size(), 3u);
+  // Reviving the cooling binding would take a slot again.
+  client = first;
+  out = bind(0x4000, "192.0.2.20:1", at(63));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 508);
+}
+
+TEST_F(ServerTest, PermissionsBeyondTheDataPlanesTableGet508UntilSomeExpire) {
+  config.quotas.permissions_total = 2;  // dataplane.permission_table_capacity
+  config.quotas.permissions_per_allocation = 0;  // no quota of its own
+  auto permit = [&](const char* p, Instant t) {
+    SocketAddress a = addr(p);
+    return call(Method::CreatePermission, [=](stun::Builder& b) { b.add_xor_peer_address(a); }, t);
+  };
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  expect_success(permit("192.0.2.1:1", at(1)).at(1));
+  const ClientSocket first = client;
+  client = ClientSocket{addr("192.0.2.50:40000")};
+  ASSERT_EQ(allocate(at(0)).size(), 2u);
+  expect_success(permit("192.0.2.2:1", at(2)).at(1));
+  expect_success(permit("192.0.2.2:7", at(3)).at(1));  // the same peer IP: refreshed, no new slot
+  expect_error(permit("192.0.2.3:1", at(3)).at(0), 508);
+  // A channel to a new peer IP needs a permission slot as well.
+  expect_error(bind(0x4000, "192.0.2.4:1", at(3)).at(0), 508);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PermissionTable), 2u);
+  // The first allocation's permission expired at 301; it is reclaimed
+  // although that allocation never touched its permissions again.
+  expect_success(permit("192.0.2.3:1", at(302)).at(1));
+  expect_error(permit("192.0.2.5:1", at(302)).at(0), 508);
+  // Deleting an allocation returns its permissions' slots at once.
+  auto zero = [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); };
+  ASSERT_EQ(call(Method::Refresh, zero, at(302)).size(), 2u);
+  client = first;
+  expect_success(permit("192.0.2.5:1", at(302)).at(1));
+  expect_success(permit("192.0.2.6:1", at(302)).at(1));
+  expect_error(permit("192.0.2.7:1", at(302)).at(0), 508);
+}
+
 struct RestoreTest : ServerTest {
   // As the data plane dumps it: the fixture's user (salt) owns it.
   CreateAllocation installed{AllocationPort{50010}, addr("203.0.113.1:50010"), addr("[2001:db8::1]:50010"),
