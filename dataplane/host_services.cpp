@@ -91,20 +91,28 @@ const uint8_t* find_link_layer_option(const uint8_t* icmp, uint16_t len, uint8_t
   return nullptr;
 }
 
-// RFC 4861 §7.2.4: answer an NS for our address with a solicited NA that
-// carries our MAC; learn the sender from its source link-layer option.
+// RFC 4861 §7.2.4: answer an NS for our address with an NA that carries
+// our MAC: solicited, to the sender, whose source link-layer option teaches
+// us its MAC (§7.2.3; without the option, nothing is learnt); or, for a
+// Duplicate Address Detection probe (source ::, RFC 4862 §5.4.3),
+// unsolicited to all nodes, so the prober sees the address is taken, like
+// an ARP probe's answer.
 Verdict neighbor_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   uint8_t* f = frame_of(m);
   uint8_t* ip = f + p.l3;
   uint8_t* icmp = f + p.l4;
   if (std::memcmp(icmp + 8, ctx.me.v6, 16) != 0) return drop(Counter::DropNotForUs);
   static constexpr uint8_t kUnspecified[16] = {};
-  if (std::memcmp(ip + 8, kUnspecified, 16) == 0) return drop(Counter::DropUnhandledIcmp);  // DAD probe
+  static constexpr uint8_t kAllNodes[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
+  static constexpr uint8_t kAllNodesMac[6] = {0x33, 0x33, 0, 0, 0, 0x01};  // RFC 2464 §7
+  const bool dad = std::memcmp(ip + 8, kUnspecified, 16) == 0;
   const uint8_t* sender_mac = find_link_layer_option(icmp, p.l4_len, wire::kNdOptSourceLinkAddr);
-  if (sender_mac == nullptr) sender_mac = f + 6;
+  if (dad && sender_mac != nullptr) return drop(Counter::DropBadIcmp);  // RFC 4861 §7.1.1
   uint8_t dst_mac[6];
-  std::memcpy(dst_mac, sender_mac, 6);
-  ctx.neighbours.learn(Family::V6, ip + 8, dst_mac, ctx.now_tsc);
+  uint8_t dst_ip[16];
+  std::memcpy(dst_mac, dad ? kAllNodesMac : sender_mac != nullptr ? sender_mac : f + 6, 6);
+  std::memcpy(dst_ip, dad ? kAllNodes : ip + 8, 16);
+  if (sender_mac != nullptr) ctx.neighbours.learn(Family::V6, ip + 8, dst_mac, ctx.now_tsc);
   uint8_t* out = set_reply_length(m, static_cast<uint16_t>(p.l4 + 32));
   if (out == nullptr) return drop(Counter::DropNoHeadroom);
   f = out;
@@ -112,16 +120,14 @@ Verdict neighbor_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ct
   icmp = f + p.l4;
   std::memcpy(f, dst_mac, 6);
   std::memcpy(f + 6, ctx.me.mac.data(), 6);
-  uint8_t src[16];
-  std::memcpy(src, ip + 8, 16);
   store_be16(ip + 4, 32);
   ip[7] = wire::kNdHopLimit;
-  std::memcpy(ip + 24, src, 16);
+  std::memcpy(ip + 24, dst_ip, 16);
   std::memcpy(ip + 8, ctx.me.v6, 16);
   icmp[0] = wire::kIcmpv6NeighborAdvertisement;
   icmp[1] = 0;
   store_be16(icmp + 2, 0);
-  store_be32(icmp + 4, 0x60000000u);  // Solicited | Override (RFC 4861 §4.4)
+  store_be32(icmp + 4, dad ? 0x20000000u : 0x60000000u);  // [Solicited |] Override (RFC 4861 §4.4)
   std::memcpy(icmp + 8, ctx.me.v6, 16);
   icmp[24] = wire::kNdOptTargetLinkAddr;
   icmp[25] = 1;
@@ -136,7 +142,7 @@ Verdict neighbor_advertisement(rte_mbuf* m, const ParsedFrame& p, HostContext& c
   const uint8_t* icmp = f + p.l4;
   const uint8_t* mac = find_link_layer_option(icmp, p.l4_len, wire::kNdOptTargetLinkAddr);
   if (mac == nullptr) mac = f + 6;
-  ctx.neighbours.learn(Family::V6, icmp + 8, mac, ctx.now_tsc);
+  ctx.neighbours.learn_from_reply(Family::V6, icmp + 8, mac, ctx.now_tsc);
   return drop(Counter::NeighbourUpdatesConsumed);
 }
 
@@ -155,8 +161,8 @@ bool RateLimiter::allow(uint64_t now_tsc) {
   return true;
 }
 
-// RFC 826: answer a request for our IPv4 address in place; learn the
-// sender of any request or reply addressed to us.
+// RFC 826: answer a request for our IPv4 address in place; learn its
+// sender, and take a reply addressed to us as neighbours.hpp says.
 //
 // The sender must be one that may send: an ARP probe's 0.0.0.0 (RFC 5227
 // §2.1.1) is answered, since the answer is how the prober learns that our
@@ -180,9 +186,12 @@ Verdict handle_arp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   if ((sender_mac[0] & 0x01) != 0 || std::memcmp(sender_mac, kZero, 6) == 0 ||
       (!probe && bogus_v4_source(sender_ip, ctx.me)))
     return drop(Counter::DropBogusSource);
-  if (!probe) ctx.neighbours.learn(Family::V4, sender_ip, sender_mac, ctx.now_tsc);
-  if (op == wire::kArpReply) return drop(Counter::NeighbourUpdatesConsumed);
+  if (op == wire::kArpReply) {
+    ctx.neighbours.learn_from_reply(Family::V4, sender_ip, sender_mac, ctx.now_tsc);
+    return drop(Counter::NeighbourUpdatesConsumed);
+  }
   if (op != wire::kArpRequest) return drop(Counter::DropBadArp);
+  if (!probe) ctx.neighbours.learn(Family::V4, sender_ip, sender_mac, ctx.now_tsc);
   std::memcpy(f, sender_mac, 6);
   std::memcpy(f + 6, ctx.me.mac.data(), 6);
   store_be16(arp + 6, wire::kArpReply);

@@ -272,9 +272,10 @@ Verdict Worker::stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t n
     return drop(c);
   HostContext host{me_, neighbours_, echo_limiter_, now_tsc};
   if (p.l3_kind == L3::Arp) return handle_arp(m, p, host);
-  // Learning from every on-link sender keeps the table warm without ARP.
+  // A frame from an on-link neighbour keeps its entry alive, never changes
+  // or creates one (neighbours.hpp).
   if (!p.broadcast_or_multicast && neighbours_.on_link(p.family(), f.data() + p.src_addr())) [[unlikely]]
-    neighbours_.learn(p.family(), f.data() + p.src_addr(), f.data() + 6, now_tsc);
+    neighbours_.confirm(p.family(), f.data() + p.src_addr(), f.data() + 6, now_tsc);
   if (p.protocol == wire::kProtoUdp) [[likely]]
     return stage_udp(m, s, now_tsc, now_ns);
   if (p.protocol == (p.l3_kind == L3::Ipv4 ? wire::kProtoIcmp : wire::kProtoIcmpv6)) return handle_icmp(m, p, host);

@@ -81,6 +81,9 @@ Result<bool, std::string> Link::wait_for_relay(std::chrono::milliseconds limit) 
     }
     if (Clock::now() - last_request > kArpRetry) {
       last_request = Clock::now();
+      // Leaves the pending entry the relay's reply fills: an ARP reply
+      // nobody asked for is not learnt (dataplane/neighbours.hpp).
+      neighbours_.may_solicit(hop, rte_rdtsc());
       if (rte_mbuf* m = rte_pktmbuf_alloc(pool_); m != nullptr && dataplane::build_solicitation(m, client_, hop)) {
         send(m);
       } else {

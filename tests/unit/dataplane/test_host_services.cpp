@@ -188,6 +188,80 @@ TEST_F(WorkerTest, NeighborSolicitationForTheRelayAddressIsAnsweredWithAnAdverti
   EXPECT_EQ(count(Counter::NeighborAdvertisements), 1u);
 }
 
+TEST_F(WorkerTest, AnArpReplyNobodyAskedForIsConsumedAndTeachesNothing) {
+  FakeMbuf m(arp(2, kSenderMac, ip("203.0.113.7"), ip("203.0.113.1"), kOurMac));
+  EXPECT_EQ(run(m), Next::Free);
+  EXPECT_EQ(count(Counter::NeighbourUpdatesConsumed), 1u);
+  NextHop hop;
+  bool routable = false;
+  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable), nullptr);
+}
+
+TEST_F(WorkerTest, TheReplyToOurArpRequestLetsTheNextPacketThrough) {
+  const SocketAddress on_link_peer = sock("203.0.113.50:5000");
+  const SocketAddress client = sock("198.51.100.10:40000");
+  const SocketAddress listen = sock("203.0.113.1:3478");
+  allocate(50000, client);
+  bind(50000, client, 0x4001, on_link_peer);
+  FakeMbuf first(udp_frame(from_gateway(Family::V4), client, listen, channel_data(0x4001, bytes_of("a"))));
+  ASSERT_EQ(run(first), Next::Tx);  // became the ARP request
+  EXPECT_EQ(count(Counter::ArpRequestsSent), 1u);
+
+  FakeMbuf answer(arp(2, kSenderMac, on_link_peer.ip, ip("203.0.113.1"), kOurMac));
+  EXPECT_EQ(run(answer), Next::Free);
+  FakeMbuf second(udp_frame(from_gateway(Family::V4), client, listen, channel_data(0x4001, bytes_of("b"))));
+
+  ASSERT_EQ(run(second), Next::Tx);
+  const auto out = read_udp_frame(second.bytes());
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->dst_mac, kSenderMac);
+  EXPECT_EQ(count(Counter::ClientToPeer), 1u);
+}
+
+TEST_F(WorkerTest, DatagramsFromAnOnLinkHostNeverTeachItsMac) {
+  FakeMbuf m(udp_frame(Eth{kSenderMac, kOurMac, std::nullopt}, sock("203.0.113.7:4000"), sock("203.0.113.1:3478"),
+                       bytes_of("not stun")));
+  run(m);
+  NextHop hop;
+  bool routable = false;
+  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable), nullptr);
+}
+
+TEST_F(WorkerTest, NeighborSolicitationWithoutASourceLinkLayerOptionIsAnsweredButTeachesNothing) {
+  std::vector<uint8_t> ns = {135, 0, 0, 0, 0, 0, 0, 0};
+  const auto target = ip("2001:db8:1::1");
+  ns.insert(ns.end(), target.bytes.begin(), target.bytes.end());
+  FakeMbuf m(icmpv6(ip("2001:db8:1::7"), ip("2001:db8:1::1"), ns, kOurMac));
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  EXPECT_EQ(std::vector<uint8_t>(f.begin(), f.begin() + 6), std::vector<uint8_t>(kSenderMac.begin(), kSenderMac.end()));
+  NextHop hop;
+  bool routable = false;
+  EXPECT_EQ(worker->neighbours().resolve(Family::V6, ip("2001:db8:1::7").bytes.data(), now, hop, routable), nullptr);
+}
+
+TEST_F(WorkerTest, ADuplicateAddressDetectionProbeForOurAddressIsAnsweredToAllNodes) {
+  // RFC 4862 §5.4.3 / RFC 4861 §7.2.4: source ::, no link-layer option.
+  std::vector<uint8_t> ns = {135, 0, 0, 0, 0, 0, 0, 0};
+  const auto target = ip("2001:db8:1::1");
+  ns.insert(ns.end(), target.bytes.begin(), target.bytes.end());
+  FakeMbuf m(icmpv6(ip("::"), ip("ff02::1:ff00:1"), ns, {0x33, 0x33, 0xFF, 0x00, 0x00, 0x01}));
+
+  ASSERT_EQ(run(m), Next::Tx);
+
+  const auto f = m.bytes();
+  ASSERT_EQ(f.size(), 14u + 40 + 32);
+  EXPECT_EQ(std::vector<uint8_t>(f.begin(), f.begin() + 6), std::vector<uint8_t>({0x33, 0x33, 0, 0, 0, 0x01}));
+  const auto all_nodes = ip("ff02::1");
+  EXPECT_EQ(std::vector<uint8_t>(f.begin() + 38, f.begin() + 54),
+            std::vector<uint8_t>(all_nodes.bytes.begin(), all_nodes.bytes.end()));
+  EXPECT_EQ(f[54], 136);
+  EXPECT_EQ(f[58], 0x20);  // Override, not Solicited
+  EXPECT_EQ(rfc1071(std::span(f).subspan(54), pseudo_sum(ip("2001:db8:1::1"), ip("ff02::1"), 58, 32)), 0);
+}
+
 TEST_F(WorkerTest, EchoRequestToTheRelayAddressIsAnsweredWithinTheRateLimit) {
   std::vector<uint8_t> echo = {8, 0, 0, 0, 0x12, 0x34, 0, 1, 'p', 'i', 'n', 'g'};
   const uint16_t c = rfc1071(echo);
