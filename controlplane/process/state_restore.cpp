@@ -59,37 +59,51 @@ void StateRestore::adopt_allocation(const CommandMessage& m, Instant now) {
   ++report_.allocations;
 }
 
-void StateRestore::adopt_channel(const CommandMessage& m, Instant now) {
+namespace {
+
+// What every channel and permission message names: the client, the peer
+// and the allocation's relay address of the peer's family.
+struct PeerEntry {
+  ClientFiveTuple client;
+  SocketAddress peer;
+  SocketAddress relay;
+};
+std::optional<PeerEntry> peer_entry_of(const CommandMessage& m) {
   const auto client = client_of(m);
   const auto peer = ring_abi::from_wire(m.peer);
   const auto relay = ring_abi::from_wire(m.relay);
-  if (!client || !peer || !relay) {
+  if (!client || !peer || !relay) return std::nullopt;
+  return PeerEntry{*client, *peer, *relay};
+}
+
+}  // namespace
+
+template <class Restore>
+void StateRestore::adopt_peer_entry(const CommandMessage& m, Restore&& restore,
+                                    std::map<core::RestoreError, uint64_t>& refused, uint64_t& adopted) {
+  const auto entry = peer_entry_of(m);
+  if (!entry) {
     ++report_.malformed;
     return;
   }
-  const core::InstallChannel c{*client, ChannelNumber{m.channel}, PeerSocket{*peer}, *relay,
-                               Instant::from_ns(m.expiry_ns)};
-  if (const auto refused = server_.restore_channel(c, now)) {
-    ++report_.refused_channels[*refused];
+  if (const auto why = restore(*entry)) {
+    ++refused[*why];
     return;
   }
-  ++report_.channels;
+  ++adopted;
+}
+
+void StateRestore::adopt_channel(const CommandMessage& m, Instant now) {
+  adopt_peer_entry(m, [&](const PeerEntry& e) {
+    return server_.restore_channel({e.client, ChannelNumber{m.channel}, PeerSocket{e.peer}, e.relay,
+                                    Instant::from_ns(m.expiry_ns)}, now);
+  }, report_.refused_channels, report_.channels);
 }
 
 void StateRestore::adopt_permission(const CommandMessage& m, Instant now) {
-  const auto client = client_of(m);
-  const auto peer = ring_abi::from_wire(m.peer);
-  const auto relay = ring_abi::from_wire(m.relay);
-  if (!client || !peer || !relay) {
-    ++report_.malformed;
-    return;
-  }
-  const core::InstallPermission p{*client, peer->ip, *relay, Instant::from_ns(m.expiry_ns)};
-  if (const auto refused = server_.restore_permission(p, now)) {
-    ++report_.refused_permissions[*refused];
-    return;
-  }
-  ++report_.permissions;
+  adopt_peer_entry(m, [&](const PeerEntry& e) {
+    return server_.restore_permission({e.client, e.peer.ip, e.relay, Instant::from_ns(m.expiry_ns)}, now);
+  }, report_.refused_permissions, report_.permissions);
 }
 
 RestoreReport restore_from_data_plane(core::Server& server, CommandRing& first_worker, DumpRing& dump,

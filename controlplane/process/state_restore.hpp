@@ -57,6 +57,10 @@ class StateRestore {
   void adopt_allocation(const ring_abi::CommandMessage& m, Instant now);
   void adopt_channel(const ring_abi::CommandMessage& m, Instant now);
   void adopt_permission(const ring_abi::CommandMessage& m, Instant now);
+  // Channels and permissions: decode, restore, count the outcome.
+  template <class Restore>
+  void adopt_peer_entry(const ring_abi::CommandMessage& m, Restore&& restore,
+                        std::map<core::RestoreError, uint64_t>& refused, uint64_t& adopted);
 
   core::Server& server_;
   uint16_t dump_id_;
