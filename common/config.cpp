@@ -757,10 +757,11 @@ const std::vector<Key>& schema() {
        "it to the server; Firezone's relay: 10).",
        integer(FIELD(relay.nonce_uses), 1, 255)},
       {"relay.peer_allow", "--peer-allow",
-       "CIDR prefixes peers must be in. Empty: every peer not denied.",
+       "CIDR prefixes re-opened inside the denied ranges (built-in, on-link, relay.peer_deny): the most "
+       "specific matching prefix decides, deny on a tie. A peer in no denied range needs no allow.",
        cidr_list(FIELD(relay.peer_allow))},
       {"relay.peer_deny", "--peer-deny",
-       "CIDR prefixes no peer may be in; wins over relay.peer_allow.",
+       "CIDR prefixes denied on top of the built-in ranges; beaten only by a more specific relay.peer_allow.",
        cidr_list(FIELD(relay.peer_deny))},
       {"relay.deny_on_link", "--deny-on-link",
        "Deny peers on the relay's on-link subnets (the prefixes of relay.ipv4.address and "
@@ -1358,13 +1359,6 @@ int report(const ConfigError& error) {
 
 Cidr RelayAddress::subnet() const {
   return *Cidr::parse(address.to_string() + "/" + std::to_string(prefix_len));
-}
-
-bool RelaySection::permits_peer(const IpAddress& peer) const {
-  auto in = [&](const std::vector<Cidr>& list) {
-    return std::any_of(list.begin(), list.end(), [&](const Cidr& c) { return c.contains(peer); });
-  };
-  return (peer_allow.empty() || in(peer_allow)) && !in(peer_deny);
 }
 
 uint32_t EalSection::effective_main_lcore() const {

@@ -62,8 +62,8 @@ struct RelaySection {
   // Authenticated requests per NONCE before 438 (RFC 8489 §9.2 leaves it to
   // the server; 10 as in Firezone's original relay).
   uint8_t nonce_uses = 10;
-  // A peer is allowed when it matches peer_allow (or peer_allow is empty)
-  // and matches nothing in peer_deny: deny wins.
+  // Judged with the built-in and on-link denies by core::PeerPolicy: the
+  // most specific matching prefix decides (deny on a tie), no match allows.
   std::vector<Cidr> peer_allow;
   std::vector<Cidr> peer_deny;
   // Deny peers on the relay's on-link subnets (ipv4/ipv6 address prefixes);
@@ -71,7 +71,6 @@ struct RelaySection {
   // relay's subnet by design (the demo and test topologies).
   bool deny_on_link = true;
 
-  [[nodiscard]] bool permits_peer(const IpAddress& peer) const;
 };
 
 struct QuotaSection {  // 0 = unlimited
