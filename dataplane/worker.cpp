@@ -490,9 +490,10 @@ Verdict Worker::from_peer(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
   const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
   const uint32_t kept_sum =
       s.udp.checksum_valid ? kept_bytes_sum(f, s.frame, s.udp.payload, s.udp.payload_len) : kUnknownSum;
-  // The new headers overwrite the source address: keep a copy for XOR-PEER-ADDRESS.
+  // The new headers overwrite the source address: a Data indication keeps
+  // a copy for XOR-PEER-ADDRESS (ChannelData needs none).
   uint8_t peer_ip[16];
-  std::memcpy(peer_ip, f + s.frame.src_addr(), 16);
+  if (b->channel_be == 0) std::memcpy(peer_ip, f + s.frame.src_addr(), 16);
   return to_client<kTxOffload>(m, s.udp.payload, s.udp.payload_len, *b, peer_ip, s.frame.family(),
                                rte_cpu_to_be_16(s.udp.src_port), Direction::PeerToClient, s.frame.family(), now_tsc,
                                kept_sum);

@@ -67,6 +67,14 @@ class WorkerTest : public ::testing::Test {
             uint64_t lifetime_ns = 600'000'000'000) {
     ASSERT_EQ(apply(install(port, client, channel, peer, lifetime_ns)), Applied::Ok);
   }
+  // A permission (RFC 8656 §9) of allocation `port` for `peer`'s IP.
+  Applied permit(uint16_t port, const SocketAddress& client, const IpAddress& peer,
+                 uint64_t lifetime_ns = 300'000'000'000) {
+    const SocketAddress listen{client.ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 3478};
+    const SocketAddress relay{peer.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), port};
+    return apply(ring_abi::make_install_permission(ClientFiveTuple{ClientSocket{client}, ListenSocket{listen}}, peer,
+                                                   relay, Instant::from_ns(now + lifetime_ns)));
+  }
   ring_abi::CommandMessage install(uint16_t port, const SocketAddress& client, uint16_t channel,
                                    const SocketAddress& peer, uint64_t lifetime_ns = 600'000'000'000) {
     const SocketAddress listen{client.ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 3478};

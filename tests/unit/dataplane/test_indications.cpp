@@ -47,24 +47,8 @@ std::optional<DataIndication> read_data_indication(std::span<const uint8_t> payl
   return DataIndication{(*peers)[0], {(*data)->begin(), (*data)->end()}, m->has_fingerprint()};
 }
 
-class IndicationTest : public WorkerTest {
- protected:
-  Applied permit(uint16_t port, const SocketAddress& client, const IpAddress& peer,
-                 uint64_t lifetime_ns = 300'000'000'000) {
-    const SocketAddress listen{client.ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 3478};
-    const SocketAddress relay{peer.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), port};
-    return apply(ring_abi::make_install_permission(ClientFiveTuple{ClientSocket{client}, ListenSocket{listen}}, peer,
-                                                   relay, Instant::from_ns(now + lifetime_ns)));
-  }
-};
-
-class Indications : public IndicationTest, public ::testing::WithParamInterface<Families> {
- protected:
-  SocketAddress client() const { return sock(GetParam().client); }
-  SocketAddress peer() const { return sock(GetParam().peer); }
-  SocketAddress listen() const { return {client().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 3478}; }
-  SocketAddress relayed() const { return {peer().ip.is_v4() ? ip("203.0.113.1") : ip("2001:db8:1::1"), 50000}; }
-};
+using IndicationTest = WorkerTest;
+using Indications = FamilyCombinationTest;
 
 TEST_P(Indications, SendIndicationWithAPermissionLeavesAsPlainUdpFromTheRelayAddressToThePeer) {
   allocate(50000, client());
