@@ -638,22 +638,45 @@ Behaviour family_ip(FamilyDraft Draft::*fam, std::optional<IpAddress> FamilyDraf
           }};
 }
 
-Behaviour metrics_address() {
+// An HTTP endpoint's address; an empty value switches it off.
+template <class F>
+Behaviour listen_address(F field) {
   return {
       Kind::String,
-      [](Draft& d, const Input& in) -> Check {
+      [=](Draft& d, const Input& in) -> Check {
         const auto& s = std::get<std::string>(in);
         if (s.empty()) {
-          d.cfg.metrics.address.reset();
+          field(d).reset();
           return std::nullopt;
         }
         auto a = SocketAddress::parse(s);
         if (!a || a->port == 0)
           return problem(shown(s) + " is not an address:port such as 127.0.0.1:9100 or [::1]:9100");
-        d.cfg.metrics.address = a;
+        field(d) = a;
         return std::nullopt;
       },
-      [](Draft& d) { return d.cfg.metrics.address ? d.cfg.metrics.address->to_string() : ""; }};
+      [=](Draft& d) { return field(d) ? field(d)->to_string() : ""; }};
+}
+
+Behaviour token_placement() {
+  static constexpr std::array<std::pair<std::string_view, TokenPlacement>, 3> kNames = {
+      {{"header", TokenPlacement::Header}, {"query", TokenPlacement::Query}, {"both", TokenPlacement::Both}}};
+  return {Kind::String,
+          [](Draft& d, const Input& in) -> Check {
+            const auto& s = std::get<std::string>(in);
+            for (const auto& [name, placement] : kNames) {
+              if (s == name) {
+                d.cfg.portal.token_placement = placement;
+                return std::nullopt;
+              }
+            }
+            return problem(shown(s) + " is not one of header, query, both");
+          },
+          [](Draft& d) {
+            for (const auto& [name, placement] : kNames)
+              if (placement == d.cfg.portal.token_placement) return std::string(name);
+            return std::string();
+          }};
 }
 
 Behaviour log_format() {
@@ -661,7 +684,7 @@ Behaviour log_format() {
           [](Draft& d, const Input& in) -> Check {
             const auto& s = std::get<std::string>(in);
             auto f = log::parse_format(s);
-            if (!f) return problem(shown(s) + " is not one of text, json");
+            if (!f) return problem(shown(s) + " is not one of text (or human), json");
             d.cfg.log.format = *f;
             return std::nullopt;
           },
@@ -873,9 +896,28 @@ const std::vector<Key>& schema() {
       {"portal.ca_file", "--portal-ca-file",
        "PEM file of CA certificates for the portal's TLS. Absent: the system store.",
        optional_text(FIELD(portal.ca_file), not_empty)},
+      {"portal.name", "--portal-name",
+       "The name the portal shows for this relay. Absent: the host name.",
+       optional_text(FIELD(portal.name), not_empty)},
+      {"portal.token_placement", "--portal-token-placement",
+       "How the token reaches the portal: header (X-Authorization: Bearer, Firezone's portal "
+       "today), query (the token parameter, the 2023 portal) or both.",
+       token_placement()},
+      {"portal.heartbeat_interval", "--portal-heartbeat-interval",
+       "Seconds between Phoenix heartbeats; the portal closes a socket idle for ~41 s.",
+       seconds(FIELD(portal.heartbeat_interval), 1, 40)},
+      {"portal.max_unanswered_heartbeats", "--portal-max-unanswered-heartbeats",
+       "Heartbeats in a row without a reply after which the relay reconnects.",
+       integer(FIELD(portal.max_unanswered_heartbeats), 1, 100)},
+      {"portal.join_timeout", "--portal-join-timeout",
+       "Seconds the portal has to answer the channel join before the relay reconnects.",
+       seconds(FIELD(portal.join_timeout), 1, 300)},
       {"metrics.address", "--metrics",
        "address:port of the Prometheus endpoint, e.g. 127.0.0.1:9100. Absent: off.",
-       metrics_address()},
+       listen_address(FIELD(metrics.address))},
+      {"health.address", "--health-check-addr",
+       "address:port of GET /healthz (alive) and GET /readyz (serving). Empty: off.",
+       listen_address(FIELD(health.address))},
       {"log.format", "--log-format", "Log line format: text or json.", log_format()},
       {"log.level", "--log-level", "Lowest level logged: trace, debug, info, warn or error.",
        log_level()},
@@ -884,6 +926,76 @@ const std::vector<Key>& schema() {
 }
 
 #undef FIELD
+
+// Names Firezone's relay reads, so an operator can swap this relay in and
+// keep its environment. Each feeds one key, after translating the value into
+// that key's form (nullopt: nothing in it for us); the key's own variable and
+// flag win over it.
+struct EnvAlias {
+  std::string_view env;
+  std::string_view path;
+  std::optional<std::string> (*translate)(std::string_view value);
+};
+
+std::optional<std::string> as_is(std::string_view value) { return std::string(value); }
+
+// FIREZONE_API_URL may be the portal's http(s) address or its ws(s) one.
+std::optional<std::string> websocket_url(std::string_view value) {
+  if (value.starts_with("https://")) return "wss://" + std::string(value.substr(8));
+  if (value.starts_with("http://")) return "ws://" + std::string(value.substr(7));
+  return std::string(value);
+}
+
+// RUST_LOG (tracing's EnvFilter): "info", or "warn,firezone_relay=debug". A
+// bare level is the default; a directive for a firezone*/relay* target
+// overrides it, other targets (libraries) are not ours. "off" is our error.
+std::optional<std::string> rust_log_level(std::string_view value) {
+  std::optional<std::string> bare;
+  std::optional<std::string> ours;
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    const auto item = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+    const auto eq = item.find('=');
+    const auto word = std::string(eq == std::string_view::npos ? item : item.substr(eq + 1));
+    const auto level = word == "off" ? std::string("error") : word;
+    if (eq == std::string_view::npos) {
+      bare = level;
+    } else if (item.starts_with("firezone") || item.starts_with("relay")) {
+      ours = level;
+    }
+  }
+  return ours ? ours : bare;
+}
+
+// JSON_LOG: Firezone's switch for JSON lines.
+std::optional<std::string> json_log_format(std::string_view value) {
+  if (value == "true" || value == "1") return std::string("json");
+  if (value == "false" || value == "0") return std::string("text");
+  return std::string(value);
+}
+
+const std::vector<EnvAlias>& env_aliases() {
+  static const std::vector<EnvAlias> aliases = {
+      {"FIREZONE_TOKEN", "portal.token", as_is},
+      {"FIREZONE_API_URL", "portal.ws_url", websocket_url},
+      {"FIREZONE_NAME", "portal.name", as_is},
+      {"LISTEN_IP4_ADDR", "relay.ipv4.address", as_is},
+      {"LISTEN_IP6_ADDR", "relay.ipv6.address", as_is},
+      {"RUST_LOG", "log.level", rust_log_level},
+      {"JSON_LOG", "log.format", json_log_format},
+  };
+  return aliases;
+}
+
+// "PORTAL_TOKEN" or "PORTAL_TOKEN, FIREZONE_TOKEN": what --help and the
+// reference table name.
+std::string env_names(const Key& key, std::string_view separator = ", ") {
+  std::string names = env_name(key.flag);
+  for (const auto& alias : env_aliases())
+    if (alias.path == key.path) names.append(separator).append(alias.env);
+  return names;
+}
 
 // ---------------------------------------------------------------------------
 // Where each value came from, so an error line can point at it.
@@ -932,8 +1044,9 @@ class Loader {
  private:
   std::optional<std::string> read_table(const toml::table& table, const std::string& prefix);
   std::optional<std::string> read_value(const Key& key, const toml::node& node);
+  // `env`: the variable read, when it is not the key's own (an EnvAlias).
   std::optional<std::string> apply_text(const Key& key, const std::vector<std::string>& items,
-                                        Source source);
+                                        Source source, std::string_view env = {});
   // The start of an error line about `path`, naming where its value came from.
   std::string at(std::string_view path) const;
   // Of keys that only together are wrong, the one the operator set last.
@@ -1027,8 +1140,10 @@ std::optional<std::string> Loader::read_value(const Key& key, const toml::node& 
 }
 
 std::optional<std::string> Loader::apply_text(const Key& key, const std::vector<std::string>& items,
-                                              Source source) {
-  std::string where = source == Source::Env ? env_name(key.flag) : std::string(key.flag);
+                                              Source source, std::string_view env) {
+  std::string where = source == Source::Flag ? std::string(key.flag)
+                      : env.empty()            ? env_name(key.flag)
+                                               : std::string(env);
   auto in = input_from_text(key.behaviour.kind, items, source == Source::Env);
   if (!in) return where + ": " + in.error();
   if (auto p = key.behaviour.apply(draft_, *in)) return where + ": " + p->what;
@@ -1037,6 +1152,12 @@ std::optional<std::string> Loader::apply_text(const Key& key, const std::vector<
 }
 
 std::optional<std::string> Loader::read_env() {
+  for (const auto& alias : env_aliases()) {
+    auto value = env_(alias.env);
+    auto translated = value ? alias.translate(*value) : std::nullopt;
+    if (!translated) continue;
+    if (auto e = apply_text(*find_key(alias.path), {*translated}, Source::Env, alias.env)) return e;
+  }
   for (const auto& key : schema()) {
     auto value = env_(env_name(key.flag));
     if (!value) continue;
@@ -1257,7 +1378,7 @@ std::string option_text(const Key& key) {
   std::string text = " " + std::string(type_label(key.behaviour.kind));
   auto def = default_text(key);
   if (!def.empty()) text += " [" + def + "]";
-  return text + " (env: " + env_name(key.flag) + ")";
+  return text + " (env: " + env_names(key) + ")";
 }
 
 struct CommandLine {
@@ -1437,8 +1558,8 @@ std::string config_reference_markdown() {
       "and defaults alone. |\n";
   for (const auto& key : schema()) {
     auto def = default_text(key);
-    md += "| `" + std::string(key.path) + "` | `" + std::string(key.flag) + "` | `" +
-          env_name(key.flag) + "` | " + (def.empty() ? "—" : "`" + cell(def) + "`") + " | " +
+    md += "| `" + std::string(key.path) + "` | `" + std::string(key.flag) + "` | `" + env_names(key, "`, `") +
+          "` | " + (def.empty() ? "—" : "`" + cell(def) + "`") + " | " +
           cell(key.help) + " |\n";
   }
   return md;

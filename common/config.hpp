@@ -75,7 +75,7 @@ struct RelaySection {
 
 struct QuotaSection {  // 0 = unlimited
   uint32_t max_allocations_per_username = 64;
-  uint32_t max_allocations_per_client_ip = 256;  // many clients may share one NAT address
+  uint32_t max_allocations_per_client_ip = 0;  // an office behind one NAT address may be any size
   uint32_t max_allocations = 0;                  // the port range is the natural global bound
   uint32_t max_channels_per_allocation = 4096;   // a gateway binds one channel per peer
   uint32_t max_permissions_per_allocation = 4096;
@@ -117,11 +117,23 @@ struct DataplaneSection {
   std::optional<uint16_t> vlan;           // 802.1Q id
 };
 
+enum class TokenPlacement : uint8_t { Header, Query, Both };
+
 struct PortalSection {
   std::optional<std::string> ws_url;  // absent: no portal, the relay serves at once
   std::optional<std::string> token;   // secret
+  TokenPlacement token_placement = TokenPlacement::Both;
+  std::optional<std::string> name;  // absent: the host name
   bool allow_insecure_ws = false;
   std::optional<std::string> ca_file;
+  std::chrono::seconds heartbeat_interval{10};
+  uint32_t max_unanswered_heartbeats = 3;
+  std::chrono::seconds join_timeout{5};
+};
+
+struct HealthSection {
+  // GET /healthz and /readyz; absent: off. Firezone's relay listens here too.
+  std::optional<SocketAddress> address = SocketAddress::parse("0.0.0.0:8080");
 };
 
 struct MetricsSection {
@@ -141,6 +153,7 @@ struct RelayConfig {
   DataplaneSection dataplane;
   PortalSection portal;
   MetricsSection metrics;
+  HealthSection health;
   LogSection log;
 };
 

@@ -168,7 +168,7 @@ std::optional<Level> parse_level(std::string_view text) {
 }
 
 std::optional<Format> parse_format(std::string_view text) {
-  if (text == "text") return Format::Text;
+  if (text == "text" || text == "human") return Format::Text;  // "human": Firezone's name
   if (text == "json") return Format::Json;
   return std::nullopt;
 }

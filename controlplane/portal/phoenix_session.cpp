@@ -1,5 +1,7 @@
 #include "controlplane/portal/phoenix_session.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <utility>
 
@@ -93,6 +95,19 @@ std::string_view to_string(DisconnectKind kind) {
   return "unknown";
 }
 
+std::optional<Duration> parse_retry_after(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  uint64_t seconds = 0;
+  const auto* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, seconds);
+  if (value.empty() || ptr != end) return std::nullopt;
+  const auto cap = std::chrono::duration_cast<std::chrono::seconds>(kMaxRetryAfter);
+  if (ec == std::errc::result_out_of_range || seconds > static_cast<uint64_t>(cap.count())) return kMaxRetryAfter;
+  if (ec != std::errc{}) return std::nullopt;
+  return std::chrono::seconds{seconds};
+}
+
 PhoenixSession::PhoenixSession(SessionTiming timing, std::string stamp_secret, Random random, LogSink log)
     : timing_(timing),
       stamp_secret_(std::move(stamp_secret)),
@@ -111,7 +126,9 @@ void PhoenixSession::connected(Instant now) {
   state_ = State::Open;
   connected_at_ = now;
   next_heartbeat_ = now + timing_.heartbeat_interval;
-  pending_heartbeat_.reset();
+  join_deadline_ = now + timing_.join_timeout;
+  unanswered_heartbeats_.clear();
+  init_received_ = false;
   pending_join_ = next_ref();
   push(kRelayTopic, kJoin, {{"stamp_secret", stamp_secret_}}, *pending_join_);
   emit(log_, LogLevel::Info, "connected to the portal, joining the relay channel");
@@ -143,23 +160,28 @@ void PhoenixSession::disconnected(const Disconnect& why, Instant now) {
   }
   std::string reason(to_string(why.kind));
   if (!why.detail.empty()) reason.append(": ").append(why.detail);
-  fail(std::move(reason), false, now);
+  fail(std::move(reason), false, now, why.retry_after);
 }
 
 void PhoenixSession::timeout(Instant now) {
-  if (!next_heartbeat_ || now < *next_heartbeat_) return;
-  if (pending_join_ || pending_heartbeat_) {
-    fail(pending_join_ ? "no reply to the join within one heartbeat interval"
-                       : "no reply to the heartbeat within one heartbeat interval",
-         true, now);
+  if (join_deadline_ && now >= *join_deadline_) {
+    fail("no reply to the join within " + std::to_string(to_ms(timing_.join_timeout)) + " ms", true, now);
     return;
   }
-  pending_heartbeat_ = next_ref();
-  push(kPhoenixTopic, kHeartbeat, nlohmann::ordered_json::object(), *pending_heartbeat_);
+  if (!next_heartbeat_ || now < *next_heartbeat_) return;
+  if (unanswered_heartbeats_.size() >= timing_.max_unanswered_heartbeats) {
+    fail(std::to_string(unanswered_heartbeats_.size()) + " heartbeats in a row unanswered", true, now);
+    return;
+  }
+  unanswered_heartbeats_.push_back(next_ref());
+  push(kPhoenixTopic, kHeartbeat, nlohmann::ordered_json::object(), unanswered_heartbeats_.back());
   next_heartbeat_ = now + timing_.heartbeat_interval;
 }
 
-std::optional<Instant> PhoenixSession::poll_timeout() const { return next_heartbeat_; }
+std::optional<Instant> PhoenixSession::poll_timeout() const {
+  if (join_deadline_ && next_heartbeat_) return std::min(*join_deadline_, *next_heartbeat_);
+  return join_deadline_ ? join_deadline_ : next_heartbeat_;
+}
 
 std::optional<Action> PhoenixSession::next_action() {
   if (actions_.empty()) return std::nullopt;
@@ -193,6 +215,12 @@ void PhoenixSession::handle(const Message& message, Instant now) {
   if (message.event == kReply) {
     handle_reply(message, now);
   } else if (message.topic == kRelayTopic && message.event == kInit) {
+    if (std::exchange(init_received_, true)) {
+      if (!std::exchange(repeated_init_logged_, true)) {
+        emit(log_, LogLevel::Warn, "ignoring a repeated init on one connection (logged once)");
+      }
+      return;
+    }
     emit(log_, LogLevel::Info, "received init from the portal");
     events_.emplace_back(Init{message.payload});
   } else if (message.topic == kRelayTopic && message.event == kError) {
@@ -206,8 +234,10 @@ void PhoenixSession::handle(const Message& message, Instant now) {
 
 void PhoenixSession::handle_reply(const Message& message, Instant now) {
   if (!message.ref) return;
-  if (*message.ref == pending_heartbeat_) {
-    pending_heartbeat_.reset();
+  // Any outstanding beat answered proves the connection alive.
+  if (std::find(unanswered_heartbeats_.begin(), unanswered_heartbeats_.end(), *message.ref) !=
+      unanswered_heartbeats_.end()) {
+    unanswered_heartbeats_.clear();
     return;
   }
   if (*message.ref != pending_join_) {
@@ -215,6 +245,7 @@ void PhoenixSession::handle_reply(const Message& message, Instant now) {
     return;
   }
   pending_join_.reset();
+  join_deadline_.reset();
   const auto status = message.payload.is_object() ? message.payload.find("status") : message.payload.end();
   if (status != message.payload.end() && *status == "ok") {
     state_ = State::Joined;
@@ -247,19 +278,20 @@ void PhoenixSession::push(std::string_view topic, std::string_view event, nlohma
 
 std::string PhoenixSession::next_ref() { return std::to_string(++last_ref_); }
 
-void PhoenixSession::fail(std::string reason, bool close, Instant now) {
+void PhoenixSession::fail(std::string reason, bool close, Instant now, std::optional<Duration> at_least) {
   if (close) actions_.emplace_back(Close{});
   const bool healthy = state_ == State::Joined && now - connected_at_ >= timing_.healthy_after;
   if (healthy) backoff_.reset();
-  const auto delay = backoff_.next(random_ ? random_() : 0);
+  const auto delay = std::max(backoff_.next(random_ ? random_() : 0), at_least.value_or(Duration{0}));
   emit(log_, LogLevel::Warn, "portal connection lost, reconnecting",
        {{"reason", reason}, {"retry_in_ms", std::to_string(to_ms(delay))}});
   events_.emplace_back(Disconnected{std::move(reason), delay});
   actions_.emplace_back(ConnectAfter{delay});
   state_ = State::Connecting;
   next_heartbeat_.reset();
+  join_deadline_.reset();
   pending_join_.reset();
-  pending_heartbeat_.reset();
+  unanswered_heartbeats_.clear();
 }
 
 }  // namespace relay::portal

@@ -10,8 +10,10 @@
 // Lifecycle of one connection:
 //   start ─► ConnectAfter{0} ─► connected ─► SendText(phx_join) ─► phx_reply ok
 //   ─► Joined ─► init ─► Init{payload}; every heartbeat_interval a heartbeat.
-// Any failure (connect error, refused upgrade, close, join refused, a request
-// left unanswered for one heartbeat interval) ends in ConnectAfter{backoff}.
+// Any failure (connect error, refused upgrade, close, join refused, no join
+// reply within join_timeout, max_unanswered_heartbeats heartbeats in a row
+// unanswered) ends in ConnectAfter{backoff}, or later when the portal's
+// upgrade answer asked for it (Retry-After).
 //
 // Contract with the IO shell: after the session emits Close, it already
 // counts that connection as gone; the shell must not report its end.
@@ -24,7 +26,9 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,9 +41,12 @@ namespace relay::portal {
 // Timing knobs. The defaults are the production values; tests shorten them
 // (the control-plane process exposes them only as hidden test options).
 struct SessionTiming {
-  // phoenix.js heartbeatIntervalMs default; the portal's socket times out an
-  // idle client after 60 s, so one missed beat is still within its patience.
-  Duration heartbeat_interval = std::chrono::seconds{30};
+  // Firezone's portal closes a relay socket idle for ~41 s: a beat every
+  // 10 s keeps it open even when one reply is slow, and three unanswered in
+  // a row (30 s of silence) mean the connection is dead.
+  Duration heartbeat_interval = std::chrono::seconds{10};
+  uint32_t max_unanswered_heartbeats = 3;
+  Duration join_timeout = std::chrono::seconds{5};
   Duration backoff_base = std::chrono::seconds{1};
   Duration backoff_cap = std::chrono::seconds{60};
   // A connection counts as healthy, and resets the backoff when it ends, once
@@ -98,9 +105,21 @@ enum class DisconnectKind {
 std::string_view to_string(DisconnectKind kind);
 
 struct Disconnect {
+  Disconnect() = default;
+  Disconnect(DisconnectKind k, std::string d, std::optional<Duration> r = std::nullopt)
+      : kind(k), detail(std::move(d)), retry_after(r) {}
+
   DisconnectKind kind = DisconnectKind::Transport;
   std::string detail;  // already free of secrets
+  // From a 429 or 503 answer to the upgrade: wait at least this long.
+  std::optional<Duration> retry_after;
 };
+
+// RFC 9110 §10.2.3 Retry-After as delta-seconds, capped at kMaxRetryAfter so
+// a hostile portal cannot park the relay for days. An HTTP-date, or anything
+// else, is nullopt: the backoff alone then decides.
+constexpr Duration kMaxRetryAfter = std::chrono::hours{1};
+std::optional<Duration> parse_retry_after(std::string_view value);
 
 class PhoenixSession {
  public:
@@ -136,7 +155,7 @@ class PhoenixSession {
   void push(std::string_view topic, std::string_view event, nlohmann::ordered_json payload,
             const std::string& ref);
   std::string next_ref();
-  void fail(std::string reason, bool close, Instant now);
+  void fail(std::string reason, bool close, Instant now, std::optional<Duration> at_least = std::nullopt);
 
   SessionTiming timing_;
   std::string stamp_secret_;
@@ -147,8 +166,11 @@ class PhoenixSession {
   State state_ = State::Idle;
   Instant connected_at_{};
   std::optional<Instant> next_heartbeat_;
+  std::optional<Instant> join_deadline_;
   std::optional<std::string> pending_join_;
-  std::optional<std::string> pending_heartbeat_;
+  std::vector<std::string> unanswered_heartbeats_;  // refs, oldest first
+  bool init_received_ = false;                      // on this connection
+  bool repeated_init_logged_ = false;
   uint64_t last_ref_ = 0;
   std::set<std::string> unknown_events_logged_;
   uint64_t too_deep_messages_ = 0;  // refused before parsing (kMaxJsonDepth)

@@ -68,7 +68,8 @@ PortalClient::PortalClient(asio::io_context& io, PortalConfig config, PortalUrl 
     : io_(io),
       config_(std::move(config)),
       url_(std::move(url)),
-      target_(connect_target(url_, config_.token, config_.public_ip4, config_.public_ip6)),
+      target_(connect_target(url_, config_.token_placement == TokenPlacement::Header ? "" : config_.token,
+                             config_.relay)),
       tls_(std::move(tls)),
       timing_(timing),
       handlers_(std::move(handlers)),
@@ -117,7 +118,11 @@ void PortalClient::connect() {
   ++attempts_;
   log(LogLevel::Info, "connecting to the portal", {{"url", url}, {"attempt", std::to_string(attempts_)}});
   if (handlers_.on_attempt) handlers_.on_attempt(ConnectAttempt{attempts_, url});
-  ConnectionParams params{url_, target_, user_agent(), timing_.connect_timeout};
+  std::string authorization;
+  if (config_.token_placement != TokenPlacement::Query && !config_.token.empty()) {
+    authorization = "Bearer " + config_.token;
+  }
+  ConnectionParams params{url_, target_, user_agent(), std::move(authorization), timing_.connect_timeout};
   connection_ = open_connection(io_, tls_.get(), std::move(params), *this);
 }
 

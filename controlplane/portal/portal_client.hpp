@@ -14,6 +14,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/config.hpp"
 #include "common/net_types.hpp"
 #include "common/result.hpp"
 #include "controlplane/portal/phoenix_session.hpp"
@@ -25,10 +26,12 @@ namespace relay::portal {
 struct PortalConfig {
   std::string ws_url;  // e.g. wss://portal.example; /relay/websocket is appended
   std::string token;   // secret: never logged
+  // Firezone's portal today reads the X-Authorization header, the original
+  // (2023) portal the `token` query parameter; both suits either.
+  TokenPlacement token_placement = TokenPlacement::Both;
   bool allow_insecure_ws = false;
   std::optional<std::string> ca_file;  // PEM bundle trusted in addition to the system store
-  std::optional<IpAddress> public_ip4;
-  std::optional<IpAddress> public_ip6;
+  RelayIdentity relay;
   std::string stamp_secret;  // secret: never logged
 };
 

@@ -176,18 +176,18 @@ std::string percent_encode(std::string_view text) {
   return out;
 }
 
-std::string connect_target(const PortalUrl& url, std::string_view token,
-                           const std::optional<IpAddress>& public_ip4,
-                           const std::optional<IpAddress>& public_ip6) {
+std::string connect_target(const PortalUrl& url, std::string_view query_token, const RelayIdentity& relay) {
   std::string target = url.base_path + "/relay/websocket";
   char sep = '?';
   auto add = [&](std::string_view key, std::string_view value) {
     target.append(1, sep).append(key).append("=").append(percent_encode(value));
     sep = '&';
   };
-  if (!token.empty()) add("token", token);
-  if (public_ip4) add("ipv4", public_ip4->to_string());
-  if (public_ip6) add("ipv6", public_ip6->to_string());
+  if (!query_token.empty()) add("token", query_token);
+  if (relay.public_ip4) add("ipv4", relay.public_ip4->to_string());
+  if (relay.public_ip6) add("ipv6", relay.public_ip6->to_string());
+  add("port", std::to_string(relay.listen_port));
+  if (!relay.name.empty()) add("name", relay.name);
   return target;
 }
 

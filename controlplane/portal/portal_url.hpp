@@ -43,11 +43,19 @@ struct PortalUrl {
   [[nodiscard]] std::string host_header() const;
 };
 
-// "<base path>/relay/websocket?token=..&ipv4=..&ipv6=..": each parameter only
-// when set, each value percent-encoded.
-std::string connect_target(const PortalUrl& url, std::string_view token,
-                           const std::optional<IpAddress>& public_ip4,
-                           const std::optional<IpAddress>& public_ip6);
+// What the relay tells the portal about itself at login: the portal
+// advertises exactly this address and port to clients, under this name.
+struct RelayIdentity {
+  std::optional<IpAddress> public_ip4;
+  std::optional<IpAddress> public_ip6;
+  uint16_t listen_port = 3478;
+  std::string name;
+};
+
+// "<base path>/relay/websocket?token=..&ipv4=..&ipv6=..&port=..&name=..":
+// the token (for portals that read it from the query; empty: left out), the
+// addresses and the name only when set, each value percent-encoded.
+std::string connect_target(const PortalUrl& url, std::string_view query_token, const RelayIdentity& relay);
 
 // scheme://host[:port]<target>, for logs only after redacted_url().
 std::string full_url(const PortalUrl& url, std::string_view target);

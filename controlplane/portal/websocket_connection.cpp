@@ -134,7 +134,10 @@ class Connection final : public WebSocketConnection, public std::enable_shared_f
     timeouts.keep_alive_pings = false;
     ws_->set_option(timeouts);
     ws_->set_option(websocket::stream_base::decorator(
-        [agent = params_.user_agent](websocket::request_type& request) { request.set(http::field::user_agent, agent); }));
+        [agent = params_.user_agent, authorization = params_.authorization](websocket::request_type& request) {
+          request.set(http::field::user_agent, agent);
+          if (!authorization.empty()) request.set("X-Authorization", authorization);
+        }));
     ws_->read_message_max(params_.max_message_bytes);
     ws_->async_handshake(response_, params_.url.host_header(), params_.target,
                          [self = this->shared_from_this()](error_code ec) { self->on_upgraded(ec); });
@@ -145,7 +148,13 @@ class Connection final : public WebSocketConnection, public std::enable_shared_f
       const auto status = response_.result_int();
       // RFC 9110 §15.5.2 / §15.5.4: the portal did not accept our credentials.
       const auto kind = status == 401 || status == 403 ? DisconnectKind::Unauthorized : DisconnectKind::UpgradeRefused;
-      return end({kind, "HTTP " + std::to_string(status)});
+      // RFC 6585 §4, RFC 9110 §15.6.4: too many requests, or unavailable for now.
+      std::optional<Duration> retry_after;
+      if (status == 429 || status == 503) {
+        const auto header = response_[http::field::retry_after];
+        retry_after = parse_retry_after(std::string_view(header.data(), header.size()));
+      }
+      return end({kind, "HTTP " + std::to_string(status), retry_after});
     }
     if (ec) return end({DisconnectKind::Transport, "upgrade: " + ec.message()});
     open_ = true;

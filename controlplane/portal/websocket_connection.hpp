@@ -34,6 +34,7 @@ struct ConnectionParams {
   PortalUrl url;
   std::string target;  // path and query of the upgrade request (holds the token)
   std::string user_agent;
+  std::string authorization;  // X-Authorization header value (holds the token); empty: none
   Duration connect_timeout{};  // for each of TCP connect, TLS handshake, upgrade
   size_t max_message_bytes = 1 << 20;
 };

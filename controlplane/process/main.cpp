@@ -8,6 +8,7 @@
 // (restore_state).
 #include <unistd.h>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -44,16 +45,34 @@ namespace {
 
 constexpr std::string_view kTarget = "controlplane";
 
+// Firezone's relay names itself after its host unless told otherwise.
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0) return "";
+  return name.data();
+}
+
 portal::PortalConfig portal_config(const RelayConfig& config, const AuthSecret& secret) {
   portal::PortalConfig p;
   p.ws_url = config.portal.ws_url.value_or("");
   p.token = config.portal.token.value_or("");
+  p.token_placement = config.portal.token_placement;
   p.allow_insecure_ws = config.portal.allow_insecure_ws;
   p.ca_file = config.portal.ca_file;
-  if (config.relay.ipv4) p.public_ip4 = config.relay.ipv4->advertised();
-  if (config.relay.ipv6) p.public_ip6 = config.relay.ipv6->advertised();
+  if (config.relay.ipv4) p.relay.public_ip4 = config.relay.ipv4->advertised();
+  if (config.relay.ipv6) p.relay.public_ip6 = config.relay.ipv6->advertised();
+  p.relay.listen_port = config.relay.listen_port;
+  p.relay.name = config.portal.name.value_or(host_name());
   p.stamp_secret = secret.value;
   return p;
+}
+
+portal::PortalTiming portal_timing(const PortalSection& portal) {
+  portal::PortalTiming timing;
+  timing.session.heartbeat_interval = portal.heartbeat_interval;
+  timing.session.max_unanswered_heartbeats = portal.max_unanswered_heartbeats;
+  timing.session.join_timeout = portal.join_timeout;
+  return timing;
 }
 
 // Validates the portal settings without touching the network.
@@ -69,7 +88,8 @@ Result<std::unique_ptr<portal::PortalClient>, std::string> make_portal(boost::as
     server.handle_portal_init();
   };
   handlers.log = portal_log_sink();
-  auto client = portal::PortalClient::create(io, portal_config(config, secret), {}, std::move(handlers));
+  auto client = portal::PortalClient::create(io, portal_config(config, secret), portal_timing(config.portal),
+                                            std::move(handlers));
   if (!client) return Err{"portal: " + client.error().message};
   return std::move(client.value());
 }

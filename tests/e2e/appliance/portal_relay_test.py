@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -152,7 +153,8 @@ def main() -> int:
             assert portal.joined.wait(15), f"the relay never joined the portal\n{relay.logs()}"
             first = portal.connections[0]
             assert first["path"] == "/relay/websocket", first["path"]
-            assert first["query"] == {"token": [TOKEN], "ipv4": [RELAY4], "ipv6": ["2001:db8:100::1"]}, first["query"]
+            assert first["query"] == {"token": [TOKEN], "ipv4": [RELAY4], "ipv6": ["2001:db8:100::1"],
+                                      "port": [str(PORT)], "name": [socket.gethostname()]}, first["query"]
             assert first["user_agent"].startswith("relay/"), first["user_agent"]
             join = next(m for m in first["messages"] if m["event"] == "phx_join")
             stamp = join["payload"]["stamp_secret"]

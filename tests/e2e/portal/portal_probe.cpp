@@ -3,9 +3,9 @@
 // with a CLOCK_MONOTONIC timestamp ("t", seconds), then exits after --seconds.
 // A test harness for tests/e2e/portal; not installed.
 //
-// The --heartbeat-ms, --backoff-*-ms, --healthy-after-ms and --connect-timeout-ms
-// options shorten the production timings (30 s heartbeat, 1 s..60 s backoff)
-// so that the end-to-end test runs in seconds.
+// The --heartbeat-ms, --join-timeout-ms, --backoff-*-ms, --healthy-after-ms and
+// --connect-timeout-ms options shorten the production timings (10 s heartbeat,
+// 5 s join timeout, 1 s..60 s backoff) so that most scenarios run in seconds.
 #include <chrono>
 #include <cstdint>
 #include <iostream>
@@ -70,7 +70,10 @@ int main(int argc, char** argv) {
   std::string ipv6;
   std::string ca_file;
   double seconds = 5;
-  int64_t heartbeat_ms = 30'000;
+  int64_t heartbeat_ms = 10'000;
+  int64_t join_timeout_ms = 5'000;
+  uint32_t max_unanswered = 3;
+  std::string placement = "both";
   int64_t backoff_base_ms = 1'000;
   int64_t backoff_cap_ms = 60'000;
   int64_t healthy_after_ms = 60'000;
@@ -82,9 +85,15 @@ int main(int argc, char** argv) {
   app.add_option("--ipv4", ipv4, "public IPv4 address");
   app.add_option("--ipv6", ipv6, "public IPv6 address");
   app.add_option("--ca-file", ca_file, "extra trusted CA (PEM)");
+  app.add_option("--port", config.relay.listen_port, "the relay's listen port");
+  app.add_option("--name", config.relay.name, "the relay's name");
+  app.add_option("--token-placement", placement, "header, query or both")
+      ->check(CLI::IsMember({"header", "query", "both"}));
   app.add_flag("--allow-insecure-ws", config.allow_insecure_ws, "accept ws:// URLs");
   app.add_option("--seconds", seconds, "exit after this many seconds");
   app.add_option("--heartbeat-ms", heartbeat_ms)->group("");
+  app.add_option("--join-timeout-ms", join_timeout_ms)->group("");
+  app.add_option("--max-unanswered-heartbeats", max_unanswered)->group("");
   app.add_option("--backoff-base-ms", backoff_base_ms)->group("");
   app.add_option("--backoff-cap-ms", backoff_cap_ms)->group("");
   app.add_option("--healthy-after-ms", healthy_after_ms)->group("");
@@ -92,16 +101,21 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "seed of the backoff jitter")->group("");
   CLI11_PARSE(app, argc, argv);
 
-  config.public_ip4 = parse_ip(ipv4);
-  config.public_ip6 = parse_ip(ipv6);
-  if ((!ipv4.empty() && !config.public_ip4) || (!ipv6.empty() && !config.public_ip6)) {
+  config.relay.public_ip4 = parse_ip(ipv4);
+  config.relay.public_ip6 = parse_ip(ipv6);
+  if ((!ipv4.empty() && !config.relay.public_ip4) || (!ipv6.empty() && !config.relay.public_ip6)) {
     print({{"type", "setup_error"}, {"message", "--ipv4/--ipv6 is not an IP address"}});
     return 2;
   }
   if (!ca_file.empty()) config.ca_file = ca_file;
+  config.token_placement = placement == "header" ? TokenPlacement::Header
+                           : placement == "query" ? TokenPlacement::Query
+                                                  : TokenPlacement::Both;
 
   PortalTiming timing;
   timing.session.heartbeat_interval = std::chrono::milliseconds{heartbeat_ms};
+  timing.session.join_timeout = std::chrono::milliseconds{join_timeout_ms};
+  timing.session.max_unanswered_heartbeats = max_unanswered;
   timing.session.backoff_base = std::chrono::milliseconds{backoff_base_ms};
   timing.session.backoff_cap = std::chrono::milliseconds{backoff_cap_ms};
   timing.session.healthy_after = std::chrono::milliseconds{healthy_after_ms};

@@ -133,7 +133,7 @@ TEST_F(Session, ConnectedSendsJoinOnTopicRelayWithTheStampSecret) {
   session_.connected(t0);
   EXPECT_EQ(actions(), std::vector<Action>{SendText{
                            R"({"topic":"relay","event":"phx_join","payload":{"stamp_secret":"stamp-s3cret"},"ref":"1"})"}});
-  EXPECT_EQ(session_.poll_timeout(), t0 + 30s);
+  EXPECT_EQ(session_.poll_timeout(), t0 + 5s);  // the join timeout comes before the first beat
   EXPECT_EQ(session_.state(), PhoenixSession::State::Open);
   expect_nothing_left();
 }
@@ -172,13 +172,13 @@ TEST_F(Session, JoinReplyErrorReportsJoinFailedThenClosesAndReconnectsWithinOneS
   expect_nothing_left();
 }
 
-TEST_F(Session, HeartbeatGoesOutEveryThirtySecondsWhileRepliesArrive) {
+TEST_F(Session, HeartbeatGoesOutEveryTenSecondsWhileRepliesArrive) {
   join();
-  session_.timeout(t0 + 29s);
+  session_.timeout(t0 + 9s);
   expect_nothing_left();
   int ref = 2;
   for (int beat = 1; beat <= 10; ++beat) {
-    const auto at = t0 + beat * 30s;
+    const auto at = t0 + beat * 10s;
     EXPECT_EQ(session_.poll_timeout(), at);
     session_.timeout(at);
     EXPECT_EQ(actions(), std::vector<Action>{SendText{heartbeat(ref)}});
@@ -189,28 +189,75 @@ TEST_F(Session, HeartbeatGoesOutEveryThirtySecondsWhileRepliesArrive) {
   EXPECT_EQ(session_.state(), PhoenixSession::State::Joined);
 }
 
-TEST_F(Session, MissingHeartbeatReplyWithinTheNextIntervalClosesAndReconnects) {
+TEST_F(Session, ThreeHeartbeatsInARowUnansweredCloseAndReconnectAtTheFourthBeat) {
   join();
-  session_.timeout(t0 + 30s);
-  EXPECT_EQ(actions(), std::vector<Action>{SendText{heartbeat(2)}});
-  session_.timeout(t0 + 59s);
+  for (int beat = 1; beat <= 3; ++beat) {
+    session_.timeout(t0 + beat * 10s);
+    EXPECT_EQ(actions(), std::vector<Action>{SendText{heartbeat(beat + 1)}});
+    expect_nothing_left();
+  }
+  session_.timeout(t0 + 39s);
   expect_nothing_left();
-  session_.timeout(t0 + 60s);
+  session_.timeout(t0 + 40s);
   EXPECT_LE(reconnect_delay(/*expect_close=*/true), 1s);
   EXPECT_EQ(logs_containing("portal connection lost"), 1u);
   EXPECT_EQ(session_.poll_timeout(), std::nullopt);
   // A late reply for the dead connection changes nothing.
-  session_.text_frame(heartbeat_reply(2), t0 + 61s);
+  session_.text_frame(heartbeat_reply(2), t0 + 41s);
   expect_nothing_left();
 }
 
-TEST_F(Session, UnansweredJoinCountsAsADeadConnectionAfterOneInterval) {
+TEST_F(Session, ALateReplyToAnyOutstandingBeatKeepsTheConnection) {
+  join();
+  session_.timeout(t0 + 10s);
+  session_.timeout(t0 + 20s);
+  session_.timeout(t0 + 30s);
+  EXPECT_EQ(actions(), (std::vector<Action>{SendText{heartbeat(2)}, SendText{heartbeat(3)}, SendText{heartbeat(4)}}));
+  session_.text_frame(heartbeat_reply(2), t0 + 35s);
+  session_.timeout(t0 + 40s);
+  EXPECT_EQ(actions(), std::vector<Action>{SendText{heartbeat(5)}});
+  expect_nothing_left();
+  EXPECT_EQ(session_.state(), PhoenixSession::State::Joined);
+}
+
+TEST_F(Session, UnansweredJoinCountsAsADeadConnectionAfterTheJoinTimeout) {
   session_.start(t0);
   session_.connected(t0);
   (void)actions();
-  session_.timeout(t0 + 30s);
+  session_.timeout(t0 + 4s);
+  expect_nothing_left();
+  session_.timeout(t0 + 5s);
   (void)reconnect_delay(/*expect_close=*/true);
+  EXPECT_EQ(logs_containing("portal connection lost"), 1u);
   EXPECT_EQ(session_.state(), PhoenixSession::State::Connecting);
+}
+
+TEST_F(Session, RetryAfterOnARefusedUpgradeDelaysTheReconnectAtLeastThatLong) {
+  session_.start(t0);
+  (void)actions();
+  session_.disconnected({DisconnectKind::UpgradeRefused, "HTTP 429", 42s}, t0);
+  EXPECT_EQ(reconnect_delay(false), 42s);
+  session_.disconnected({DisconnectKind::UpgradeRefused, "HTTP 503"}, t0 + 42s);
+  EXPECT_LE(reconnect_delay(false), 2s);  // without the header, the backoff alone
+}
+
+TEST(RetryAfter, DeltaSecondsAreHonouredUpToAnHourAndAnythingElseIsIgnored) {
+  EXPECT_EQ(parse_retry_after("120"), Duration{120s});
+  EXPECT_EQ(parse_retry_after(" 0 "), Duration{0s});
+  EXPECT_EQ(parse_retry_after("86400"), kMaxRetryAfter);
+  EXPECT_EQ(parse_retry_after("99999999999999999999999"), kMaxRetryAfter);
+  EXPECT_EQ(parse_retry_after("Fri, 31 Dec 1999 23:59:59 GMT"), std::nullopt);
+  EXPECT_EQ(parse_retry_after("-5"), std::nullopt);
+  EXPECT_EQ(parse_retry_after(""), std::nullopt);
+  EXPECT_EQ(parse_retry_after("12s"), std::nullopt);
+}
+
+TEST_F(Session, ASecondInitOnOneConnectionIsIgnoredAndLoggedOnce) {
+  join();
+  for (int i = 0; i < 3; ++i) session_.text_frame(R"({"topic":"relay","event":"init","payload":{}})", t0 + 1s);
+  EXPECT_EQ(events(), std::vector<SessionEvent>{Init{nlohmann::json::object()}});
+  expect_nothing_left();
+  EXPECT_EQ(logs_containing("repeated init"), 1u);
 }
 
 TEST_F(Session, PortalClosingOrErroringTheChannelClosesAndReconnects) {
@@ -261,9 +308,9 @@ TEST_F(ThirtySecondRandomSession, HealthyConnectionResetsTheBackoffAndAShortOneD
   (void)actions();
   session_.text_frame(R"({"topic":"relay","event":"phx_reply","payload":{"status":"ok"},"ref":"2"})", later);
   (void)events();
-  session_.timeout(later + 30s);
+  session_.timeout(later + 10s);
   (void)actions();
-  session_.text_frame(heartbeat_reply(3), later + 30s);
+  session_.text_frame(heartbeat_reply(3), later + 10s);
   session_.disconnected({DisconnectKind::ClosedByPortal, "close code 1001"}, later + 60s);
   EXPECT_LT(reconnect_delay(false), 1s);
 }
@@ -348,9 +395,10 @@ TEST_F(Session, MessagesNestedDeeperThan32LevelsAreRefusedBeforeParsingAndCounte
   EXPECT_EQ(session_.state(), PhoenixSession::State::Joined);
 
   // Brackets inside strings (escaped quotes included) are text, not depth.
-  session_.text_frame(R"({"topic":"relay","event":"init","payload":{"s":"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}})",
+  session_.text_frame(R"({"topic":"relay","event":"presence_diff","payload":{"s":"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}})",
                       t0 + 4s);
-  EXPECT_EQ(events().size(), 1u);
+  expect_nothing_left();
+  EXPECT_EQ(logs_containing("unknown event"), 1u);  // parsed, so its name was read
   EXPECT_EQ(logs_containing("nested too deeply"), 2u);
 }
 
@@ -377,17 +425,18 @@ TEST_F(Session, TheStampSecretNeverAppearsInLogs) {
 
 TEST_F(Session, AfterADeadConnectionTheNextOneJoinsAgainWithAFreshRefAndItsOwnHeartbeatClock) {
   join();
-  session_.timeout(t0 + 30s);
+  for (auto at : {10s, 20s, 30s}) session_.timeout(t0 + at);
   (void)actions();
-  session_.timeout(t0 + 60s);
+  session_.timeout(t0 + 40s);
   const auto delay = reconnect_delay(/*expect_close=*/true);
-  const auto again = t0 + 60s + delay + 200ms;
+  const auto again = t0 + 40s + delay + 200ms;
   session_.connected(again);
   EXPECT_EQ(actions(), std::vector<Action>{SendText{
-                           R"({"topic":"relay","event":"phx_join","payload":{"stamp_secret":"stamp-s3cret"},"ref":"3"})"}});
-  EXPECT_EQ(session_.poll_timeout(), again + 30s);
-  session_.text_frame(R"({"topic":"relay","event":"phx_reply","payload":{"status":"ok"},"ref":"3"})", again);
+                           R"({"topic":"relay","event":"phx_join","payload":{"stamp_secret":"stamp-s3cret"},"ref":"5"})"}});
+  EXPECT_EQ(session_.poll_timeout(), again + 5s);
+  session_.text_frame(R"({"topic":"relay","event":"phx_reply","payload":{"status":"ok"},"ref":"5"})", again);
   EXPECT_EQ(events(), std::vector<SessionEvent>{Joined{}});
+  EXPECT_EQ(session_.poll_timeout(), again + 10s);
   session_.text_frame(R"({"topic":"relay","event":"init","payload":{"n":2}})", again);
   EXPECT_EQ(events(), std::vector<SessionEvent>{Init{nlohmann::json::parse(R"({"n":2})")}});
   expect_nothing_left();

@@ -73,14 +73,14 @@ TEST(PortalUrl, MalformedUrlsAreTypedErrors) {
   EXPECT_EQ(parse_error("wss://host/a b"), UrlError::BadPath);
 }
 
-TEST(ConnectTarget, AppendsRelayWebsocketAndOnlyTheParametersThatAreSet) {
+TEST(ConnectTarget, AppendsRelayWebsocketThePortAndOnlyTheOtherParametersThatAreSet) {
   auto url = parse_ok("wss://portal.example.com/api");
-  EXPECT_EQ(connect_target(url, "tok", std::nullopt, std::nullopt), "/api/relay/websocket?token=tok");
-  EXPECT_EQ(connect_target(url, "", std::nullopt, std::nullopt), "/api/relay/websocket");
-  EXPECT_EQ(connect_target(url, "tok", IpAddress::parse("203.0.113.5"), IpAddress::parse("2001:db8::5")),
-            "/api/relay/websocket?token=tok&ipv4=203.0.113.5&ipv6=2001%3Adb8%3A%3A5");
-  EXPECT_EQ(connect_target(url, "", std::nullopt, IpAddress::parse("2001:db8::5")),
-            "/api/relay/websocket?ipv6=2001%3Adb8%3A%3A5");
+  EXPECT_EQ(connect_target(url, "tok", {}), "/api/relay/websocket?token=tok&port=3478");
+  EXPECT_EQ(connect_target(url, "", {}), "/api/relay/websocket?port=3478");
+  EXPECT_EQ(connect_target(url, "tok", {IpAddress::parse("203.0.113.5"), IpAddress::parse("2001:db8::5"), 3479, "r 1"}),
+            "/api/relay/websocket?token=tok&ipv4=203.0.113.5&ipv6=2001%3Adb8%3A%3A5&port=3479&name=r%201");
+  EXPECT_EQ(connect_target(url, "", {std::nullopt, IpAddress::parse("2001:db8::5"), 443, ""}),
+            "/api/relay/websocket?ipv6=2001%3Adb8%3A%3A5&port=443");
 }
 
 TEST(ConnectTarget, PercentEncodesEverythingButUnreservedCharacters) {
@@ -91,10 +91,10 @@ TEST(ConnectTarget, PercentEncodesEverythingButUnreservedCharacters) {
 
 TEST(RedactedUrl, HidesTokenAndStampSecretButKeepsTheRest) {
   auto url = parse_ok("wss://[2001:db8::7]:9443");
-  const auto target = connect_target(url, "s3cr3t-token", IpAddress::parse("203.0.113.5"), std::nullopt);
+  const auto target = connect_target(url, "s3cr3t-token", {IpAddress::parse("203.0.113.5"), std::nullopt, 3478, ""});
   const auto full = full_url(url, target);
-  EXPECT_EQ(full, "wss://[2001:db8::7]:9443/relay/websocket?token=s3cr3t-token&ipv4=203.0.113.5");
-  EXPECT_EQ(redacted_url(full), "wss://[2001:db8::7]:9443/relay/websocket?token=REDACTED&ipv4=203.0.113.5");
+  EXPECT_EQ(full, "wss://[2001:db8::7]:9443/relay/websocket?token=s3cr3t-token&ipv4=203.0.113.5&port=3478");
+  EXPECT_EQ(redacted_url(full), "wss://[2001:db8::7]:9443/relay/websocket?token=REDACTED&ipv4=203.0.113.5&port=3478");
   EXPECT_EQ(redacted_url("ws://h/p?a=1&TOKEN=x&stamp_secret=y&secret=z#f"),
             "ws://h/p?a=1&TOKEN=REDACTED&stamp_secret=REDACTED&secret=REDACTED#f");
 }
