@@ -224,6 +224,8 @@ struct Draft {
   FamilyDraft v4;
   FamilyDraft v6;
   std::optional<std::vector<uint32_t>> workers;
+  // relay.auth_secret: one secret, which loading puts in relay.auth.secrets.
+  std::optional<std::string> auth_secret;
 };
 
 using Apply = std::function<Check(Draft&, const Input&)>;
@@ -397,6 +399,27 @@ Behaviour cidr_list(F field) {
 Check not_empty(std::string_view s) {
   if (s.empty()) return problem("must not be empty");
   return std::nullopt;
+}
+
+// A secret is any text of at least 16 bytes (128 bits if random), which
+// coturn's documentation asks of static-auth-secret too. Never quoted.
+Check valid_secret(std::string_view s) {
+  constexpr size_t kMinSecretBytes = 16;
+  if (s.size() < kMinSecretBytes)
+    return problem("a secret shorter than " + std::to_string(kMinSecretBytes) + " bytes");
+  return std::nullopt;
+}
+
+Behaviour auth_scheme() {
+  return {Kind::String,
+          [](Draft& d, const Input& in) -> Check {
+            const auto& s = std::get<std::string>(in);
+            auto scheme = parse_auth_scheme(s);
+            if (!scheme) return problem(shown(s) + " is not one of firezone, rest, static");
+            d.cfg.relay.auth.scheme = *scheme;
+            return std::nullopt;
+          },
+          [](Draft& d) { return std::string(to_string(d.cfg.relay.auth.scheme)); }};
 }
 
 Check no_whitespace_item(std::string_view s) {
@@ -750,15 +773,29 @@ const std::vector<Key>& schema() {
       {"relay.realm", "--realm", "REALM of authentication challenges (RFC 8489 §9.2).",
        text(FIELD(relay.realm), valid_realm)},
       {"relay.auth_secret", "--auth-secret",
-       "Shared secret of the TURN REST credentials. Never printed. A flag shows in "
-       "/proc/<pid>/cmdline: prefer relay.auth_secret_file. Absent (and no file): generated at "
-       "start (from relay.rng_seed when set) and never logged, so only a portal can hand out "
-       "credentials.",
-       optional_text(FIELD(relay.auth_secret), not_empty), true},
+       "One shared secret of the credentials: relay.auth.secrets with one item. Never printed. A "
+       "flag shows in /proc/<pid>/cmdline: prefer relay.auth_secret_file.",
+       optional_text([](Draft& d) -> auto& { return d.auth_secret; }, valid_secret), true},
       {"relay.auth_secret_file", "--auth-secret-file",
-       "File holding relay.auth_secret (trailing newlines ignored), e.g. a systemd credential; "
-       "excludes relay.auth_secret.",
+       "File holding relay.auth.secrets, one a line (blank lines ignored), e.g. a systemd "
+       "credential; excludes relay.auth_secret and relay.auth.secrets.",
        optional_text(FIELD(relay.auth_secret_file), not_empty)},
+      {"relay.auth.scheme", "--auth-scheme",
+       "How credentials are checked: firezone (the portal's \"expiry:salt\" usernames), rest "
+       "(coturn's use-auth-secret: \"expiry[:user]\", base64(HMAC-SHA1(secret, username))) or "
+       "static (relay.auth.users_file).",
+       auth_scheme()},
+      {"relay.auth.secrets", "--auth-secrets",
+       "Shared secrets of firezone and rest credentials, each at least 16 bytes; any of them "
+       "verifies, the portal mints with the first. Rotate: add the new one, wait the credential "
+       "lifetime, remove the old one. Never printed. Absent (and no relay.auth_secret[_file]): "
+       "firezone generates one at start (from relay.rng_seed when set) and never logs it, so only "
+       "a portal can hand out credentials; rest refuses to start.",
+       text_list(FIELD(relay.auth.secrets), valid_secret), true},
+      {"relay.auth.users_file", "--auth-users-file",
+       "static: the users, one a line, user:realm:0xKEY (turnadmin -k) or user:password; read at "
+       "start and on SIGHUP.",
+       optional_text(FIELD(relay.auth.users_file), not_empty)},
       {"relay.rng_seed", "--rng-seed",
        "Seed for every random choice (ports, nonces, generated secret), for reproducible tests. "
        "Absent: the kernel CSPRNG. Never set it in production.",
@@ -1056,7 +1093,7 @@ class Loader {
   std::optional<std::string> check_lcores();
   std::optional<std::string> check_dataplane();
   std::optional<std::string> check_portal();
-  std::optional<std::string> check_auth_secret();
+  std::optional<std::string> check_auth();
 
   std::string file_;
   const EnvLookup& env_;
@@ -1187,7 +1224,7 @@ std::optional<std::string> Loader::check() {
   if (auto e = check_lcores()) return e;
   if (auto e = check_dataplane()) return e;
   if (auto e = check_portal()) return e;
-  return check_auth_secret();
+  return check_auth();
 }
 
 std::optional<std::string> Loader::check_addresses(FamilyDraft& fam, std::string_view family) {
@@ -1316,15 +1353,41 @@ Result<std::string, std::string> read_secret_file(const std::string& path) {
   return secret;
 }
 
-std::optional<std::string> Loader::check_auth_secret() {
+std::optional<std::string> Loader::check_auth() {
   auto& r = draft_.cfg.relay;
-  if (!r.auth_secret_file) return std::nullopt;
-  if (r.auth_secret)
-    return at(blame({"relay.auth_secret_file", "relay.auth_secret"})) +
-           "relay.auth_secret and relay.auth_secret_file are both set: keep one";
-  auto secret = read_secret_file(*r.auth_secret_file);
-  if (!secret) return at("relay.auth_secret_file") + secret.error();
-  r.auth_secret = std::move(secret.value());
+  const bool listed = origins_.contains("relay.auth.secrets");
+  if (listed + draft_.auth_secret.has_value() + r.auth_secret_file.has_value() > 1)
+    return at(blame({"relay.auth_secret_file", "relay.auth_secret", "relay.auth.secrets"})) +
+           "relay.auth.secrets, relay.auth_secret and relay.auth_secret_file each give the secrets: keep one";
+  if (listed && r.auth.secrets.empty()) return at("relay.auth.secrets") + "an empty list: give at least one secret";
+  if (draft_.auth_secret) r.auth.secrets = {*draft_.auth_secret};
+  if (r.auth_secret_file) {
+    auto text = read_secret_file(*r.auth_secret_file);
+    if (!text) return at("relay.auth_secret_file") + text.error();
+    size_t line_number = 0;
+    for (std::string_view rest = *text; !rest.empty();) {
+      const auto line = rest.substr(0, rest.find('\n'));
+      rest.remove_prefix(std::min(rest.size(), line.size() + 1));
+      ++line_number;
+      if (line.empty() || line == "\r") continue;
+      const auto secret = line.ends_with('\r') ? line.substr(0, line.size() - 1) : line;
+      if (auto p = valid_secret(secret))
+        return at("relay.auth_secret_file") + shown(*r.auth_secret_file) + " line " + std::to_string(line_number) +
+               ": " + p->what;
+      r.auth.secrets.emplace_back(secret);
+    }
+  }
+  const auto scheme = r.auth.scheme;
+  if (scheme == AuthScheme::Rest && r.auth.secrets.empty())
+    return at("relay.auth.scheme") + "rest needs relay.auth.secrets (or relay.auth_secret_file)";
+  if (scheme == AuthScheme::Static && !r.auth.users_file)
+    return at("relay.auth.scheme") + "static needs relay.auth.users_file";
+  if (scheme != AuthScheme::Static && r.auth.users_file)
+    return at(blame({"relay.auth.users_file", "relay.auth.scheme"})) +
+           "relay.auth.users_file is read only with relay.auth.scheme = static";
+  if (scheme != AuthScheme::Firezone && draft_.cfg.portal.ws_url)
+    return at(blame({"relay.auth.scheme", "portal.ws_url"})) +
+           "a portal mints firezone credentials: relay.auth.scheme must be firezone";
   return std::nullopt;
 }
 

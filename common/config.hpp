@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/auth_scheme.hpp"
 #include "common/log.hpp"
 #include "common/net_types.hpp"
 #include "common/result.hpp"
@@ -41,6 +42,20 @@ struct RelayAddress {
   [[nodiscard]] Cidr subnet() const;
 };
 
+// relay.auth: how credentials are checked (see AuthScheme).
+struct AuthSection {
+  AuthScheme scheme = AuthScheme::Firezone;
+  // Firezone and REST: any of them verifies a credential (a rotation adds
+  // the new one, waits the credential lifetime, removes the old one); the
+  // portal mints with the first. Each at least 16 bytes. Loading fills it
+  // from relay.auth_secret or relay.auth_secret_file too. Empty: firezone
+  // generates one at start (generate_auth_secret); rest refuses to start.
+  std::vector<std::string> secrets;
+  // Static: the users file (core/static_users.hpp), read by the control
+  // plane at start and on SIGHUP.
+  std::optional<std::string> users_file;
+};
+
 struct RelaySection {
   std::optional<RelayAddress> ipv4;  // at least one of the two is set
   std::optional<RelayAddress> ipv6;
@@ -49,10 +64,10 @@ struct RelaySection {
   uint16_t lowest_port = 49152;
   uint16_t highest_port = 65535;
   std::string realm = "firezone";
-  // Absent: the control plane generates one at start (generate_auth_secret).
-  // Loading fills it from auth_secret_file when that is set (the two keys
-  // exclude each other), so a secret need not appear on a command line.
-  std::optional<std::string> auth_secret;
+  AuthSection auth;
+  // One secret a line; loading puts them in auth.secrets (it excludes
+  // relay.auth_secret and relay.auth.secrets), so no secret need appear on
+  // a command line.
   std::optional<std::string> auth_secret_file;
   std::optional<uint64_t> rng_seed;                    // set only for reproducible tests
   std::chrono::seconds allocation_lifetime{600};       // RFC 8656 §3.6 "10 minutes"

@@ -44,7 +44,7 @@ struct Permission {
 // usernames are the owner's (Firezone's relay does the same).
 struct Owner {
   // The key of Server::users_, kept in place by its node until released.
-  const std::string* salt;
+  const std::string* user;
   // The MESSAGE-INTEGRITY key of the username the owner authenticated with
   // last: its requests find it here rather than in the key cache, whose
   // lookup (~3 cache misses) was a sixth of a Refresh. Expiry and length
@@ -55,7 +55,7 @@ struct Owner {
   uint64_t username_expiry;
 
   [[nodiscard]] bool key_is_for(std::string_view username, const stun::Username& parts) const {
-    return username_expiry == parts.expiry_unix_seconds && username_size == username.size() && *salt == parts.salt;
+    return username_expiry == parts.expiry_unix_seconds && username_size == username.size() && *user == parts.user;
   }
 };
 

@@ -33,6 +33,7 @@
 #include "controlplane/core/response_cache.hpp"
 #include "controlplane/core/rng.hpp"
 #include "controlplane/core/server_config.hpp"
+#include "controlplane/core/static_users.hpp"
 #include "controlplane/core/stats.hpp"
 #include "controlplane/core/stun/credentials.hpp"
 #include "controlplane/core/stun/stun.hpp"
@@ -73,6 +74,9 @@ class Server {
   // start and whenever the wall clock may have stepped. Until then every
   // authenticated request fails closed (401, auth failure clock_unknown).
   void set_wall_clock(Instant now, std::chrono::seconds unix_time);
+  // relay.auth.scheme static: the users file's users from now on (at start
+  // and on SIGHUP); a user no longer listed fails its next request.
+  void set_static_users(StaticUsers users) { static_users_ = std::move(users); }
   // The portal accepted us: start serving (no-op without a portal).
   void handle_portal_init();
   [[nodiscard]] bool ready() const { return ready_; }
@@ -108,7 +112,7 @@ class Server {
   struct Auth {
     stun::IntegrityKey key;
     std::string_view username;
-    stun::Username parts;  // views into `username`; the salt names the owner (see Owner)
+    stun::Username parts;  // views into `username`; the user names the owner (see Owner)
   };
   struct TransparentHash {
     using is_transparent = void;
@@ -138,10 +142,21 @@ class Server {
   // Authentication (server_auth.cpp): the Auth, or nullopt once the error
   // response has been queued.
   std::optional<Auth> authenticate(const Request& r);
-  // The key of a username that verified before, if still known.
+  // The username as relay.auth.scheme reads it, or nullopt if it is not
+  // that scheme's canonical form.
+  std::optional<stun::Username> parse_username(std::string_view username) const;
+  // The key of a username that verified before, if still known; static:
+  // the users file's.
   std::optional<stun::IntegrityKey> known_key(const Request& r, std::string_view username,
                                               const stun::Username& parts);
-  stun::IntegrityKey derive_key(std::string_view username, const stun::Username& parsed) const;
+  // One key per secret, in their order (none for static).
+  std::vector<stun::IntegrityKey> derive_keys(std::string_view username, const stun::Username& parsed) const;
+  // What a 401/438 to this username is signed with: its known key, else
+  // the derived one that verifies the request (a client of an older
+  // secret during a rotation), else the first secret's; nullopt for a
+  // static user nobody listed.
+  std::optional<stun::IntegrityKey> signing_key(const Request& r, std::string_view username,
+                                                const stun::Username& parts);
   // The caller's allocation after the RFC 8656 §5 checks (437, 441), or
   // null once the error response has been queued.
   Allocation* owned_allocation(const Request& r, const Auth& auth);
@@ -213,6 +228,7 @@ class Server {
   PeerPolicy policy_;
   NonceStore nonces_;
   KeyCache<stun::IntegrityKey> keys_;
+  StaticUsers static_users_;
   ResponseCache responses_;
   TimerQueue timers_;
   // The allocations by client 5-tuple (nodes are stable) and an index by

@@ -125,7 +125,7 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   if (refused == Family::V6) want.v6 = false;
   if ((want.v4 && !config_.relay_v4) || (want.v6 && !config_.relay_v6))
     return reply_error(r, kAddressFamilyNotSupported, &auth);
-  if (auto code = check_allocation_quota(r, auth.parts.salt)) return reply_error(r, *code, &auth);
+  if (auto code = check_allocation_quota(r, auth.parts.user)) return reply_error(r, *code, &auth);
   auto grant = acquire_port(r.now, *even, *token, RelayFamilies{want.v4, want.v6});
   if (!grant) {
     if (!*token) ++stats_.quota_rejections[static_cast<size_t>(Quota::Ports)];
@@ -174,9 +174,9 @@ void Server::handle_refresh(const Request& r, const Auth& auth) {
 }
 
 void Server::assign_owner(Allocation& a, const Auth& auth) {
-  auto it = users_.find(auth.parts.salt);
+  auto it = users_.find(auth.parts.user);
   if (it == users_.end())
-    it = users_.emplace(std::string(auth.parts.salt), UserCharge{0, owner_id_of(auth.parts.salt)}).first;
+    it = users_.emplace(std::string(auth.parts.user), UserCharge{0, owner_id_of(auth.parts.user)}).first;
   ++it->second.allocations;
   a.owner = Owner{&it->first, auth.key, static_cast<uint16_t>(auth.username.size()), auth.parts.expiry_unix_seconds};
   a.owner_id = it->second.id;
@@ -243,7 +243,7 @@ void Server::free_allocation(Allocation& a, Instant now) {
     hold_port(a, hold_until);  // the charges go with the hold
   } else {
     ports_.release(a.port);
-    release_charge(a.owner ? a.owner->salt : nullptr, a.owner_id, a.client.client.value.ip);
+    release_charge(a.owner ? a.owner->user : nullptr, a.owner_id, a.client.client.value.ip);
   }
   port_slot(a.port) = nullptr;
   ClientFiveTuple key = a.client;

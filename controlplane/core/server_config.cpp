@@ -1,5 +1,7 @@
 #include "controlplane/core/server_config.hpp"
 
+#include <algorithm>
+
 namespace relay::core {
 
 std::string_view to_string(ConfigError e) {
@@ -27,7 +29,10 @@ std::optional<ConfigError> validate(const ServerConfig& c) {
   if (c.port_min == 0 || c.port_min > c.port_max) return ConfigError::EmptyPortRange;
   if (c.listen_port >= c.port_min && c.listen_port <= c.port_max) return ConfigError::PortRangeHasListenPort;
   if (c.realm.empty()) return ConfigError::EmptyRealm;
-  if (c.auth_secret.empty()) return ConfigError::EmptySecret;
+  if (c.auth_scheme != AuthScheme::Static &&
+      (c.auth_secrets.empty() || std::any_of(c.auth_secrets.begin(), c.auth_secrets.end(),
+                                             [](const std::string& s) { return s.empty(); })))
+    return ConfigError::EmptySecret;
   if (c.default_allocation_lifetime <= Seconds{0} || c.channel_lifetime <= Seconds{0} ||
       c.permission_lifetime <= Seconds{0} || c.default_allocation_lifetime > c.max_allocation_lifetime)
     return ConfigError::LifetimeOrder;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/auth_scheme.hpp"
 #include "common/net_types.hpp"
 
 namespace relay::core {
@@ -42,7 +43,13 @@ struct ServerConfig {
   uint16_t port_min = 49152;            // RFC 8656 §7.2 recommends the dynamic range
   uint16_t port_max = 65535;
   std::string realm = "firezone";
-  std::string auth_secret;
+  AuthScheme auth_scheme = AuthScheme::Firezone;
+  // Firezone and REST: a username verifies if its password is minted with
+  // any of these, so a rotation adds the new secret, waits the credential
+  // lifetime and removes the old one. Firezone's portal mints with the
+  // first (its stamp secret). Static: unused (the users come through
+  // Server::set_static_users).
+  std::vector<std::string> auth_secrets;
   Seconds default_allocation_lifetime{600};  // RFC 8656 §3.6 "10 minutes"
   Seconds max_allocation_lifetime{3600};     // RFC 8656 §7.2 "at least 1 hour" cap
   Seconds channel_lifetime{600};             // RFC 8656 §12 "10 minutes"
@@ -73,7 +80,7 @@ enum class ConfigError : uint8_t {
   EmptyPortRange,
   PortRangeHasListenPort,
   EmptyRealm,
-  EmptySecret,
+  EmptySecret,  // firezone and rest: no secret, or an empty one
   LifetimeOrder,  // default > max, or a zero lifetime
   ZeroCapacity,
   ZeroNonceUses,

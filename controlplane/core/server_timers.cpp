@@ -56,7 +56,7 @@ void Server::hold_port(const Allocation& a, Instant until) {
   // so a late datagram reaches a next owner only if it permitted that very
   // peer itself.
   const size_t cap = by_port_.size() / 2;
-  const std::string* user = a.owner ? a.owner->salt : nullptr;
+  const std::string* user = a.owner ? a.owner->user : nullptr;
   const IpAddress& client_ip = a.client.client.value.ip;
   if (cap == 0) {  // a one-port range
     ports_.release(a.port);

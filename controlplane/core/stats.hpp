@@ -23,8 +23,9 @@ namespace relay::core {
   X(MissingIntegrity, missing_integrity)    /* RFC 8489 §9.2.4 first 401 */     \
   X(MissingAttributes, missing_attributes)  /* USERNAME/REALM/NONCE absent */   \
   X(WrongRealm, wrong_realm)                                                     \
-  X(MalformedUsername, malformed_username)  /* not "expiry:salt" */             \
+  X(MalformedUsername, malformed_username)  /* not the scheme's canonical form */ \
   X(ExpiredUsername, expired_username)                                           \
+  X(UnknownUser, unknown_user)              /* static: not in the users file */ \
   X(ClockUnknown, clock_unknown)            /* set_wall_clock never called */   \
   X(BadIntegrity, bad_integrity)            /* wrong password or key */         \
   X(WrongCredentials, wrong_credentials)    /* RFC 8656 §5: 441 */

@@ -8,7 +8,6 @@
 // (restore_state).
 #include <unistd.h>
 
-#include <array>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -38,6 +37,7 @@
 #include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
 #include "controlplane/process/secondary_eal.hpp"
+#include "controlplane/process/server_replica.hpp"
 #include "controlplane/process/server_setup.hpp"
 
 namespace relay::process {
@@ -45,34 +45,16 @@ namespace {
 
 constexpr std::string_view kTarget = "controlplane";
 
-// Firezone's relay names itself after its host unless told otherwise.
-std::string host_name() {
-  std::array<char, 256> name{};
-  if (::gethostname(name.data(), name.size() - 1) != 0) return "";
-  return name.data();
-}
-
 portal::PortalConfig portal_config(const RelayConfig& config, const AuthSecret& secret) {
   portal::PortalConfig p;
   p.ws_url = config.portal.ws_url.value_or("");
   p.token = config.portal.token.value_or("");
-  p.token_placement = config.portal.token_placement;
   p.allow_insecure_ws = config.portal.allow_insecure_ws;
   p.ca_file = config.portal.ca_file;
-  if (config.relay.ipv4) p.relay.public_ip4 = config.relay.ipv4->advertised();
-  if (config.relay.ipv6) p.relay.public_ip6 = config.relay.ipv6->advertised();
-  p.relay.listen_port = config.relay.listen_port;
-  p.relay.name = config.portal.name.value_or(host_name());
-  p.stamp_secret = secret.value;
+  if (config.relay.ipv4) p.public_ip4 = config.relay.ipv4->advertised();
+  if (config.relay.ipv6) p.public_ip6 = config.relay.ipv6->advertised();
+  p.stamp_secret = secret.stamp();
   return p;
-}
-
-portal::PortalTiming portal_timing(const PortalSection& portal) {
-  portal::PortalTiming timing;
-  timing.session.heartbeat_interval = portal.heartbeat_interval;
-  timing.session.max_unanswered_heartbeats = portal.max_unanswered_heartbeats;
-  timing.session.join_timeout = portal.join_timeout;
-  return timing;
 }
 
 // Validates the portal settings without touching the network.
@@ -88,8 +70,7 @@ Result<std::unique_ptr<portal::PortalClient>, std::string> make_portal(boost::as
     server.handle_portal_init();
   };
   handlers.log = portal_log_sink();
-  auto client = portal::PortalClient::create(io, portal_config(config, secret), portal_timing(config.portal),
-                                            std::move(handlers));
+  auto client = portal::PortalClient::create(io, portal_config(config, secret), {}, std::move(handlers));
   if (!client) return Err{"portal: " + client.error().message};
   return std::move(client.value());
 }
@@ -122,6 +103,13 @@ std::string refusals(const std::map<core::RestoreError, uint64_t>& refused) {
   return out.empty() ? "-" : out;
 }
 
+// Any nonzero id a crashed predecessor is unlikely to have used (a dump's,
+// a session's).
+uint16_t fresh_id() {
+  static uint64_t calls = 0;
+  return static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid()) ^ ++calls * 0x9e37u) | 1u);
+}
+
 // Before answering anyone, adopt what the data plane still forwards
 // (ARCHITECTURE.md, "Control-plane restart"): clients keep their
 // allocations (after one 438 for the nonce this process never issued) and
@@ -133,8 +121,7 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
     return;
   }
   RteDumpRing dump(shared.dump);
-  // Any nonzero id a crashed predecessor is unlikely to have used.
-  const auto dump_id = static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid())) | 1u);
+  const uint16_t dump_id = fresh_id();
   const RestoreDriver driver{.now = monotonic_now,
                              .wait = [] { std::this_thread::sleep_for(std::chrono::microseconds(100)); }};
   const RestoreReport r = restore_from_data_plane(server, first_worker, dump, dump_id, driver);
@@ -148,6 +135,25 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
           {"refused_allocations", refused_allocations}, {"refused_channels", refused_channels},
           {"refused_permissions", refused_permissions}, {"freed_orphans", r.orphans.size()}, {"stale", r.stale},
           {"malformed", r.malformed}});
+}
+
+// SIGHUP re-reads relay.auth.users_file (scheme static) and nothing else; a
+// file that no longer parses leaves the users as they were.
+void reload_users_on_sighup(boost::asio::signal_set& hangup, const RelayConfig& config, core::Server& server) {
+  hangup.async_wait([&hangup, &config, &server](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (config.relay.auth.scheme != AuthScheme::Static) {
+      log::info(kTarget, "SIGHUP: nothing to re-read (relay.auth.scheme is not static)");
+    } else if (auto users = load_static_users(config.relay)) {
+      const size_t count = users->keys.size();
+      server.set_static_users(std::move(users.value()));
+      log::info(kTarget, "SIGHUP: re-read relay.auth.users_file", {{"users", count}});
+    } else {
+      log::warn(kTarget, "SIGHUP: relay.auth.users_file is unusable: keeping the users it had",
+                {{"error", users.error()}});
+    }
+    reload_users_on_sighup(hangup, config, server);
+  });
 }
 
 // Everything after a successful rte_eal_init; returns the exit status.
@@ -183,10 +189,13 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
     log::info(kTarget, "stopping", {{"signal", signal}});
     loop.stop();
   });
+  boost::asio::signal_set hangup(io, SIGHUP);
+  reload_users_on_sighup(hangup, config, server);
   if (portal_client != nullptr) portal_client->start();
   loop.run();
 
   signals.cancel();
+  hangup.cancel();
   if (portal_client != nullptr) portal_client->stop();
   io.run_for(std::chrono::seconds(1));  // the portal's close handshake, bounded
   log_stop(loop, dispatcher, server);
@@ -210,7 +219,7 @@ int run(int argc, char** argv) {
     log::error(kTarget, "cannot generate an auth secret", {{"error", secret.error()}});
     return 1;
   }
-  core::ServerConfig server_config = server_config_from(config, secret->value);
+  core::ServerConfig server_config = server_config_from(config, secret->values);
   if (auto bad = core::validate(server_config)) {
     std::fprintf(stderr, "%s: the server cannot run with this configuration: %.*s\n",
                  config.source.empty() ? "config" : config.source.c_str(),
@@ -218,6 +227,14 @@ int run(int argc, char** argv) {
     return 2;
   }
   core::Server server(std::move(server_config), config.relay.rng_seed);
+  if (config.relay.auth.scheme == AuthScheme::Static) {
+    auto users = load_static_users(config.relay);
+    if (!users) {
+      std::fprintf(stderr, "%s\n", users.error().c_str());
+      return 2;
+    }
+    server.set_static_users(std::move(users.value()));
+  }
   boost::asio::io_context io;
   std::unique_ptr<portal::PortalClient> portal_client;
   if (config.portal.ws_url) {

@@ -1,5 +1,9 @@
 #include "controlplane/process/server_setup.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "common/log.hpp"
@@ -7,10 +11,10 @@
 namespace relay::process {
 
 Result<AuthSecret, std::string> resolve_auth_secret(const RelaySection& relay) {
-  if (relay.auth_secret) return AuthSecret{*relay.auth_secret, false};
+  if (!relay.auth.secrets.empty()) return AuthSecret{relay.auth.secrets, false};
   auto generated = generate_auth_secret(relay.rng_seed);
   if (!generated) return Err{generated.error()};
-  return AuthSecret{std::move(generated.value()), true};
+  return AuthSecret{{std::move(generated.value())}, true};
 }
 
 void warn_if_generated_without_portal(const AuthSecret& secret, const RelayConfig& config) {
@@ -35,7 +39,7 @@ std::vector<Cidr> local_networks(const RelaySection& relay) {
 }
 }  // namespace
 
-core::ServerConfig server_config_from(const RelayConfig& config, std::string auth_secret) {
+core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std::string> auth_secrets) {
   const RelaySection& r = config.relay;
   const QuotaSection& q = config.quotas;
   core::ServerConfig c;
@@ -51,7 +55,8 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::string aut
   c.port_min = r.lowest_port;
   c.port_max = r.highest_port;
   c.realm = r.realm;
-  c.auth_secret = std::move(auth_secret);
+  c.auth_scheme = r.auth.scheme;
+  c.auth_secrets = std::move(auth_secrets);
   c.default_allocation_lifetime = r.allocation_lifetime;
   c.max_allocation_lifetime = r.max_allocation_lifetime;
   c.channel_lifetime = r.channel_lifetime;
@@ -72,6 +77,15 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::string aut
   c.quotas.channels_total = config.dataplane.channel_table_capacity;
   c.quotas.permissions_total = config.dataplane.permission_table_capacity;
   return c;
+}
+
+Result<core::StaticUsers, std::string> load_static_users(const RelaySection& relay) {
+  const std::string& path = relay.auth.users_file.value_or("");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Err{path + ": relay.auth.users_file: cannot open: " + std::strerror(errno)};
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Err{path + ": relay.auth.users_file: cannot read: " + std::strerror(errno)};
+  return core::parse_static_users(text, path, relay.realm);
 }
 
 }  // namespace relay::process

@@ -6,23 +6,29 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/config.hpp"
 #include "common/result.hpp"
 #include "controlplane/core/server_config.hpp"
+#include "controlplane/core/static_users.hpp"
 
 namespace relay::process {
 
-// The TURN REST shared secret (draft-uberti-behave-turn-rest §2), and whether
-// this process made it up. No secret is ever logged, a generated one
-// neither: a log line travels further than the process's memory.
+// The TURN REST shared secrets (draft-uberti-behave-turn-rest §2), and
+// whether this process made them up. No secret is ever logged, a generated
+// one neither: a log line travels further than the process's memory.
 struct AuthSecret {
-  std::string value;
+  // Any of them verifies a credential; the portal mints with the first.
+  std::vector<std::string> values;
   bool generated = false;
+
+  [[nodiscard]] const std::string& stamp() const { return values.front(); }
 };
 
-// The configured secret, else one from generate_auth_secret (the CSPRNG, or
-// derived from relay.rng_seed). Fails only when getrandom(2) fails.
+// The configured secrets (relay.auth.secrets, or relay.auth_secret[_file]),
+// else one from generate_auth_secret (the CSPRNG, or derived from
+// relay.rng_seed). Fails only when getrandom(2) fails.
 Result<AuthSecret, std::string> resolve_auth_secret(const RelaySection& relay);
 
 // Warns the operator when nobody can mint credentials: the secret was
@@ -33,6 +39,10 @@ void warn_if_generated_without_portal(const AuthSecret& secret, const RelayConfi
 // The Server's configuration. The relay addresses are the interface
 // addresses, which the data plane matches install commands against;
 // relay.ipv*.public_address becomes the advertised (XOR-RELAYED) address.
-core::ServerConfig server_config_from(const RelayConfig& config, std::string auth_secret);
+core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std::string> auth_secrets);
+
+// relay.auth.users_file read and parsed for relay.realm (at start and on
+// SIGHUP), or one line naming the file, the line and what is wrong.
+Result<core::StaticUsers, std::string> load_static_users(const RelaySection& relay);
 
 }  // namespace relay::process

@@ -1,9 +1,12 @@
-// The portal's credential scheme and the RFC 8489 §9.2.2 long-term key.
+// The portal's and coturn's credential schemes and the RFC 8489 §9.2.2
+// long-term key.
 #include "controlplane/core/stun/credentials.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <array>
+#include <span>
 
 namespace relay::stun {
 
@@ -16,11 +19,13 @@ std::string_view to_string(UsernameError e) {
   return "unknown";
 }
 
-Result<Username, UsernameError> parse_username(std::string_view username) {
-  const size_t colon = username.find(':');
-  if (colon == std::string_view::npos) return Err{UsernameError::MissingSeparator};
-  const std::string_view digits = username.substr(0, colon);
-  if (digits.empty() || digits.size() > 20) return Err{UsernameError::BadExpiry};
+namespace {
+
+// Canonical decimal only: "01" and "1" would be two usernames (two users
+// for the quotas) with one expiry, and so with one Firezone password.
+Result<uint64_t, UsernameError> parse_expiry(std::string_view digits) {
+  if (digits.empty() || digits.size() > 20 || (digits.size() > 1 && digits.front() == '0'))
+    return Err{UsernameError::BadExpiry};
   uint64_t expiry = 0;
   for (const char c : digits) {
     if (c < '0' || c > '9') return Err{UsernameError::BadExpiry};
@@ -28,9 +33,28 @@ Result<Username, UsernameError> parse_username(std::string_view username) {
     if (expiry > (UINT64_MAX - digit) / 10) return Err{UsernameError::BadExpiry};
     expiry = expiry * 10 + digit;
   }
-  const std::string_view salt = username.substr(colon + 1);
-  if (salt.empty()) return Err{UsernameError::EmptySalt};
-  return Username{expiry, salt};
+  return expiry;
+}
+
+Result<Username, UsernameError> expiry_then_user(std::string_view username, size_t colon) {
+  auto expiry = parse_expiry(username.substr(0, colon));
+  if (!expiry) return Err{expiry.error()};
+  if (colon == std::string_view::npos) return Username{*expiry, username};
+  const std::string_view user = username.substr(colon + 1);
+  if (user.empty()) return Err{UsernameError::EmptySalt};
+  return Username{*expiry, user};
+}
+
+}  // namespace
+
+Result<Username, UsernameError> parse_username(std::string_view username) {
+  const size_t colon = username.find(':');
+  if (colon == std::string_view::npos) return Err{UsernameError::MissingSeparator};
+  return expiry_then_user(username, colon);
+}
+
+Result<Username, UsernameError> parse_rest_username(std::string_view username) {
+  return expiry_then_user(username, username.find(':'));
 }
 
 namespace {
@@ -45,18 +69,32 @@ std::array<uint8_t, N> digest(const EVP_MD* md, std::string_view input) {
   return out;
 }
 
+std::string base64(std::span<const uint8_t> bytes) {
+  std::string text(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()), bytes.data(),
+                                  static_cast<int>(bytes.size()));
+  text.resize(static_cast<size_t>(len));
+  return text;
+}
+
 }  // namespace
 
 std::string mint_password(std::string_view secret, uint64_t expiry_unix_seconds, std::string_view salt) {
   std::string input = std::to_string(expiry_unix_seconds);
   input.append(":").append(secret).append(":").append(salt);
-  const auto hash = digest<32>(EVP_sha256(), input);
   // 32 bytes -> 44 base64 characters with one '=' of padding, dropped.
-  std::array<unsigned char, 45> text{};
-  const int len = EVP_EncodeBlock(text.data(), hash.data(), static_cast<int>(hash.size()));
-  std::string password(reinterpret_cast<const char*>(text.data()), static_cast<size_t>(len));
+  std::string password = base64(digest<32>(EVP_sha256(), input));
   while (!password.empty() && password.back() == '=') password.pop_back();
   return password;
+}
+
+std::string rest_password(std::string_view secret, std::string_view username) {
+  std::array<uint8_t, 20> mac{};
+  unsigned int written = 0;
+  // As digest(): a failure leaves zeros, a password that never matches.
+  HMAC(EVP_sha1(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const uint8_t*>(username.data()),
+       username.size(), mac.data(), &written);
+  return base64(mac);
 }
 
 LongTermKey long_term_key(std::string_view username, std::string_view realm, std::string_view password) {

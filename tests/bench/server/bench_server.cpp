@@ -51,7 +51,7 @@ struct Bench {
     ServerConfig c;
     c.relay_v4 = IpAddress::parse("203.0.113.1");
     c.relay_v6 = IpAddress::parse("2001:db8::1");
-    c.auth_secret = kSecret;
+    c.auth_secrets = {kSecret};
     c.has_portal = false;
     c.quotas = Quotas{0, 0, 0, 0, 0};
     return c;

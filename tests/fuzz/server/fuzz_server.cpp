@@ -47,7 +47,7 @@ ServerConfig make_config() {
   c.relay_v6 = IpAddress::parse("2001:db8::1");
   c.port_min = 50000;
   c.port_max = 50015;  // small, so exhaustion and reuse happen
-  c.auth_secret = kSecret;
+  c.auth_secrets = {kSecret};
   c.has_portal = false;
   c.nonce_capacity = 8;
   c.key_cache_capacity = 2;

@@ -24,13 +24,13 @@ TEST(Credentials, UsernameSplitsIntoExpiryAndSalt) {
   const auto u = parse_username("1685984278:uvdgKvS9GXYZ_vmv");
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u->expiry_unix_seconds, 1685984278u);
-  EXPECT_EQ(u->salt, "uvdgKvS9GXYZ_vmv");
+  EXPECT_EQ(u->user, "uvdgKvS9GXYZ_vmv");
 }
 
 TEST(Credentials, SaltMayItselfContainAColon) {
   const auto u = parse_username("1:a:b");
   ASSERT_TRUE(u.ok());
-  EXPECT_EQ(u->salt, "a:b");
+  EXPECT_EQ(u->user, "a:b");
 }
 
 TEST(Credentials, UsernameWithoutColonIsMissingTheSeparator) {
@@ -47,6 +47,46 @@ TEST(Credentials, ExpiryBeyondSixtyFourBitsIsBad) {
   EXPECT_TRUE(parse_username("18446744073709551615:s").ok());
   EXPECT_EQ(parse_username("18446744073709551616:s").error(), UsernameError::BadExpiry);
   EXPECT_EQ(parse_username("000000000000000000001:s").error(), UsernameError::BadExpiry);
+}
+
+TEST(Credentials, AnExpiryIsCanonicalDecimalOrRefused) {
+  // One expiry, one spelling: "01:s" and "1:s" would be two users with one
+  // Firezone password.
+  EXPECT_EQ(parse_username("01685984278:s").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_username("00:s").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_username("+1685984278:s").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_username("123456789012345678901:s").error(), UsernameError::BadExpiry);  // 21 digits
+  EXPECT_EQ(parse_username("0:s")->expiry_unix_seconds, 0u);
+}
+
+TEST(Credentials, RestUsernameIsAnExpiryAndAnOptionalUser) {
+  const auto with_user = parse_rest_username("1700000000:alice");
+  ASSERT_TRUE(with_user.ok());
+  EXPECT_EQ(with_user->expiry_unix_seconds, 1700000000u);
+  EXPECT_EQ(with_user->user, "alice");
+  // Without a user the whole username is the user.
+  const auto bare = parse_rest_username("1700000000");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->expiry_unix_seconds, 1700000000u);
+  EXPECT_EQ(bare->user, "1700000000");
+  EXPECT_EQ(parse_rest_username("1700000000:a:b")->user, "a:b");
+}
+
+TEST(Credentials, RestUsernameIsCanonicalOrRefused) {
+  EXPECT_EQ(parse_rest_username("01700000000:alice").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_rest_username("01700000000").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_rest_username("-1700000000:alice").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_rest_username("123456789012345678901").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_rest_username("alice:1700000000").error(), UsernameError::BadExpiry);
+  EXPECT_EQ(parse_rest_username("1700000000:").error(), UsernameError::EmptySalt);
+  EXPECT_EQ(parse_rest_username("").error(), UsernameError::BadExpiry);
+}
+
+TEST(Credentials, RestPasswordMatchesOpensslsHmacSha1) {
+  // printf '%s' '1700000000:alice' | openssl dgst -sha1 -hmac rotation-secret-old-0001 -binary | base64
+  EXPECT_EQ(rest_password("rotation-secret-old-0001", "1700000000:alice"), "DcmARCi+XrduCUGKrqkJTzFzJso=");
+  // printf '%s' '4102444800' | openssl dgst -sha1 -hmac rotation-secret-new-0002 -binary | base64
+  EXPECT_EQ(rest_password("rotation-secret-new-0002", "4102444800"), "dMF0zfif+xeD+77tY9lRdLKc/lk=");
 }
 
 TEST(Credentials, EmptySaltIsRefused) { EXPECT_EQ(parse_username("1685984278:").error(), UsernameError::EmptySalt); }
@@ -71,9 +111,9 @@ TEST(Credentials, RequestSignedWithThePortalPasswordVerifiesWithTheDerivedKey) {
   const auto parsed = parse_username(*m->username().value());
   ASSERT_TRUE(parsed.ok());
   const std::string minted = mint_password("1cab293a-4032-46f4-862a-40e5d174b0d2", parsed->expiry_unix_seconds,
-                                           parsed->salt);
+                                           parsed->user);
   EXPECT_EQ(m->verify_message_integrity(long_term_key(*m->username().value(), kRealm, minted)), Integrity::Valid);
-  const std::string wrong = mint_password("another-secret", parsed->expiry_unix_seconds, parsed->salt);
+  const std::string wrong = mint_password("another-secret", parsed->expiry_unix_seconds, parsed->user);
   EXPECT_EQ(m->verify_message_integrity(long_term_key(*m->username().value(), kRealm, wrong)), Integrity::Mismatch);
 }
 

@@ -24,7 +24,9 @@ TEST(ConfigDefaults, OneRelayAddressIsAllThatMustBeGiven) {
   EXPECT_EQ(cfg->relay.lowest_port, 49152);
   EXPECT_EQ(cfg->relay.highest_port, 65535);
   EXPECT_EQ(cfg->relay.realm, "firezone");
-  EXPECT_FALSE(cfg->relay.auth_secret);
+  EXPECT_EQ(cfg->relay.auth.scheme, AuthScheme::Firezone);
+  EXPECT_TRUE(cfg->relay.auth.secrets.empty());
+  EXPECT_FALSE(cfg->relay.auth.users_file);
   EXPECT_FALSE(cfg->relay.auth_secret_file);
   EXPECT_TRUE(cfg->relay.deny_on_link);
   EXPECT_FALSE(cfg->relay.rng_seed);
@@ -98,7 +100,7 @@ level = "debug"
   EXPECT_EQ(cfg->source, file.path());
   EXPECT_EQ(cfg->relay.listen_port, 3479);
   EXPECT_EQ(cfg->relay.realm, "example.org");
-  EXPECT_EQ(cfg->relay.auth_secret, "s3cret-from-file");
+  EXPECT_EQ(cfg->relay.auth.secrets, std::vector<std::string>{"s3cret-from-file"});
   EXPECT_EQ(cfg->relay.rng_seed, 42u);
   EXPECT_EQ(cfg->relay.channel_lifetime, 60s);
   EXPECT_EQ(cfg->relay.nonce_uses, 3);
@@ -251,18 +253,45 @@ TEST(ConfigFiles, TheDemoFileDescribesTheLoopbackDemo) {
 
 TEST(AuthSecret, AFileGivesTheSecretWithoutItsTrailingNewlineFromEverySource) {
   TempToml secret("s3cret from a file\n");
-  TempToml crlf("s3cret\r\n");
+  TempToml crlf("s3cret-s3cret-s3cret\r\n");
   auto from_flag = load({"--ip4-addr", "198.51.100.1/24", "--auth-secret-file", secret.path()});
   ASSERT_TRUE(from_flag.ok()) << from_flag.error().message;
-  EXPECT_EQ(from_flag->relay.auth_secret, "s3cret from a file");
+  EXPECT_EQ(from_flag->relay.auth.secrets, std::vector<std::string>{"s3cret from a file"});
   EXPECT_EQ(from_flag->relay.auth_secret_file, secret.path());
   auto from_env = load(kMinimal, {{"AUTH_SECRET_FILE", crlf.path()}});
   ASSERT_TRUE(from_env.ok()) << from_env.error().message;
-  EXPECT_EQ(from_env->relay.auth_secret, "s3cret");
+  EXPECT_EQ(from_env->relay.auth.secrets, std::vector<std::string>{"s3cret-s3cret-s3cret"});
   TempToml file("[relay]\nauth_secret_file = \"" + secret.path() + "\"\n[relay.ipv4]\naddress = \"198.51.100.1/24\"\n");
   auto from_file = load({"--config", file.path()});
   ASSERT_TRUE(from_file.ok()) << from_file.error().message;
-  EXPECT_EQ(from_file->relay.auth_secret, "s3cret from a file");
+  EXPECT_EQ(from_file->relay.auth.secrets, std::vector<std::string>{"s3cret from a file"});
+}
+
+TEST(AuthSecret, ASecretFileHoldsOneSecretALineForARotation) {
+  TempToml rotation("rotation-secret-new-0002\n\nrotation-secret-old-0001\r\n");
+  auto cfg = load(kMinimal, {{"AUTH_SECRET_FILE", rotation.path()}, {"AUTH_SCHEME", "rest"}});
+  ASSERT_TRUE(cfg.ok()) << cfg.error().message;
+  EXPECT_EQ(cfg->relay.auth.scheme, AuthScheme::Rest);
+  EXPECT_EQ(cfg->relay.auth.secrets,
+            (std::vector<std::string>{"rotation-secret-new-0002", "rotation-secret-old-0001"}));
+}
+
+TEST(AuthSecret, TheSchemeAndTheSecretsComeFromTheFileTheEnvironmentOrFlags) {
+  TempToml file("[relay.ipv4]\naddress = \"198.51.100.1/24\"\n"
+                "[relay.auth]\nscheme = \"rest\"\nsecrets = [\"rotation-secret-new-0002\", "
+                "\"rotation-secret-old-0001\"]\n");
+  auto from_file = load({"--config", file.path()});
+  ASSERT_TRUE(from_file.ok()) << from_file.error().message;
+  EXPECT_EQ(from_file->relay.auth.scheme, AuthScheme::Rest);
+  EXPECT_EQ(from_file->relay.auth.secrets.size(), 2u);
+  auto from_env = load(kMinimal, {{"AUTH_SCHEME", "rest"}, {"AUTH_SECRETS", "rotation-secret-new-0002 rotation-secret-old-0001"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.error().message;
+  EXPECT_EQ(from_env->relay.auth.secrets, from_file->relay.auth.secrets);
+  TempToml users("alice:pw\n");
+  auto from_flags = load({"--ip4-addr", "198.51.100.1/24", "--auth-scheme", "static", "--auth-users-file", users.path()});
+  ASSERT_TRUE(from_flags.ok()) << from_flags.error().message;
+  EXPECT_EQ(from_flags->relay.auth.scheme, AuthScheme::Static);
+  EXPECT_EQ(from_flags->relay.auth.users_file, users.path());
 }
 
 TEST(AuthSecret, ASeedGivesTheSameSecretEveryTime) {

@@ -252,17 +252,49 @@ TEST(ConfigSecrets, AnUnreadableEmptyOrRunawaySecretFileIsNamedAndItsContentsAre
             "AUTH_SECRET_FILE: \"" + empty.path() + "\" is empty");
   EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRET_FILE", "/dev/zero"}}),
             "AUTH_SECRET_FILE: \"/dev/zero\" is longer than 4096 bytes");
-  TempToml secret("hunter2\n");
-  auto both = file_error(kAddr + "[relay]\nauth_secret = \"hunter2\"\n", {"--auth-secret-file", secret.path()});
-  EXPECT_EQ(both, "--auth-secret-file: relay.auth_secret and relay.auth_secret_file are both set: keep one");
-  auto both_in_file =
-      file_error(kAddr + "[relay]\nauth_secret_file = \"" + secret.path() + "\"\nauth_secret = \"hunter2\"\n");
-  EXPECT_EQ(both_in_file, "FILE:4:20: relay.auth_secret_file: relay.auth_secret and relay.auth_secret_file are both "
-                          "set: keep one");
+  TempToml secret("hunter2-hunter2-hunter2\n");
+  auto both = file_error(kAddr + "[relay]\nauth_secret = \"hunter2-hunter2-hunter2\"\n",
+                         {"--auth-secret-file", secret.path()});
+  EXPECT_EQ(both, "--auth-secret-file: relay.auth.secrets, relay.auth_secret and relay.auth_secret_file each give the "
+                  "secrets: keep one");
+  auto both_in_file = file_error(kAddr + "[relay]\nauth_secret_file = \"" + secret.path() +
+                                 "\"\nauth_secret = \"hunter2-hunter2-hunter2\"\n");
+  EXPECT_EQ(both_in_file, "FILE:4:20: relay.auth_secret_file: relay.auth.secrets, relay.auth_secret and "
+                          "relay.auth_secret_file each give the secrets: keep one");
   // An empty AUTH_SECRET unsets the file's secret, so the file key may take over.
-  EXPECT_EQ(file_error(kAddr + "[relay]\nauth_secret = \"hunter2\"\n", {"--auth-secret-file", secret.path()},
-                       {{"AUTH_SECRET", ""}}),
+  EXPECT_EQ(file_error(kAddr + "[relay]\nauth_secret = \"hunter2-hunter2-hunter2\"\n",
+                       {"--auth-secret-file", secret.path()}, {{"AUTH_SECRET", ""}}),
             "");
+}
+
+TEST(ConfigSecrets, AnEmptyListOrAShortSecretIsRefusedWhereItIsGivenAndNeverQuoted) {
+  EXPECT_EQ(file_error(kAddr + "[relay.auth]\nscheme = \"rest\"\nsecrets = []\n"),
+            "FILE:5:11: relay.auth.secrets: an empty list: give at least one secret");
+  EXPECT_EQ(file_error(kAddr + "[relay.auth]\nsecrets = [\"long-enough-secret-1\", \"hunter2\"]\n"),
+            "FILE:4:36: relay.auth.secrets: a secret shorter than 16 bytes");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRETS", "long-enough-secret-1 hunter2"}}),
+            "AUTH_SECRETS: a secret shorter than 16 bytes");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRET", "hunter2"}}), "AUTH_SECRET: a secret shorter than 16 bytes");
+  TempToml rotation("long-enough-secret-1\nhunter2\n");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SECRET_FILE", rotation.path()}}),
+            "AUTH_SECRET_FILE: \"" + rotation.path() + "\" line 2: a secret shorter than 16 bytes");
+  EXPECT_EQ(file_error(kAddr + "[relay.auth]\nsecrets = [\"long-enough-secret-1\"]\n", {}, {{"AUTH_SECRET", "another-long-secret"}}),
+            "AUTH_SECRET: relay.auth.secrets, relay.auth_secret and relay.auth_secret_file each give the secrets: "
+            "keep one");
+}
+
+TEST(ConfigAuth, EachSchemeNeedsWhatItChecksCredentialsWith) {
+  EXPECT_EQ(file_error(kAddr + "[relay.auth]\nscheme = \"coturn\"\n"),
+            "FILE:4:10: relay.auth.scheme: \"coturn\" is not one of firezone, rest, static");
+  EXPECT_EQ(file_error(kAddr + "[relay.auth]\nscheme = \"rest\"\n"),
+            "FILE:4:10: relay.auth.scheme: rest needs relay.auth.secrets (or relay.auth_secret_file)");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_SCHEME", "static"}}), "AUTH_SCHEME: static needs relay.auth.users_file");
+  EXPECT_EQ(error_of(kMinimal, {{"AUTH_USERS_FILE", "/etc/relay/users"}}),
+            "AUTH_USERS_FILE: relay.auth.users_file is read only with relay.auth.scheme = static");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--auth-scheme", "rest", "--portal-ws-url", "wss://portal.example",
+                      "--portal-token", "t"},
+                     {{"AUTH_SECRET", "long-enough-secret-1"}}),
+            "--auth-scheme: a portal mints firezone credentials: relay.auth.scheme must be firezone");
 }
 
 TEST(ConfigSecrets, ErrorsNeverQuoteASecret) {

@@ -127,7 +127,7 @@ TEST_F(DispatcherTest, CommandsLostToAStalledWorkerAreCountedPerRingEntry) {
 TEST(ServerToFromCp, BindingRequestIsAnsweredToTheSenderFromTheListenSocketItReached) {
   core::ServerConfig config;
   config.relay_v4 = IpAddress::parse("203.0.113.1");
-  config.auth_secret = "secret";
+  config.auth_secrets = {"secret"};
   config.has_portal = false;
   core::Server server(config, 7);
   FakeDatagramRing from_cp;

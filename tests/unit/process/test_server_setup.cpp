@@ -42,7 +42,7 @@ listen_port = 3479
 lowest_port = 50000
 highest_port = 50999
 realm = "example.org"
-auth_secret = "s3cret"
+auth_secret = "s3cret-s3cret-s3cret"
 allocation_lifetime = 300
 max_allocation_lifetime = 1800
 channel_lifetime = 420
@@ -67,14 +67,15 @@ max_permissions_per_allocation = 9
 )";
 
 TEST(ServerSetup, AddressesPortsRealmAndLifetimesComeFromTheirKeys) {
-  auto c = server_config_from(load(kFull), "s3cret");
+  auto c = server_config_from(load(kFull), {"s3cret"});
   EXPECT_EQ(c.relay_v4, IpAddress::parse("203.0.113.1"));
   EXPECT_EQ(c.relay_v6, IpAddress::parse("2001:db8:100::1"));
   EXPECT_EQ(c.listen_port, 3479);
   EXPECT_EQ(c.port_min, 50000);
   EXPECT_EQ(c.port_max, 50999);
   EXPECT_EQ(c.realm, "example.org");
-  EXPECT_EQ(c.auth_secret, "s3cret");
+  EXPECT_EQ(c.auth_scheme, AuthScheme::Firezone);
+  EXPECT_EQ(c.auth_secrets, std::vector<std::string>{"s3cret"});
   EXPECT_EQ(c.default_allocation_lifetime, std::chrono::seconds(300));
   EXPECT_EQ(c.max_allocation_lifetime, std::chrono::seconds(1800));
   EXPECT_EQ(c.channel_lifetime, std::chrono::seconds(420));
@@ -84,14 +85,14 @@ TEST(ServerSetup, AddressesPortsRealmAndLifetimesComeFromTheirKeys) {
 }
 
 TEST(ServerSetup, RelayAddressIsTheInterfaceAddressAndThePublicOneIsAdvertised) {
-  auto c = server_config_from(load(kFull), "s3cret");
+  auto c = server_config_from(load(kFull), {"s3cret"});
   EXPECT_EQ(c.relay_v4, IpAddress::parse("203.0.113.1"));
   EXPECT_EQ(c.advertised_v4, IpAddress::parse("198.51.100.77"));
   EXPECT_EQ(c.advertised_v6, std::nullopt);  // no public_address: the interface address is advertised
 }
 
 TEST(ServerSetup, PeerPolicyListsCarryOverInOrder) {
-  auto c = server_config_from(load(kFull), "s3cret");
+  auto c = server_config_from(load(kFull), {"s3cret"});
   ASSERT_EQ(c.peer_allow.size(), 2u);
   EXPECT_EQ(c.peer_allow[0], Cidr::parse("192.0.2.0/24"));
   EXPECT_EQ(c.peer_allow[1], Cidr::parse("2001:db8::/32"));
@@ -108,19 +109,19 @@ gateway = "203.0.113.254"
 address = "2001:db8:100::1/64"
 gateway = "2001:db8:100::fe"
 )";
-  auto c = server_config_from(load(toml), "x");
+  auto c = server_config_from(load(toml), {"x"});
   EXPECT_EQ(c.local_networks, (std::vector<Cidr>{*Cidr::parse("203.0.113.254/32"), *Cidr::parse("203.0.113.0/24"),
                                                  *Cidr::parse("2001:db8:100::fe/128"),
                                                  *Cidr::parse("2001:db8:100::/64")}));
-  auto open = server_config_from(load(toml, {"--deny-on-link=false"}), "x");
+  auto open = server_config_from(load(toml, {"--deny-on-link=false"}), {"x"});
   EXPECT_EQ(open.local_networks, (std::vector<Cidr>{*Cidr::parse("203.0.113.254/32"),
                                                     *Cidr::parse("2001:db8:100::fe/128")}));
-  auto demo = server_config_from(load_file(RELAY_CONF_DIR "/demo.toml"), "x");
+  auto demo = server_config_from(load_file(RELAY_CONF_DIR "/demo.toml"), {"x"});
   EXPECT_TRUE(demo.local_networks.empty());  // no gateway, deny_on_link = false
 }
 
 TEST(ServerSetup, QuotasMapOneToOne) {
-  auto q = server_config_from(load(kFull), "s3cret").quotas;
+  auto q = server_config_from(load(kFull), {"s3cret"}).quotas;
   EXPECT_EQ(q.allocations_per_user, 5u);
   EXPECT_EQ(q.allocations_per_client_ip, 6u);
   EXPECT_EQ(q.allocations_total, 7u);
@@ -131,21 +132,21 @@ TEST(ServerSetup, QuotasMapOneToOne) {
 TEST(ServerSetup, TheDataPlanesTablesAreTheServersTotalsOfChannelsAndPermissions) {
   auto q = server_config_from(load(kFull, {"--dataplane-channel-table-capacity", "1000",
                                            "--dataplane-permission-table-capacity", "2000"}),
-                              "s3cret")
+                              {"s3cret"})
                .quotas;
   EXPECT_EQ(q.channels_total, 1000u);
   EXPECT_EQ(q.permissions_total, 2000u);
-  EXPECT_EQ(server_config_from(load(kFull), "s3cret").quotas.channels_total, 65536u);  // the tables' default
+  EXPECT_EQ(server_config_from(load(kFull), {"s3cret"}).quotas.channels_total, 65536u);  // the tables' default
 }
 
 TEST(ServerSetup, TheServerWaitsForAPortalExactlyWhenAPortalUrlIsSet) {
-  EXPECT_FALSE(server_config_from(load(kFull), "x").has_portal);
+  EXPECT_FALSE(server_config_from(load(kFull), {"x"}).has_portal);
   auto with_portal = load(kFull, {"--portal-ws-url", "wss://portal.example", "--portal-token", "t"});
-  EXPECT_TRUE(server_config_from(with_portal, "x").has_portal);
+  EXPECT_TRUE(server_config_from(with_portal, {"x"}).has_portal);
 }
 
 TEST(ServerSetup, AnIpv6OnlyRelayHasNoIpv4Address) {
-  auto c = server_config_from(load("[relay.ipv6]\naddress = \"2001:db8::1/64\"\n"), "x");
+  auto c = server_config_from(load("[relay.ipv6]\naddress = \"2001:db8::1/64\"\n"), {"x"});
   EXPECT_EQ(c.relay_v4, std::nullopt);
   EXPECT_EQ(c.relay_v6, IpAddress::parse("2001:db8::1"));
   EXPECT_EQ(core::validate(c), std::nullopt);
@@ -155,7 +156,32 @@ TEST(ServerSetup, TheDemoConfigurationGivesAServerThatValidates) {
   auto config = load_file(RELAY_CONF_DIR "/demo.toml");
   auto secret = resolve_auth_secret(config.relay);
   ASSERT_TRUE(secret.ok());
-  EXPECT_EQ(core::validate(server_config_from(config, secret->value)), std::nullopt);
+  EXPECT_EQ(core::validate(server_config_from(config, secret->values)), std::nullopt);
+}
+
+TEST(ServerSetup, TheSchemeAndEverySecretReachTheServer) {
+  auto config = load(kFull, {"--auth-scheme", "rest"});
+  auto secret = resolve_auth_secret(config.relay);
+  ASSERT_TRUE(secret.ok());
+  auto c = server_config_from(config, secret->values);
+  EXPECT_EQ(c.auth_scheme, AuthScheme::Rest);
+  EXPECT_EQ(c.auth_secrets, std::vector<std::string>{"s3cret-s3cret-s3cret"});
+  EXPECT_EQ(core::validate(c), std::nullopt);
+}
+
+TEST(StaticUsersFile, IsReadForTheRealmAndABadLineIsNamedByFileAndLine) {
+  TempToml users("alice:firezone:0x307d1d285db1502e4aeeccb462998449\nbob:a-password\n");
+  auto config = load("[relay.ipv4]\naddress = \"203.0.113.1/24\"\n", {"--auth-scheme", "static", "--auth-users-file", users.path()});
+  auto loaded = load_static_users(config.relay);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  EXPECT_EQ(loaded->keys.size(), 2u);
+  TempToml bad("alice:pw\nbob\n");
+  config.relay.auth.users_file = bad.path();
+  EXPECT_EQ(load_static_users(config.relay).error(),
+            bad.path() + ":2:1: relay.auth.users_file: not user:password or user:realm:0xKEY");
+  config.relay.auth.users_file = "/nonexistent/users";
+  EXPECT_EQ(load_static_users(config.relay).error(),
+            "/nonexistent/users: relay.auth.users_file: cannot open: No such file or directory");
 }
 
 struct AuthSecretLog : test::CapturedLog {};
@@ -164,18 +190,18 @@ TEST_F(AuthSecretLog, AConfiguredSecretIsUsedAsItIsAndNeverLogged) {
   auto config = load(kFull);
   auto secret = resolve_auth_secret(config.relay);
   ASSERT_TRUE(secret.ok());
-  EXPECT_EQ(secret->value, "s3cret");
+  EXPECT_EQ(secret->values, std::vector<std::string>{"s3cret-s3cret-s3cret"});
   EXPECT_FALSE(secret->generated);
   warn_if_generated_without_portal(*secret, config);
   EXPECT_EQ(lines_, "");
 }
 
 TEST(AuthSecret, ASecretFileIsUsedAsItIs) {
-  TempToml file("from-a-file\n");
+  TempToml file("from-a-file-of-secrets\n");
   auto config = load("[relay.ipv4]\naddress = \"203.0.113.1/24\"\n", {"--auth-secret-file", file.path()});
   auto secret = resolve_auth_secret(config.relay);
   ASSERT_TRUE(secret.ok());
-  EXPECT_EQ(secret->value, "from-a-file");
+  EXPECT_EQ(secret->stamp(), "from-a-file-of-secrets");
   EXPECT_FALSE(secret->generated);
 }
 
@@ -185,10 +211,10 @@ TEST(AuthSecret, WithARngSeedTheGeneratedSecretReplaysExactly) {
   auto b = resolve_auth_secret(config.relay);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_TRUE(a->generated);
-  EXPECT_EQ(a->value, b->value);
-  EXPECT_EQ(a->value.size(), 64u);  // 32 bytes, hex
+  EXPECT_EQ(a->stamp(), b->stamp());
+  EXPECT_EQ(a->stamp().size(), 64u);  // 32 bytes, hex
   config.relay.rng_seed = 43;
-  EXPECT_NE(resolve_auth_secret(config.relay)->value, a->value);
+  EXPECT_NE(resolve_auth_secret(config.relay)->stamp(), a->stamp());
 }
 
 TEST(AuthSecret, WithoutASeedEachStartGeneratesAFreshSecret) {
@@ -196,7 +222,7 @@ TEST(AuthSecret, WithoutASeedEachStartGeneratesAFreshSecret) {
   auto a = resolve_auth_secret(config.relay);
   auto b = resolve_auth_secret(config.relay);
   ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_NE(a->value, b->value);
+  EXPECT_NE(a->stamp(), b->stamp());
 }
 
 TEST_F(AuthSecretLog, AGeneratedSecretIsNeverLoggedAndWithoutAPortalAWarningSaysSo) {
@@ -208,8 +234,8 @@ TEST_F(AuthSecretLog, AGeneratedSecretIsNeverLoggedAndWithoutAPortalAWarningSays
   EXPECT_NE(lines_.find("WARN"), std::string::npos) << lines_;
   EXPECT_NE(lines_.find("relay.auth_secret_file"), std::string::npos) << lines_;
   EXPECT_NE(lines_.find("from_rng_seed=true"), std::string::npos) << lines_;
-  EXPECT_EQ(lines_.find(secret->value), std::string::npos) << lines_;
-  EXPECT_EQ(lines_.find(secret->value.substr(0, 8)), std::string::npos) << lines_;
+  EXPECT_EQ(lines_.find(secret->stamp()), std::string::npos) << lines_;
+  EXPECT_EQ(lines_.find(secret->stamp().substr(0, 8)), std::string::npos) << lines_;
   lines_.clear();
   config.portal.ws_url = "wss://portal.example";  // the portal mints credentials
   warn_if_generated_without_portal(*secret, config);

@@ -30,7 +30,7 @@ core::ServerConfig server_config() {
   core::ServerConfig config;
   config.relay_v4 = IpAddress::parse("203.0.113.1");
   config.relay_v6 = IpAddress::parse("2001:db8:1::1");
-  config.auth_secret = "secret";
+  config.auth_secrets = {"secret"};
   config.has_portal = false;
   return config;
 }

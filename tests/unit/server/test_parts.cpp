@@ -359,7 +359,12 @@ TEST(ServerConfig, ValidationNamesTheFirstProblem) {
   EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
   c.advertised_v4 = IpAddress::parse("198.51.100.77");
   EXPECT_EQ(validate(c), ConfigError::EmptySecret);
-  c.auth_secret = "s";
+  c.auth_secrets = {"s", ""};
+  EXPECT_EQ(validate(c), ConfigError::EmptySecret);
+  c.auth_scheme = AuthScheme::Static;  // its users come from the file, not from secrets
+  EXPECT_EQ(validate(c), std::nullopt);
+  c.auth_scheme = AuthScheme::Rest;
+  c.auth_secrets = {"s"};
   EXPECT_EQ(validate(c), std::nullopt);
   c.port_min = 3000;
   EXPECT_EQ(validate(c), ConfigError::PortRangeHasListenPort);
