@@ -8,6 +8,7 @@
 // (restore_state).
 #include <unistd.h>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <string>
@@ -37,7 +38,6 @@
 #include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
 #include "controlplane/process/secondary_eal.hpp"
-#include "controlplane/process/server_replica.hpp"
 #include "controlplane/process/server_setup.hpp"
 
 namespace relay::process {
@@ -45,16 +45,34 @@ namespace {
 
 constexpr std::string_view kTarget = "controlplane";
 
+// Firezone's relay names itself after its host unless told otherwise.
+std::string host_name() {
+  std::array<char, 256> name{};
+  if (::gethostname(name.data(), name.size() - 1) != 0) return "";
+  return name.data();
+}
+
 portal::PortalConfig portal_config(const RelayConfig& config, const AuthSecret& secret) {
   portal::PortalConfig p;
   p.ws_url = config.portal.ws_url.value_or("");
   p.token = config.portal.token.value_or("");
+  p.token_placement = config.portal.token_placement;
   p.allow_insecure_ws = config.portal.allow_insecure_ws;
   p.ca_file = config.portal.ca_file;
-  if (config.relay.ipv4) p.public_ip4 = config.relay.ipv4->advertised();
-  if (config.relay.ipv6) p.public_ip6 = config.relay.ipv6->advertised();
+  if (config.relay.ipv4) p.relay.public_ip4 = config.relay.ipv4->advertised();
+  if (config.relay.ipv6) p.relay.public_ip6 = config.relay.ipv6->advertised();
+  p.relay.listen_port = config.relay.listen_port;
+  p.relay.name = config.portal.name.value_or(host_name());
   p.stamp_secret = secret.stamp();
   return p;
+}
+
+portal::PortalTiming portal_timing(const PortalSection& portal) {
+  portal::PortalTiming timing;
+  timing.session.heartbeat_interval = portal.heartbeat_interval;
+  timing.session.max_unanswered_heartbeats = portal.max_unanswered_heartbeats;
+  timing.session.join_timeout = portal.join_timeout;
+  return timing;
 }
 
 // Validates the portal settings without touching the network.
@@ -70,7 +88,8 @@ Result<std::unique_ptr<portal::PortalClient>, std::string> make_portal(boost::as
     server.handle_portal_init();
   };
   handlers.log = portal_log_sink();
-  auto client = portal::PortalClient::create(io, portal_config(config, secret), {}, std::move(handlers));
+  auto client = portal::PortalClient::create(io, portal_config(config, secret), portal_timing(config.portal),
+                                            std::move(handlers));
   if (!client) return Err{"portal: " + client.error().message};
   return std::move(client.value());
 }
@@ -103,13 +122,6 @@ std::string refusals(const std::map<core::RestoreError, uint64_t>& refused) {
   return out.empty() ? "-" : out;
 }
 
-// Any nonzero id a crashed predecessor is unlikely to have used (a dump's,
-// a session's).
-uint16_t fresh_id() {
-  static uint64_t calls = 0;
-  return static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid()) ^ ++calls * 0x9e37u) | 1u);
-}
-
 // Before answering anyone, adopt what the data plane still forwards
 // (ARCHITECTURE.md, "Control-plane restart"): clients keep their
 // allocations (after one 438 for the nonce this process never issued) and
@@ -121,7 +133,8 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
     return;
   }
   RteDumpRing dump(shared.dump);
-  const uint16_t dump_id = fresh_id();
+  // Any nonzero id a crashed predecessor is unlikely to have used.
+  const auto dump_id = static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid())) | 1u);
   const RestoreDriver driver{.now = monotonic_now,
                              .wait = [] { std::this_thread::sleep_for(std::chrono::microseconds(100)); }};
   const RestoreReport r = restore_from_data_plane(server, first_worker, dump, dump_id, driver);
