@@ -71,7 +71,11 @@ void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket fr
   // Due expiries first, so a request never sees (or a command never names)
   // an entry whose time has passed.
   handle_timeout(now);
-  if (!ready_) return drop(DropReason::NotReady);
+  const ClientFiveTuple client{from, to};
+  // Before the portal's init only what the relay already holds is served:
+  // the allocations a restarted control plane adopted keep refreshing.
+  Allocation* allocation = allocation_of(client);
+  if (!ready_ && allocation == nullptr) return drop(DropReason::NotReady);
   if (!looks_like_stun(bytes)) return drop(DropReason::NotStun);
   auto parsed = stun::parse(bytes);
   if (!parsed) {
@@ -87,8 +91,7 @@ void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket fr
       return drop(msg.method() == stun::Method::Send ? DropReason::SendIndication : DropReason::IndicationFromClient);
     default: return drop(DropReason::ResponseFromClient);
   }
-  const ClientFiveTuple client{from, to};
-  Request r{msg, client, now, allocation_of(client)};
+  Request r{msg, client, now, allocation};
   // Only these outcomes are remembered (see Remember): a successful
   // Allocate, and a Refresh that deleted, whose 5-tuple has no allocation
   // any more; so a live allocation's Refresh skips the lookup. Both were

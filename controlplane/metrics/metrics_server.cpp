@@ -20,6 +20,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+constexpr std::string_view kPlainText = "text/plain; charset=utf-8";
+
 // One client connection. Asio completion handlers own it
 // (shared_from_this): its lifetime is that of its pending operation, which
 // no single owner could express without tracking every handler.
@@ -45,22 +47,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (shared_->stopped || ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset || ec == asio::error::eof)
       return close();
-    if (ec) return answer(http::status::bad_request, "bad request\n", false);
+    if (ec) return answer(http::status::bad_request, kPlainText, "bad request\n", false);
     const auto& request = parser_->get();
     const std::string_view target(request.target().data(), request.target().size());
     const std::string_view path = target.substr(0, target.find('?'));
-    if (request.method() != http::verb::get || path != "/metrics")
-      return answer(http::status::not_found, "not found\n", request.keep_alive());
+    const auto route = shared_->routes.find(path);
+    if (request.method() != http::verb::get || route == shared_->routes.end())
+      return answer(http::status::not_found, kPlainText, "not found\n", request.keep_alive());
     ++shared_->stats.scrapes;
-    answer(http::status::ok, shared_->render(), request.keep_alive());
+    MetricsServer::Page page = route->second();
+    answer(static_cast<http::status>(page.status), page.content_type, std::move(page.body), request.keep_alive());
   }
 
-  void answer(http::status status, std::string body, bool keep_alive) {
+  void answer(http::status status, std::string_view type, std::string body, bool keep_alive) {
     if (status == http::status::not_found) ++shared_->stats.not_found;
     if (status == http::status::bad_request) ++shared_->stats.bad_requests;
     response_.emplace(status, 11);
     response_->set(http::field::server, "relay-controlplane");
-    const std::string_view type = status == http::status::ok ? kExpositionContentType : "text/plain; charset=utf-8";
     response_->set(http::field::content_type, beast::string_view(type.data(), type.size()));
     response_->keep_alive(keep_alive);
     response_->body() = std::move(body);
@@ -89,7 +92,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 Result<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(asio::io_context& io,
                                                                          const SocketAddress& address,
                                                                          Render render) {
-  const std::string where = "metrics endpoint " + address.to_string();
+  Routes routes;
+  routes["/metrics"] = [render = std::move(render)] {
+    return Page{200, std::string(kExpositionContentType), render()};
+  };
+  return start(io, address, std::move(routes), "metrics endpoint");
+}
+
+Result<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(asio::io_context& io,
+                                                                         const SocketAddress& address, Routes routes,
+                                                                         std::string_view what) {
+  const std::string where = std::string(what) + " " + address.to_string();
   beast::error_code ec;
   const asio::ip::address ip = asio::ip::make_address(address.ip.to_string(), ec);
   if (ec) return Err{where + ": " + ec.message()};
@@ -102,14 +115,14 @@ Result<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(asio::i
   if (acceptor.bind(endpoint, ec); ec) return Err{where + ": cannot bind: " + ec.message()};
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
     return Err{where + ": listen: " + ec.message()};
-  std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(acceptor), std::move(render)));
+  std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(acceptor), std::move(routes)));
   server->accept();
   return server;
 }
 
-MetricsServer::MetricsServer(tcp::acceptor acceptor, Render render)
+MetricsServer::MetricsServer(tcp::acceptor acceptor, Routes routes)
     : acceptor_(std::move(acceptor)), shared_(std::make_shared<Shared>()) {
-  shared_->render = std::move(render);
+  shared_->routes = std::move(routes);
 }
 
 MetricsServer::~MetricsServer() {

@@ -33,12 +33,14 @@
 #include "controlplane/core/server.hpp"
 #include "controlplane/portal/portal_client.hpp"
 #include "controlplane/process/control_loop.hpp"
+#include "controlplane/process/dataplane_watch.hpp"
 #include "controlplane/process/dispatcher.hpp"
 #include "controlplane/process/dpdk_attach.hpp"
 #include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
 #include "controlplane/process/secondary_eal.hpp"
 #include "controlplane/process/server_setup.hpp"
+#include "controlplane/process/stamp_secret_zone.hpp"
 
 namespace relay::process {
 namespace {
@@ -79,11 +81,15 @@ portal::PortalTiming portal_timing(const PortalSection& portal) {
 Result<std::unique_ptr<portal::PortalClient>, std::string> make_portal(boost::asio::io_context& io,
                                                                         const RelayConfig& config,
                                                                         const AuthSecret& secret,
-                                                                        core::Server& server) {
+                                                                        core::Server& server,
+                                                                        metrics::Readiness& readiness) {
   portal::PortalHandlers handlers;
   // The portal library logs its attempts and events itself (handlers.log).
-  handlers.on_event = [&server](const portal::SessionEvent& event) {
+  handlers.on_event = [&server, &readiness](const portal::SessionEvent& event) {
+    if (std::holds_alternative<portal::Joined>(event)) readiness.portal_joined = true;
+    if (std::holds_alternative<portal::Disconnected>(event)) readiness.portal_joined = readiness.portal_init = false;
     if (!std::holds_alternative<portal::Init>(event)) return;
+    readiness.portal_init = true;
     if (!server.ready()) log::info(kTarget, "serving: the portal sent init");
     server.handle_portal_init();
   };
@@ -169,9 +175,27 @@ void reload_users_on_sighup(boost::asio::signal_set& hangup, const RelayConfig& 
   });
 }
 
+// With a portal and a generated secret, the portal hands out credentials
+// minted with it: keep it for the next control plane, or take the one a
+// predecessor kept, so the allocations it adopts still authenticate. True
+// when `secret` changed.
+bool adopt_kept_stamp_secret(const RelayConfig& config, AuthSecret& secret) {
+  if (!secret.generated || !config.portal.ws_url) return false;
+  auto kept = keep_stamp_secret(stamp_secret_zone_name(config.dataplane.ring_prefix), secret.stamp());
+  if (!kept) {
+    log::warn(kTarget, "the stamp secret will not survive a restart", {{"error", kept.error()}});
+    return false;
+  }
+  log::info(kTarget, kept->adopted ? "the stamp secret is the previous control plane's"
+                                   : "the stamp secret is kept for the next control plane");
+  if (!kept->adopted) return false;
+  secret.values.front() = std::move(kept->value);
+  return true;
+}
+
 // Everything after a successful rte_eal_init; returns the exit status.
 int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& server, boost::asio::io_context& io,
-          portal::PortalClient* portal_client) {
+          portal::PortalClient* portal_client, metrics::Readiness& readiness) {
   auto shared = attach_shared_objects(config);
   if (!shared) {
     log::error(kTarget, shared.error());
@@ -196,6 +220,21 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   if (*metrics_endpoint) {
     log::info(kTarget, "metrics endpoint", {{"url", "http://" + (*metrics_endpoint)->local_address().to_string() + "/metrics"}});
   }
+  readiness.dataplane_attached = true;
+  auto health_endpoint = start_health_endpoint(io, config, readiness);
+  if (!health_endpoint) {
+    log::error(kTarget, health_endpoint.error());
+    return 1;
+  }
+  if (*health_endpoint) {
+    log::info(kTarget, "health endpoint",
+              {{"url", "http://" + (*health_endpoint)->local_address().to_string() + "/readyz"}});
+  }
+  int status = 0;
+  DataPlaneWatch watch(io, config.eal.file_prefix, readiness, [&] {
+    status = 1;
+    loop.stop();
+  });
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&loop](const boost::system::error_code& ec, int signal) {
     if (ec) return;
@@ -212,7 +251,7 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   if (portal_client != nullptr) portal_client->stop();
   io.run_for(std::chrono::seconds(1));  // the portal's close handshake, bounded
   log_stop(loop, dispatcher, server);
-  return 0;
+  return status;
 }
 
 int run(int argc, char** argv) {
@@ -239,6 +278,18 @@ int run(int argc, char** argv) {
                  static_cast<int>(core::to_string(*bad).size()), core::to_string(*bad).data());
     return 2;
   }
+  // Attached before the Server exists: a generated stamp secret may be a
+  // predecessor's, kept in the data plane's memory.
+  const std::string path = runtime_config_path(config.eal.file_prefix);
+  if (auto state = probe_primary(path); state != PrimaryState::Running) {
+    log::error(kTarget, describe(state, config.eal.file_prefix, path));
+    return 1;
+  }
+  if (auto failed = start_eal(config)) {
+    log::error(kTarget, *failed);
+    return 1;
+  }
+  if (adopt_kept_stamp_secret(config, secret.value())) server_config = server_config_from(config, secret->values);
   core::Server server(std::move(server_config), config.relay.rng_seed);
   if (config.relay.auth.scheme == AuthScheme::Static) {
     auto users = load_static_users(config.relay);
@@ -249,26 +300,17 @@ int run(int argc, char** argv) {
     server.set_static_users(std::move(users.value()));
   }
   boost::asio::io_context io;
+  metrics::Readiness readiness{.has_portal = config.portal.ws_url.has_value()};
   std::unique_ptr<portal::PortalClient> portal_client;
   if (config.portal.ws_url) {
-    auto made = make_portal(io, config, secret.value(), server);
+    auto made = make_portal(io, config, secret.value(), server, readiness);
     if (!made) {
       std::fprintf(stderr, "%s\n", made.error().c_str());
       return 2;
     }
     portal_client = std::move(made.value());
   }
-
-  const std::string path = runtime_config_path(config.eal.file_prefix);
-  if (auto state = probe_primary(path); state != PrimaryState::Running) {
-    log::error(kTarget, describe(state, config.eal.file_prefix, path));
-    return 1;
-  }
-  if (auto failed = start_eal(config)) {
-    log::error(kTarget, *failed);
-    return 1;
-  }
-  const int status = serve(config, secret.value(), server, io, portal_client.get());
+  const int status = serve(config, secret.value(), server, io, portal_client.get(), readiness);
   portal_client.reset();
   rte_eal_cleanup();
   return status;

@@ -51,6 +51,13 @@ metrics::ControlPlaneMemory memory_now() {
 
 }  // namespace
 
+Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_health_endpoint(
+    boost::asio::io_context& io, const RelayConfig& config, const metrics::Readiness& readiness) {
+  if (!config.health.address) return std::unique_ptr<metrics::MetricsServer>{};
+  return metrics::MetricsServer::start(io, *config.health.address, metrics::health_routes(readiness),
+                                       "health endpoint");
+}
+
 Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpoint(
     boost::asio::io_context& io, const RelayConfig& config, const SharedObjects& shared, const core::Server& server,
     const ControlLoop& loop, const Dispatcher& dispatcher) {

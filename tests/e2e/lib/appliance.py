@@ -3,6 +3,7 @@ veth (scripts/topology), its own DPDK --file-prefix, both processes, and a
 teardown that ends only what it started, also when the test fails."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -103,6 +105,9 @@ class Appliance:
         self.metrics_port = free_local_port() if metrics else None
         if self.metrics_port:
             extra += f'\n[metrics]\naddress = "127.0.0.1:{self.metrics_port}"\n'
+        # /healthz and /readyz on a free loopback port, not the default 0.0.0.0:8080.
+        self.health_port = free_local_port()
+        extra += f'\n[health]\naddress = "127.0.0.1:{self.health_port}"\n'
         self.config = write_config(self.tmp / "relay.toml", self.prefix, self.root_if, lowest_port, highest_port,
                                    extra_relay, extra, log_level)
         self.procs: dict[str, subprocess.Popen] = {}
@@ -133,7 +138,7 @@ class Appliance:
 
     def _spawn(self, name: str, binary: Path) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "ab")
-        env = dict(os.environ, AUTH_SECRET=self.secret)
+        env = dict(os.environ, AUTH_SECRET=self.secret) if self.secret else dict(os.environ)
         p = subprocess.Popen([str(binary), "--config", str(self.config)], stdout=log, stderr=subprocess.STDOUT,
                              env=env, start_new_session=True)
         self.procs[name] = p
@@ -200,6 +205,14 @@ class Appliance:
     def metrics(self) -> str:
         assert self.metrics_port, "Appliance(metrics=True) serves /metrics"
         return urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
+
+    def health(self, path: str) -> tuple[int, dict]:
+        """GET /healthz or /readyz: (status, JSON body)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
 
     def credentials(self, salt: str = "e2e") -> tuple[str, str]:
         return mint_credentials(self.secret, salt=salt)

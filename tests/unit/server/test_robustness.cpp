@@ -221,6 +221,27 @@ TEST_F(RestoreTest, RestoredAllocationIsRefreshedAfterTheClientGetsAFreshNonce) 
   expect_success(out[1]);
 }
 
+TEST_F(RestoreTest, WithAPortalAnAdoptedAllocationIsServedBeforeInitWhileNewClientsWait) {
+  config.has_portal = true;
+  ASSERT_EQ(server().restore_allocation(installed, at(100)), std::nullopt);
+  creds.nonce = "7d444840-9dc0-41d2-a1b2-c3d4e5f60718";  // from the previous process
+  auto out = feed(request(Method::Refresh, txid(201), {}, &creds), at(101));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 438);
+  creds.nonce = response_of(out[0])->nonce();
+  out = feed(request(Method::Refresh, txid(202), {}, &creds), at(102));
+  ASSERT_EQ(out.size(), 2u);
+  expect_success(out[1]);
+  // Another 5-tuple, even of the same owner, waits for the portal's init.
+  const ClientSocket newcomer{addr("198.51.100.10:40009")};
+  EXPECT_TRUE(call_from(newcomer, creds, Method::Allocate, udp(), at(103)).empty());
+  EXPECT_EQ(server().stats().drop(DropReason::NotReady), 1u);
+  server().handle_portal_init();
+  out = call_from(newcomer, creds, Method::Allocate, udp(), at(104));
+  ASSERT_EQ(out.size(), 2u);
+  expect_success(out[1]);
+}
+
 TEST_F(RestoreTest, OnlyTheOwnerTheDataPlaneRecordedClaimsARestoredAllocation) {
   ASSERT_EQ(server().restore_allocation(installed, at(100)), std::nullopt);
   // Another valid user on the allocation's 5-tuple (a spoofed source, say)
