@@ -1,9 +1,17 @@
 #!/usr/bin/python3
-"""The relay and its portal end to end: the control plane registers with a
-mock Phoenix portal (websockets, ws:// on 127.0.0.1 with
---allow-insecure-ws), serves nothing before `init`, accepts credentials
-minted from the stamp_secret it joined with, and keeps relaying an existing
-channel while the portal connection drops and comes back.
+"""The relay and its portal end to end, against the mock of Firezone's portal
+(tests/e2e/lib/mockportal.py, ws:// on 127.0.0.1 with --allow-insecure-ws):
+
+- the control plane logs in as Firezone's relay does (token in X-Authorization
+  and in the query, public addresses, listen port, name), serves nothing
+  before `init`, and /readyz says why until then;
+- it accepts credentials minted from the stamp_secret it joined with and keeps
+  relaying while the portal connection drops and comes back;
+- SIGKILLed while a stream runs, the next control plane joins with the same
+  stamp_secret, refreshes the adopted allocation before its `init` while a
+  new allocation waits for it, and the stream loses nothing;
+- when the data plane goes away, the control plane exits non-zero, saying so
+  in one line.
 
     portal_relay_test.py                  (root namespace: relay + mock portal)
     portal_relay_test.py --scenario NAME  (inside the namespace)
@@ -11,19 +19,18 @@ channel while the portal connection drops and comes back.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from echopeer import EchoPeer  # noqa: E402
+from mockportal import ThreadedMockPortal  # noqa: E402
 from turnclient import TurnClient, mint_credentials  # noqa: E402
 
 RELAY4, PEER4, PORT = "198.51.100.1", "198.51.100.3", 3478
@@ -31,8 +38,8 @@ TOKEN = "portal-t0ken/+="
 
 
 # --- inside the namespace ----------------------------------------------------
-def client() -> TurnClient:
-    user, password = mint_credentials(os.environ["SECRET"])
+def client(salt: str = "e2e-salt") -> TurnClient:
+    user, password = mint_credentials(os.environ["SECRET"], salt=salt)
     return TurnClient((RELAY4, PORT), user, password, timeout=2.0)
 
 
@@ -49,93 +56,72 @@ def scenario_unanswered_before_init() -> None:
 
 def scenario_stream() -> None:
     """Allocates with credentials from the portal's stamp_secret, then streams
-    through a channel for STREAM_SECONDS and prints sent/echoed."""
+    through a channel for STREAM_SECONDS and prints sent/echoed. When the
+    harness writes "restarted" on stdin, it refreshes the allocation and the
+    channel (the new control plane has no init yet) and checks that a new
+    allocation from another socket is not answered."""
     seconds = float(os.environ["STREAM_SECONDS"])
     with EchoPeer(PEER4) as peer, client() as c:
         c.allocate()
         c.channel_bind(0x4000, peer.addr)
         print("stream-ready", flush=True)
-        sent, back = c.stream_echo(0x4000, seconds)
+
+        def on_restart() -> None:
+            if not (select.select([sys.stdin], [], [], 0)[0] and sys.stdin.readline().strip() == "restarted"):
+                return
+            c.refresh(600)
+            c.channel_bind(0x4000, peer.addr)
+            print("refreshed-before-init", flush=True)
+            with client("newcomer") as newcomer:
+                try:
+                    newcomer.allocate()
+                    raise AssertionError("a new allocation was answered before the new control plane's init")
+                except TimeoutError:
+                    print("new-allocation-waits", flush=True)
+
+        sent, back = c.stream_echo(0x4000, seconds, between=on_restart)
         print(f"sent={sent} echoed={back}", flush=True)
 
 
 SCENARIOS = {"unanswered_before_init": scenario_unanswered_before_init, "stream": scenario_stream}
 
 
-# --- root namespace: the mock portal -------------------------------------------
-class MockPortal:
-    """A Phoenix channel endpoint on its own thread: records every connection
-    and message, sends `init` when told, and can drop the connection."""
+# --- root namespace ------------------------------------------------------------
+def wait_for(condition, seconds: float, what: str, relay) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {seconds} s\n{relay.logs()}")
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.connections: list[dict] = []
-        self.joined = threading.Event()
-        self.send_init = False
-        self.sockets: list = []
-        started = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(started,), daemon=True)
-        self.thread.start()
-        started.wait(10)
 
-    def _run(self, started: threading.Event) -> None:
-        import websockets
-        from websockets.server import WebSocketServerProtocol
+def join_of(connection) -> dict:
+    return next(m for m in connection.messages if m["event"] == "phx_join")
 
-        portal = self
 
-        class Protocol(WebSocketServerProtocol):
-            async def process_request(self, path, headers):
-                url = urllib.parse.urlsplit(path)
-                portal.connections.append({"path": url.path, "query": urllib.parse.parse_qs(url.query),
-                                           "user_agent": headers.get("User-Agent"), "messages": []})
-                return None
+def scenario_env(stamp: str, **more: str) -> dict:
+    """SECRET is the stamp_secret the portal learnt: the relay generated it."""
+    return dict(os.environ, SECRET=stamp, PYTHONPATH=str(Path(__file__).parents[1] / "lib"), **more)
 
-        async def handle(ws, _path):
-            record = self.connections[-1]
-            self.sockets.append(ws)
-            try:
-                async for text in ws:
-                    message = json.loads(text)
-                    record["messages"].append(message)
-                    if message["event"] in ("phx_join", "heartbeat"):
-                        await ws.send(json.dumps({"topic": message["topic"], "event": "phx_reply",
-                                                  "ref": message["ref"],
-                                                  "payload": {"status": "ok", "response": {}}}))
-                    if message["event"] == "phx_join":
-                        self.joined.set()
-                        if self.send_init:
-                            await self._init(ws)
-            except websockets.ConnectionClosed:
-                pass
 
-        async def serve():
-            self.server = await websockets.serve(handle, "127.0.0.1", 0, create_protocol=Protocol,
-                                                 ping_interval=None, compression=None)
-            self.port = self.server.sockets[0].getsockname()[1]
-            started.set()
+def stream(relay, stamp: str, seconds: int) -> subprocess.Popen:
+    p = relay.ns_popen(["/usr/bin/python3", __file__, "--scenario", "stream"],
+                       env=scenario_env(stamp, STREAM_SECONDS=str(seconds)), stdin=subprocess.PIPE,
+                       stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "stream-ready", relay.logs()
+    return p
 
-        self.loop.run_until_complete(serve())
-        self.loop.run_forever()
 
-    async def _init(self, ws) -> None:
-        await ws.send(json.dumps({"topic": "relay", "event": "init", "payload": {}, "ref": None}))
-
-    def init(self) -> None:
-        self.send_init = True
-        asyncio.run_coroutine_threadsafe(self._init(self.sockets[-1]), self.loop).result(5)
-
-    def drop(self) -> None:
-        self.loop.call_soon_threadsafe(self.sockets[-1].transport.abort)
-
-    def stop(self) -> None:
-        async def close():
-            self.server.close()
-            await self.server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
+def finish(p: subprocess.Popen, relay) -> str:
+    try:
+        out, _ = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    sent, echoed = (int(x.split("=")[1]) for x in out.split()[-2:])
+    assert sent > 100 and echoed == sent, f"{out}\n{relay.logs()}"
+    return out
 
 
 def main() -> int:
@@ -146,47 +132,71 @@ def main() -> int:
         return 0
     from appliance import Appliance
 
-    portal = MockPortal()
+    portal = ThreadedMockPortal(["no_init"])
     extra = f'[portal]\nws_url = "ws://127.0.0.1:{portal.port}"\ntoken = "{TOKEN}"\nallow_insecure_ws = true'
     try:
-        with Appliance(f"prt{os.getpid() % 100000}", extra=extra, serves_at_once=False) as relay:
-            assert portal.joined.wait(15), f"the relay never joined the portal\n{relay.logs()}"
+        relay = Appliance(f"prt{os.getpid() % 100000}", extra=extra, serves_at_once=False)
+        relay.secret = None  # no relay.auth_secret: the control plane generates the stamp secret
+        with relay:
+            wait_for(lambda: portal.connections and portal.connections[0].messages, 15, "a join", relay)
             first = portal.connections[0]
-            assert first["path"] == "/relay/websocket", first["path"]
-            assert first["query"] == {"token": [TOKEN], "ipv4": [RELAY4], "ipv6": ["2001:db8:100::1"],
-                                      "port": [str(PORT)], "name": [socket.gethostname()]}, first["query"]
-            assert first["user_agent"].startswith("relay/"), first["user_agent"]
-            join = next(m for m in first["messages"] if m["event"] == "phx_join")
-            stamp = join["payload"]["stamp_secret"]
-            assert join["topic"] == "relay" and stamp == relay.secret, join
-            print("ok: joined topic relay with token, public addresses, user agent and stamp_secret")
+            assert first.path == "/relay/websocket", first.path
+            assert first.query == {"token": [TOKEN], "ipv4": [RELAY4], "ipv6": ["2001:db8:100::1"],
+                                   "port": [str(PORT)], "name": [socket.gethostname()]}, first.query
+            assert first.authorization == f"Bearer {TOKEN}", first.authorization
+            assert first.user_agent.startswith("relay/"), first.user_agent
+            stamp = join_of(first)["payload"]["stamp_secret"]
+            assert join_of(first)["topic"] == "relay" and len(stamp) == 64, join_of(first)
+            print("ok: logged in with the token (header and query), public addresses, port, name, user agent; "
+                  "joined topic relay with the stamp_secret")
 
-            print(relay.scenario(Path(__file__), "unanswered_before_init"), end="")
+            assert relay.health("/healthz") == (200, {"alive": True}), relay.health("/healthz")
+            wait_for(lambda: relay.health("/readyz") == (503, {"ready": False, "reasons": ["portal_no_init"]}),
+                     5, "/readyz: 503 for want of init", relay)
+            r = relay.ns_run(["/usr/bin/python3", __file__, "--scenario", "unanswered_before_init"],
+                             env=scenario_env(stamp), capture_output=True, text=True)
+            assert r.returncode == 0, f"{r.stdout}{r.stderr}\n{relay.logs()}"
+            print(r.stdout, end="")
             portal.init()
-            time.sleep(0.2)
+            wait_for(lambda: relay.health("/readyz") == (200, {"ready": True}), 5, "/readyz: 200 after init", relay)
+            print("ok: /healthz 200; /readyz 503 naming the missing init, 200 after it; nothing answered before it")
 
-            env = dict(os.environ, SECRET=stamp, STREAM_SECONDS="6",
-                       PYTHONPATH=str(Path(__file__).parents[1] / "lib"))
-            stream = relay.ns_popen(["/usr/bin/python3", __file__, "--scenario", "stream"], env=env,
-                                    stdout=subprocess.PIPE, text=True)
-            try:
-                assert stream.stdout.readline().strip() == "stream-ready", relay.logs()
-                time.sleep(1.0)
-                portal.drop()
-                out, _ = stream.communicate(timeout=30)
-            finally:
-                if stream.poll() is None:
-                    stream.kill()
-            sent, echoed = (int(x.split("=")[1]) for x in out.split()[-2:])
-            assert sent > 100 and echoed == sent, f"stream while the portal dropped: {out}\n{relay.logs()}"
-            deadline = time.monotonic() + 10
-            while len(portal.connections) < 2 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert len(portal.connections) >= 2, f"the relay did not reconnect\n{relay.logs()}"
-            print(f"ok: credentials from the stamp_secret allocate after init; {sent} sent, {echoed} echoed "
+            p = stream(relay, stamp, 6)
+            time.sleep(1.0)
+            portal.drop()
+            out = finish(p, relay)
+            wait_for(lambda: len(portal.connections) >= 2, 10, "a reconnect", relay)
+            print(f"ok: stamp_secret credentials allocate after init; {out.split()[-2]} {out.split()[-1]} "
                   f"while the portal connection dropped and came back")
+
+            # SIGKILL while a stream runs; the next control plane gets no init.
+            portal.set_behaviours(["no_init"])
+            p = stream(relay, stamp, 10)
+            time.sleep(1.5)
+            joins_before = len(portal.connections)
+            relay.kill("controlplane", signal.SIGKILL)
+            time.sleep(0.5)
+            relay.start_controlplane()
+            wait_for(lambda: len(portal.connections) > joins_before and portal.connections[-1].messages, 15,
+                     "the new control plane's join", relay)
+            assert join_of(portal.connections[-1])["payload"]["stamp_secret"] == stamp, "a new stamp_secret"
+            p.stdin.write("restarted\n")
+            p.stdin.flush()
+            out = finish(p, relay)
+            assert "refreshed-before-init" in out and "new-allocation-waits" in out, f"{out}\n{relay.logs()}"
+            assert "the stamp secret is the previous control plane's" in relay.log("controlplane"), relay.logs()
+            print(f"ok: across SIGKILL the new control plane joined with the same stamp_secret, refreshed the "
+                  f"adopted allocation before init while a new one waited; {out.split()[-2]} {out.split()[-1]}")
+
             assert TOKEN not in relay.log("controlplane") and stamp not in relay.log("controlplane")
             print("ok: neither the token nor the stamp_secret is logged")
+
+            controlplane = relay.procs["controlplane"]
+            relay.kill("dataplane", signal.SIGKILL)
+            status = controlplane.wait(timeout=10)
+            gone = [line for line in relay.log("controlplane").splitlines() if "relay-dataplane went away" in line]
+            assert status == 1 and len(gone) == 1, f"exit {status}, {gone}\n{relay.logs()}"
+            print("ok: without its data plane the control plane exits 1 with one line")
     finally:
         portal.stop()
     return 0

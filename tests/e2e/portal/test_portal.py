@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """End-to-end test of the portal connection: portal-probe (PortalClient)
-against a mock Phoenix portal served here with websockets 10.4 on 127.0.0.1
-(ephemeral ports), over ws and over wss with a test CA made on the fly with
-the openssl CLI.
+against the mock of Firezone's portal (tests/e2e/lib/mockportal.py) on
+127.0.0.1 (ephemeral ports), over ws and over wss with a test CA made on the
+fly with the openssl CLI.
 
 usage: test_portal.py PORTAL_PROBE RELAY_VERSION
 
@@ -10,7 +10,6 @@ Every scenario is bounded in time; the only processes started are the probes,
 which are killed by PID if they outlive their --seconds.
 """
 import asyncio
-import http
 import json
 import os
 import ssl
@@ -18,16 +17,18 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
+from pathlib import Path
 
-import websockets
-from websockets.server import WebSocketServerProtocol
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+from mockportal import IDLE_TIMEOUT, MockPortal  # noqa: E402
 
 PROBE = sys.argv[1]
 VERSION = sys.argv[2]
 # Characters that must be percent-encoded, so the test also checks encoding.
 TOKEN = "tok-S3cret/+&=42"
 STAMP = "stamp-S3cret-7"
-INIT_PAYLOAD = {"relays": [], "max_allocations": 7}
+# What every probe needs to be let in by the portal: a token and an address.
+LOGIN = ["--token", TOKEN, "--stamp-secret", STAMP, "--ipv4", "203.0.113.7"]
 FAILURES = []
 
 
@@ -35,92 +36,6 @@ def check(condition, what):
     print(("ok   " if condition else "FAIL ") + what, flush=True)
     if not condition:
         FAILURES.append(what)
-
-
-class Connection:
-    """What the mock saw on one connection attempt that reached HTTP."""
-
-    def __init__(self, path, headers):
-        url = urllib.parse.urlsplit(path)
-        self.path = url.path
-        self.query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        self.user_agent = headers.get("User-Agent")
-        self.messages = []
-        self.close_code = None
-
-
-class MockPortal:
-    """Serves connection i with behaviours[i] (the last one repeats)."""
-
-    def __init__(self, behaviours, tls=None):
-        self.behaviours = behaviours
-        self.tls = tls
-        self.connections = []
-        self.sni = []
-        self.server = None
-
-    def behaviour(self, index):
-        return self.behaviours[min(index, len(self.behaviours) - 1)]
-
-    async def start(self):
-        portal = self
-
-        class Protocol(WebSocketServerProtocol):
-            async def process_request(self, path, headers):
-                self.record = Connection(path, headers)
-                self.behaviour = portal.behaviour(len(portal.connections))
-                portal.connections.append(self.record)
-                if self.behaviour in ("401", "403"):
-                    return (http.HTTPStatus(int(self.behaviour)), [], b"no\n")
-                return None
-
-        if self.tls is not None:
-            self.tls.sni_callback = lambda sock, name, ctx: self.sni.append(name)
-        self.server = await websockets.serve(
-            self.handle, "127.0.0.1", 0, create_protocol=Protocol, ssl=self.tls,
-            ping_interval=None, compression=None)
-        return self.server.sockets[0].getsockname()[1]
-
-    async def stop(self):
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def handle(self, ws, _path):
-        record, behaviour = ws.record, ws.behaviour
-        try:
-            if behaviour == "drop":
-                ws.transport.abort()
-                return
-            if behaviour == "close_frame":
-                await ws.close(1001, "going away")
-                return
-            if behaviour == "garbage":
-                await ws.send("{this is not json")
-                await asyncio.sleep(0.05)
-                ws.transport.write(b"\x8f\x85garbage-on-the-wire")  # reserved opcode 0xF
-                await asyncio.sleep(0.2)
-                ws.transport.abort()
-                return
-            async for text in ws:
-                message = json.loads(text)
-                record.messages.append(message)
-                if message["event"] == "phx_join":
-                    ok = behaviour != "join_error"
-                    response = {} if ok else {"reason": "invalid stamp"}
-                    await ws.send(json.dumps({"topic": "relay", "event": "phx_reply", "ref": message["ref"],
-                                              "payload": {"status": "ok" if ok else "error",
-                                                          "response": response}}))
-                    if ok:
-                        await ws.send(json.dumps({"topic": "relay", "event": "presence_state",
-                                                  "payload": {}, "ref": None}))
-                        await ws.send(json.dumps({"topic": "relay", "event": "init",
-                                                  "payload": INIT_PAYLOAD, "ref": None}))
-                elif message["event"] == "heartbeat" and behaviour != "silent_heartbeat":
-                    await ws.send(json.dumps({"topic": "phoenix", "event": "phx_reply", "ref": message["ref"],
-                                              "payload": {"status": "ok", "response": {}}}))
-        except websockets.ConnectionClosed:
-            pass
-        record.close_code = ws.close_code
 
 
 async def run_probe(args, seconds):
@@ -190,9 +105,8 @@ async def scenario_ws_registers_joins_and_receives_init():
     port = await portal.start()
     try:
         code, lines, raw = await run_probe(
-            ["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", "--token", TOKEN,
-             "--stamp-secret", STAMP, "--ipv4", "203.0.113.7", "--ipv6", "2001:db8::7",
-             "--heartbeat-ms", "250"], seconds=2.0)
+            ["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN, "--ipv6", "2001:db8::7",
+             "--port", "3479", "--name", "relay eu-1", "--heartbeat-ms", "250"], seconds=2.0)
     finally:
         await portal.stop()
     name = "ws"
@@ -202,8 +116,10 @@ async def scenario_ws_registers_joins_and_receives_init():
         return
     conn = portal.connections[0]
     check(conn.path == "/relay/websocket", f"{name}: path is /relay/websocket ({conn.path})")
-    check(conn.query == {"token": [TOKEN], "ipv4": ["203.0.113.7"], "ipv6": ["2001:db8::7"], "port": ["3478"]},
-          f"{name}: query carries token, ipv4, ipv6, port ({sorted(conn.query)})")
+    check(conn.query == {"token": [TOKEN], "ipv4": ["203.0.113.7"], "ipv6": ["2001:db8::7"], "port": ["3479"],
+                         "name": ["relay eu-1"]},
+          f"{name}: query carries token, ipv4, ipv6, port, name ({sorted(conn.query)})")
+    check(conn.authorization == f"Bearer {TOKEN}", f"{name}: X-Authorization carries the token as a bearer")
     check(conn.user_agent == f"relay/{VERSION}", f"{name}: User-Agent relay/{VERSION} ({conn.user_agent})")
     joins = [m for m in conn.messages if m["event"] == "phx_join"]
     check(len(joins) == 1 and joins[0]["topic"] == "relay" and joins[0]["payload"] == {"stamp_secret": STAMP},
@@ -213,9 +129,9 @@ async def scenario_ws_registers_joins_and_receives_init():
           f"{name}: heartbeats on topic phoenix every 250 ms ({len(beats)} in 2 s)")
     check(len(of_type(lines, "joined")) == 1, f"{name}: probe reports joined")
     inits = of_type(lines, "init")
-    check(len(inits) == 1 and inits[0]["payload"] == INIT_PAYLOAD, f"{name}: probe reports init with its payload")
+    check(len(inits) == 1 and inits[0]["payload"] == {}, f"{name}: probe reports init with its payload")
     check(not of_type(lines, "disconnected"), f"{name}: no disconnection while heartbeats are answered")
-    check(len(logs_with(lines, "presence_state")) == 1, f"{name}: the unknown event is logged once")
+    check(not logs_with(lines, "unknown event"), f"{name}: everything the portal sent was understood")
     check(conn.close_code == 1000, f"{name}: stop() sends a normal close frame ({conn.close_code})")
     check(len(of_type(lines, "attempt")) == 1 and "token=REDACTED" in of_type(lines, "attempt")[0]["url"],
           f"{name}: the attempt's URL is printed with the token redacted")
@@ -228,10 +144,10 @@ async def scenario_wss_with_the_test_ca_succeeds(folder):
     try:
         code, lines, raw = await run_probe(
             ["--url", f"wss://localhost:{port}", "--ca-file", os.path.join(folder, "ca.pem"),
-             "--token", TOKEN, "--stamp-secret", STAMP], seconds=1.5)
+             *LOGIN], seconds=1.5)
         ip_code, ip_lines, _ = await run_probe(
             ["--url", f"wss://127.0.0.1:{port}", "--ca-file", os.path.join(folder, "ca.pem"),
-             "--token", TOKEN, "--stamp-secret", STAMP], seconds=1.5)
+             *LOGIN], seconds=1.5)
     finally:
         await portal.stop()
     name = "wss test CA"
@@ -254,7 +170,7 @@ async def scenario_wss_with_untrusted_certificates_is_refused(folder):
         port = await portal.start()
         try:
             code, lines, raw = await run_probe(
-                ["--url", f"wss://127.0.0.1:{port}", "--token", TOKEN, "--stamp-secret", STAMP,
+                ["--url", f"wss://127.0.0.1:{port}", *LOGIN,
                  "--backoff-base-ms", "200", "--backoff-cap-ms", "200", *extra], seconds=1.0)
         finally:
             await portal.stop()
@@ -275,7 +191,7 @@ async def scenario_ws_without_allow_insecure_is_refused():
     port = await portal.start()
     try:
         code, lines, raw = await run_probe(
-            ["--url", f"ws://127.0.0.1:{port}", "--token", TOKEN, "--stamp-secret", STAMP], seconds=1.0)
+            ["--url", f"ws://127.0.0.1:{port}", *LOGIN], seconds=1.0)
     finally:
         await portal.stop()
     errors = of_type(lines, "setup_error")
@@ -290,7 +206,7 @@ async def scenario_missed_heartbeat_replies_reconnect():
     port = await portal.start()
     try:
         code, lines, _ = await run_probe(
-            ["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", "--token", TOKEN, "--stamp-secret", STAMP,
+            ["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
              "--heartbeat-ms", "300", "--backoff-base-ms", "100"], seconds=2.5)
     finally:
         await portal.stop()
@@ -311,7 +227,7 @@ async def scenario_failures_reconnect_with_growing_jittered_delays():
     port = await portal.start()
     try:
         code, lines, raw = await run_probe(
-            ["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", "--token", TOKEN, "--stamp-secret", STAMP,
+            ["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
              "--backoff-base-ms", str(base_ms), "--backoff-cap-ms", str(cap_ms), "--seed", "1"], seconds=6.0)
     finally:
         await portal.stop()
@@ -341,15 +257,113 @@ async def scenario_failures_reconnect_with_growing_jittered_delays():
     check_secrets_absent(raw, name)
 
 
+async def scenario_token_placements_and_the_refusal_without_an_address():
+    portal = MockPortal(["serve"])
+    port = await portal.start()
+    url = ["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws"]
+    try:
+        runs = {placement: await run_probe([*url, *LOGIN, "--token-placement", placement], seconds=0.6)
+                for placement in ("header", "query")}
+        _, no_address, raw = await run_probe([*url, "--token", TOKEN, "--stamp-secret", STAMP,
+                                              "--backoff-base-ms", "100"], seconds=0.6)
+    finally:
+        await portal.stop()
+    header, query = portal.connections[0], portal.connections[1]
+    check(header.authorization == f"Bearer {TOKEN}" and "token" not in header.query,
+          "token placement header: X-Authorization only")
+    check(query.authorization is None and query.query.get("token") == [TOKEN], "token placement query: the query only")
+    check(all(of_type(lines, "init") for _, lines, _ in runs.values()), "token placements: either one is let in")
+    gone = of_type(no_address, "disconnected")
+    check(not of_type(no_address, "joined") and gone and gone[0]["reason"] == "unauthorized: HTTP 403",
+          "neither ipv4 nor ipv6: the portal refuses the upgrade with 403 as Phoenix does")
+    check_secrets_absent(raw, "no address")
+
+
+async def scenario_retry_after_on_429_and_503_delays_the_next_attempt():
+    for status in ("429", "503"):
+        portal = MockPortal([status, "serve"])
+        port = await portal.start()
+        try:
+            _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
+                                           "--backoff-base-ms", "100"], seconds=3.0)
+        finally:
+            await portal.stop()
+        name = f"Retry-After on {status}"
+        gone, attempts = of_type(lines, "disconnected"), of_type(lines, "attempt")
+        check(gone and gone[0]["retry_in_ms"] == 2000, f"{name}: the next attempt is 2 s away, not the 100 ms backoff")
+        if len(attempts) >= 2 and gone:
+            waited = attempts[1]["t"] - gone[0]["t"]
+            check(1.95 <= waited <= 2.5, f"{name}: the second attempt came {waited:.2f} s later")
+        check(len(of_type(lines, "init")) == 1, f"{name}: then joins and gets init")
+
+
+async def scenario_hostile_portal_messages_are_logged_once_and_the_connection_stays():
+    portal = MockPortal(["hostile"])
+    port = await portal.start()
+    try:
+        _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
+                                       "--heartbeat-ms", "300"], seconds=2.0)
+    finally:
+        await portal.stop()
+    name = "hostile portal"
+    check(len(logs_with(lines, "nested too deeply")) == 1, f"{name}: 1 MiB of nesting refused, logged once")
+    check(len(logs_with(lines, "presence_state")) == 1 and len(logs_with(lines, "presence_diff")) == 1,
+          f"{name}: each unknown event (one of them 1 MiB) logged once")
+    check(len(of_type(lines, "init")) == 1 and len(logs_with(lines, "repeated init")) == 1,
+          f"{name}: init twice is one init and one log line")
+    check(not of_type(lines, "disconnected"), f"{name}: the connection stays up")
+    beats = [m for m in portal.connections[0].messages if m["event"] == "heartbeat"]
+    check(len(beats) >= 4, f"{name}: heartbeats go on ({len(beats)})")
+
+
+async def scenario_a_portal_closing_mid_join_is_retried_with_backoff():
+    portal = MockPortal(["close_mid_join", "close_mid_join", "serve"])
+    port = await portal.start()
+    try:
+        _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
+                                       "--backoff-base-ms", "100", "--seed", "3"], seconds=2.0)
+    finally:
+        await portal.stop()
+    gone = of_type(lines, "disconnected")
+    check(len(gone) == 2 and all(g["reason"].startswith("transport") for g in gone),
+          f"closed mid-join: two lost attempts ({[g['reason'] for g in gone]})")
+    check(len(of_type(lines, "joined")) == 1 and len(of_type(lines, "init")) == 1, "closed mid-join: the third joins")
+
+
+async def scenario_default_heartbeats_keep_the_portal_from_closing_an_idle_socket():
+    """Production timings against the portal's 41 s idle timeout, for 62 s."""
+    portal = MockPortal(["serve"])
+    port = await portal.start()
+    try:
+        _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN],
+                                      seconds=62.0)
+    finally:
+        await portal.stop()
+    name = "default heartbeat"
+    conn = portal.connections[0] if portal.connections else None
+    beats = [m for m in conn.messages if m["event"] == "heartbeat"] if conn else []
+    check(len(portal.connections) == 1 and not conn.idle_closed, f"{name}: one connection, never closed as idle")
+    check(len(beats) == 6 and all(b["topic"] == "phoenix" for b in beats),
+          f"{name}: a heartbeat on topic phoenix every 10 s ({len(beats)} in 62 s, idle timeout {IDLE_TIMEOUT} s)")
+    check(not of_type(lines, "disconnected"), f"{name}: no disconnection in 62 s")
+
+
 async def main():
     with tempfile.TemporaryDirectory(prefix="portal-e2e-") as folder:
         make_certificates(folder)
+        # The one long scenario runs beside all the others.
+        long_one = asyncio.create_task(scenario_default_heartbeats_keep_the_portal_from_closing_an_idle_socket())
         await scenario_ws_without_allow_insecure_is_refused()
         await scenario_ws_registers_joins_and_receives_init()
         await scenario_wss_with_the_test_ca_succeeds(folder)
         await scenario_wss_with_untrusted_certificates_is_refused(folder)
         await scenario_missed_heartbeat_replies_reconnect()
         await scenario_failures_reconnect_with_growing_jittered_delays()
+        await scenario_token_placements_and_the_refusal_without_an_address()
+        await scenario_retry_after_on_429_and_503_delays_the_next_attempt()
+        await scenario_hostile_portal_messages_are_logged_once_and_the_connection_stays()
+        await scenario_a_portal_closing_mid_join_is_retried_with_backoff()
+        await long_one
     if FAILURES:
         print(f"{len(FAILURES)} check(s) failed", flush=True)
         return 1
@@ -358,4 +372,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(asyncio.wait_for(main(), timeout=110)))
+    sys.exit(asyncio.run(asyncio.wait_for(main(), timeout=150)))
