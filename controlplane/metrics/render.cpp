@@ -149,6 +149,33 @@ void render_relayed(Exposition& out, const WorkerCounters& sum) {
   }
 }
 
+// The three families Firezone's original relay exported, under its names
+// and labels, so its dashboards keep working; ours above say more.
+void render_original_relay(Exposition& out, const core::Stats& s, uint64_t relayed_bytes) {
+  // A counter, as its _total says (promtool refuses a gauge of that name);
+  // live allocations are relay_allocations_active.
+  out.family("relay_allocations_total", MetricType::Counter,
+             "Allocations made, adopted ones included (Firezone's original relay's name).");
+  out.sample("relay_allocations_total", {}, s.allocations_created + s.allocations_restored);
+  out.family("relay_responses_total", MetricType::Counter,
+             "Responses by class (success, error) and message (Firezone's original relay's name; see "
+             "relay_requests_total).");
+  for (size_t m = 0; m < core::kMethodLabels; ++m) {
+    const auto method = static_cast<core::MethodLabel>(m);
+    if (method == core::MethodLabel::Other) continue;  // the original relay knew these five
+    uint64_t errors = 0;
+    for (size_t c = 0; c < core::kResponseCodes; ++c)
+      if (static_cast<core::ResponseCode>(c) != core::ResponseCode::Success) errors += s.responses[m][c];
+    const uint64_t successes = s.response(method, core::ResponseCode::Success);
+    out.sample("relay_responses_total", {{"class", "success"}, {"message", core::to_string(method)}}, successes);
+    out.sample("relay_responses_total", {{"class", "error"}, {"message", core::to_string(method)}}, errors);
+  }
+  out.family("relay_data_relayed_bytes_total", MetricType::Counter,
+             "Application bytes relayed, all directions (Firezone's original relay's name; see "
+             "relay_relayed_bytes_total).");
+  out.sample("relay_data_relayed_bytes_total", {}, relayed_bytes);
+}
+
 // Cycles become seconds with the TSC rate the data plane recorded; the
 // busy fraction of a worker is rate(busy) / rate(loop).
 void render_lcores(Exposition& out, const DataplaneSnapshot& dp) {
@@ -247,18 +274,23 @@ std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& d
   out.family("relay_dataplane_up", MetricType::Gauge, "1 when the data plane's counters could be read.");
   out.sample("relay_dataplane_up", {}, uint64_t{up ? 1u : 0u});
   uint64_t to_cp_full = 0;
+  uint64_t relayed_bytes = 0;
   if (up) {
     std::vector<WorkerCounters> workers;
     workers.reserve(dataplane.workers.size());
     for (const WorkerSample& w : dataplane.workers) workers.push_back(w.counters);
     const WorkerCounters sum = dataplane::sum_counters(workers);
     to_cp_full = sum.get(Counter::DropToControlPlaneFull);
+    for (const auto& by_direction : sum.relayed)
+      for (const auto& by_in : by_direction)
+        for (const auto& traffic : by_in) relayed_bytes += traffic.bytes;
     render_ports(out, dataplane);
     render_outcomes(out, sum);
     render_relayed(out, sum);
     render_lcores(out, dataplane);
     render_tables(out, dataplane);
   }
+  render_original_relay(out, server, relayed_bytes);
   render_rings(out, io, to_cp_full);
   render_memory(out, memory);
   render_latency(out, exception_latency);

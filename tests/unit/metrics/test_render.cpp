@@ -110,6 +110,23 @@ TEST(RenderMetrics, RelayedBytesCarryDirectionAndBothFamilies) {
             std::string::npos);
 }
 
+TEST(RenderMetrics, FirezonesOriginalRelayNamesAreExportedBesideOurs) {
+  const std::string text = render_example();
+  EXPECT_EQ(family(text, "relay_allocations_total"),
+            "# HELP relay_allocations_total Allocations made, adopted ones included (Firezone's original relay's "
+            "name).\n"
+            "# TYPE relay_allocations_total counter\n"
+            "relay_allocations_total 9\n");
+  const std::string responses = family(text, "relay_responses_total");
+  EXPECT_NE(responses.find("relay_responses_total{class=\"success\",message=\"allocate\"} 9\n"), std::string::npos);
+  EXPECT_NE(responses.find("relay_responses_total{class=\"error\",message=\"allocate\"} 0\n"), std::string::npos);
+  EXPECT_NE(responses.find("message=\"channel_bind\""), std::string::npos);
+  EXPECT_EQ(responses.find("message=\"other\""), std::string::npos);
+  EXPECT_NE(family(text, "relay_data_relayed_bytes_total").find("relay_data_relayed_bytes_total 220\n"),
+            std::string::npos)
+      << family(text, "relay_data_relayed_bytes_total");
+}
+
 TEST(RenderMetrics, LcoreCyclesBecomeSecondsAtTheRecordedTscRate) {
   EXPECT_EQ(family(render_example(), "relay_dataplane_lcore_busy_seconds_total"),
             "# HELP relay_dataplane_lcore_busy_seconds_total Time a worker lcore spent in loop iterations that "
