@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 from echopeer import EchoPeer  # noqa: E402
-from turnclient import TurnClient, TurnError, mint_credentials  # noqa: E402
+from turnclient import TurnClient, TurnError, mint_credentials, mint_rest_credentials, rest_password  # noqa: E402
 
 RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"
 PEER4, PEER6 = "198.51.100.3", "2001:db8:100::3"
@@ -202,14 +202,53 @@ def scenario_aioice_relay_candidate() -> None:
     print(f"aioice gathered relay candidate {relays[0].host}:{relays[0].port}")
 
 
+def scenario_rest_credentials() -> None:
+    """relay.auth.scheme = "rest": coturn's credentials allocate; another
+    secret's, and the same expiry spelt with a leading zero (its own valid
+    HMAC), get 401."""
+    secret = os.environ["SECRET"]
+    user, password = mint_rest_credentials(secret, user="alice")
+    with TurnClient((RELAY4, PORT), user, password) as c:
+        c.allocate()
+    refused = {}
+    padded = "0" + user
+    for label, (u, p) in {"another secret": mint_rest_credentials("another-secret-0123456789", user="alice"),
+                          "a leading zero": (padded, rest_password(secret, padded))}.items():
+        with TurnClient((RELAY4, PORT), u, p) as c:
+            try:
+                c.allocate()
+                raise AssertionError(f"{label} allocated")
+            except TurnError as e:
+                refused[label] = e.code
+    assert set(refused.values()) == {401}, refused
+    print(f"REST credential allocated; {', '.join(refused)} got 401")
+
+
+def scenario_login() -> None:
+    """One Allocate as LOGIN_USER / LOGIN_PASSWORD; EXPECT is ok or the
+    error code."""
+    with TurnClient((RELAY4, PORT), os.environ["LOGIN_USER"], os.environ["LOGIN_PASSWORD"]) as c:
+        try:
+            c.allocate()
+            got = "ok"
+        except TurnError as e:
+            got = str(e.code)
+    assert got == os.environ["EXPECT"], f"{os.environ['LOGIN_USER']}: {got}, expected {os.environ['EXPECT']}"
+    print(f"{os.environ['LOGIN_USER']}: {got}")
+
+
 SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name.startswith("scenario_")}
 
 
 # --- root namespace: the tests ---------------------------------------------------
-def uclient(relay, label: str, *args: str) -> None:
-    user, password = relay.credentials()
-    r = relay.ns_run(["turnutils_uclient", "-n", "100", "-m", "2", "-l", "100", "-r", "3480", "-u", user,
-                      "-w", password, *args], capture_output=True, text=True, timeout=90)
+def uclient(relay, label: str, *args: str, auth: list[str] | None = None) -> None:
+    """turnutils_uclient with `args`; `auth` replaces the portal-style
+    -u/-w credentials (e.g. -W SECRET, coturn's REST scheme)."""
+    if auth is None:
+        user, password = relay.credentials()
+        auth = ["-u", user, "-w", password]
+    r = relay.ns_run(["turnutils_uclient", "-n", "100", "-m", "2", "-l", "100", "-r", "3480", *auth, *args],
+                     capture_output=True, text=True, timeout=90)
     out = r.stdout + r.stderr
     lost = re.findall(r"Total lost packets (\d+)", out)
     sent = re.findall(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", out)
@@ -229,6 +268,55 @@ def test_uclient(relay) -> None:
     finally:
         peer.terminate()
         peer.wait(timeout=10)
+
+
+def test_uclient_rest(relay) -> None:
+    """coturn's own client mints coturn's REST credentials from the secret
+    (-W): "<expiry>:<user>", base64(HMAC-SHA1(secret, username))."""
+    peer = relay.ns_popen(["turnutils_peer", "-L", PEER4, "-p", "3480"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        uclient(relay, "with -W (relay.auth.scheme = rest)", "-e", PEER4, RELAY4, auth=["-u", "uclient", "-W", relay.secret])
+    finally:
+        peer.terminate()
+        peer.wait(timeout=10)
+    from appliance import metric
+
+    print(relay.scenario(Path(__file__), "rest_credentials"), end="")
+    text = relay.metrics()
+    for reason in ("bad_integrity", "malformed_username"):
+        assert metric(text, "relay_auth_failures_total", reason=reason) >= 1, reason
+    print("ok: the refusals are counted in relay_auth_failures_total (bad_integrity, malformed_username)")
+
+
+# turnadmin -k -u alice -r firezone -p 'correct horse'
+ALICE = "alice:firezone:0x307d1d285db1502e4aeeccb462998449\n"
+USERS_FILE = Path(f"/tmp/relay-e2e-users-{os.getpid()}")
+
+
+def test_static_users(relay) -> None:
+    """relay.auth.scheme = "static": coturn's client with a users-file
+    password; the file re-read on SIGHUP, which ends nothing."""
+    peer = relay.ns_popen(["turnutils_peer", "-L", PEER4, "-p", "3480"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        uclient(relay, "a users-file key (turnadmin -k)", "-e", PEER4, RELAY4, auth=["-u", "alice", "-w", "correct horse"])
+    finally:
+        peer.terminate()
+        peer.wait(timeout=10)
+    USERS_FILE.write_text("bob:bobs-password-1\n")
+    controlplane = relay.procs["controlplane"]
+    controlplane.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while "SIGHUP: re-read relay.auth.users_file" not in relay.log("controlplane"):
+        assert time.monotonic() < deadline and controlplane.poll() is None, relay.logs()
+        time.sleep(0.1)
+    for user, password, expect in (("alice", "correct horse", "401"), ("bob", "bobs-password-1", "ok")):
+        print(relay.scenario(Path(__file__), "login", LOGIN_USER=user, LOGIN_PASSWORD=password, EXPECT=expect), end="")
+    assert controlplane.poll() is None and relay.answers_binding(), relay.logs()
+    print("ok: after SIGHUP the removed user gets 401, the added one allocates, the control plane serves on")
 
 
 def test_families(relay) -> None:
@@ -300,6 +388,8 @@ def test_controlplane_restart(relay) -> None:
 
 TESTS = {
     "uclient": (test_uclient, {}),
+    "uclient_rest": (test_uclient_rest, {"extra_relay": 'auth.scheme = "rest"', "metrics": True}),
+    "static_users": (test_static_users, {"extra_relay": f'auth = {{ scheme = "static", users_file = "{USERS_FILE}" }}'}),
     "families": (test_families, {}),
     "lifecycle": (test_lifecycle, {}),
     "channel_expiry": (test_channel_expiry, {"extra_relay": "channel_lifetime = 2"}),
@@ -320,8 +410,13 @@ def main() -> int:
     from appliance import Appliance
 
     test, options = TESTS[args.test]
-    with Appliance(f"e2e{os.getpid() % 100000}", **options) as relay:
-        test(relay)
+    if test is test_static_users:
+        USERS_FILE.write_text(ALICE)
+    try:
+        with Appliance(f"e2e{os.getpid() % 100000}", **options) as relay:
+            test(relay)
+    finally:
+        USERS_FILE.unlink(missing_ok=True)
     return 0
 
 

@@ -25,11 +25,8 @@ Exit status 77 (meson's skip) when the browser or coturn is not installed.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import fcntl
-import hashlib
-import hmac
 import json
 import secrets
 import shutil
@@ -45,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import browser as browsers  # noqa: E402
 from appliance import ROOT, Appliance  # noqa: E402
-from turnclient import mint_credentials  # noqa: E402
+from turnclient import mint_credentials, mint_rest_credentials  # noqa: E402
 
 RELAY4, RELAY6, PORT = "198.51.100.1", "2001:db8:100::1", 3478
 INNER_IF = "relay0"  # scripts/topology's name for the clients' end of the veth
@@ -133,8 +130,8 @@ def browser_namespace(netns: str, root_if: str):
 
 class DemoRelay:
     """The relay of a running `scripts/demo --keep`: namespace turn-demo on
-    the veth turn-demo0, the secret and the /metrics address the script
-    keeps in /run/turn-demo. Entering checks that it runs (and answers STUN)
+    the veth turn-demo0, the secret, its scheme (scripts/demo --auth) and the
+    /metrics address the script keeps in /run/turn-demo. Entering checks that it runs (and answers STUN)
     and takes a lock, so that two calls against it do not undo each other's
     namespace setup; leaving releases the lock and nothing else."""
 
@@ -144,6 +141,7 @@ class DemoRelay:
     def __init__(self):
         self.netns, self.root_if = "turn-demo", "turn-demo0"
         self.secret = ""
+        self.auth = "firezone"
         self.metrics_address = ""
         self.lock = None
 
@@ -194,6 +192,8 @@ class DemoRelay:
                 time.sleep(0.2)
         with contextlib.suppress(OSError):
             self.metrics_address = (self.RUN_DIR / "metrics").read_text().strip()
+        with contextlib.suppress(OSError):
+            self.auth = (self.RUN_DIR / "auth").read_text().strip()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -202,8 +202,11 @@ class DemoRelay:
             self.lock = None
 
     def credentials(self) -> tuple[str, str]:
-        """As scripts/demo and the portal mint them: "<expiry>:<salt>",
-        base64(SHA-256("<expiry>:<secret>:<salt>")) without padding."""
+        """As scripts/demo mints them for its relay.auth.scheme: the portal's
+        "<expiry>:<salt>", base64(SHA-256("<expiry>:<secret>:<salt>")) without
+        padding, or coturn's REST ones."""
+        if self.auth == "rest":
+            return mint_rest_credentials(self.secret, user="browser")
         return mint_credentials(self.secret, salt="browser")
 
     def metrics(self) -> str:
@@ -294,11 +297,7 @@ class CoturnRelay:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def credentials(self) -> tuple[str, str]:
-        """TURN REST: username "<expiry>:<name>", password
-        base64(HMAC-SHA1(secret, username))."""
-        user = f"{int(time.time()) + 3600}:browser"
-        digest = hmac.new(self.secret.encode(), user.encode(), hashlib.sha1).digest()
-        return user, base64.b64encode(digest).decode()
+        return mint_rest_credentials(self.secret, user="browser")
 
 
 class Capture:

@@ -57,6 +57,19 @@ def mint_credentials(secret: str, expiry: int | None = None, salt: str = "e2e-sa
     return f"{expiry}:{salt}", base64.b64encode(digest).decode().rstrip("=")
 
 
+def mint_rest_credentials(secret: str, user: str = "e2e", expiry: int | None = None) -> tuple[str, str]:
+    """coturn's use-auth-secret (relay.auth.scheme = "rest"): username
+    "<expiry>:<user>", password base64(HMAC-SHA1(secret, username))."""
+    if expiry is None:
+        expiry = int(time.time()) + 3600
+    username = f"{expiry}:{user}" if user else str(expiry)
+    return username, rest_password(secret, username)
+
+
+def rest_password(secret: str, username: str) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()).decode()
+
+
 def long_term_key(username: str, password: str, realm: str = REALM) -> bytes:
     """RFC 8489 §9.2.2: MD5("<username>:<realm>:<password>")."""
     return hashlib.md5(f"{username}:{realm}:{password}".encode()).digest()
