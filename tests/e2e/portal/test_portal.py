@@ -279,15 +279,22 @@ async def scenario_token_placements_and_the_refusal_without_an_address():
     check_secrets_absent(raw, "no address")
 
 
+async def probe_over_ws(behaviours, args, seconds):
+    """portal-probe logged in over ws:// to a MockPortal of `behaviours`:
+    (the portal, the probe's JSON lines)."""
+    portal = MockPortal(behaviours)
+    port = await portal.start()
+    try:
+        _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN, *args],
+                                      seconds=seconds)
+    finally:
+        await portal.stop()
+    return portal, lines
+
+
 async def scenario_retry_after_on_429_and_503_delays_the_next_attempt():
     for status in ("429", "503"):
-        portal = MockPortal([status, "serve"])
-        port = await portal.start()
-        try:
-            _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
-                                           "--backoff-base-ms", "100"], seconds=3.0)
-        finally:
-            await portal.stop()
+        _, lines = await probe_over_ws([status, "serve"], ["--backoff-base-ms", "100"], 3.0)
         name = f"Retry-After on {status}"
         gone, attempts = of_type(lines, "disconnected"), of_type(lines, "attempt")
         check(gone and gone[0]["retry_in_ms"] == 2000, f"{name}: the next attempt is 2 s away, not the 100 ms backoff")
@@ -298,13 +305,7 @@ async def scenario_retry_after_on_429_and_503_delays_the_next_attempt():
 
 
 async def scenario_hostile_portal_messages_are_logged_once_and_the_connection_stays():
-    portal = MockPortal(["hostile"])
-    port = await portal.start()
-    try:
-        _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
-                                       "--heartbeat-ms", "300"], seconds=2.0)
-    finally:
-        await portal.stop()
+    portal, lines = await probe_over_ws(["hostile"], ["--heartbeat-ms", "300"], 2.0)
     name = "hostile portal"
     check(len(logs_with(lines, "nested too deeply")) == 1, f"{name}: 1 MiB of nesting refused, logged once")
     check(len(logs_with(lines, "presence_state")) == 1 and len(logs_with(lines, "presence_diff")) == 1,
@@ -317,13 +318,8 @@ async def scenario_hostile_portal_messages_are_logged_once_and_the_connection_st
 
 
 async def scenario_a_portal_closing_mid_join_is_retried_with_backoff():
-    portal = MockPortal(["close_mid_join", "close_mid_join", "serve"])
-    port = await portal.start()
-    try:
-        _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN,
-                                       "--backoff-base-ms", "100", "--seed", "3"], seconds=2.0)
-    finally:
-        await portal.stop()
+    _, lines = await probe_over_ws(["close_mid_join", "close_mid_join", "serve"],
+                                   ["--backoff-base-ms", "100", "--seed", "3"], 2.0)
     gone = of_type(lines, "disconnected")
     check(len(gone) == 2 and all(g["reason"].startswith("transport") for g in gone),
           f"closed mid-join: two lost attempts ({[g['reason'] for g in gone]})")
@@ -332,13 +328,7 @@ async def scenario_a_portal_closing_mid_join_is_retried_with_backoff():
 
 async def scenario_default_heartbeats_keep_the_portal_from_closing_an_idle_socket():
     """Production timings against the portal's 41 s idle timeout, for 62 s."""
-    portal = MockPortal(["serve"])
-    port = await portal.start()
-    try:
-        _, lines, _ = await run_probe(["--url", f"ws://127.0.0.1:{port}", "--allow-insecure-ws", *LOGIN],
-                                      seconds=62.0)
-    finally:
-        await portal.stop()
+    portal, lines = await probe_over_ws(["serve"], [], 62.0)
     name = "default heartbeat"
     conn = portal.connections[0] if portal.connections else None
     beats = [m for m in conn.messages if m["event"] == "heartbeat"] if conn else []

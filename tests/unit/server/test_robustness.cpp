@@ -188,6 +188,20 @@ struct RestoreTest : ServerTest {
                              at(500), owner_id_of("fixture_salt")};
   InstallChannel channel{installed.client, ChannelNumber{0x4000}, PeerSocket{addr("192.0.2.20:5000")},
                          addr("203.0.113.1:50010"), at(300)};
+
+  // The owner's Refresh with the dead process's nonce at 101 s gets 438;
+  // with the fresh one at 102 s it succeeds and updates the data plane.
+  void refresh_with_a_fresh_nonce() {
+    creds.nonce = "7d444840-9dc0-41d2-a1b2-c3d4e5f60718";  // from the previous process
+    auto out = feed(request(Method::Refresh, txid(201), {}, &creds), at(101));
+    ASSERT_EQ(out.size(), 1u);
+    expect_error(out[0], 438);
+    creds.nonce = response_of(out[0])->nonce();
+    out = feed(request(Method::Refresh, txid(202), {}, &creds), at(102));
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(std::get<UpdateAllocation>(out[0]), (UpdateAllocation{installed.port, at(702)}));
+    expect_success(out[1]);
+  }
 };
 
 TEST_F(RestoreTest, RestoredAllocationKeepsItsPortAndExpiresOnItsOwn) {
@@ -210,34 +224,19 @@ TEST_F(RestoreTest, RestoredAllocationKeepsItsPortAndExpiresOnItsOwn) {
 
 TEST_F(RestoreTest, RestoredAllocationIsRefreshedAfterTheClientGetsAFreshNonce) {
   ASSERT_EQ(server().restore_allocation(installed, at(100)), std::nullopt);
-  creds.nonce = "7d444840-9dc0-41d2-a1b2-c3d4e5f60718";  // from the previous process
-  auto out = feed(request(Method::Refresh, txid(201), {}, &creds), at(101));
-  ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 438);
-  creds.nonce = response_of(out[0])->nonce();
-  out = feed(request(Method::Refresh, txid(202), {}, &creds), at(102));
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(std::get<UpdateAllocation>(out[0]), (UpdateAllocation{installed.port, at(702)}));
-  expect_success(out[1]);
+  refresh_with_a_fresh_nonce();
 }
 
 TEST_F(RestoreTest, WithAPortalAnAdoptedAllocationIsServedBeforeInitWhileNewClientsWait) {
   config.has_portal = true;
   ASSERT_EQ(server().restore_allocation(installed, at(100)), std::nullopt);
-  creds.nonce = "7d444840-9dc0-41d2-a1b2-c3d4e5f60718";  // from the previous process
-  auto out = feed(request(Method::Refresh, txid(201), {}, &creds), at(101));
-  ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 438);
-  creds.nonce = response_of(out[0])->nonce();
-  out = feed(request(Method::Refresh, txid(202), {}, &creds), at(102));
-  ASSERT_EQ(out.size(), 2u);
-  expect_success(out[1]);
+  refresh_with_a_fresh_nonce();
   // Another 5-tuple, even of the same owner, waits for the portal's init.
   const ClientSocket newcomer{addr("198.51.100.10:40009")};
   EXPECT_TRUE(call_from(newcomer, creds, Method::Allocate, udp(), at(103)).empty());
   EXPECT_EQ(server().stats().drop(DropReason::NotReady), 1u);
   server().handle_portal_init();
-  out = call_from(newcomer, creds, Method::Allocate, udp(), at(104));
+  const auto out = call_from(newcomer, creds, Method::Allocate, udp(), at(104));
   ASSERT_EQ(out.size(), 2u);
   expect_success(out[1]);
 }
