@@ -22,6 +22,11 @@
 //                          worker), single consumer (the control plane): the
 //                          answer to DumpState, see "Control-plane restart"
 //                          in ARCHITECTURE.md.
+//   "<prefix>acks"         AckMessage elements, multi producer (workers),
+//                          single consumer (the control plane): one per
+//                          command that carries a sequence number, saying
+//                          how it was applied (ARCHITECTURE.md,
+//                          "Reconciliation").
 //   "<prefix>mbufs"        the data plane's mbuf pool; the control plane looks
 //                          it up by name and allocates from_cp mbufs there.
 //
@@ -40,6 +45,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "common/mix.hpp"
 #include "common/net_types.hpp"
 #include "common/time.hpp"
 
@@ -50,6 +56,7 @@ constexpr std::string_view kToControlPlaneRing = "to_cp";
 constexpr std::string_view kFromControlPlaneRing = "from_cp";
 constexpr std::string_view kMbufPool = "mbufs";
 constexpr std::string_view kDumpRing = "dump";
+constexpr std::string_view kAckRing = "acks";
 
 inline std::string command_ring_name(std::string_view prefix, unsigned lcore) {
   return std::string(prefix) + std::string(kCommandRingStem) + std::to_string(lcore);
@@ -68,6 +75,16 @@ constexpr size_t kPacketRingElementSize = sizeof(void*);  // rte_mbuf*
 // The dump ring only needs to cover the control plane's polling interval;
 // the worker writes no more than the ring has room for.
 constexpr unsigned kDumpRingSize = 4096;
+// Acks outstanding at once are bounded by what the command rings hold and
+// what one control-plane turn adds to them, twice a ring per worker; the
+// data plane sizes the ring from its command ring size and worker count
+// (ack_ring_size). A full ack ring loses the ack, which the control plane
+// sees as a gap in the sequence and repairs like a lost command.
+inline unsigned ack_ring_size(unsigned command_ring_size, unsigned workers) {
+  unsigned size = 1;
+  while (size < 2u * command_ring_size * workers) size <<= 1;
+  return size;
+}
 
 // An address as it travels on the rings: family code as in STUN (RFC 8489
 // §14.1; 0 = absent), port in host byte order, IP in network byte order
@@ -133,6 +150,12 @@ enum class CommandKind : uint8_t {
 // dump_id is 0 except on the dump ring and in DumpState: it tells a new
 // control plane's dump from what a crashed one left behind.
 // expiry_ns is CLOCK_MONOTONIC nanoseconds (common/time.hpp Instant).
+// seq numbers the messages of one cmd ring within one control-plane
+// `session` (1, 2, ... as they enter the ring; 0 = not acknowledged); the
+// worker answers each numbered message with an AckMessage. group_rest > 0
+// says that many following messages belong to the same group, which the
+// worker applies without a packet burst in between (a resynchronised
+// allocation is re-created and gets its channels back atomically).
 struct CommandMessage {
   CommandKind kind{};
   uint8_t reserved0 = 0;
@@ -150,15 +173,64 @@ struct CommandMessage {
   // 0 = unknown). The data plane never reads it; it keeps it so that a
   // restarted control plane knows whom a dumped allocation belongs to.
   uint64_t owner = 0;
+  uint32_t seq = 0;
+  uint16_t group_rest = 0;
+  uint16_t session = 0;
 };
 static_assert(std::is_trivially_copyable_v<CommandMessage>);
 static_assert(std::is_standard_layout_v<CommandMessage>);
-static_assert(sizeof(CommandMessage) == 144);
+static_assert(sizeof(CommandMessage) == 152);
 static_assert(sizeof(CommandMessage) % 4 == 0, "rte_ring_create_elem needs a multiple of 4");
 static_assert(offsetof(CommandMessage, expiry_ns) == 8);
 static_assert(offsetof(CommandMessage, dump_id) == 6);
 static_assert(offsetof(CommandMessage, owner) == 136);
+static_assert(offsetof(CommandMessage, seq) == 144);
 constexpr size_t kCommandElementSize = sizeof(CommandMessage);
+
+// How a worker applied one numbered CommandMessage. Values of
+// dataplane::Applied.
+enum class AckResult : uint8_t { Ok = 0, Rejected = 1, TableFull = 2, ProbeLimit = 3 };
+
+// One element of "<prefix>acks". `digest` is the worker's replica digest
+// right after applying the message (the XOR of entry_digest below over
+// its allocations and channels).
+struct AckMessage {
+  uint32_t seq = 0;
+  uint16_t session = 0;
+  uint8_t worker = 0;  // index of the worker (its cmd ring), not the lcore id
+  AckResult result = AckResult::Ok;
+  uint64_t digest = 0;
+};
+static_assert(std::is_trivially_copyable_v<AckMessage>);
+static_assert(sizeof(AckMessage) == 16);
+
+// The replica digest: the XOR of one hash per allocation and per channel
+// a replica holds, so two replicas with the same allocations and channels
+// have the same digest whatever order they were built in. Expiry is left
+// out (the two processes convert it through different clocks), and so are
+// permissions: they end by expiring on both sides without a command, at
+// moments that differ by microseconds. `m` is the CreateAllocation or
+// InstallChannel message that installs the entry (or one built from it).
+namespace detail {
+inline uint64_t digest_address(uint64_t h, const WireSocketAddress& a) {
+  uint64_t words[2] = {};
+  std::memcpy(words, a.ip, a.family == static_cast<uint8_t>(Family::V4) ? 4 : 16);
+  h = mix64(h ^ (uint64_t{a.family} << 16 | a.port));
+  h = mix64(h ^ words[0]);
+  return mix64(h ^ words[1]);
+}
+}  // namespace detail
+inline uint64_t entry_digest(const CommandMessage& m) {
+  if (m.kind == CommandKind::CreateAllocation) {
+    uint64_t h = mix64(uint64_t{static_cast<uint8_t>(m.kind)} << 32 | m.port);
+    h = detail::digest_address(h, m.client);
+    h = mix64(h ^ m.owner);
+    return mix64(h ^ (uint64_t{m.relay_v4.family != 0} | uint64_t{m.relay_v6.family != 0} << 1));
+  }
+  uint64_t h = mix64(uint64_t{static_cast<uint8_t>(m.kind)} << 32 | uint64_t{m.port} << 16 | m.channel);
+  h = detail::digest_address(h, m.client);
+  return detail::digest_address(h, m.peer);
+}
 
 inline CommandMessage make_create_allocation(AllocationPort port, const std::optional<SocketAddress>& relay_v4,
                                              const std::optional<SocketAddress>& relay_v6,

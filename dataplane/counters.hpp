@@ -43,6 +43,8 @@ namespace relay::dataplane {
   X(CommandsRejected, "commands_rejected")                                     \
   X(CommandTableFull, "command_table_full")                                    \
   X(CommandProbeLimit, "command_probe_limit")                                  \
+  X(AcksLost, "acks_lost")                                                     \
+  X(CommandsDiscarded, "commands_discarded")                                   \
   /* drops: frame not for us */                                                \
   X(DropNotForUs, "drop_not_for_us")                                           \
   X(DropWrongVlan, "drop_wrong_vlan")                                          \
@@ -131,6 +133,10 @@ struct TableGauges {
   // The furthest any entry has sat from its home slot (high-water, at most
   // FlatTable::kMaxProbe): how many slots a lookup may walk.
   uint64_t longest_probe = 0;
+  // The replica digest (ring_abi::entry_digest) and the last acknowledged
+  // command (session << 32 | seq), as of the last numbered command.
+  uint64_t digest = 0;
+  uint64_t last_ack = 0;
 };
 
 // Written only by its own lcore (plain stores, no atomics); readers in other
@@ -215,7 +221,7 @@ inline std::string counters_memzone_name(std::string_view prefix) {
   return std::string(prefix) + std::string(kCountersMemzoneStem);
 }
 constexpr uint32_t kCountersMagic = 0x544e4352;  // "RCNT" in memory
-constexpr uint32_t kCountersVersion = 2;
+constexpr uint32_t kCountersVersion = 3;
 // RTE_MAX_LCORE of Debian's DPDK 22.11 build: no more workers than lcores.
 constexpr size_t kMaxCounterWorkers = 128;
 

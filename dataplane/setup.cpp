@@ -34,7 +34,8 @@ Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsi
   return r;
 }
 
-Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket, unsigned size) {
+Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket, unsigned size,
+                                                        unsigned ack_ring_size) {
   WorkerRings rings;
   const std::string to_cp = ring_abi::ring_name(prefix, ring_abi::kToControlPlaneRing);
   const std::string from_cp = ring_abi::ring_name(prefix, ring_abi::kFromControlPlaneRing);
@@ -46,6 +47,9 @@ Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix,
   rings.dump = rte_ring_create_elem(dump.c_str(), ring_abi::kCommandElementSize, ring_abi::kDumpRingSize, socket,
                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (rings.dump == nullptr) return Err{dpdk_error("rte_ring_create_elem " + dump)};
+  const std::string acks = ring_abi::ring_name(prefix, ring_abi::kAckRing);
+  rings.acks = rte_ring_create_elem(acks.c_str(), sizeof(ring_abi::AckMessage), ack_ring_size, socket, RING_F_SC_DEQ);
+  if (rings.acks == nullptr) return Err{dpdk_error("rte_ring_create_elem " + acks)};
   return rings;
 }
 

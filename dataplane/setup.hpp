@@ -26,13 +26,17 @@ struct WorkerRings {
   rte_ring* to_cp = nullptr;
   rte_ring* from_cp = nullptr;
   rte_ring* dump = nullptr;  // CommandMessage elements; the first worker writes it
+  rte_ring* acks = nullptr;  // AckMessage elements; every worker writes it
 };
-// Creates "<prefix>cmd.<lcore>"; to_cp/from_cp/dump are created once per process
-// (create_exception_rings) and shared by the workers. Sizes are powers of two.
+// Creates "<prefix>cmd.<lcore>"; to_cp/from_cp/dump/acks are created once per
+// process (create_exception_rings) and shared by the workers. Sizes are
+// powers of two; the ack ring's follows from the command rings
+// (ring_abi::ack_ring_size).
 Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket,
                                                    unsigned size = ring_abi::kCommandRingSize);
-Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix, int socket,
-                                                        unsigned size = ring_abi::kPacketRingSize);
+Result<WorkerRings, std::string> create_exception_rings(
+    std::string_view prefix, int socket, unsigned size = ring_abi::kPacketRingSize,
+    unsigned ack_ring_size = ring_abi::ack_ring_size(ring_abi::kCommandRingSize, 1));
 
 struct PortQueues {
   uint16_t rx_queues = 1;

@@ -38,6 +38,7 @@ ForwardingTables::ForwardingTables(const InterfaceConfig& config, const LocalIde
     : me_(me),
       allocations_(size_t{config.max_allocation_port} - config.min_allocation_port + 1),
       origins_(allocations_.size()),
+      allocation_digests_(allocations_.size()),
       channels_(config.max_channels, secret),
       bindings_(config.max_channels, secret),
       permissions_(config.max_permissions, secret),
@@ -78,7 +79,10 @@ Applied ForwardingTables::apply(const CommandMessage& m, const TscClock& clock) 
     case CommandKind::FreeAllocation: {
       AllocationEntry* a = allocation(m.port);
       if (a == nullptr) return Applied::Rejected;
-      if (a->live) index_client(m.port, false);
+      if (a->live) {
+        index_client(m.port, false);
+        toggle_digest(m.port, allocation_digests_[m.port - me_.min_allocation_port]);
+      }
       // The generation bump retires every channel of the allocation at once.
       a->live = false;
       ++a->generation;
@@ -109,13 +113,28 @@ Applied ForwardingTables::create_allocation(const CommandMessage& m, const TscCl
   if (v6 && (m.relay_v6.family != static_cast<uint8_t>(Family::V6) || !is_our_relay(m.relay_v6) ||
              m.relay_v6.port != m.port))
     return Applied::Rejected;
-  if (a->live) index_client(m.port, false);
+  if (a->live) {
+    index_client(m.port, false);
+    toggle_digest(m.port, allocation_digests_[m.port - me_.min_allocation_port]);
+  }
   ++a->generation;
   a->live = true;
   a->deadline_tsc = clock.deadline(m.expiry_ns);
   origins_[m.port - me_.min_allocation_port] = {m.client, m.listen, v4, v6, m.owner};
   index_client(m.port, true);
+  toggle_digest(m.port, ring_abi::entry_digest(m));
   return Applied::Ok;
+}
+
+void ForwardingTables::toggle_digest(uint16_t allocation_port, uint64_t h) {
+  allocation_digests_[allocation_port - me_.min_allocation_port] ^= h;
+  digest_ ^= h;
+}
+
+bool ForwardingTables::counted(const ChannelEntry& e) const {
+  if (!me_.is_allocation_port(e.allocation_port)) return false;
+  const AllocationEntry& a = allocations_[e.allocation_port - me_.min_allocation_port];
+  return a.live && a.generation == e.generation;
 }
 
 void ForwardingTables::index_client(uint16_t port, bool live) {
@@ -177,11 +196,16 @@ Applied ForwardingTables::install_channel(const CommandMessage& m, const TscCloc
 
   if (channels_.size() >= channels_.max_entries() || bindings_.size() >= bindings_.max_entries())
     sweep(clock);
+  // A refresh replaces the entry: the old one leaves the digest whatever
+  // happens next (it is overwritten, or erased on failure).
+  if (const ChannelEntry* old = channels_.find(ck); old != nullptr && counted(*old))
+    toggle_digest(old->allocation_port, ring_abi::entry_digest(channel_identity(ck, *old)));
   if (const Upsert u = channels_.upsert(ck, ce); !stored(u)) return refusal(u);
   if (const Upsert u = bindings_.upsert(bk, be); !stored(u)) {
     channels_.erase(ck);  // keep the two directions consistent
     return refusal(u);
   }
+  toggle_digest(m.port, ring_abi::entry_digest(m));
   return Applied::Ok;
 }
 
@@ -214,11 +238,15 @@ Applied ForwardingTables::remove_channel(const CommandMessage& m) {
   if (!valid_socket(m.client) || !valid_socket(m.peer)) return Applied::Rejected;
   const auto client_family = static_cast<Family>(m.client.family);
   const auto peer_family = static_cast<Family>(m.peer.family);
-  const bool removed = channels_.erase(make_channel_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port),
-                                                        rte_cpu_to_be_16(m.channel)));
-  const bool unbound = bindings_.erase(
-      make_binding_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.peer.port), rte_cpu_to_be_16(m.port)));
-  return removed || unbound ? Applied::Ok : Applied::Rejected;
+  const ChannelKey ck =
+      make_channel_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), rte_cpu_to_be_16(m.channel));
+  if (const ChannelEntry* old = channels_.find(ck); old != nullptr && counted(*old))
+    toggle_digest(old->allocation_port, ring_abi::entry_digest(channel_identity(ck, *old)));
+  // Idempotent: a channel the worker swept at its expiry, or never got
+  // because its table was full, is as removed as can be.
+  channels_.erase(ck);
+  bindings_.erase(make_binding_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.peer.port), rte_cpu_to_be_16(m.port)));
+  return Applied::Ok;
 }
 
 WireSocketAddress ForwardingTables::ours(Family f, uint16_t port) const {
@@ -246,16 +274,13 @@ std::optional<CommandMessage> ForwardingTables::allocation_message(uint64_t inde
   return m;
 }
 
-std::optional<CommandMessage> ForwardingTables::channel_message(const ChannelKey& k, const ChannelEntry& e,
-                                                                 const TscClock& clock) const {
-  if (!live(e.allocation_port, e.generation, e.deadline_tsc, clock.tsc_now)) return std::nullopt;
+CommandMessage ForwardingTables::channel_identity(const ChannelKey& k, const ChannelEntry& e) const {
   const auto client_family = static_cast<Family>(k.client_family);
   const auto peer_family = static_cast<Family>(e.peer_family);
   CommandMessage m;
   m.kind = CommandKind::InstallChannel;
   m.port = e.allocation_port;
   m.channel = rte_be_to_cpu_16(k.channel_be);
-  m.expiry_ns = clock.expiry_ns(e.deadline_tsc);
   m.client.family = k.client_family;
   m.client.port = rte_be_to_cpu_16(k.client_port_be);
   std::memcpy(m.client.ip, k.client_ip, client_family == Family::V4 ? 4 : 16);
@@ -264,6 +289,14 @@ std::optional<CommandMessage> ForwardingTables::channel_message(const ChannelKey
   m.peer.port = rte_be_to_cpu_16(e.peer_port_be);
   std::memcpy(m.peer.ip, e.peer_ip, peer_family == Family::V4 ? 4 : 16);
   m.relay = ours(peer_family, e.allocation_port);
+  return m;
+}
+
+std::optional<CommandMessage> ForwardingTables::channel_message(const ChannelKey& k, const ChannelEntry& e,
+                                                                 const TscClock& clock) const {
+  if (!live(e.allocation_port, e.generation, e.deadline_tsc, clock.tsc_now)) return std::nullopt;
+  CommandMessage m = channel_identity(k, e);
+  m.expiry_ns = clock.expiry_ns(e.deadline_tsc);
   return m;
 }
 
@@ -340,7 +373,9 @@ void ForwardingTables::sweep(const TscClock& clock) {
   const uint64_t now_tsc = clock.tsc_now;
   std::vector<ChannelKey> dead_channels;
   channels_.for_each([&](const ChannelKey& k, const ChannelEntry& e) {
-    if (!live(e.allocation_port, e.generation, e.deadline_tsc, now_tsc)) dead_channels.push_back(k);
+    if (live(e.allocation_port, e.generation, e.deadline_tsc, now_tsc)) return;
+    dead_channels.push_back(k);
+    if (counted(e)) toggle_digest(e.allocation_port, ring_abi::entry_digest(channel_identity(k, e)));
   });
   for (const auto& k : dead_channels) channels_.erase(k);
   sweep_peer_side(bindings_, now_tsc);

@@ -187,6 +187,9 @@ class ForwardingTables {
   // The furthest any entry of the four packet-path tables has sat from its
   // home slot (high-water), for the table gauges.
   [[nodiscard]] uint64_t longest_probe() const;
+  // ring_abi's replica digest of the allocations and channels held now
+  // (expired ones included until freed, removed or swept).
+  [[nodiscard]] uint64_t digest() const { return digest_; }
 
  private:
   Applied create_allocation(const ring_abi::CommandMessage& m, const TscClock& clock);
@@ -200,6 +203,8 @@ class ForwardingTables {
   [[nodiscard]] ring_abi::WireSocketAddress ours(Family f, uint16_t port) const;
   [[nodiscard]] std::optional<ring_abi::CommandMessage> allocation_message(uint64_t index,
                                                                            const TscClock& clock) const;
+  // The InstallChannel that made (k, e), without its expiry.
+  [[nodiscard]] ring_abi::CommandMessage channel_identity(const ChannelKey& k, const ChannelEntry& e) const;
   [[nodiscard]] std::optional<ring_abi::CommandMessage> channel_message(const ChannelKey& k, const ChannelEntry& e,
                                                                         const TscClock& clock) const;
   [[nodiscard]] std::optional<ring_abi::CommandMessage> permission_message(const BindingKey& k, const BindingEntry& e,
@@ -213,10 +218,19 @@ class ForwardingTables {
   void sweep(const TscClock& clock);
   // Bindings and permissions: entries keyed by (peer, allocation port).
   void sweep_peer_side(BindingTable& table, uint64_t now_tsc);
+  // Whether the replica digest counts channel entry `e`: it belongs to
+  // the current generation of a created allocation.
+  [[nodiscard]] bool counted(const ChannelEntry& e) const;
+  // XORs `h` into (or out of) the digest and the allocation's share of it.
+  void toggle_digest(uint16_t allocation_port, uint64_t h);
 
   LocalIdentity me_;
   std::vector<AllocationEntry> allocations_;
   std::vector<AllocationOrigin> origins_;  // same index as allocations_
+  // Same index: the digest of the allocation and its counted channels,
+  // kept apart from allocations_, which the fast path reads per packet.
+  std::vector<uint64_t> allocation_digests_;
+  uint64_t digest_ = 0;
   ChannelTable channels_;
   BindingTable bindings_;
   PermissionTable permissions_;

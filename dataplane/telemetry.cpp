@@ -2,7 +2,9 @@
 
 #include <rte_telemetry.h>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 
 namespace relay::dataplane {
@@ -11,6 +13,7 @@ namespace {
 
 // Set once by register_telemetry, read by the telemetry thread.
 std::atomic<const CountersZoneHeader*> g_zone{nullptr};
+std::array<std::atomic<uint32_t>, kMaxCounterWorkers> g_discard{};
 
 std::span<const WorkerCounters> workers_of(const CountersZoneHeader* h) {
   const auto* first = reinterpret_cast<const WorkerCounters*>(reinterpret_cast<const std::byte*>(h) + sizeof *h);
@@ -74,7 +77,27 @@ int lcores(const char*, const char*, rte_tel_data* d) {
   add_column(d, "tx_packets", live, [](const WorkerCounters& c) { return c.get(Counter::TxPackets); });
   add_column(d, "rx_bytes", live, [](const WorkerCounters& c) { return c.rx_bytes; });
   add_column(d, "tx_bytes", live, [](const WorkerCounters& c) { return c.tx_bytes; });
+  add_column(d, "replica_digest", live, [](const WorkerCounters& c) { return c.tables.digest; });
+  add_column(d, "replica_last_ack", live, [](const WorkerCounters& c) { return c.tables.last_ack; });
   rte_tel_data_add_dict_u64(d, "tsc_hz", h->tsc_hz);
+  return 0;
+}
+
+// "<worker>,<count>": the worker throws away its next `count` numbered
+// commands, so a test can show the control plane finding and repairing
+// the divergence. Answers the count now pending.
+int discard_commands(const char*, const char* params, rte_tel_data* d) {
+  const CountersZoneHeader* h = g_zone.load(std::memory_order_acquire);
+  if (h == nullptr) return -ENODEV;
+  unsigned worker = 0, count = 0;
+  char tail = 0;
+  if (params == nullptr || std::sscanf(params, "%u,%u%c", &worker, &count, &tail) != 2 ||
+      worker >= h->worker_count || count > 1'000'000)
+    return -EINVAL;
+  const uint32_t pending = g_discard[worker].fetch_add(count, std::memory_order_relaxed) + count;
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "worker", worker);
+  rte_tel_data_add_dict_u64(d, "pending", pending);
   return 0;
 }
 
@@ -93,6 +116,10 @@ int allocations(const char*, const char*, rte_tel_data* d) {
 
 }  // namespace
 
+std::atomic<uint32_t>* command_discard_switch(size_t worker) {
+  return worker < g_discard.size() ? &g_discard[worker] : nullptr;
+}
+
 Result<bool, std::string> register_telemetry(const CountersZoneView& zone) {
   if (zone.header == nullptr || zone.workers.empty()) return Err{std::string("telemetry: no counters zone")};
   const bool first = g_zone.exchange(zone.header, std::memory_order_acq_rel) == nullptr;
@@ -106,6 +133,7 @@ Result<bool, std::string> register_telemetry(const CountersZoneView& zone) {
       {"/relay/stats", stats, "Relay data-plane counters summed over workers. Takes no parameters"},
       {"/relay/lcores", lcores, "Per worker lcore: port, busy/total TSC cycles, rx/tx packets and bytes. No parameters"},
       {"/relay/allocations", allocations, "Allocations, channels, bindings and permissions in the workers' tables, and the longest probe. No parameters"},
+      {"/relay/debug/discard_commands", discard_commands, "Fault injection: <worker>,<count> makes that worker throw away its next count numbered commands"},
   };
   for (const Command& c : kCommands)
     if (const int rc = rte_telemetry_register_cmd(c.path, c.fn, c.help); rc != 0)

@@ -4,15 +4,22 @@
 //                       the workers, plus bytes, cycles and relayed traffic
 //                       by direction and address families
 //   /relay/lcores       per worker, as parallel arrays: lcore, port,
-//                       busy_cycles, total_cycles, rx/tx packets and bytes
+//                       busy_cycles, total_cycles, rx/tx packets and bytes,
+//                       replica digest and last acknowledged command
 //   /relay/allocations  allocations, channels and bindings installed in the
 //                       workers' tables, as worker 0 last published them
+//   /relay/debug/discard_commands  <worker>,<count>: fault injection for
+//                       the reconciliation test (the one write)
 //
 // Everything is read from the "<prefix>counters" memzone the workers write,
 // never from a worker's tables: the telemetry thread only loads words the
 // owning lcore stores (load_relaxed), so it cannot race with a table update.
+// The discard switch is an atomic the worker decrements.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "common/result.hpp"
@@ -25,5 +32,8 @@ namespace relay::dataplane {
 // user pointer, so the zone is remembered process-wide; calling this again
 // points the commands at another zone. The zone must outlive the EAL.
 Result<bool, std::string> register_telemetry(const CountersZoneView& zone);
+// The switch /relay/debug/discard_commands sets for `worker`
+// (WorkerSetup::discard_commands); nullptr past kMaxCounterWorkers.
+std::atomic<uint32_t>* command_discard_switch(size_t worker);
 
 }  // namespace relay::dataplane

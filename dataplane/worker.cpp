@@ -42,6 +42,9 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       stun_limiter_(setup.config.stun_rate_per_source, setup.config.stun_burst_per_source, setup.tsc_hz,
                     setup.config.stun_limiter_sets, rte_rdtsc()),
       commands_(setup.commands),
+      acks_(setup.acks),
+      worker_index_(setup.worker_index),
+      discard_commands_(setup.discard_commands),
       to_cp_(setup.to_cp),
       from_cp_(setup.from_cp),
       dump_(setup.dump),
@@ -115,13 +118,55 @@ uint16_t Worker::iterate() {
 unsigned Worker::apply_commands(uint64_t now_tsc) {
   if (dump_cursor_.active()) [[unlikely]] stream_dump(now_tsc);
   if (commands_ == nullptr) return 0;
-  const unsigned n = rte_ring_dequeue_burst_elem(commands_, command_batch_, sizeof(ring_abi::CommandMessage),
-                                                 kCommandsPerIteration, nullptr);
+  unsigned n = rte_ring_dequeue_burst_elem(commands_, command_batch_, sizeof(ring_abi::CommandMessage),
+                                           kCommandsPerIteration, nullptr);
   if (n == 0) return 0;
   // One clock reading per batch: the conversion error is the batch's apply time.
   const uint64_t mono = monotonic_now_ns();
-  for (unsigned i = 0; i < n; ++i) apply(command_batch_[i], now_tsc, mono);
-  return n;
+  unsigned total = n;
+  apply_batch(n, now_tsc, mono);
+  // A group is enqueued whole (all or nothing), so its rest is on the ring:
+  // finish it before the next packet burst sees half of it.
+  while (command_batch_[n - 1].group_rest != 0) {
+    n = rte_ring_dequeue_burst_elem(commands_, command_batch_, sizeof(ring_abi::CommandMessage),
+                                    std::min<unsigned>(command_batch_[n - 1].group_rest, kCommandsPerIteration),
+                                    nullptr);
+    if (n == 0) break;
+    apply_batch(n, now_tsc, mono);
+    total += n;
+  }
+  return total;
+}
+
+void Worker::apply_batch(unsigned n, uint64_t now_tsc, uint64_t monotonic_now) {
+  unsigned acks = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    const ring_abi::CommandMessage& m = command_batch_[i];
+    if (discarded(m)) [[unlikely]]
+      continue;
+    const Applied result = apply(m, now_tsc, monotonic_now);
+    if (m.seq != 0) {
+      ack_batch_[acks++] = {m.seq, m.session, worker_index_, static_cast<ring_abi::AckResult>(result),
+                            tables_.digest()};
+    }
+  }
+  if (acks == 0) return;
+  counters_->tables.digest = tables_.digest();
+  counters_->tables.last_ack = uint64_t{ack_batch_[acks - 1].session} << 32 | ack_batch_[acks - 1].seq;
+  const unsigned sent =
+      acks_ != nullptr ? rte_ring_enqueue_burst_elem(acks_, ack_batch_, sizeof(ring_abi::AckMessage), acks, nullptr)
+                       : 0;
+  if (sent < acks) counters_->add(Counter::AcksLost, acks - sent);
+}
+
+bool Worker::discarded(const ring_abi::CommandMessage& m) {
+  if (discard_commands_ == nullptr || m.seq == 0) return false;
+  uint32_t left = discard_commands_->load(std::memory_order_relaxed);
+  while (left != 0 && !discard_commands_->compare_exchange_weak(left, left - 1, std::memory_order_relaxed)) {
+  }
+  if (left == 0) return false;
+  counters_->add(Counter::CommandsDiscarded);
+  return true;
 }
 
 unsigned Worker::apply_pending_commands() {

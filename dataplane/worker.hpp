@@ -55,6 +55,12 @@ struct WorkerSetup {
   rte_ring* to_cp = nullptr;         // "<prefix>to_cp"; nullptr: STUN is dropped and counted
   rte_ring* from_cp = nullptr;       // "<prefix>from_cp"; only the worker that owns the exception path
   rte_ring* dump = nullptr;          // "<prefix>dump"; the worker that answers DumpState (the first)
+  rte_ring* acks = nullptr;          // "<prefix>acks"; nullptr: numbered commands go unacknowledged
+  uint8_t worker_index = 0;          // which cmd ring this is, as AckMessage::worker names it
+  // Fault injection for the reconciliation test (telemetry
+  // /relay/debug/discard_commands): while non-zero, each numbered command
+  // is taken off the ring, counted and thrown away, as if lost.
+  std::atomic<uint32_t>* discard_commands = nullptr;
   uint64_t tsc_hz = 0;               // rte_get_tsc_hz()
   bool tx_checksum_offload = false;  // the port has RTE_ETH_TX_OFFLOAD_{IPV4,UDP}_CKSUM enabled
   WorkerCounters* counters = nullptr;  // shared memory (memzone); nullptr: the worker keeps its own
@@ -164,6 +170,9 @@ class alignas(64) Worker {
   template <bool kTxOffload>
   void drain_control_plane(uint64_t now_tsc);
   unsigned apply_commands(uint64_t now_tsc);
+  // Applies command_batch_[0, n) and acknowledges the numbered ones.
+  void apply_batch(unsigned n, uint64_t now_tsc, uint64_t monotonic_now);
+  [[nodiscard]] bool discarded(const ring_abi::CommandMessage& m);
   void stream_dump(uint64_t now_tsc);
   void publish_table_gauges(const ring_abi::CommandMessage& applied);
   void prime_neighbour(const ring_abi::WireSocketAddress& peer, uint64_t now_tsc);
@@ -194,6 +203,10 @@ class alignas(64) Worker {
   // A member, not a local: CommandMessage's member initialisers would zero
   // its 4.3 KB on every loop iteration (29% of a saturated worker's cycles).
   ring_abi::CommandMessage command_batch_[kCommandsPerIteration];
+  ring_abi::AckMessage ack_batch_[kCommandsPerIteration];
+  rte_ring* acks_;
+  uint8_t worker_index_;
+  std::atomic<uint32_t>* discard_commands_;
   rte_ring* to_cp_;
   rte_ring* from_cp_;
   rte_ring* dump_;

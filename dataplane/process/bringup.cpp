@@ -11,6 +11,7 @@
 #include "common/log.hpp"
 #include "dataplane/process/interface.hpp"
 #include "dataplane/process/port.hpp"
+#include "dataplane/telemetry.hpp"
 
 namespace relay::dpprocess {
 
@@ -77,7 +78,9 @@ Result<bool, std::string> Dataplane::create_shared_objects() {
   auto pool = dataplane::create_mbuf_pool(prefix, dp.mempool_size, socket_, dp.mbuf_cache);
   if (!pool) return Err{pool.error()};
   pool_ = *pool;
-  auto rings = dataplane::create_exception_rings(prefix, socket_, dp.exception_ring_size);
+  auto rings = dataplane::create_exception_rings(
+      prefix, socket_, dp.exception_ring_size,
+      ring_abi::ack_ring_size(dp.command_ring_size, static_cast<unsigned>(dp.worker_lcores.size())));
   if (!rings) return Err{rings.error()};
   exception_rings_ = *rings;
   for (auto lcore : dp.worker_lcores) {
@@ -125,6 +128,9 @@ Result<bool, std::string> Dataplane::create_workers() {
     s.to_cp = exception_rings_.to_cp;
     s.from_cp = i == 0 ? exception_rings_.from_cp : nullptr;  // from_cp is single-consumer
     s.dump = i == 0 ? exception_rings_.dump : nullptr;        // the dump ring is single-producer
+    s.acks = exception_rings_.acks;
+    s.worker_index = static_cast<uint8_t>(i);
+    s.discard_commands = dataplane::command_discard_switch(i);
     s.tsc_hz = rte_get_tsc_hz();
     s.tx_checksum_offload = tx_offload_;
     s.counters = &slots[i];

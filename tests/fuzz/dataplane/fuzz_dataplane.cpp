@@ -8,7 +8,9 @@
 //            so frames can hit what was installed (channels, permissions).
 //   flags: bit 0/1 = RX IP/L4 checksum GOOD, bit 2 = IP BAD, bit 3 = two
 //          segments, bits 4-7 = headroom / 8.
-// Invariants checked: no crash or sanitizer report; every mbuf stays inside
+// Invariants checked: no crash or sanitizer report; when no command carried
+// an expiry in the past, the replica digest kept command by command equals
+// the digest of a full scan (the restart dump); every mbuf stays inside
 // its buffer; whatever is sent for a frame whose checksums we verified
 // ourselves carries valid IP and UDP checksums; STUN handed to the control
 // plane is exactly its UDP payload with sane metadata.
@@ -80,6 +82,22 @@ ring_abi::CommandMessage command_from(const uint8_t* b) {
   }
 }
 
+// The digest of what a full scan finds: the dump's allocations and channels.
+uint64_t scanned_digest(Worker& worker) {
+  DumpCursor cursor;
+  cursor.start(1);
+  ring_abi::CommandMessage out[64];
+  uint64_t digest = 0;
+  while (cursor.active()) {
+    const size_t n = worker.tables().dump(cursor, out, UINT64_MAX, TscClock{kHz, kNow, kNow});
+    for (size_t i = 0; i < n; ++i) {
+      if (out[i].kind == ring_abi::CommandKind::CreateAllocation || out[i].kind == ring_abi::CommandKind::InstallChannel)
+        digest ^= ring_abi::entry_digest(out[i]);
+    }
+  }
+  return digest;
+}
+
 void check_sent(const rte_mbuf* m, bool we_verified) {
   if (m->data_off + m->data_len > m->buf_len || m->pkt_len != m->data_len || m->data_len < 14) std::abort();
   if (!we_verified) return;
@@ -103,7 +121,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   worker->neighbours().learn(Family::V6, kGatewayV6.bytes.data(), gw.data(), kNow);
 
   size_t pos = 1;
-  for (unsigned i = 0; i < data[0] % 16 && pos + 8 <= size; ++i, pos += 8) worker->apply(command_from(data + pos), kNow, kNow);
+  bool expired = false;
+  for (unsigned i = 0; i < data[0] % 16 && pos + 8 <= size; ++i, pos += 8) {
+    const ring_abi::CommandMessage m = command_from(data + pos);
+    expired = expired || (m.expiry_ns != 0 && m.expiry_ns <= kNow);
+    worker->apply(m, kNow, kNow);
+  }
+  if (!expired && scanned_digest(*worker) != worker->tables().digest()) std::abort();
 
   std::vector<std::unique_ptr<testing::FakeMbuf>> mbufs;
   std::vector<uint64_t> flags;

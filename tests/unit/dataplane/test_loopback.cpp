@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 
 #include "dataplane/loopback.hpp"
@@ -21,7 +22,7 @@ class Eal : public ::testing::Environment {
   void SetUp() override {
     const std::string prefix = "dp-unit-loopback-" + std::to_string(getpid());
     std::vector<std::string> args = {"test_dataplane_loopback", "--no-pci", "--no-huge", "--no-shconf",
-                                     "--no-telemetry", "-l", "0", "--file-prefix", prefix,
+                                     "--no-telemetry", "-l", "0", "-m", "256", "--file-prefix", prefix,
                                      "--log-level", "*:warning"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -54,6 +55,9 @@ class Loopback : public ::testing::Test {
     setup.commands = rings_.commands;
     setup.to_cp = rings_.to_cp;
     setup.from_cp = rings_.from_cp;
+    setup.acks = rings_.acks;
+    setup.worker_index = 3;
+    setup.discard_commands = &discard_;
     setup.tsc_hz = rte_get_tsc_hz();
     setup.stop = &stop_;
     auto w = Worker::create(setup);
@@ -64,6 +68,18 @@ class Loopback : public ::testing::Test {
 
   void command(ring_abi::CommandMessage m) {
     ASSERT_EQ(rte_ring_enqueue_elem(rings_.commands, &m, sizeof m), 0);
+  }
+  void numbered(ring_abi::CommandMessage m, uint32_t seq, uint16_t group_rest = 0) {
+    m.seq = seq;
+    m.session = 9;
+    m.group_rest = group_rest;
+    command(m);
+  }
+  std::vector<ring_abi::AckMessage> acks() {
+    std::vector<ring_abi::AckMessage> out;
+    ring_abi::AckMessage a;
+    while (rte_ring_dequeue_elem(rings_.acks, &a, sizeof a) == 0) out.push_back(a);
+    return out;
   }
   void inject(const std::vector<uint8_t>& frame) {
     rte_mbuf* m = rte_pktmbuf_alloc(pool_);
@@ -83,6 +99,7 @@ class Loopback : public ::testing::Test {
     return out;
   }
 
+  std::atomic<uint32_t> discard_{0};
   rte_mempool* pool_ = nullptr;
   dataplane::Loopback lb_;
   WorkerRings rings_;
@@ -164,6 +181,65 @@ TEST_F(Loopback, FromControlPlaneWithAForeignSourceIsDroppedAndCounted) {
   worker_->poll_once();
   EXPECT_TRUE(sent().empty());
   EXPECT_EQ(worker_->counters().get(Counter::DropFromControlPlaneInvalid), 1u);
+}
+
+TEST_F(Loopback, NumberedCommandsAreAcknowledgedInOrderWithTheirResultAndTheReplicaDigest) {
+  const Instant expiry = Instant::from_ns(monotonic_now_ns() + 60'000'000'000ull);
+  const ClientFiveTuple five{ClientSocket{kClient}, ListenSocket{kListen}};
+  numbered(ring_abi::make_create_allocation(AllocationPort{50000}, kRelayed, std::nullopt, five, expiry), 1);
+  numbered(ring_abi::make_install_channel(five, ChannelNumber{0x4001}, PeerSocket{kPeer}, kRelayed, expiry), 2);
+  command(ring_abi::make_update_allocation(AllocationPort{50000}, expiry));  // unnumbered: no ack
+  numbered(ring_abi::make_update_allocation(AllocationPort{50002}, expiry), 3);  // no such allocation
+  worker_->poll_once();
+
+  const auto got = acks();
+  ASSERT_EQ(got.size(), 3u);
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i].seq, i + 1);
+    EXPECT_EQ(got[i].session, 9);
+    EXPECT_EQ(got[i].worker, 3);
+  }
+  EXPECT_EQ(got[0].result, ring_abi::AckResult::Ok);
+  EXPECT_EQ(got[1].result, ring_abi::AckResult::Ok);
+  EXPECT_EQ(got[2].result, ring_abi::AckResult::Rejected);
+  EXPECT_EQ(got[0].digest,
+            ring_abi::entry_digest(ring_abi::make_create_allocation(AllocationPort{50000}, kRelayed, std::nullopt,
+                                                                    five, expiry)));
+  EXPECT_EQ(got[2].digest, worker_->tables().digest());
+  EXPECT_EQ(worker_->counters().tables.digest, worker_->tables().digest());
+  EXPECT_EQ(worker_->counters().tables.last_ack, uint64_t{9} << 32 | 3);
+}
+
+TEST_F(Loopback, AGroupIsAppliedWholeInOneIterationEvenBeyondTheBatchSize) {
+  const Instant expiry = Instant::from_ns(monotonic_now_ns() + 60'000'000'000ull);
+  const ClientFiveTuple five{ClientSocket{kClient}, ListenSocket{kListen}};
+  constexpr uint16_t kChannels = kCommandsPerIteration + 8;
+  numbered(ring_abi::make_create_allocation(AllocationPort{50000}, kRelayed, std::nullopt, five, expiry), 1,
+           kChannels);
+  for (uint16_t i = 0; i < kChannels; ++i) {
+    const PeerSocket peer{SocketAddress{kPeer.ip, static_cast<uint16_t>(6000 + i)}};
+    numbered(ring_abi::make_install_channel(five, ChannelNumber{static_cast<uint16_t>(0x4001 + i)}, peer,
+                                            kRelayed, expiry),
+             2u + i, static_cast<uint16_t>(kChannels - 1 - i));
+  }
+  numbered(ring_abi::make_free_allocation(AllocationPort{50002}), 2u + kChannels);  // not part of it
+  worker_->poll_once();
+  EXPECT_EQ(worker_->counters().get(Counter::CommandsApplied), kChannels + 1u);
+  EXPECT_EQ(acks().size(), kChannels + 1u);
+  worker_->poll_once();
+  EXPECT_EQ(worker_->counters().get(Counter::CommandsApplied), kChannels + 2u);
+}
+
+TEST_F(Loopback, TheDiscardSwitchThrowsNumberedCommandsAwayUnacknowledgedAsIfLost) {
+  discard_ = 1;
+  numbered(ring_abi::make_free_allocation(AllocationPort{50000}), 1);
+  numbered(ring_abi::make_free_allocation(AllocationPort{50000}), 2);
+  worker_->poll_once();
+  const auto got = acks();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].seq, 2u);  // the control plane sees the gap
+  EXPECT_EQ(discard_.load(), 0u);
+  EXPECT_EQ(worker_->counters().get(Counter::CommandsDiscarded), 1u);
 }
 
 TEST(Setup, RingSizesAndTheMempoolCacheAreTheConfiguredOnes) {
