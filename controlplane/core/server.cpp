@@ -182,4 +182,29 @@ std::optional<RestoreError> Server::restore_permission(const InstallPermission& 
   return std::nullopt;
 }
 
+CreateAllocation Server::creation_of(const Allocation& a) {
+  return CreateAllocation{a.port, a.relay_v4, a.relay_v6, a.client, a.expiry, a.owner_id};
+}
+
+InstallChannel Server::installation_of(const Allocation& a, const Channel& c) {
+  return InstallChannel{a.client, c.number, c.peer, *a.relay_for(c.peer.value.family()), c.deadline};
+}
+
+InstallPermission Server::permission_of(const Allocation& a, const Permission& p) {
+  return InstallPermission{a.client, p.peer, *a.relay_for(p.peer.family), p.expiry};
+}
+
+std::vector<Command> Server::replica_of(AllocationPort port, Instant now) const {
+  const Allocation* a = allocation_at(port.value);
+  if (a == nullptr) return {FreeAllocation{port}};
+  std::vector<Command> commands;
+  commands.reserve(1 + a->channels.size() + a->permissions.size());
+  commands.emplace_back(creation_of(*a));
+  for (const Channel& c : a->channels)
+    if (c.bound) commands.emplace_back(installation_of(*a, c));
+  for (const Permission& p : a->permissions)
+    if (p.expiry > now) commands.emplace_back(permission_of(*a, p));
+  return commands;
+}
+
 }  // namespace relay::core

@@ -77,7 +77,9 @@ class Server {
   // relay.auth.scheme static: the users file's users from now on (at start
   // and on SIGHUP); a user no longer listed fails its next request.
   void set_static_users(StaticUsers users) { static_users_ = std::move(users); }
-  // The portal accepted us: start serving (no-op without a portal).
+  // The portal accepted us: start serving new clients (no-op without a
+  // portal). Before it, only 5-tuples holding an allocation (adopted after
+  // a restart) are served.
   void handle_portal_init();
   [[nodiscard]] bool ready() const { return ready_; }
 
@@ -91,6 +93,21 @@ class Server {
   std::optional<RestoreError> restore_allocation(const CreateAllocation& installed, Instant now);
   std::optional<RestoreError> restore_channel(const InstallChannel& installed, Instant now);
   std::optional<RestoreError> restore_permission(const InstallPermission& installed, Instant now);
+  // Reconciliation: what a data-plane replica must hold for `port` to agree
+  // with this Server - CreateAllocation, then its bound channels and live
+  // permissions as InstallChannel / InstallPermission (current expiries),
+  // or a lone FreeAllocation when no allocation has the port.
+  [[nodiscard]] std::vector<Command> replica_of(AllocationPort port, Instant now) const;
+  // Calls f(const Command&) for every CreateAllocation and InstallChannel a
+  // replica holds (what the replica digest covers).
+  template <class F>
+  void visit_digest_entries(F&& f) const {
+    for (const auto& [client, a] : by_client_) {
+      f(Command{creation_of(a)});
+      for (const Channel& c : a.channels)
+        if (c.bound) f(Command{installation_of(a, c)});
+    }
+  }
   // Keeps a port of the range out of use (e.g. taken by another service).
   bool mark_port_taken(AllocationPort port) { return ports_.take(port); }
 
@@ -118,6 +135,12 @@ class Server {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+
+  // The commands that install `a`, its channel `c`, its permission `p`
+  // (server.cpp).
+  static CreateAllocation creation_of(const Allocation& a);
+  static InstallChannel installation_of(const Allocation& a, const Channel& c);
+  static InstallPermission permission_of(const Allocation& a, const Permission& p);
 
   // Dispatch (server.cpp).
   void handle_request(const Request& r);

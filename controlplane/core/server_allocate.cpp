@@ -138,7 +138,7 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   Instant expiry = r.now + granted_lifetime(*lifetime, false);
   Allocation& a = create_allocation(grant->port, r.client, want.v4, want.v6, expiry, &auth);
   ++stats_.allocations_created;
-  emit(CreateAllocation{a.port, a.relay_v4, a.relay_v6, a.client, a.expiry, a.owner_id});
+  emit(creation_of(a));
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(a.expiry - r.now);
   respond(r, 0, &auth, [&](stun::Builder& b) {
     if (a.relay_v4) b.add_xor_relayed_address({config_.advertised_v4.value_or(a.relay_v4->ip), a.relay_v4->port});

@@ -55,9 +55,7 @@ bool Server::permission_room(size_t wanted, Instant now) {
   return permissions_counted_ + wanted <= total;
 }
 
-void Server::announce_permission(const Allocation& a, const Permission& p) {
-  emit(InstallPermission{a.client, p.peer, *a.relay_for(p.peer.family), p.expiry});
-}
+void Server::announce_permission(const Allocation& a, const Permission& p) { emit(permission_of(a, p)); }
 
 Channel& Server::bind_channel(Allocation& a, Channel* existing, ChannelNumber number, const PeerSocket& peer,
                               Instant deadline) {
@@ -107,11 +105,11 @@ void Server::handle_channel_bind(const Request& r, const Auth& auth) {
                                            [&](const Permission& p) { return same_ip(p.peer, peer.value.ip); });
   if (new_permission && !permission_room(1, r.now)) return refuse(Quota::PermissionTable);
   Instant deadline = r.now + config_.channel_lifetime;
-  bind_channel(*a, existing, channel, peer, deadline);
+  const Channel& bound = bind_channel(*a, existing, channel, peer, deadline);
   // RFC 8656 §11.2: a binding installs or refreshes the peer's permission.
   const Permission* implied =
       grant_permission(*a, peer.value.ip, r.now, r.now + config_.permission_lifetime, false);
-  emit(InstallChannel{a->client, channel, peer, *a->relay_for(peer.value.family()), deadline});
+  emit(installation_of(*a, bound));
   announce_permission(*a, *implied);
   respond(r, 0, &auth, [](stun::Builder&) {});
 }

@@ -231,11 +231,28 @@ void render_rings(Exposition& out, const ControlPlaneIo& io, uint64_t to_cp_full
       {"relay_controlplane_datagrams_refused_total", "Datagrams too large for one mbuf, never sent.",
        io.datagrams_refused},
       {"relay_controlplane_commands_total", "Table commands published to the workers.", io.commands_published},
+      {"relay_replica_resyncs_total",
+       "Workers' replicas resynchronised from the control plane's state (ARCHITECTURE.md, Reconciliation).",
+       io.replica_resyncs},
+      {"relay_replica_resync_commands_total", "Table commands streamed by resynchronisations.",
+       io.replica_resync_commands},
+      {"relay_replica_digest_checks_total", "Replica digests compared with the control plane's.",
+       io.replica_digest_checks},
+      {"relay_replica_digest_mismatches_total", "Replica digest comparisons that disagreed.",
+       io.replica_digest_mismatches},
+      {"relay_replica_installs_refused_total", "Installs a worker refused because its table was full.",
+       io.replica_installs_refused},
   };
   for (const auto& t : totals) {
     out.family(t.name, MetricType::Counter, t.help);
     out.sample(t.name, {}, t.value);
   }
+  out.family("relay_replica_divergences_total", MetricType::Counter,
+             "Times a worker's replica was found to disagree with the control plane, by how it was found.");
+  for (const auto& d : io.replica_divergences)
+    out.sample("relay_replica_divergences_total", {{"reason", d.reason}}, d.count);
+  out.family("relay_replicas_resyncing", MetricType::Gauge, "Workers whose replica is being resynchronised.");
+  out.sample("relay_replicas_resyncing", {}, io.replicas_resyncing);
 }
 
 void render_memory(Exposition& out, const ControlPlaneMemory& m) {

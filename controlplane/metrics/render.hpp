@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "controlplane/core/stats.hpp"
 #include "controlplane/metrics/dataplane_snapshot.hpp"
@@ -28,6 +30,18 @@ struct ControlPlaneIo {
   uint64_t commands_lost = 0;           // cmd ring entries lost, summed over rings
   uint64_t datagrams_waiting = 0;       // gauge: waiting for room on from_cp
   uint64_t commands_waiting = 0;        // gauge: waiting for room on cmd rings
+  // Reconciliation (process::ReconcileStats).
+  struct Divergences {
+    std::string_view reason;  // process::kDivergenceNames
+    uint64_t count = 0;
+  };
+  std::vector<Divergences> replica_divergences;
+  uint64_t replica_resyncs = 0;          // completed
+  uint64_t replica_resync_commands = 0;  // messages streamed by resyncs
+  uint64_t replica_digest_checks = 0;
+  uint64_t replica_digest_mismatches = 0;
+  uint64_t replica_installs_refused = 0;  // a worker's table was full
+  uint64_t replicas_resyncing = 0;        // gauge
 };
 
 struct ControlPlaneMemory {

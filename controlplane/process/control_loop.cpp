@@ -25,11 +25,13 @@ std::chrono::seconds unix_time_now() {
   return std::chrono::seconds(ts.tv_sec);
 }
 
-ControlLoop::ControlLoop(boost::asio::io_context& io, core::Server& server, Dispatcher& dispatcher, rte_ring* to_cp)
+ControlLoop::ControlLoop(boost::asio::io_context& io, core::Server& server, Dispatcher& dispatcher, rte_ring* to_cp,
+                         rte_ring* acks)
     : io_(io),
       server_(server),
       dispatcher_(dispatcher),
       to_cp_(to_cp),
+      acks_(acks),
       keep_running_(boost::asio::make_work_guard(io)) {}
 
 void ControlLoop::run() {
@@ -57,7 +59,9 @@ bool ControlLoop::turn() {
     dispatcher_.perform(std::move(*command));
     ++work;
   }
-  work += dispatcher_.flush();
+  work += dispatcher_.flush(now);
+  work += drain_acks(now);
+  dispatcher_.reconcile(now);
   // Portal, metrics, signals: whatever is ready. An idle loop asks the
   // kernel only every kIdleIoInterval, halving its syscalls per wakeup.
   if (work > 0 || now >= next_io_poll_) {
@@ -86,6 +90,14 @@ size_t ControlLoop::drain_to_cp(Instant now) {
     free_mbuf_uncached(m);
   }
   counters_.datagrams_in += n;
+  return n;
+}
+
+size_t ControlLoop::drain_acks(Instant now) {
+  std::array<ring_abi::AckMessage, kBurst> burst;
+  const unsigned n =
+      rte_ring_dequeue_burst_elem(acks_, burst.data(), sizeof(ring_abi::AckMessage), kBurst, nullptr);
+  for (unsigned i = 0; i < n; ++i) dispatcher_.take_ack(burst[i], now);
   return n;
 }
 
@@ -120,6 +132,17 @@ void ControlLoop::report_losses() {
     reported_invalid_meta_ = counters_.invalid_meta;
   }
   reported_ = now;
+  const ReconcileStats& r = now.reconcile;
+  for (size_t i = 0; i < kDivergenceCount; ++i) {
+    if (r.divergences[i] == reported_reconcile_.divergences[i]) continue;
+    warnings_.warn(t, "replica_diverged", "reconcile",
+                   "resynchronising a worker's replica from the control plane's state",
+                   {{"reason", to_string(static_cast<Divergence>(i))}, {"total", r.divergences[i]}});
+  }
+  if (r.resyncs_completed != reported_reconcile_.resyncs_completed)
+    log::info("reconcile", "a worker's replica was resynchronised",
+              {{"resyncs_total", r.resyncs_completed}, {"messages_total", r.resync_messages}});
+  reported_reconcile_ = r;
 }
 
 }  // namespace relay::process

@@ -51,7 +51,8 @@ class ControlLoop {
   static constexpr Duration kIdleIoInterval = std::chrono::milliseconds(1);
   static constexpr unsigned kBurst = 32;
 
-  ControlLoop(boost::asio::io_context& io, core::Server& server, Dispatcher& dispatcher, rte_ring* to_cp);
+  ControlLoop(boost::asio::io_context& io, core::Server& server, Dispatcher& dispatcher, rte_ring* to_cp,
+              rte_ring* acks);
 
   // Runs until stop(); returns with the io_context still usable.
   void run();
@@ -64,6 +65,7 @@ class ControlLoop {
   // One pass; true when it did anything.
   bool turn();
   size_t drain_to_cp(Instant now);
+  size_t drain_acks(Instant now);
   void idle_wait(Instant now);
   void report_losses();
 
@@ -71,6 +73,7 @@ class ControlLoop {
   core::Server& server_;
   Dispatcher& dispatcher_;
   rte_ring* to_cp_;
+  rte_ring* acks_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_running_;
   Instant next_wall_clock_{};
   Instant next_io_poll_{};
@@ -78,6 +81,7 @@ class ControlLoop {
   LoopCounters counters_;
   metrics::Log2Histogram exception_latency_;
   DispatchStats reported_;
+  ReconcileStats reported_reconcile_;
   uint64_t reported_invalid_meta_ = 0;
   log::RateLimiter warnings_{1, std::chrono::seconds(10)};
 };

@@ -6,8 +6,11 @@
 namespace relay::process {
 
 Dispatcher::Dispatcher(DatagramRing& datagrams, std::vector<std::reference_wrapper<CommandRing>> command_rings,
-                       size_t datagram_capacity, size_t command_capacity)
-    : ring_(datagrams), fanout_(std::move(command_rings), command_capacity), datagrams_(datagram_capacity) {}
+                       size_t datagram_capacity, size_t command_capacity, ReplicaSource* replicas,
+                       uint16_t session)
+    : ring_(datagrams),
+      fanout_(std::move(command_rings), command_capacity, replicas, session),
+      datagrams_(datagram_capacity) {}
 
 void Dispatcher::perform(core::Command command) {
   if (auto* message = std::get_if<core::SendMessage>(&command)) {
@@ -20,8 +23,8 @@ void Dispatcher::perform(core::Command command) {
   }
 }
 
-size_t Dispatcher::flush() {
-  size_t done = fanout_.flush();
+size_t Dispatcher::flush(Instant now) {
+  size_t done = fanout_.flush(now);
   if (fanout_.idle()) done += datagrams_.flush([this](const core::SendMessage& m) { return send(m); });
   return done;
 }
@@ -29,6 +32,7 @@ size_t Dispatcher::flush() {
 DispatchStats Dispatcher::stats() const {
   DispatchStats s;
   s.datagrams = datagrams_.stats();
+  s.reconcile = fanout_.reconcile_stats();
   s.commands = commands_;
   s.command_overflows = fanout_.overflowed();
   s.commands_waiting = fanout_.waiting();

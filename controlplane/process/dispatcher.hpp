@@ -3,7 +3,9 @@
 // "from_cp". command.hpp promises that the commands of a request come before
 // the response announcing them, so a response is held back while any table
 // command before it still waits for a ring: the client never learns of a
-// channel the data plane does not have yet.
+// channel the data plane does not have yet. A stalled worker holds answers
+// back for at most CommandFanout::kStallTimeout; then its lane is
+// resynchronised instead (command_fanout.hpp).
 #pragma once
 
 #include <cstddef>
@@ -28,6 +30,7 @@ class DatagramRing {
 
 struct DispatchStats {
   OutboxStats datagrams;     // delivered / refused / overflowed on from_cp
+  ReconcileStats reconcile;
   uint64_t commands = 0;     // table commands published
   uint64_t command_overflows = 0;  // ring entries lost, summed over the rings
   size_t commands_waiting = 0;
@@ -42,12 +45,18 @@ class Dispatcher {
 
   Dispatcher(DatagramRing& datagrams, std::vector<std::reference_wrapper<CommandRing>> command_rings,
              size_t datagram_capacity = kDefaultDatagramCapacity,
-             size_t command_capacity = CommandFanout::kDefaultWaitingCapacity);
+             size_t command_capacity = CommandFanout::kDefaultWaitingCapacity, ReplicaSource* replicas = nullptr,
+             uint16_t session = 1);
 
   void perform(core::Command command);
   // Retries what waits (commands first, then datagrams once no command waits).
   // Returns how many items left a waiting queue: 0 means no progress.
-  size_t flush();
+  size_t flush(Instant now);
+  // Reconciliation, passed to the fan-out (command_fanout.hpp).
+  void take_ack(const ring_abi::AckMessage& ack, Instant now) { fanout_.take_ack(ack, now); }
+  void reconcile(Instant now, bool force = false) { fanout_.reconcile(now, force); }
+  void resync_all(Divergence why) { fanout_.resync_all(why); }
+  [[nodiscard]] const CommandFanout& fanout() const { return fanout_; }
   [[nodiscard]] bool idle() const { return fanout_.idle() && datagrams_.empty(); }
   [[nodiscard]] DispatchStats stats() const;
 

@@ -33,6 +33,8 @@ Result<SharedObjects, std::string> attach_shared_objects(const RelayConfig& conf
   const std::string from_cp = ring_abi::ring_name(prefix, ring_abi::kFromControlPlaneRing);
   if ((shared.to_cp = rte_ring_lookup(to_cp.c_str())) == nullptr) return missing("ring", to_cp);
   if ((shared.from_cp = rte_ring_lookup(from_cp.c_str())) == nullptr) return missing("ring", from_cp);
+  const std::string acks = ring_abi::ring_name(prefix, ring_abi::kAckRing);
+  if ((shared.acks = rte_ring_lookup(acks.c_str())) == nullptr) return missing("ring", acks);
   for (uint32_t lcore : config.dataplane.worker_lcores) {
     const std::string name = ring_abi::command_ring_name(prefix, lcore);
     rte_ring* ring = rte_ring_lookup(name.c_str());
@@ -86,6 +88,12 @@ size_t RteDumpRing::take(std::span<ring_abi::CommandMessage> out) {
 bool RteCommandRing::try_enqueue(const ring_abi::CommandMessage& message) {
   return rte_ring_enqueue_elem(ring_, const_cast<ring_abi::CommandMessage*>(&message),
                                sizeof(ring_abi::CommandMessage)) == 0;
+}
+
+bool RteCommandRing::try_enqueue_group(std::span<const ring_abi::CommandMessage> messages) {
+  return rte_ring_enqueue_bulk_elem(ring_, const_cast<ring_abi::CommandMessage*>(messages.data()),
+                                    sizeof(ring_abi::CommandMessage), static_cast<unsigned>(messages.size()),
+                                    nullptr) == messages.size();
 }
 
 Delivery MbufDatagramRing::try_send(const core::SendMessage& message) {

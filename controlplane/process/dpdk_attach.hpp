@@ -33,10 +33,11 @@ struct SharedObjects {
   // "<prefix>dump"; nullptr when the data plane predates restarts (then
   // nothing is restored).
   rte_ring* dump = nullptr;
+  rte_ring* acks = nullptr;  // "<prefix>acks"
 };
 
-// Looks up "<prefix>to_cp", "<prefix>from_cp", "<prefix>cmd.<lcore>" for
-// every worker lcore and "<prefix>mbufs", and checks the pool's private area
+// Looks up "<prefix>to_cp", "<prefix>from_cp", "<prefix>acks",
+// "<prefix>cmd.<lcore>" for every worker lcore and "<prefix>mbufs", and checks the pool's private area
 // and the command rings' element size. The error names the first missing one.
 Result<SharedObjects, std::string> attach_shared_objects(const RelayConfig& config);
 
@@ -51,6 +52,7 @@ class RteCommandRing final : public CommandRing {
  public:
   explicit RteCommandRing(rte_ring* ring) : ring_(ring) {}
   bool try_enqueue(const ring_abi::CommandMessage& message) override;
+  bool try_enqueue_group(std::span<const ring_abi::CommandMessage> messages) override;
 
  private:
   rte_ring* ring_;

@@ -41,6 +41,7 @@
 #include "controlplane/process/secondary_eal.hpp"
 #include "controlplane/process/server_setup.hpp"
 #include "controlplane/process/stamp_secret_zone.hpp"
+#include "controlplane/process/server_replica.hpp"
 
 namespace relay::process {
 namespace {
@@ -130,6 +131,13 @@ std::string refusals(const std::map<core::RestoreError, uint64_t>& refused) {
 
 // Before answering anyone, adopt what the data plane still forwards
 // (ARCHITECTURE.md, "Control-plane restart"): clients keep their
+// Any nonzero id a crashed predecessor is unlikely to have used (a dump's,
+// a session's).
+uint16_t fresh_id() {
+  static uint64_t calls = 0;
+  return static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid()) ^ ++calls * 0x9e37u) | 1u);
+}
+
 // allocations (after one 438 for the nonce this process never issued) and
 // no new allocation gets a live port.
 void restore_state(const SharedObjects& shared, core::Server& server, CommandRing& first_worker,
@@ -139,8 +147,7 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
     return;
   }
   RteDumpRing dump(shared.dump);
-  // Any nonzero id a crashed predecessor is unlikely to have used.
-  const auto dump_id = static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid())) | 1u);
+  const uint16_t dump_id = fresh_id();
   const RestoreDriver driver{.now = monotonic_now,
                              .wait = [] { std::this_thread::sleep_for(std::chrono::microseconds(100)); }};
   const RestoreReport r = restore_from_data_plane(server, first_worker, dump, dump_id, driver);
@@ -205,13 +212,18 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   std::vector<RteCommandRing> command_rings;
   command_rings.reserve(shared->commands.size());
   for (const auto& lane : shared->commands) command_rings.emplace_back(lane.ring);
-  Dispatcher dispatcher(from_cp, {command_rings.begin(), command_rings.end()});
+  ServerReplica truth(server);
+  Dispatcher dispatcher(from_cp, {command_rings.begin(), command_rings.end()}, Dispatcher::kDefaultDatagramCapacity,
+                        CommandFanout::kDefaultWaitingCapacity, &truth, fresh_id());
   if (!command_rings.empty()) restore_state(*shared, server, command_rings.front(), dispatcher);
 
   log_start(config, server.config(), *shared);
+  // Adopted from the first worker alone: every replica is made to agree
+  // with what was adopted (ARCHITECTURE.md, "Reconciliation").
+  dispatcher.resync_all(Divergence::Restart);
   warn_if_generated_without_portal(secret, config);
 
-  ControlLoop loop(io, server, dispatcher, shared->to_cp);
+  ControlLoop loop(io, server, dispatcher, shared->to_cp, shared->acks);
   auto metrics_endpoint = start_metrics_endpoint(io, config, *shared, server, loop, dispatcher);
   if (!metrics_endpoint) {
     log::error(kTarget, metrics_endpoint.error());

@@ -30,15 +30,25 @@ metrics::DataplaneSnapshot snapshot(const std::string& zone_name, rte_mempool* p
 metrics::ControlPlaneIo io_of(const ControlLoop& loop, const Dispatcher& dispatcher) {
   const LoopCounters& l = loop.counters();
   const DispatchStats d = dispatcher.stats();
-  return {.datagrams_received = l.datagrams_in,
-          .datagrams_invalid_meta = l.invalid_meta,
-          .datagrams_sent = d.datagrams.delivered,
-          .datagrams_refused = d.datagrams.refused,
-          .datagrams_lost = d.datagrams.overflowed,
-          .commands_published = d.commands,
-          .commands_lost = d.command_overflows,
-          .datagrams_waiting = d.datagrams_waiting,
-          .commands_waiting = d.commands_waiting};
+  metrics::ControlPlaneIo io{.datagrams_received = l.datagrams_in,
+                             .datagrams_invalid_meta = l.invalid_meta,
+                             .datagrams_sent = d.datagrams.delivered,
+                             .datagrams_refused = d.datagrams.refused,
+                             .datagrams_lost = d.datagrams.overflowed,
+                             .commands_published = d.commands,
+                             .commands_lost = d.command_overflows,
+                             .datagrams_waiting = d.datagrams_waiting,
+                             .commands_waiting = d.commands_waiting,
+                             .replica_divergences = {},
+                             .replica_resyncs = d.reconcile.resyncs_completed,
+                             .replica_resync_commands = d.reconcile.resync_messages,
+                             .replica_digest_checks = d.reconcile.digest_checks,
+                             .replica_digest_mismatches = d.reconcile.digest_mismatches,
+                             .replica_installs_refused = d.reconcile.install_refused,
+                             .replicas_resyncing = d.reconcile.lanes_resyncing};
+  for (size_t i = 0; i < kDivergenceCount; ++i)
+    io.replica_divergences.push_back({kDivergenceNames[i], d.reconcile.divergences[i]});
+  return io;
 }
 
 metrics::ControlPlaneMemory memory_now() {

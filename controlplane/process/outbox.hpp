@@ -54,6 +54,10 @@ class Outbox {
     return done;
   }
 
+  // Forgets what waits (superseded, e.g. by a resynchronisation); not
+  // counted as lost.
+  void clear() { waiting_.clear(); }
+
   [[nodiscard]] bool empty() const { return waiting_.empty(); }
   [[nodiscard]] size_t waiting() const { return waiting_.size(); }
   [[nodiscard]] size_t capacity() const { return capacity_; }

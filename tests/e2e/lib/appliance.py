@@ -87,6 +87,18 @@ def metric(text: str, name: str, **labels: str) -> float:
     return float(m.group(1))
 
 
+def telemetry(prefix: str, command: str) -> dict:
+    """One DPDK telemetry request to the data plane of --file-prefix
+    `prefix` ("/path" or "/path,params"); its answer. A unix socket: it
+    works from inside the test's network namespace too."""
+    path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+        s.connect(path)
+        json.loads(s.recv(16384))  # the greeting
+        s.send(command.encode())
+        return json.loads(s.recv(1 << 16))[command.split(",")[0]]
+
+
 class Appliance:
     """`with Appliance("e2e-v4") as relay:` gives a running relay; inside,
     `relay.ns(cmd)` runs a command in the clients' namespace."""

@@ -9,7 +9,6 @@ line (valid JSON, no secret) and the DPDK telemetry endpoints.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -48,22 +47,13 @@ def scenario_traffic() -> None:
     print("traffic done")
 
 
-def telemetry(prefix: str, command: str) -> dict:
-    path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-        s.connect(path)
-        json.loads(s.recv(16384))  # the greeting
-        s.send(command.encode())
-        return json.loads(s.recv(1 << 16))[command]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenario", choices=["traffic"])
     if ap.parse_args().scenario:
         scenario_traffic()
         return 0
-    from appliance import Appliance, metric
+    from appliance import Appliance, metric, telemetry
 
     with Appliance(f"obs{os.getpid() % 100000}", metrics=True, log_level="info") as relay:
         print(relay.scenario(Path(__file__), "traffic"), end="")

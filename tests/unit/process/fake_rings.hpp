@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "controlplane/process/command_fanout.hpp"
@@ -20,6 +21,14 @@ class FakeCommandRing final : public CommandRing {
     taken.push_back(message);
     return true;
   }
+  bool try_enqueue_group(std::span<const ring_abi::CommandMessage> messages) override {
+    if (room < messages.size()) return false;
+    room -= messages.size();
+    taken.insert(taken.end(), messages.begin(), messages.end());
+    ++groups;
+    return true;
+  }
+  size_t groups = 0;
   size_t room = std::numeric_limits<size_t>::max();
   std::vector<ring_abi::CommandMessage> taken;
 };

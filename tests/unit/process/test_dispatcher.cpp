@@ -77,11 +77,11 @@ TEST_F(DispatcherTest, ResponseWaitsUntilTheChannelItAnnouncesIsOnEveryWorkersRi
   dispatcher.perform(channel(0x4000));
   dispatcher.perform(response(1));
   EXPECT_TRUE(from_cp.sent.empty());
-  EXPECT_EQ(dispatcher.flush(), 0u);
+  EXPECT_EQ(dispatcher.flush(at(0)), 0u);
   EXPECT_TRUE(from_cp.sent.empty());
 
   worker2.room = 1;
-  EXPECT_EQ(dispatcher.flush(), 2u);  // the command, then the response
+  EXPECT_EQ(dispatcher.flush(at(0)), 2u);  // the command, then the response
   ASSERT_EQ(from_cp.sent.size(), 1u);
   EXPECT_EQ(worker2.taken.size(), 1u);
   EXPECT_TRUE(dispatcher.idle());
@@ -93,10 +93,10 @@ TEST_F(DispatcherTest, ResponsesWaitingForAFullFromCpLeaveInOrderAndOverflowIsCo
   EXPECT_EQ(dispatcher.stats().datagrams.overflowed, 1u);
   EXPECT_EQ(dispatcher.stats().datagrams_waiting, 3u);
   from_cp.room = 2;
-  EXPECT_EQ(dispatcher.flush(), 2u);
+  EXPECT_EQ(dispatcher.flush(at(0)), 2u);
   dispatcher.perform(response(5));  // behind 3, not before it
   from_cp.room = 10;
-  dispatcher.flush();
+  dispatcher.flush(at(0));
   ASSERT_EQ(from_cp.sent.size(), 4u);
   EXPECT_EQ(from_cp.sent[0], response(1));
   EXPECT_EQ(from_cp.sent[1], response(2));

@@ -85,6 +85,11 @@ class FakeFirstWorker final : public CommandRing {
     }
     return true;
   }
+  bool try_enqueue_group(std::span<const CommandMessage> messages) override {
+    if (room < messages.size()) return false;
+    for (const CommandMessage& m : messages) try_enqueue(m);
+    return true;
+  }
   size_t room = 1000;
   bool answers = true;
   std::vector<CommandMessage> script;
