@@ -283,6 +283,16 @@ TEST(ConfigSecrets, AnEmptyListOrAShortSecretIsRefusedWhereItIsGivenAndNeverQuot
             "keep one");
 }
 
+TEST(ConfigSecrets, HelpNeverShowsTheSecretList) {
+  TempToml file("[relay.auth]\nsecrets = [\"file-secret-list-1\"]\n");
+  auto help = load({"--config", file.path(), "--auth-secrets", "flag-secret-list-2", "--help"},
+                   {{"AUTH_SECRETS", "env-secret-list-3"}})
+                  .error()
+                  .message;
+  EXPECT_NE(help.find("--auth-secrets  TEXT ... (env: AUTH_SECRETS)"), std::string::npos) << help;
+  for (const char* secret : {"secret-list-1", "secret-list-2", "secret-list-3"}) EXPECT_EQ(help.find(secret), std::string::npos);
+}
+
 TEST(ConfigAuth, EachSchemeNeedsWhatItChecksCredentialsWith) {
   EXPECT_EQ(file_error(kAddr + "[relay.auth]\nscheme = \"coturn\"\n"),
             "FILE:4:10: relay.auth.scheme: \"coturn\" is not one of firezone, rest, static");
