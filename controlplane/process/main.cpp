@@ -1,8 +1,10 @@
 // relay-controlplane: the DPDK secondary that runs the sans-IO Server
 // against the data plane's rings. Order matters for the operator: every
-// configuration problem is reported (exit 2) before anything starts, a
-// missing data plane is one line (exit 1) instead of an EAL dump, and
-// SIGINT/SIGTERM end it cleanly (exit 0). Nothing the data plane waits on
+// configuration problem is reported (exit 2) before it serves (the
+// configuration itself before it attaches), a missing data plane is one line
+// (exit 1) instead of an EAL dump, so is a data plane that goes away later
+// (exit 1, so a supervisor restarts both), and SIGINT/SIGTERM end it
+// cleanly (exit 0). Nothing the data plane waits on
 // lives here, so even SIGKILL leaves the installed channels forwarding
 // until they expire; the next control plane adopts them before it serves
 // (restore_state).

@@ -6,7 +6,8 @@
   and in the query, public addresses, listen port, name), serves nothing
   before `init`, and /readyz says why until then;
 - it accepts credentials minted from the stamp_secret it joined with and keeps
-  relaying while the portal connection drops and comes back;
+  relaying while the portal connection drops, the portal closes the next one
+  mid-join and then sends hostile messages (each logged once);
 - SIGKILLed while a stream runs, the next control plane joins with the same
   stamp_secret, refreshes the adopted allocation before its `init` while a
   new allocation waits for it, and the stream loses nothing;
@@ -161,13 +162,22 @@ def main() -> int:
             wait_for(lambda: relay.health("/readyz") == (200, {"ready": True}), 5, "/readyz: 200 after init", relay)
             print("ok: /healthz 200; /readyz 503 naming the missing init, 200 after it; nothing answered before it")
 
+            # The portal drops the connection, closes the next one mid-join,
+            # then turns hostile; the stream goes on.
+            portal.set_behaviours(["close_mid_join", "hostile"])
             p = stream(relay, stamp, 6)
             time.sleep(1.0)
             portal.drop()
             out = finish(p, relay)
-            wait_for(lambda: len(portal.connections) >= 2, 10, "a reconnect", relay)
-            print(f"ok: stamp_secret credentials allocate after init; {out.split()[-2]} {out.split()[-1]} "
-                  f"while the portal connection dropped and came back")
+            wait_for(lambda: len(portal.connections) >= 3 and portal.connections[2].messages, 10,
+                     "a reconnect after the drop and the close mid-join", relay)
+            time.sleep(0.5)
+            log = relay.log("controlplane")
+            for line in ("nested too deeply", "repeated init", '"event":"presence_state"', '"event":"presence_diff"'):
+                assert log.count(line) == 1, f"{line!r} logged {log.count(line)} times\n{relay.logs()}"
+            print(f"ok: stamp_secret credentials allocate after init; {out.split()[-2]} {out.split()[-1]} while the "
+                  f"portal dropped, closed mid-join and sent 1 MiB of nesting, unknown events and init twice "
+                  f"(each logged once)")
 
             # SIGKILL while a stream runs; the next control plane gets no init.
             portal.set_behaviours(["no_init"])
