@@ -6,10 +6,13 @@ through one relay and send 200 messages on a data channel
 candidate pairs are relay <-> relay and >= 99 % of the messages arrived.
 
     browsers_test.py --browser chromium|firefox [--relay ours|coturn|demo]
-                     [--messages N] [--timeout SECONDS] [--capture FILE.pcap]
+                     [--auth firezone|rest] [--messages N] [--timeout SECONDS]
+                     [--capture FILE.pcap]
 
 --relay ours (the default, what CI runs) starts our appliance
-(tests/e2e/lib/appliance.py; RELAY_BUILD_DIR names the build). --relay
+(tests/e2e/lib/appliance.py; RELAY_BUILD_DIR names the build), with
+relay.auth.scheme --auth (rest: the browser gets coturn's REST credentials,
+as a Matrix or Nextcloud server would hand them out). --relay
 coturn runs coturn on the same addresses instead, for comparison: it gets a
 namespace of its own holding the veth's other end, so nothing the browsers
 send can leave the two namespaces. --relay demo uses the relay of a running
@@ -402,6 +405,8 @@ def main() -> int:
     ap.add_argument("--browser", choices=sorted(browsers.BINARIES), required=True)
     ap.add_argument("--relay", choices=["ours", "coturn", "demo"], default="ours",
                     help="demo: the relay of a running `scripts/demo --keep`")
+    ap.add_argument("--auth", choices=["firezone", "rest"], default="firezone",
+                    help="ours: relay.auth.scheme; rest: coturn's REST credentials, as the README mints them")
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--timeout", type=float, default=CALL_TIMEOUT_S,
                     help=f"seconds the call may take (default {CALL_TIMEOUT_S:.0f})")
@@ -426,10 +431,14 @@ def main() -> int:
     if a.relay == "demo":
         relay = DemoRelay()
     else:
-        relay = CoturnRelay(name) if a.relay == "coturn" else Appliance(name, metrics=True)
+        relay = CoturnRelay(name) if a.relay == "coturn" else Appliance(
+            name, metrics=True, extra_relay=f'auth.scheme = "{a.auth}"')
     try:
         with relay, browser_namespace(relay.netns, relay.root_if):
-            user, password = relay.credentials()
+            if a.relay == "ours" and a.auth == "rest":
+                user, password = mint_rest_credentials(relay.secret, user="browser")
+            else:
+                user, password = relay.credentials()
             turn_url = f"turn:{RELAY4}:{PORT}?transport=udp"
             # The demo's counters already hold its earlier clients: show what this call moved.
             before = our_relay_counters(relay) if a.relay == "demo" else {}
