@@ -269,6 +269,9 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
 }
 
 int run(int argc, char** argv) {
+  // SIGHUP re-reads the users file once serving (reload_users_on_sighup);
+  // until then it must not end the process, as its default action would.
+  std::signal(SIGHUP, SIG_IGN);
   // Before the secret is read (relay.auth_secret_file) or generated.
   if (auto refused = harden_process()) {
     log::error(kTarget, "cannot keep secrets out of core dumps", {{"error", *refused}});
