@@ -178,13 +178,17 @@ void CommandFanout::take_ack(const ring_abi::AckMessage& ack, Instant now) {
 void CommandFanout::reconcile(Instant now, bool force) {
   if (source_ == nullptr || (!force && now < next_digest_check_)) return;
   next_digest_check_ = now + kDigestInterval;
-  std::optional<uint64_t> truth;
+  std::optional<ReplicaSource::Digest> truth;
   for (Lane& lane : lanes_) {
     // Only a caught-up lane's last digest describes the Server's state now.
     if (lane.resyncing || !lane.waiting.empty() || in_flight(lane) || lane.acked == 0) continue;
-    if (!truth) truth = source_->digest();
+    if (!truth) {
+      truth = source_->digest();
+      next_digest_check_ =
+          now + std::max<Duration>(kDigestInterval, kDigestIntervalPerEntry * static_cast<int64_t>(truth->entries));
+    }
     ++stats_.digest_checks;
-    if (lane.acked_digest == *truth) {
+    if (lane.acked_digest == truth->value) {
       lane.digest_mismatches = 0;
       continue;
     }

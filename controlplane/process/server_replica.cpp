@@ -9,10 +9,11 @@ std::vector<ring_abi::CommandMessage> ServerReplica::replica_of(uint16_t port, I
   return messages;
 }
 
-uint64_t ServerReplica::digest() {
-  uint64_t digest = 0;
+ReplicaSource::Digest ServerReplica::digest() {
+  Digest digest;
   server_.visit_digest_entries([&](const core::Command& c) {
-    if (auto m = to_command_message(c)) digest ^= ring_abi::entry_digest(*m);
+    if (auto m = to_command_message(c)) digest.value ^= ring_abi::entry_digest(*m);
+    ++digest.entries;
   });
   return digest;
 }

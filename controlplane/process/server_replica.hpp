@@ -17,7 +17,7 @@ class ServerReplica final : public ReplicaSource {
   [[nodiscard]] uint16_t first_port() const override { return server_.config().port_min; }
   [[nodiscard]] uint16_t last_port() const override { return server_.config().port_max; }
   std::vector<ring_abi::CommandMessage> replica_of(uint16_t port, Instant now) override;
-  uint64_t digest() override;
+  Digest digest() override;
 
  private:
   const core::Server& server_;

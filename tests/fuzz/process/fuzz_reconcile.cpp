@@ -64,7 +64,7 @@ class Source final : public ReplicaSource {
     group[0].kind = ring_abi::CommandKind::CreateAllocation;
     return group;
   }
-  uint64_t digest() override { return kTruth; }
+  Digest digest() override { return {kTruth, 1 + channels}; }
   size_t channels = 0;
 };
 

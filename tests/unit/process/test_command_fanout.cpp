@@ -180,9 +180,10 @@ class FakeReplicaSource final : public ReplicaSource {
                                                       kPeer, sa("203.0.113.1:50001"), at(600)}));
     return group;
   }
-  uint64_t digest() override { return truth; }
+  Digest digest() override { return {truth, entries}; }
   size_t channels = 1;
   uint64_t truth = 0xd16e57;
+  uint64_t entries = 2;
 };
 
 constexpr uint16_t kSession = 7;
@@ -361,6 +362,19 @@ TEST_F(ReconcileTest, ADigestThatDisagreesTwiceInARowResynchronisesOnceDoesNot) 
   EXPECT_EQ(divergences(fanout, Divergence::Digest), 1u);
   EXPECT_TRUE(fanout.lane_status(0).resyncing);
   EXPECT_FALSE(fanout.lane_status(1).resyncing);
+}
+
+TEST_F(ReconcileTest, ALargeTruthIsComparedLessOftenSoItsDigestStaysUnderOnePercentOfTheLoop) {
+  truth.entries = 1'000'000;  // 10 µs each: every 10 s
+  fanout.publish(numbered(1));
+  fanout.take_ack(ack(0, 1), at(0));
+  fanout.take_ack(ack(1, 1), at(0));
+  fanout.reconcile(at(1));
+  EXPECT_EQ(fanout.reconcile_stats().digest_checks, 2u);
+  fanout.reconcile(at(5));
+  EXPECT_EQ(fanout.reconcile_stats().digest_checks, 2u);
+  fanout.reconcile(at(11) + std::chrono::milliseconds(1));
+  EXPECT_EQ(fanout.reconcile_stats().digest_checks, 4u);
 }
 
 TEST_F(ReconcileTest, ALaneWithCommandsInFlightIsNotCompared) {
