@@ -41,9 +41,9 @@
 #include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
 #include "controlplane/process/secondary_eal.hpp"
+#include "controlplane/process/server_replica.hpp"
 #include "controlplane/process/server_setup.hpp"
 #include "controlplane/process/stamp_secret_zone.hpp"
-#include "controlplane/process/server_replica.hpp"
 
 namespace relay::process {
 namespace {
@@ -131,8 +131,6 @@ std::string refusals(const std::map<core::RestoreError, uint64_t>& refused) {
   return out.empty() ? "-" : out;
 }
 
-// Before answering anyone, adopt what the data plane still forwards
-// (ARCHITECTURE.md, "Control-plane restart"): clients keep their
 // Any nonzero id a crashed predecessor is unlikely to have used (a dump's,
 // a session's).
 uint16_t fresh_id() {
@@ -140,6 +138,8 @@ uint16_t fresh_id() {
   return static_cast<uint16_t>((monotonic_now().ns() ^ static_cast<uint64_t>(getpid()) ^ ++calls * 0x9e37u) | 1u);
 }
 
+// Before answering anyone, adopt what the data plane still forwards
+// (ARCHITECTURE.md, "Control-plane restart"): clients keep their
 // allocations (after one 438 for the nonce this process never issued) and
 // no new allocation gets a live port.
 void restore_state(const SharedObjects& shared, core::Server& server, CommandRing& first_worker,
@@ -218,11 +218,11 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   Dispatcher dispatcher(from_cp, {command_rings.begin(), command_rings.end()}, Dispatcher::kDefaultDatagramCapacity,
                         CommandFanout::kDefaultWaitingCapacity, &truth, fresh_id());
   if (!command_rings.empty()) restore_state(*shared, server, command_rings.front(), dispatcher);
-
-  log_start(config, server.config(), *shared);
   // Adopted from the first worker alone: every replica is made to agree
   // with what was adopted (ARCHITECTURE.md, "Reconciliation").
   dispatcher.resync_all(Divergence::Restart);
+
+  log_start(config, server.config(), *shared);
   warn_if_generated_without_portal(secret, config);
 
   ControlLoop loop(io, server, dispatcher, shared->to_cp, shared->acks);
