@@ -133,9 +133,11 @@ enum class CommandKind : uint8_t {
   DumpState = 6,
   DumpEnd = 7,
   // RFC 8656 §9: the allocation may exchange Send/Data indications with
-  // `peer`'s IP (any port) until expiry_ns; re-install = refresh. There is
-  // no removal: a permission ends at its expiry or with its allocation.
+  // `peer`'s IP (any port) until expiry_ns; re-install = refresh. A
+  // permission ends at its expiry or with its allocation, or by
+  // RemovePermission when a worker refused it for a full table.
   InstallPermission = 8,
+  RemovePermission = 9,
 };
 
 // One element of a "cmd.<lcore>" ring. Which address fields mean what
@@ -146,6 +148,7 @@ enum class CommandKind : uint8_t {
 //   InstallChannel:   channel, expiry_ns, client, listen, peer, relay
 //   RemoveChannel:    channel, client, listen, peer, relay
 //   InstallPermission: expiry_ns, client, listen, peer (port 0), relay
+//   RemovePermission:  client, listen, peer (port 0), relay
 //   DumpState, DumpEnd: dump_id
 // dump_id is 0 except on the dump ring and in DumpState: it tells a new
 // control plane's dump from what a crashed one left behind.
@@ -293,6 +296,13 @@ inline CommandMessage make_install_permission(const ClientFiveTuple& client, con
   m.listen = to_wire(client.listen.value);
   m.peer = to_wire(SocketAddress{peer, 0});
   m.relay = to_wire(relay);
+  return m;
+}
+
+inline CommandMessage make_remove_permission(const ClientFiveTuple& client, const IpAddress& peer,
+                                             const SocketAddress& relay) {
+  CommandMessage m = make_install_permission(client, peer, relay, Instant{});
+  m.kind = CommandKind::RemovePermission;
   return m;
 }
 

@@ -94,6 +94,8 @@ Applied ForwardingTables::apply(const CommandMessage& m, const TscClock& clock) 
       return remove_channel(m);
     case CommandKind::InstallPermission:
       return install_permission(m, clock);
+    case CommandKind::RemovePermission:
+      return remove_permission(m);
     case CommandKind::DumpState:  // the worker's business, not the tables'
     case CommandKind::DumpEnd:
       return Applied::Rejected;
@@ -246,6 +248,16 @@ Applied ForwardingTables::remove_channel(const CommandMessage& m) {
   // because its table was full, is as removed as can be.
   channels_.erase(ck);
   bindings_.erase(make_binding_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.peer.port), rte_cpu_to_be_16(m.port)));
+  return Applied::Ok;
+}
+
+Applied ForwardingTables::remove_permission(const CommandMessage& m) {
+  if (!valid_socket(m.client) || !valid_socket(m.peer)) return Applied::Rejected;
+  const auto client_family = static_cast<Family>(m.client.family);
+  const auto peer_family = static_cast<Family>(m.peer.family);
+  // Idempotent like remove_channel: a worker that refused it has none.
+  sends_.erase(make_send_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), peer_family, m.peer.ip));
+  permissions_.erase(make_permission_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.port)));
   return Applied::Ok;
 }
 

@@ -196,6 +196,7 @@ class ForwardingTables {
   Applied install_channel(const ring_abi::CommandMessage& m, const TscClock& clock);
   Applied remove_channel(const ring_abi::CommandMessage& m);
   Applied install_permission(const ring_abi::CommandMessage& m, const TscClock& clock);
+  Applied remove_permission(const ring_abi::CommandMessage& m);
   // The checks InstallChannel and InstallPermission share: client, peer,
   // listen and relay sockets are valid and ours, and the allocation is live.
   AllocationEntry* live_target(const ring_abi::CommandMessage& m);

@@ -250,8 +250,12 @@ void Worker::publish_table_gauges(const ring_abi::CommandMessage& m) {
       live ? ++allocations_installed_ : --allocations_installed_;
     }
   }
-  counters_->tables = {allocations_installed_, tables_.channels().size(), tables_.bindings().size(),
-                       tables_.permissions().size(), tables_.longest_probe()};
+  TableGauges& t = counters_->tables;  // digest and last_ack are apply_batch's
+  t.allocations = allocations_installed_;
+  t.channels = tables_.channels().size();
+  t.bindings = tables_.bindings().size();
+  t.permissions = tables_.permissions().size();
+  t.longest_probe = tables_.longest_probe();
 }
 
 void Worker::classify(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next) {

@@ -18,6 +18,11 @@ struct SendMessage {
   std::vector<uint8_t> bytes;
   ClientSocket to;
   ListenSocket from;
+  // A success that announces installs (ChannelBind, CreatePermission): the
+  // 508 to send instead should the data plane refuse one of them for a
+  // full table, after Server::undo_install of each (process/dispatcher.hpp).
+  // Empty for every other response.
+  std::vector<uint8_t> if_refused = {};
   bool operator==(const SendMessage&) const = default;
 };
 
@@ -73,7 +78,7 @@ struct RemoveChannel {
 
 // RFC 8656 §9: the allocation may exchange Send/Data indications with
 // `peer` (any port) until `expiry`. Emitted again to refresh; it ends by
-// itself (or with the allocation), so there is no removal.
+// itself (or with the allocation).
 struct InstallPermission {
   ClientFiveTuple client;
   IpAddress peer;
@@ -82,7 +87,16 @@ struct InstallPermission {
   bool operator==(const InstallPermission&) const = default;
 };
 
+// Only to take back a permission a worker refused for a full table
+// (Server::undo_install): the others may have installed it.
+struct RemovePermission {
+  ClientFiveTuple client;
+  IpAddress peer;
+  SocketAddress relay;
+  bool operator==(const RemovePermission&) const = default;
+};
+
 using Command = std::variant<SendMessage, CreateAllocation, UpdateAllocation, FreeAllocation, InstallChannel,
-                             RemoveChannel, InstallPermission>;
+                             RemoveChannel, InstallPermission, RemovePermission>;
 
 }  // namespace relay::core

@@ -108,6 +108,11 @@ class Server {
         if (c.bound) f(Command{installation_of(a, c)});
     }
   }
+  // The data plane refused `install` (an InstallChannel or InstallPermission
+  // this Server emitted) because a worker's table was full: it is forgotten
+  // as if never granted and removed from the workers that took it; the
+  // client is answered 508 (SendMessage::if_refused) instead.
+  void undo_install(const Command& install);
   // Keeps a port of the range out of use (e.g. taken by another service).
   bool mark_port_taken(AllocationPort port) { return ports_.take(port); }
 
@@ -156,6 +161,13 @@ class Server {
   template <class AddAttributes>
   void respond(const Request& r, uint16_t error_code, const Auth* auth, AddAttributes&& add,
                Remember remember = Remember::No);
+  // The response's bytes in scratch_; respond() sends them.
+  template <class AddAttributes>
+  Result<size_t, stun::BuildError> build_response(const Request& r, uint16_t error_code, const Auth* auth,
+                                                  AddAttributes&& add);
+  // The success of a request whose installs were just emitted, carrying the
+  // 508 to send instead should the data plane refuse one.
+  void respond_installed(const Request& r, const Auth& auth);
   void send_response(const Request& r, uint16_t error_code, Remember remember,
                      const Result<size_t, stun::BuildError>& size);
   void reply_error(const Request& r, uint16_t code, const Auth* auth);
@@ -311,7 +323,8 @@ class Server {
 };
 
 template <class AddAttributes>
-void Server::respond(const Request& r, uint16_t error_code, const Auth* auth, AddAttributes&& add, Remember remember) {
+Result<size_t, stun::BuildError> Server::build_response(const Request& r, uint16_t error_code, const Auth* auth,
+                                                        AddAttributes&& add) {
   stun::Builder b(scratch_, r.msg.method(),
                   error_code == 0 ? stun::MessageClass::SuccessResponse : stun::MessageClass::ErrorResponse,
                   r.msg.transaction_id());
@@ -320,7 +333,12 @@ void Server::respond(const Request& r, uint16_t error_code, const Auth* auth, Ad
   b.add_software(config_.software);  // RFC 8489 §14.14
   if (auth) b.add_message_integrity(auth->key);
   b.add_fingerprint();  // RFC 8489 §14.7: lets the client demultiplex cheaply
-  send_response(r, error_code, remember, b.finish());
+  return b.finish();
+}
+
+template <class AddAttributes>
+void Server::respond(const Request& r, uint16_t error_code, const Auth* auth, AddAttributes&& add, Remember remember) {
+  send_response(r, error_code, remember, build_response(r, error_code, auth, std::forward<AddAttributes>(add)));
 }
 
 }  // namespace relay::core

@@ -111,7 +111,7 @@ void Server::handle_channel_bind(const Request& r, const Auth& auth) {
       grant_permission(*a, peer.value.ip, r.now, r.now + config_.permission_lifetime, false);
   emit(installation_of(*a, bound));
   announce_permission(*a, *implied);
-  respond(r, 0, &auth, [](stun::Builder&) {});
+  respond_installed(r, auth);
 }
 
 void Server::handle_create_permission(const Request& r, const Auth& auth) {
@@ -138,7 +138,28 @@ void Server::handle_create_permission(const Request& r, const Auth& auth) {
   }
   const Instant expiry = r.now + config_.permission_lifetime;
   for (const SocketAddress& peer : *peers) announce_permission(*a, *grant_permission(*a, peer.ip, r.now, expiry, false));
-  respond(r, 0, &auth, [](stun::Builder&) {});
+  respond_installed(r, auth);
+}
+
+void Server::undo_install(const Command& install) {
+  if (const auto* c = std::get_if<InstallChannel>(&install)) {
+    Allocation* a = allocation_of(c->client);
+    const Channel* ch = a ? a->channel_by_number(c->channel) : nullptr;
+    if (!ch || !ch->bound || !same_socket(ch->peer.value, c->peer.value)) return;
+    emit(RemoveChannel{a->client, ch->number, ch->peer, c->relay});
+    timers_.cancel(ch->timer);
+    std::erase_if(a->channels, [&](const Channel& x) { return x.number == c->channel; });
+    --stats_.active_channels;
+    ++stats_.quota_rejections[static_cast<size_t>(Quota::ChannelTable)];
+  } else if (const auto* p = std::get_if<InstallPermission>(&install)) {
+    Allocation* a = allocation_of(p->client);
+    if (!a) return;
+    const size_t removed = std::erase_if(a->permissions, [&](const Permission& q) { return same_ip(q.peer, p->peer); });
+    if (removed == 0) return;
+    permissions_counted_ -= removed;
+    emit(RemovePermission{a->client, p->peer, p->relay});
+    ++stats_.quota_rejections[static_cast<size_t>(Quota::PermissionTable)];
+  }
 }
 
 }  // namespace relay::core

@@ -33,6 +33,16 @@ void Server::send_response(const Request& r, uint16_t error_code, Remember remem
   emit(SendMessage{std::vector<uint8_t>(bytes.begin(), bytes.end()), r.client.client, r.client.listen});
 }
 
+void Server::respond_installed(const Request& r, const Auth& auth) {
+  // Built first: respond() reuses scratch_.
+  const auto refusal = build_response(r, stun::error_code::kInsufficientCapacity, &auth, [](stun::Builder&) {});
+  std::vector<uint8_t> if_refused;
+  if (refusal) if_refused.assign(scratch_.begin(), scratch_.begin() + static_cast<ptrdiff_t>(*refusal));
+  respond(r, 0, &auth, [](stun::Builder&) {});
+  if (commands_.empty()) return;
+  if (auto* sent = std::get_if<SendMessage>(&commands_.back())) sent->if_refused = std::move(if_refused);
+}
+
 void Server::reply_error(const Request& r, uint16_t code, const Auth* auth) {
   respond(r, code, auth, [](stun::Builder&) {});
 }

@@ -22,9 +22,11 @@ std::optional<ring_abi::CommandMessage> to_command_message(const core::Command& 
           return ring_abi::make_install_channel(c.client, c.channel, c.peer, c.relay, c.expiry);
         } else if constexpr (std::is_same_v<C, core::RemoveChannel>) {
           return ring_abi::make_remove_channel(c.client, c.channel, c.peer, c.relay);
-        } else {
-          static_assert(std::is_same_v<C, core::InstallPermission>, "a new Command kind needs a ring message");
+        } else if constexpr (std::is_same_v<C, core::InstallPermission>) {
           return ring_abi::make_install_permission(c.client, c.peer, c.relay, c.expiry);
+        } else {
+          static_assert(std::is_same_v<C, core::RemovePermission>, "a new Command kind needs a ring message");
+          return ring_abi::make_remove_permission(c.client, c.peer, c.relay);
         }
       },
       command);
@@ -44,18 +46,19 @@ CommandFanout::CommandFanout(std::vector<std::reference_wrapper<CommandRing>> ri
   for (auto ring : rings) lanes_.emplace_back(ring, waiting_capacity);
 }
 
-Delivery CommandFanout::deliver(Lane& lane, const ring_abi::CommandMessage& m) {
-  ring_abi::CommandMessage numbered = m;
+Delivery CommandFanout::deliver(Lane& lane, const Outgoing& o) {
+  ring_abi::CommandMessage numbered = o.message;
   numbered.seq = lane.next_seq;
   numbered.session = session_;
   if (!lane.ring.get().try_enqueue(numbered)) return Delivery::Busy;
+  if (o.ticket != 0) lane.installs.push_back({numbered.seq, o.ticket});
   lane.next_seq = after(lane.next_seq);
   return Delivery::Accepted;
 }
 
-void CommandFanout::publish(const ring_abi::CommandMessage& message) {
+void CommandFanout::publish(const ring_abi::CommandMessage& message, uint64_t ticket) {
   for (Lane& lane : lanes_) {
-    lane.waiting.offer(message, [&](const ring_abi::CommandMessage& m) { return deliver(lane, m); });
+    lane.waiting.offer(Outgoing{message, ticket}, [&](const Outgoing& o) { return deliver(lane, o); });
     if (const uint64_t lost = lane.waiting.stats().overflowed; lost != lane.overflows_seen) {
       lane.overflows_seen = lost;
       diverge(lane, Divergence::Overflow);
@@ -66,7 +69,7 @@ void CommandFanout::publish(const ring_abi::CommandMessage& message) {
 size_t CommandFanout::flush(Instant now) {
   size_t done = 0;
   for (Lane& lane : lanes_) {
-    done += lane.waiting.flush([&](const ring_abi::CommandMessage& m) { return deliver(lane, m); });
+    done += lane.waiting.flush([&](const Outgoing& o) { return deliver(lane, o); });
     watch(lane, now);
     done += stream_resync(lane, now);
   }
@@ -94,6 +97,11 @@ void CommandFanout::watch(Lane& lane, Instant now) {
   } else if (!lane.waiting_since) {
     lane.waiting_since = now;
   } else if (now - *lane.waiting_since > kStallTimeout) {
+    // Answers stop waiting for this worker, with or without a source to
+    // repair it from.
+    lane.waiting.clear();
+    lane.waiting_since.reset();
+    lane.installs.clear();
     diverge(lane, Divergence::Stalled);
   }
   if (!in_flight(lane) || lane.last_progress == Instant{}) {
@@ -102,6 +110,7 @@ void CommandFanout::watch(Lane& lane, Instant now) {
     // What is still unacknowledged is given up for lost: the
     // resynchronisation covers it, and its late acks count as stale.
     lane.acked = lane.next_seq - 1 == 0 ? UINT32_MAX : lane.next_seq - 1;
+    lane.installs.clear();
     lane.last_progress = now;
     diverge(lane, Divergence::Unacknowledged);
   }
@@ -152,6 +161,13 @@ void CommandFanout::take_ack(const ring_abi::AckMessage& ack, Instant now) {
     return;
   }
   ++stats_.acks;
+  const bool refused = ack.result == ring_abi::AckResult::TableFull || ack.result == ring_abi::AckResult::ProbeLimit;
+  // Installs numbered up to this ack are settled (those skipped by a gap
+  // were lost, and the resynchronisation takes care of them).
+  while (!lane.installs.empty() && !newer(lane.installs.front().seq, ack.seq)) {
+    if (refused && lane.installs.front().seq == ack.seq) refused_.push_back(lane.installs.front().ticket);
+    lane.installs.pop_front();
+  }
   const bool gap = ack.seq != after(lane.acked);
   lane.acked = ack.seq;
   lane.acked_digest = ack.digest;
@@ -201,6 +217,18 @@ void CommandFanout::reconcile(Instant now, bool force) {
 
 void CommandFanout::resync_all(Divergence why) {
   for (Lane& lane : lanes_) diverge(lane, why);
+}
+
+bool CommandFanout::awaiting(uint64_t ticket) const {
+  for (const Lane& lane : lanes_) {
+    if (!lane.installs.empty() && lane.installs.front().ticket <= ticket) return true;
+  }
+  return false;
+}
+
+bool CommandFanout::take_refusal(uint64_t ticket) {
+  // Several workers may refuse one ticket: every copy goes.
+  return std::erase(refused_, ticket) != 0;
 }
 
 bool CommandFanout::idle() const {

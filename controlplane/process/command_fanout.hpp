@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -122,7 +123,9 @@ class CommandFanout {
   CommandFanout(std::vector<std::reference_wrapper<CommandRing>> rings, size_t waiting_capacity = kDefaultWaitingCapacity,
                 ReplicaSource* source = nullptr, uint16_t session = 1);
 
-  void publish(const ring_abi::CommandMessage& message);
+  // `ticket` (non-zero) marks an install whose response waits for its
+  // acknowledgements (awaiting, take_refusal).
+  void publish(const ring_abi::CommandMessage& message, uint64_t ticket = 0);
   // Retries what waits, finds stalled lanes and streams resynchronisation.
   // Returns how many ring entries left a waiting queue or were streamed.
   size_t flush(Instant now);
@@ -133,6 +136,12 @@ class CommandFanout {
   void reconcile(Instant now, bool force = false);
   // Marks every lane diverged (a restarted control plane trusts no replica).
   void resync_all(Divergence why);
+  // Whether an install of `ticket` (or an earlier one) still waits for a
+  // worker's acknowledgement; a stalled or given-up worker is not waited for.
+  [[nodiscard]] bool awaiting(uint64_t ticket) const;
+  // Whether a worker refused an install of `ticket` for a full table
+  // (TableFull, ProbeLimit); answers true once.
+  bool take_refusal(uint64_t ticket);
 
   // Nothing waits for any ring: every published command is on every ring
   // whose worker is not stalled.
@@ -144,10 +153,19 @@ class CommandFanout {
   [[nodiscard]] LaneStatus lane_status(size_t lane) const;
 
  private:
+  struct Outgoing {
+    ring_abi::CommandMessage message;
+    uint64_t ticket = 0;
+  };
+  struct Install {
+    uint32_t seq;
+    uint64_t ticket;
+  };
   struct Lane {
     Lane(CommandRing& r, size_t capacity) : ring(r), waiting(capacity) {}
     std::reference_wrapper<CommandRing> ring;
-    Outbox<ring_abi::CommandMessage> waiting;
+    Outbox<Outgoing> waiting;
+    std::deque<Install> installs;  // delivered, not acknowledged yet, in order
     uint32_t next_seq = 1;
     uint32_t acked = 0;
     uint64_t acked_digest = 0;
@@ -161,7 +179,7 @@ class CommandFanout {
     uint32_t trusted_from = 1;
     unsigned digest_mismatches = 0;
   };
-  Delivery deliver(Lane& lane, const ring_abi::CommandMessage& m);
+  Delivery deliver(Lane& lane, const Outgoing& o);
   void diverge(Lane& lane, Divergence why);
   void watch(Lane& lane, Instant now);
   size_t stream_resync(Lane& lane, Instant now);
@@ -173,6 +191,7 @@ class CommandFanout {
   uint16_t session_;
   ReconcileStats stats_;
   Instant next_digest_check_{};
+  std::vector<uint64_t> refused_;  // tickets with a refused install, not taken yet
 };
 
 }  // namespace relay::process

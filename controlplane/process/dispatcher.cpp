@@ -1,5 +1,6 @@
 #include "controlplane/process/dispatcher.hpp"
 
+#include <algorithm>
 #include <utility>
 #include <variant>
 
@@ -7,25 +8,52 @@ namespace relay::process {
 
 Dispatcher::Dispatcher(DatagramRing& datagrams, std::vector<std::reference_wrapper<CommandRing>> command_rings,
                        size_t datagram_capacity, size_t command_capacity, ReplicaSource* replicas,
-                       uint16_t session)
+                       uint16_t session, RefusedInstall on_refused_install)
     : ring_(datagrams),
       fanout_(std::move(command_rings), command_capacity, replicas, session),
-      datagrams_(datagram_capacity) {}
+      datagrams_(datagram_capacity),
+      on_refused_install_(std::move(on_refused_install)) {}
 
 void Dispatcher::perform(core::Command command) {
   if (auto* message = std::get_if<core::SendMessage>(&command)) {
-    datagrams_.offer(std::move(*message), [this](const core::SendMessage& m) { return send(m); }, fanout_.idle());
+    Outgoing o{std::move(*message), 0, {}};
+    if (!o.message.if_refused.empty()) {
+      o.ticket = next_ticket_++;
+      o.installs = std::move(installs_);
+    }
+    installs_.clear();
+    datagrams_.offer(std::move(o), [this](const Outgoing& m) { return send(m); }, fanout_.idle());
     return;
   }
   if (auto message = to_command_message(command)) {
-    fanout_.publish(*message);
+    const bool install =
+        std::holds_alternative<core::InstallChannel>(command) || std::holds_alternative<core::InstallPermission>(command);
+    fanout_.publish(*message, install ? next_ticket_ : 0);
+    if (install) installs_.push_back(std::move(command));
     ++commands_;
   }
 }
 
+Delivery Dispatcher::send(const Outgoing& o) {
+  if (o.ticket == 0) return ring_.get().try_send(o.message);
+  if (fanout_.awaiting(o.ticket)) return Delivery::Busy;
+  if (fanout_.take_refusal(o.ticket)) {
+    for (const core::Command& install : o.installs)
+      if (on_refused_install_) on_refused_install_(install);
+    refused_.push_back(o.ticket);
+  }
+  if (std::find(refused_.begin(), refused_.end(), o.ticket) == refused_.end()) return ring_.get().try_send(o.message);
+  const Delivery d = ring_.get().try_send(core::SendMessage{o.message.if_refused, o.message.to, o.message.from});
+  if (d != Delivery::Busy) {
+    std::erase(refused_, o.ticket);
+    ++refusals_answered_;
+  }
+  return d;
+}
+
 size_t Dispatcher::flush(Instant now) {
   size_t done = fanout_.flush(now);
-  if (fanout_.idle()) done += datagrams_.flush([this](const core::SendMessage& m) { return send(m); });
+  if (fanout_.idle()) done += datagrams_.flush([this](const Outgoing& m) { return send(m); });
   return done;
 }
 
@@ -34,6 +62,7 @@ DispatchStats Dispatcher::stats() const {
   s.datagrams = datagrams_.stats();
   s.reconcile = fanout_.reconcile_stats();
   s.commands = commands_;
+  s.refusals_answered = refusals_answered_;
   s.command_overflows = fanout_.overflowed();
   s.commands_waiting = fanout_.waiting();
   s.datagrams_waiting = datagrams_.waiting();

@@ -3,9 +3,13 @@
 // "from_cp". command.hpp promises that the commands of a request come before
 // the response announcing them, so a response is held back while any table
 // command before it still waits for a ring: the client never learns of a
-// channel the data plane does not have yet. A stalled worker holds answers
-// back for at most CommandFanout::kStallTimeout; then its lane is
-// resynchronised instead (command_fanout.hpp).
+// channel the data plane does not have yet. A response that announces
+// installs (SendMessage::if_refused set) also waits for every worker's
+// acknowledgement of them; if one refused an install for a full table, the
+// client gets the 508 instead and `on_refused_install` undoes each install
+// in the Server (which removes it from the workers that took it). A
+// stalled worker holds answers back for at most CommandFanout::kStallTimeout;
+// then its lane is resynchronised instead (command_fanout.hpp).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +36,7 @@ struct DispatchStats {
   OutboxStats datagrams;     // delivered / refused / overflowed on from_cp
   ReconcileStats reconcile;
   uint64_t commands = 0;     // table commands published
+  uint64_t refusals_answered = 0;  // 508s sent because a worker refused an install
   uint64_t command_overflows = 0;  // ring entries lost, summed over the rings
   size_t commands_waiting = 0;
   size_t datagrams_waiting = 0;
@@ -43,10 +48,12 @@ class Dispatcher {
   // datagrams hold ~5 MiB at worst: one ring's worth (kPacketRingSize).
   static constexpr size_t kDefaultDatagramCapacity = 4096;
 
+  using RefusedInstall = std::function<void(const core::Command& install)>;
+
   Dispatcher(DatagramRing& datagrams, std::vector<std::reference_wrapper<CommandRing>> command_rings,
              size_t datagram_capacity = kDefaultDatagramCapacity,
              size_t command_capacity = CommandFanout::kDefaultWaitingCapacity, ReplicaSource* replicas = nullptr,
-             uint16_t session = 1);
+             uint16_t session = 1, RefusedInstall on_refused_install = {});
 
   void perform(core::Command command);
   // Retries what waits (commands first, then datagrams once no command waits).
@@ -61,12 +68,23 @@ class Dispatcher {
   [[nodiscard]] DispatchStats stats() const;
 
  private:
-  Delivery send(const core::SendMessage& m) { return ring_.get().try_send(m); }
+  // A response on its way, with the installs it announces (ticket != 0).
+  struct Outgoing {
+    core::SendMessage message;
+    uint64_t ticket = 0;
+    std::vector<core::Command> installs;
+  };
+  Delivery send(const Outgoing& o);
 
   std::reference_wrapper<DatagramRing> ring_;
   CommandFanout fanout_;
-  Outbox<core::SendMessage> datagrams_;
+  Outbox<Outgoing> datagrams_;
+  RefusedInstall on_refused_install_;
+  std::vector<core::Command> installs_;  // announced since the last response
+  uint64_t next_ticket_ = 1;
+  std::vector<uint64_t> refused_;  // tickets whose 508 is decided, not sent yet
   uint64_t commands_ = 0;
+  uint64_t refusals_answered_ = 0;
 };
 
 }  // namespace relay::process

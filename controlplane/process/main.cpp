@@ -216,7 +216,8 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
   for (const auto& lane : shared->commands) command_rings.emplace_back(lane.ring);
   ServerReplica truth(server);
   Dispatcher dispatcher(from_cp, {command_rings.begin(), command_rings.end()}, Dispatcher::kDefaultDatagramCapacity,
-                        CommandFanout::kDefaultWaitingCapacity, &truth, fresh_id());
+                        CommandFanout::kDefaultWaitingCapacity, &truth, fresh_id(),
+                        [&server](const core::Command& install) { server.undo_install(install); });
   if (!command_rings.empty()) restore_state(*shared, server, command_rings.front(), dispatcher);
   // Adopted from the first worker alone: every replica is made to agree
   // with what was adopted (ARCHITECTURE.md, "Reconciliation").

@@ -149,6 +149,23 @@ TEST_P(Indications, ReinstallingAPermissionRefreshesIt) {
   EXPECT_EQ(worker->counters().tables.permissions, 1u);
 }
 
+TEST_P(Indications, ARemovedPermissionIsGoneInBothDirectionsAndRemovingItAgainIsOk) {
+  allocate(50000, client());
+  ASSERT_EQ(permit(50000, client(), peer().ip), Applied::Ok);
+  const SocketAddress listen_socket = listen();
+  const SocketAddress relay{relayed().ip, 50000};
+  const auto remove = ring_abi::make_remove_permission(
+      ClientFiveTuple{ClientSocket{client()}, ListenSocket{listen_socket}}, peer().ip, relay);
+  EXPECT_EQ(apply(remove), Applied::Ok);
+  EXPECT_EQ(apply(remove), Applied::Ok);
+  FakeMbuf send(udp_frame(from_gateway(client().family()), client(), listen(), send_indication(peer(), bytes_of("a"))));
+  FakeMbuf back(udp_frame(from_gateway(peer().family()), peer(), relayed(), bytes_of("b")));
+  EXPECT_EQ(run(send), Next::Free);
+  EXPECT_EQ(run(back), Next::Free);
+  EXPECT_EQ(count(Counter::DropNoPermission), 1u);
+  EXPECT_EQ(worker->counters().tables.permissions, 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllFamilies, Indications, ::testing::ValuesIn(kFamilyCombinations),
                          [](const auto& info) { return std::string(info.param.name); });
 

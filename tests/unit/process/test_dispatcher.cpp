@@ -122,6 +122,103 @@ TEST_F(DispatcherTest, CommandsLostToAStalledWorkerAreCountedPerRingEntry) {
   EXPECT_EQ(worker2.taken.size(), 10u);
 }
 
+// A response announcing installs waits for the workers' acknowledgements;
+// a worker's full table turns it into the 508 the Server prepared, and each
+// install is handed back to be undone.
+struct RefusalTest : ::testing::Test {
+  FakeDatagramRing from_cp;
+  FakeCommandRing worker1, worker2;
+  std::vector<core::Command> undone;
+  Dispatcher dispatcher{from_cp, {worker1, worker2}, 8, 8, nullptr, 1,
+                        [this](const core::Command& c) { undone.push_back(c); }};
+
+  static core::SendMessage announcing(uint8_t tag) {
+    core::SendMessage m = response(tag);
+    m.if_refused = {tag, 0x08};  // "508"
+    return m;
+  }
+  void ack(uint8_t worker, const FakeCommandRing& ring, size_t index,
+           ring_abi::AckResult result = ring_abi::AckResult::Ok) {
+    dispatcher.take_ack({ring.taken.at(index).seq, 1, worker, result, 0}, at(1));
+  }
+};
+
+TEST_F(RefusalTest, TheSuccessLeavesOnlyOnceEveryWorkerAcknowledgedItsInstalls) {
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(announcing(1));
+  dispatcher.flush(at(1));
+  EXPECT_TRUE(from_cp.sent.empty());
+  ack(0, worker1, 0);
+  dispatcher.flush(at(1));
+  EXPECT_TRUE(from_cp.sent.empty());  // worker 2 has not answered yet
+  ack(1, worker2, 0);
+  dispatcher.flush(at(1));
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  EXPECT_EQ(from_cp.sent[0].bytes, response(1).bytes);
+  EXPECT_TRUE(undone.empty());
+}
+
+TEST_F(RefusalTest, OneWorkersFullTableTurnsTheAnswerInto508AndUndoesEveryInstall) {
+  const core::InstallPermission permission{kFiveTuple, sa("192.0.2.20:0").ip, sa("203.0.113.1:50000"), at(300)};
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(permission);
+  dispatcher.perform(announcing(1));
+  dispatcher.perform(response(2));  // the next answer queues behind
+  ack(0, worker1, 0);
+  ack(0, worker1, 1);
+  ack(1, worker2, 0, ring_abi::AckResult::ProbeLimit);
+  ack(1, worker2, 1);
+  dispatcher.flush(at(1));
+  ASSERT_EQ(from_cp.sent.size(), 2u);
+  EXPECT_EQ(from_cp.sent[0].bytes, (std::vector<uint8_t>{1, 0x08}));
+  EXPECT_EQ(from_cp.sent[0].to, kClient);
+  EXPECT_EQ(from_cp.sent[1], response(2));
+  ASSERT_EQ(undone.size(), 2u);
+  EXPECT_EQ(std::get<core::InstallChannel>(undone[0]), channel(0x4000));
+  EXPECT_EQ(std::get<core::InstallPermission>(undone[1]), permission);
+  EXPECT_EQ(dispatcher.stats().refusals_answered, 1u);
+}
+
+TEST_F(RefusalTest, ARefusedAnswerThatFindsFromCpFullIsRetriedAsTheRefusalAndUndoneOnce) {
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(announcing(1));
+  ack(0, worker1, 0, ring_abi::AckResult::TableFull);
+  ack(1, worker2, 0, ring_abi::AckResult::TableFull);
+  from_cp.room = 0;
+  dispatcher.flush(at(1));
+  dispatcher.flush(at(1));
+  from_cp.room = 10;
+  dispatcher.flush(at(1));
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  EXPECT_EQ(from_cp.sent[0].bytes, (std::vector<uint8_t>{1, 0x08}));
+  EXPECT_EQ(undone.size(), 1u);
+}
+
+TEST_F(RefusalTest, AStalledWorkerIsNotWaitedForBeyondTheStallTimeout) {
+  worker2.room = 0;
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(announcing(1));
+  ack(0, worker1, 0);
+  dispatcher.flush(at(1));
+  EXPECT_TRUE(from_cp.sent.empty());
+  dispatcher.flush(at(1) + CommandFanout::kStallTimeout + std::chrono::milliseconds(1));
+  dispatcher.flush(at(1) + CommandFanout::kStallTimeout + std::chrono::milliseconds(1));
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  EXPECT_EQ(from_cp.sent[0].bytes, response(1).bytes);
+}
+
+TEST_F(RefusalTest, AnInstallNeverAcknowledgedIsGivenUpAfterTheAckTimeout) {
+  dispatcher.flush(at(1));
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(announcing(1));
+  ack(0, worker1, 0);
+  dispatcher.flush(at(1));
+  EXPECT_TRUE(from_cp.sent.empty());
+  dispatcher.flush(at(1) + CommandFanout::kAckTimeout + std::chrono::milliseconds(1));
+  ASSERT_EQ(from_cp.sent.size(), 1u);
+  EXPECT_EQ(from_cp.sent[0].bytes, response(1).bytes);
+}
+
 // The path of a Binding request through the Server to from_cp, with the
 // addressing a to_cp mbuf would have carried.
 TEST(ServerToFromCp, BindingRequestIsAnsweredToTheSenderFromTheListenSocketItReached) {

@@ -54,6 +54,51 @@ TEST_F(ChannelTest, ChannelBindInstallsTheChannelAndItsPermissionWithTheRelayAdd
   EXPECT_EQ(server().stats().active_channels, 2u);
 }
 
+TEST_F(ChannelTest, AChannelBindSuccessCarriesTheSigned508ToSendShouldAWorkerRefuseTheInstall) {
+  auto out = bind(0x4000, "192.0.2.20:5000", at(10));
+  ASSERT_EQ(out.size(), 3u);
+  const auto& sent = std::get<SendMessage>(out[2]);
+  Response refusal(sent.if_refused);
+  EXPECT_EQ(refusal.error_code(), 508);
+  EXPECT_EQ(refusal.msg().transaction_id(), response_of(out[2])->msg().transaction_id());
+  EXPECT_EQ(refusal.msg().verify_message_integrity(creds.key()), stun::Integrity::Valid);
+}
+
+TEST_F(ChannelTest, AnUndoneChannelIsForgottenRemovedFromTheWorkersAndFreesItsNumber) {
+  call(Method::Refresh, [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(3600)); }, at(5));
+  auto out = bind(0x4000, "192.0.2.20:5000", at(10));
+  ASSERT_EQ(out.size(), 3u);
+  server().undo_install(out[0]);
+  auto removed = drain();
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(std::get<RemoveChannel>(removed[0]), removal(0x4000, "192.0.2.20:5000"));
+  EXPECT_EQ(server().stats().active_channels, 0u);
+  EXPECT_EQ(server().stats().quota_rejection(Quota::ChannelTable), 1u);
+  // No cool-down: the binding never existed. The number binds another peer.
+  out = bind(0x4000, "192.0.2.21:5000", at(11));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(response_of(out[2])->is_success());
+  // Its own timer (611), not the undone binding's (610).
+  EXPECT_TRUE(tick(at(610)).empty());
+  auto expired = tick(at(611));
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(std::get<RemoveChannel>(expired[0]), removal(0x4000, "192.0.2.21:5000"));
+}
+
+TEST_F(ChannelTest, AnUndonePermissionIsForgottenAndRemovedFromTheWorkers) {
+  auto out = permit({"192.0.2.20:1", "192.0.2.30:1"}, at(10));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_FALSE(std::get<SendMessage>(out[2]).if_refused.empty());
+  server().undo_install(out[1]);
+  auto removed = drain();
+  ASSERT_EQ(removed.size(), 1u);
+  const auto& p = std::get<InstallPermission>(out[1]);
+  EXPECT_EQ(std::get<RemovePermission>(removed[0]), (RemovePermission{p.client, p.peer, p.relay}));
+  EXPECT_EQ(server().stats().quota_rejection(Quota::PermissionTable), 1u);
+  server().undo_install(out[1]);  // twice: nothing left to undo
+  EXPECT_TRUE(drain().empty());
+}
+
 TEST_F(ChannelTest, ChannelNumbersOutsideTheRangeGet400) {
   for (uint16_t n : {0x0000, 0x3FFF, 0x8000, 0xFFFF}) {
     auto out = bind(n, "192.0.2.20:5000", at(1));
