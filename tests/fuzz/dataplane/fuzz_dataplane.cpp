@@ -70,7 +70,7 @@ ring_abi::CommandMessage command_from(const uint8_t* b) {
   const SocketAddress listen{client.ip.is_v4() ? kRelayV4 : kRelayV6, 3478};
   const SocketAddress relay{peer.ip.is_v4() ? kRelayV4 : kRelayV6, port};
   const ClientFiveTuple five{ClientSocket{client}, ListenSocket{listen}};
-  switch (b[0] % 6) {
+  switch (b[0] % 7) {
     case 0:
       return ring_abi::make_create_allocation(AllocationPort{port}, SocketAddress{kRelayV4, port},
                                               SocketAddress{kRelayV6, port}, five, expiry);
@@ -78,6 +78,7 @@ ring_abi::CommandMessage command_from(const uint8_t* b) {
     case 2: return ring_abi::make_free_allocation(AllocationPort{port});
     case 3: return ring_abi::make_install_channel(five, ChannelNumber{channel}, PeerSocket{peer}, relay, expiry);
     case 4: return ring_abi::make_install_permission(five, peer.ip, relay, expiry);
+    case 5: return ring_abi::make_remove_permission(five, peer.ip, relay);
     default: return ring_abi::make_remove_channel(five, ChannelNumber{channel}, PeerSocket{peer}, relay);
   }
 }
