@@ -1445,6 +1445,7 @@ std::string option_text(const Key& key) {
 }
 
 struct CommandLine {
+  bool version = false;
   std::optional<std::string> config;
   std::map<const Key*, std::vector<std::string>> values;
 };
@@ -1486,6 +1487,7 @@ Result<CommandLine, ConfigError> parse_command_line(int argc, const char* const*
   auto* config = app.add_option("--config")
                      ->description("The TOML configuration file.")
                      ->option_text(" FILE (env: CONFIG)");
+  auto* version = app.add_flag("--version")->description("Print the version, git revision and DPDK version; exit.");
   std::map<const Key*, CLI::Option*> options;
   add_options(app, options);
   try {
@@ -1498,6 +1500,7 @@ Result<CommandLine, ConfigError> parse_command_line(int argc, const char* const*
   if (!app.remaining().empty())
     return Err{ConfigError{ConfigError::Kind::Invalid, unexpected(app.remaining().front())}};
   CommandLine line;
+  line.version = version->count() > 0;
   if (config->count() > 0) line.config = config->results().back();
   for (auto [key, opt] : options) {
     if (opt->count() > 0) line.values[key] = opt->results();
@@ -1511,6 +1514,7 @@ Result<RelayConfig, ConfigError> load_config(int argc, const char* const* argv,
                                              std::string_view program, const EnvLookup& env) {
   auto line = parse_command_line(argc, argv, program);
   if (!line) return Err{line.error()};
+  if (line->version) return Err{ConfigError{ConfigError::Kind::VersionRequested, std::string(program)}};
   auto file = line->config ? line->config : env("CONFIG");
   if (file && file->empty()) file.reset();
   Loader loader(file.value_or(""), env);
@@ -1532,9 +1536,11 @@ EnvLookup process_environment() {
   };
 }
 
-int report(const ConfigError& error) {
+int report(const ConfigError& error, const BuildInfo& build) {
   if (error.kind == ConfigError::Kind::HelpRequested) {
     std::fputs(error.message.c_str(), stdout);
+  } else if (error.kind == ConfigError::Kind::VersionRequested) {
+    std::printf("%s\n", version_line(error.message, build).c_str());
   } else {
     std::fprintf(stderr, "%s\n", error.message.c_str());
   }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/auth_scheme.hpp"
+#include "common/build_info.hpp"
 #include "common/log.hpp"
 #include "common/net_types.hpp"
 #include "common/result.hpp"
@@ -174,19 +175,22 @@ struct RelayConfig {
 
 struct ConfigError {
   enum class Kind : uint8_t {
-    HelpRequested,  // `message` is the --help text, for stdout
-    Invalid,        // `message` is one line naming the source and the key
+    HelpRequested,     // `message` is the --help text, for stdout
+    VersionRequested,  // `message` is the program's name; report() adds its build
+    Invalid,           // `message` is one line naming the source and the key
   };
   Kind kind = Kind::Invalid;
   std::string message;
 
-  // What the process exits with: 0 after --help, 2 for a bad configuration.
-  [[nodiscard]] int exit_status() const { return kind == Kind::HelpRequested ? 0 : 2; }
+  // What the process exits with: 0 after --help or --version, 2 for a bad
+  // configuration.
+  [[nodiscard]] int exit_status() const { return kind == Kind::Invalid ? 2 : 0; }
 };
 
-// Prints the help text to stdout or the error line to stderr and returns the
-// exit status, so a main() reads `if (!cfg) return report(cfg.error());`.
-int report(const ConfigError& error);
+// Prints the help text or the version line (with `build`) to stdout, or the
+// error line to stderr, and returns the exit status, so a main() reads
+// `if (!cfg) return report(cfg.error(), build_info(rte_version()));`.
+int report(const ConfigError& error, const BuildInfo& build);
 
 // Makes the process-wide logger follow the [log] section.
 inline void configure_logger(const LogSection& section) {

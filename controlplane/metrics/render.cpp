@@ -282,9 +282,14 @@ void render_latency(Exposition& out, const Log2Histogram& h) {
 
 }  // namespace
 
-std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& dataplane, const ControlPlaneIo& io,
-                           const ControlPlaneMemory& memory, const Log2Histogram& exception_latency) {
+std::string render_metrics(const BuildInfo& build, const core::Stats& server, const DataplaneSnapshot& dataplane,
+                           const ControlPlaneIo& io, const ControlPlaneMemory& memory,
+                           const Log2Histogram& exception_latency) {
   Exposition out;
+  out.family("relay_build_info", MetricType::Gauge,
+             "Always 1; the labels say which release, git revision and DPDK the control plane runs.");
+  out.sample("relay_build_info", {{"version", build.version}, {"revision", build.revision}, {"dpdk", build.dpdk}},
+             uint64_t{1});
   render_allocations(out, server);
   render_requests(out, server);
   const bool up = !dataplane.workers.empty();

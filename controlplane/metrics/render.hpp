@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/build_info.hpp"
 #include "controlplane/core/stats.hpp"
 #include "controlplane/metrics/dataplane_snapshot.hpp"
 #include "controlplane/metrics/histogram.hpp"
@@ -52,8 +53,8 @@ struct ControlPlaneMemory {
 // `exception_latency`: for each to_cp datagram, from the worker's receive
 // timestamp (PacketMeta::rx_timestamp_ns) to the control plane taking it
 // off the ring. A snapshot without workers renders relay_dataplane_up 0 and
-// no data-plane families.
-std::string render_metrics(const core::Stats& server, const DataplaneSnapshot& dataplane, const ControlPlaneIo& io,
+// no data-plane families. `build` becomes relay_build_info's labels.
+std::string render_metrics(const BuildInfo& build, const core::Stats& server, const DataplaneSnapshot& dataplane, const ControlPlaneIo& io,
                            const ControlPlaneMemory& memory, const Log2Histogram& exception_latency);
 
 }  // namespace relay::metrics

@@ -27,6 +27,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <rte_eal.h>
+#include <rte_version.h>
 
 #include "common/config.hpp"
 #include "common/log.hpp"
@@ -279,7 +280,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   auto loaded = load_config(argc, argv, kProgram, process_environment());
-  if (!loaded) return report(loaded.error());
+  if (!loaded) return report(loaded.error(), build_info(rte_version()));
   const RelayConfig& config = loaded.value();
   log::set_format(config.log.format);
   log::set_level(config.log.level);

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <rte_mempool.h>
 #include <rte_memzone.h>
+#include <rte_version.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -74,8 +75,8 @@ Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpo
   if (!config.metrics.address) return std::unique_ptr<metrics::MetricsServer>{};
   std::string zone = dataplane::counters_memzone_name(config.dataplane.ring_prefix);
   rte_mempool* pool = shared.pool;
-  return metrics::MetricsServer::start(io, *config.metrics.address, [&, zone, pool] {
-    return metrics::render_metrics(server.stats(), snapshot(zone, pool), io_of(loop, dispatcher),
+  return metrics::MetricsServer::start(io, *config.metrics.address, [&, zone, pool, build = build_info(rte_version())] {
+    return metrics::render_metrics(build, server.stats(), snapshot(zone, pool), io_of(loop, dispatcher),
                                    memory_now(), loop.exception_latency());
   });
 }

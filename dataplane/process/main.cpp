@@ -10,6 +10,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
+#include <rte_version.h>
 
 #include <csignal>
 #include <ctime>
@@ -100,7 +101,7 @@ int run(int argc, char** argv) {
     return 1;
   }
   auto loaded = load_config(argc, argv, kProgram, process_environment());
-  if (!loaded) return report(loaded.error());
+  if (!loaded) return report(loaded.error(), build_info(rte_version()));
   const RelayConfig& config = loaded.value();
   configure_logger(config.log);
 

@@ -207,6 +207,22 @@ TEST(ConfigErrorStatus, HelpExitsZeroAndEveryErrorExitsTwo) {
   EXPECT_EQ(bad.error().exit_status(), 2);
 }
 
+TEST(ConfigErrorStatus, VersionExitsZeroBeforeTheFileIsRead) {
+  auto version = load({"--config", "/nonexistent/relay.toml", "--version"});
+  ASSERT_FALSE(version.ok());
+  EXPECT_EQ(version.error().kind, ConfigError::Kind::VersionRequested);
+  EXPECT_EQ(version.error().exit_status(), 0);
+}
+
+TEST(BuildInfo, TheVersionLineNamesTheProgramTheRevisionAndTheDpdkRunning) {
+  const BuildInfo build = build_info("DPDK 22.11.11");
+  EXPECT_EQ(build.version, RELAY_VERSION);
+  EXPECT_EQ(build.dpdk, "22.11.11");
+  EXPECT_FALSE(build.revision.empty());
+  EXPECT_EQ(version_line("relay-dataplane", build),
+            "relay-dataplane " RELAY_VERSION " (revision " + build.revision + ") DPDK 22.11.11");
+}
+
 TEST(ConfigHelp, EveryFlagIsListedWithItsEnvironmentVariableAndDefault) {
   auto help = load({"--help"}).error().message;
   auto reference = config_reference_markdown();

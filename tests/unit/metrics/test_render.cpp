@@ -18,6 +18,8 @@ namespace {
 using dataplane::Counter;
 using dataplane::Direction;
 
+const BuildInfo kBuild{.version = "0.1.0", .revision = "6d25b31-dirty", .dpdk = "22.11.11"};
+
 DataplaneSnapshot two_workers_on_two_ports() {
   DataplaneSnapshot dp;
   dp.tsc_hz = 2'000'000'000;
@@ -61,7 +63,7 @@ std::string render_example() {
   latency.observe_ns(1000);
   latency.observe_ns(3000);
   const ControlPlaneMemory memory{.heap_bytes = 4096, .resident_bytes = 8192};
-  return render_metrics(s, two_workers_on_two_ports(), io, memory, latency);
+  return render_metrics(kBuild, s, two_workers_on_two_ports(), io, memory, latency);
 }
 
 // The lines of one family: its HELP, TYPE and samples.
@@ -173,8 +175,16 @@ TEST(RenderMetrics, ExceptionLatencyIsACumulativeHistogramInSeconds) {
             std::string::npos);
 }
 
+TEST(RenderMetrics, BuildInfoIsOneSampleOfValueOneLabelledWithTheBuild) {
+  EXPECT_EQ(family(render_example(), "relay_build_info"),
+            "# HELP relay_build_info Always 1; the labels say which release, git revision and DPDK the control plane "
+            "runs.\n# TYPE relay_build_info gauge\n"
+            "relay_build_info{version=\"0.1.0\",revision=\"6d25b31-dirty\",dpdk=\"22.11.11\"} 1\n");
+}
+
 TEST(RenderMetrics, WithTheDataPlaneDownOnlyItsUpGaugeSaysSo) {
-  const std::string text = render_metrics(core::Stats{}, DataplaneSnapshot{}, ControlPlaneIo{}, ControlPlaneMemory{}, Log2Histogram{});
+  const std::string text =
+      render_metrics(kBuild, core::Stats{}, DataplaneSnapshot{}, ControlPlaneIo{}, ControlPlaneMemory{}, Log2Histogram{});
   EXPECT_NE(text.find("\nrelay_dataplane_up 0\n"), std::string::npos);
   EXPECT_EQ(text.find("relay_dataplane_rx_packets_total"), std::string::npos);
   EXPECT_NE(text.find("relay_requests_total{method=\"allocate\",code=\"success\"} 0\n"), std::string::npos);
