@@ -24,6 +24,7 @@
 #include "dataplane/process/bringup.hpp"
 #include "dataplane/process/port.hpp"
 #include "dataplane/process/preflight.hpp"
+#include "dataplane/process/service_notify.hpp"
 
 namespace relay::dpprocess {
 namespace {
@@ -88,6 +89,9 @@ int serve(const RelayConfig& config) {
     return 1;
   }
   dp.log_ready();
+  // systemd (Type=notify) starts relay-controlplane after this.
+  if (auto unheard = notify_service_manager("READY=1"))
+    log::warn(kTarget, "cannot tell the service manager the data plane is ready", {{"error", *unheard}});
   dataplane::Worker* on_main = dp.main_lcore_worker();
   const int signal = on_main != nullptr ? run_worker_on_main_lcore(dp, *on_main) : wait_for_stop_signal(dp.port());
   log::info(kTarget, "stopping", {{"signal", signal}});

@@ -183,8 +183,8 @@ TEST(RenderMetrics, BuildInfoIsOneSampleOfValueOneLabelledWithTheBuild) {
 }
 
 TEST(RenderMetrics, WithTheDataPlaneDownOnlyItsUpGaugeSaysSo) {
-  const std::string text =
-      render_metrics(kBuild, core::Stats{}, DataplaneSnapshot{}, ControlPlaneIo{}, ControlPlaneMemory{}, Log2Histogram{});
+  const std::string text = render_metrics(kBuild, core::Stats{}, DataplaneSnapshot{}, ControlPlaneIo{},
+                                          ControlPlaneMemory{}, Log2Histogram{});
   EXPECT_NE(text.find("\nrelay_dataplane_up 0\n"), std::string::npos);
   EXPECT_EQ(text.find("relay_dataplane_rx_packets_total"), std::string::npos);
   EXPECT_NE(text.find("relay_requests_total{method=\"allocate\",code=\"success\"} 0\n"), std::string::npos);

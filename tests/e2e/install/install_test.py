@@ -1,0 +1,232 @@
+"""What `meson install` delivers, used the way an operator would.
+
+--test tree: the installed tree (both binaries in bin/, the examples in
+share/turn-relay/, the units in systemd's unit directory), `--version` of
+each installed binary, and `systemd-analyze verify` of the units.
+
+--test units: systemd is not PID 1 here, so the units' ExecStart lines are
+run as systemd would run them: their EnvironmentFile read (it names the
+secret file and the credential scheme), the data plane's READY=1 awaited on
+a NOTIFY_SOCKET of our own (Type=notify), then the control plane; the relay
+then answers STUN and relays turnutils_uclient's traffic with credentials
+minted from that secret file. Own namespace, veth and --file-prefix
+(tests/e2e/lib/appliance.py)."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "appliance"))
+
+from appliance import PEER4, RELAY4, Appliance, build_dir  # noqa: E402
+
+VERSION_LINE = re.compile(
+    r"^(relay-dataplane|relay-controlplane) \d+\.\d+\.\d+ \(revision \S+\) DPDK \d+\.\d+\.\d+\S*\n$")
+UNITS = ("relay-dataplane.service", "relay-controlplane.service")
+CONFIG = "/etc/turn-relay/relay.toml"
+ENV_FILE = "/etc/turn-relay/relay.env"
+
+
+def install(destdir: Path) -> None:
+    subprocess.run(["meson", "install", "-C", str(build_dir()), "--destdir", str(destdir), "--no-rebuild", "--quiet"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def one(destdir: Path, pattern: str) -> Path:
+    found = sorted(destdir.glob(pattern))
+    assert len(found) == 1, f"{pattern}: expected one installed file, found {found}"
+    return found[0]
+
+
+def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A unit file as {section: {key: [values in order]}} (systemd allows a
+    key more than once)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current = None
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, _, value = line.partition("=")
+        assert current is not None, f"{path}: {line!r} before any section"
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def value(unit: dict, section: str, key: str) -> str:
+    values = unit.get(section, {}).get(key, [])
+    assert len(values) == 1, f"[{section}] {key}: expected one value, found {values}"
+    return values[0]
+
+
+def installed_units(destdir: Path) -> dict[str, tuple[Path, dict]]:
+    units = {}
+    for name in UNITS:
+        path = one(destdir, f"**/systemd/system/{name}")
+        units[name] = (path, parse_unit(path))
+    return units
+
+
+def check_tree(destdir: Path) -> None:
+    for binary in ("relay-dataplane", "relay-controlplane"):
+        path = one(destdir, f"**/bin/{binary}")
+        assert os.access(path, os.X_OK), f"{path} is not executable"
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10)
+        assert out.returncode == 0, f"{binary} --version exited {out.returncode}: {out.stderr}"
+        assert VERSION_LINE.match(out.stdout), f"{binary} --version printed {out.stdout!r}"
+        assert not out.stderr, f"{binary} --version wrote to stderr (did the EAL start?): {out.stderr!r}"
+        print(f"ok: {path.relative_to(destdir)} --version: {out.stdout.strip()}")
+    for example in ("nic.toml", "demo.toml", "relay.env"):
+        print(f"ok: {one(destdir, f'**/share/turn-relay/{example}').relative_to(destdir)}")
+
+
+def check_units(destdir: Path) -> None:
+    units = installed_units(destdir)
+    bindir = one(destdir, "**/bin/relay-dataplane").parent
+    for name, (path, unit) in units.items():
+        program = name.removesuffix(".service")
+        exec_start = f"/{bindir.relative_to(destdir)}/{program} --config {CONFIG}"
+        assert value(unit, "Service", "ExecStart") == exec_start, name
+        assert value(unit, "Service", "EnvironmentFile") == f"-{ENV_FILE}", name
+        assert value(unit, "Service", "LimitMEMLOCK") == "infinity", name
+        print(f"ok: {path.relative_to(destdir)}")
+    dataplane = units["relay-dataplane.service"][1]
+    controlplane = units["relay-controlplane.service"][1]
+    assert value(dataplane, "Service", "Type") == "notify"
+    assert value(controlplane, "Unit", "BindsTo") == "relay-dataplane.service"
+    assert value(controlplane, "Unit", "After") == "relay-dataplane.service"
+    assert value(controlplane, "Service", "Restart") == "always"
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        print("skipped: systemd-analyze verify (systemd-analyze is not installed)")
+        return
+    # verify wants the ExecStart programs where the units say: copies that
+    # name the installed tree's.
+    with tempfile.TemporaryDirectory(prefix="relay-units-") as scratch:
+        copies = []
+        for name, (path, _) in units.items():
+            copy = Path(scratch) / name
+            installed = f"ExecStart=/{bindir.relative_to(destdir)}/"
+            copy.write_text(path.read_text().replace(installed, f"ExecStart={bindir}/"))
+            copies.append(str(copy))
+        r = subprocess.run([analyze, "verify", *copies], capture_output=True, text=True, timeout=60)
+    # verify exits 0 after an unknown key: any word from it is a finding.
+    assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), f"systemd-analyze verify:\n{r.stdout}{r.stderr}"
+    print("ok: systemd-analyze verify finds nothing in either unit")
+
+
+def environment_file(path: Path) -> dict[str, str]:
+    env = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and line[0] not in "#;":
+            key, _, val = line.partition("=")
+            env[key.strip()] = val.strip()
+    return env
+
+
+class UnitAppliance(Appliance):
+    """The appliance started from the units' ExecStart lines, with their
+    EnvironmentFile, the way systemd would: /etc/turn-relay/ is our scratch
+    directory and the programs are the installed tree's."""
+
+    def __init__(self, name: str, destdir: Path):
+        super().__init__(name, metrics=True)
+        self.destdir = destdir
+        self.units = installed_units(destdir)
+        secret_file = self.tmp / "auth-secret"
+        secret_file.write_text(self.secret + "\n")
+        secret_file.chmod(0o600)
+        self.env_file = self.tmp / "relay.env"
+        self.env_file.write_text(f"# as an operator writes it\nAUTH_SCHEME=rest\nAUTH_SECRET_FILE={secret_file}\n")
+        self.notify_path = self.tmp / "notify"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+
+    def stop(self) -> None:
+        super().stop()
+        self.notify.close()
+
+    def _spawn(self, name: str, binary: Path) -> subprocess.Popen:
+        _, unit = self.units[f"relay-{name}.service"]
+        argv = shlex.split(value(unit, "Service", "ExecStart"))
+        argv[0] = str(self.destdir / argv[0].lstrip("/"))
+        argv = [str(self.config) if a == CONFIG else a for a in argv]
+        assert value(unit, "Service", "EnvironmentFile").lstrip("-") == ENV_FILE
+        env = dict(os.environ, **environment_file(self.env_file))
+        if value(unit, "Service", "Type") == "notify":
+            env["NOTIFY_SOCKET"] = str(self.notify_path)
+        log = open(self.tmp / f"{name}.log", "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.procs[name] = p
+        return p
+
+    def start_dataplane(self) -> None:
+        p = self._spawn("dataplane", Path())
+        self.notify.settimeout(0.2)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise RuntimeError(f"relay-dataplane exited with {p.returncode}\n{self.logs()}")
+            try:
+                message = self.notify.recv(4096).decode()
+            except TimeoutError:
+                continue
+            assert message == "READY=1", f"NOTIFY_SOCKET got {message!r}"
+            assert "ready" in self.log("dataplane"), "READY=1 came before the data plane said it was ready"
+            print("ok: relay-dataplane sent READY=1 on NOTIFY_SOCKET once its ports were up")
+            return
+        raise RuntimeError(f"no READY=1 on NOTIFY_SOCKET within 20 s\n{self.logs()}")
+
+
+def run_units(destdir: Path) -> None:
+    from appliance_test import uclient
+
+    with UnitAppliance(f"e2eunit{os.getpid() % 10000}", destdir) as relay:
+        assert relay.answers_binding()
+        print("ok: the relay started from the units answers a STUN binding")
+        peer = relay.ns_popen(["turnutils_peer", "-L", PEER4, "-p", "3480"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.3)
+            uclient(relay, "with the secret of AUTH_SECRET_FILE (-W)", "-e", PEER4, RELAY4,
+                    auth=["-u", "unit", "-W", relay.secret])
+        finally:
+            peer.terminate()
+            peer.wait(timeout=10)
+        assert "relay_build_info{" in relay.metrics()
+        print("ok: /metrics carries relay_build_info")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--test", choices=["tree", "units"], required=True)
+    args = ap.parse_args()
+    destdir = Path(tempfile.mkdtemp(prefix="relay-install-"))
+    try:
+        install(destdir)
+        if args.test == "tree":
+            check_tree(destdir)
+            check_units(destdir)
+        else:
+            run_units(destdir)
+    finally:
+        shutil.rmtree(destdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
