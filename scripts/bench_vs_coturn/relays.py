@@ -22,6 +22,8 @@ OUR_CONFIG = """
 listen_port = {port}
 lowest_port = {lowest}
 highest_port = {highest}
+# The topology's peer shares the relay's subnet.
+deny_on_link = false
 
 [relay.ipv4]
 address = "{relay}/24"
