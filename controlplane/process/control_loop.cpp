@@ -135,9 +135,14 @@ void ControlLoop::report_losses() {
   const ReconcileStats& r = now.reconcile;
   for (size_t i = 0; i < kDivergenceCount; ++i) {
     if (r.divergences[i] == reported_reconcile_.divergences[i]) continue;
-    warnings_.warn(t, "replica_diverged", "reconcile",
-                   "resynchronising a worker's replica from the control plane's state",
-                   {{"reason", to_string(static_cast<Divergence>(i))}, {"total", r.divergences[i]}});
+    const auto why = static_cast<Divergence>(i);
+    const log::Fields fields{{"reason", to_string(why)}, {"total", r.divergences[i]}};
+    if (why == Divergence::Restart) {  // expected at every start: no warning
+      log::info("reconcile", "resynchronising the workers' replicas to the adopted state", fields);
+      continue;
+    }
+    warnings_.warn(t, "replica_diverged", "reconcile", "resynchronising a worker's replica from the control plane's state",
+                   fields);
   }
   if (r.resyncs_completed != reported_reconcile_.resyncs_completed)
     log::info("reconcile", "a worker's replica was resynchronised",
