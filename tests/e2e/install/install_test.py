@@ -4,6 +4,11 @@
 share/turn-relay/, the units in systemd's unit directory), `--version` of
 each installed binary, and `systemd-analyze verify` of the units.
 
+--test deb: scripts/package's .deb (its Depends are runtime packages,
+not -dev) installed twice into a scratch root (dpkg --root), the installed
+--version run, /etc/turn-relay/relay.toml a conffile, and a purge that
+leaves no file behind.
+
 --test units: systemd is not PID 1 here, so the units' ExecStart lines are
 run as systemd would run them: their EnvironmentFile read (it names the
 secret file and the credential scheme), the data plane's READY=1 awaited on
@@ -28,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "appliance"))
 
-from appliance import PEER4, RELAY4, Appliance, build_dir  # noqa: E402
+from appliance import PEER4, RELAY4, ROOT, Appliance, build_dir  # noqa: E402
 
 VERSION_LINE = re.compile(
     r"^(relay-dataplane|relay-controlplane) \d+\.\d+\.\d+ \(revision \S+\) DPDK \d+\.\d+\.\d+\S*\n$")
@@ -211,12 +216,55 @@ def run_units(destdir: Path) -> None:
         print("ok: /metrics carries relay_build_info")
 
 
+def dpkg(root: Path, *args: str) -> str:
+    r = subprocess.run(["dpkg", f"--root={root}", "--force-depends", *args], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"dpkg {' '.join(args)}:\n{r.stdout}{r.stderr}"
+    return r.stdout
+
+
+def check_deb(scratch: Path) -> None:
+    package = subprocess.run([str(ROOT / "scripts" / "package"), str(build_dir() / "package")], check=True,
+                             capture_output=True, text=True, timeout=1200)
+    deb = Path(package.stdout.strip().splitlines()[-1])
+    assert re.fullmatch(r"turn-relay_\d+\.\d+\.\d+_amd64\.deb", deb.name), deb.name
+    depends = subprocess.run(["dpkg-deb", "--field", str(deb), "Depends"], check=True, capture_output=True,
+                             text=True).stdout
+    names = [d.split()[0] for d in depends.split(",")]
+    assert "librte-eal23" in names and "librte-mempool-ring23" in names, depends
+    assert not [n for n in names if n.endswith("-dev")], f"a -dev package in Depends: {depends}"
+    print(f"ok: {deb.name}, Depends: {depends.strip()}")
+    # An empty dpkg database: the package's dependencies are the host's.
+    for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/log"):
+        (scratch / d).mkdir(parents=True)
+    (scratch / "var/lib/dpkg/status").touch()
+    for attempt in ("installed", "installed again"):
+        dpkg(scratch, "-i", str(deb))
+        for binary in ("relay-dataplane", "relay-controlplane"):
+            out = subprocess.run([str(scratch / "usr/bin" / binary), "--version"], capture_output=True, text=True,
+                                 timeout=10)
+            assert out.returncode == 0 and VERSION_LINE.match(out.stdout), f"{binary} --version: {out}"
+        print(f"ok: {attempt}: /usr/bin/relay-dataplane and relay-controlplane --version")
+    conffiles = subprocess.run(["dpkg-query", f"--root={scratch}", "-W", "-f=${Conffiles}", "turn-relay"],
+                               check=True, capture_output=True, text=True).stdout
+    assert "/etc/turn-relay/relay.toml" in conffiles, conffiles
+    assert (scratch / "lib/systemd/system/relay-dataplane.service").exists()
+    print("ok: /etc/turn-relay/relay.toml is a conffile; the units are in /lib/systemd/system")
+    dpkg(scratch, "--purge", "turn-relay")
+    left = [p for p in scratch.rglob("*") if not p.is_dir() and not p.relative_to(scratch).parts[0] == "var"]
+    assert not left, f"left after a purge: {left}"
+    print("ok: a purge leaves no file behind")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--test", choices=["tree", "units"], required=True)
+    ap.add_argument("--test", choices=["tree", "units", "deb"], required=True)
     args = ap.parse_args()
     destdir = Path(tempfile.mkdtemp(prefix="relay-install-"))
     try:
+        if args.test == "deb":
+            check_deb(destdir)
+            return 0
         install(destdir)
         if args.test == "tree":
             check_tree(destdir)
