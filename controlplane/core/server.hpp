@@ -77,6 +77,9 @@ class Server {
   // relay.auth.scheme static: the users file's users from now on (at start
   // and on SIGHUP); a user no longer listed fails its next request.
   void set_static_users(StaticUsers users) { static_users_ = std::move(users); }
+  // On SIGHUP: the quotas every request is checked against from now on.
+  // What already exists beyond a lowered quota stays until it ends.
+  void set_quotas(const Quotas& quotas) { config_.quotas = quotas; }
   // The portal accepted us: start serving new clients (no-op without a
   // portal). Before it, only 5-tuples holding an allocation (adopted after
   // a restart) are served.

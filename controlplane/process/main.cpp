@@ -166,22 +166,43 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
           {"malformed", r.malformed}});
 }
 
-// SIGHUP re-reads relay.auth.users_file (scheme static) and nothing else; a
-// file that no longer parses leaves the users as they were.
-void reload_users_on_sighup(boost::asio::signal_set& hangup, const RelayConfig& config, core::Server& server) {
-  hangup.async_wait([&hangup, &config, &server](const boost::system::error_code& ec, int) {
+// The configuration as at start: the same flags, environment and file.
+using ConfigLoader = std::function<Result<RelayConfig, ConfigError>()>;
+
+// What a SIGHUP applies: the configuration loaded again gives the log
+// level and format and the quotas; relay.auth.users_file (scheme static) is
+// re-read. A configuration that no longer loads changes nothing (its error
+// names FILE:LINE:COLUMN and the key); every other key waits for a restart.
+void reload(const ConfigLoader& load, const RelayConfig& config, core::Server& server) {
+  auto fresh = load();
+  if (!fresh) {
+    log::warn(kTarget, "SIGHUP: the configuration does not load: keeping the running one",
+              {{"error", fresh.error().message}});
+    return;
+  }
+  auto quotas = live_quotas(server.config(), fresh.value());
+  if (quotas) server.set_quotas(quotas.value());
+  // Said before the new level applies, so that raising it hides nothing.
+  log::info(kTarget, "SIGHUP: applied the live keys; any other change needs a restart",
+            {{"log_level", log::to_string(fresh->log.level)}, {"quotas", quotas ? "applied" : quotas.error()}});
+  configure_logger(fresh->log);
+  if (config.relay.auth.scheme != AuthScheme::Static) return;
+  if (auto users = load_static_users(config.relay)) {
+    const size_t count = users->keys.size();
+    server.set_static_users(std::move(users.value()));
+    log::info(kTarget, "SIGHUP: re-read relay.auth.users_file", {{"users", count}});
+  } else {
+    log::warn(kTarget, "SIGHUP: relay.auth.users_file is unusable: keeping the users it had",
+              {{"error", users.error()}});
+  }
+}
+
+void reload_on_sighup(boost::asio::signal_set& hangup, const ConfigLoader& load, const RelayConfig& config,
+                      core::Server& server) {
+  hangup.async_wait([&hangup, &load, &config, &server](const boost::system::error_code& ec, int) {
     if (ec) return;
-    if (config.relay.auth.scheme != AuthScheme::Static) {
-      log::info(kTarget, "SIGHUP: nothing to re-read (relay.auth.scheme is not static)");
-    } else if (auto users = load_static_users(config.relay)) {
-      const size_t count = users->keys.size();
-      server.set_static_users(std::move(users.value()));
-      log::info(kTarget, "SIGHUP: re-read relay.auth.users_file", {{"users", count}});
-    } else {
-      log::warn(kTarget, "SIGHUP: relay.auth.users_file is unusable: keeping the users it had",
-                {{"error", users.error()}});
-    }
-    reload_users_on_sighup(hangup, config, server);
+    reload(load, config, server);
+    reload_on_sighup(hangup, load, config, server);
   });
 }
 
@@ -204,8 +225,8 @@ bool adopt_kept_stamp_secret(const RelayConfig& config, AuthSecret& secret) {
 }
 
 // Everything after a successful rte_eal_init; returns the exit status.
-int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& server, boost::asio::io_context& io,
-          portal::PortalClient* portal_client, metrics::Readiness& readiness) {
+int serve(const RelayConfig& config, const ConfigLoader& load, const AuthSecret& secret, core::Server& server,
+          boost::asio::io_context& io, portal::PortalClient* portal_client, metrics::Readiness& readiness) {
   auto shared = attach_shared_objects(config);
   if (!shared) {
     log::error(kTarget, shared.error());
@@ -258,7 +279,7 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
     loop.stop();
   });
   boost::asio::signal_set hangup(io, SIGHUP);
-  reload_users_on_sighup(hangup, config, server);
+  reload_on_sighup(hangup, load, config, server);
   if (portal_client != nullptr) portal_client->start();
   loop.run();
 
@@ -271,7 +292,7 @@ int serve(const RelayConfig& config, const AuthSecret& secret, core::Server& ser
 }
 
 int run(int argc, char** argv) {
-  // SIGHUP re-reads the users file once serving (reload_users_on_sighup);
+  // SIGHUP reloads once serving (reload_on_sighup);
   // until then it must not end the process, as its default action would.
   std::signal(SIGHUP, SIG_IGN);
   // Before the secret is read (relay.auth_secret_file) or generated.
@@ -279,7 +300,8 @@ int run(int argc, char** argv) {
     log::error(kTarget, "cannot keep secrets out of core dumps", {{"error", *refused}});
     return 1;
   }
-  auto loaded = load_config(argc, argv, kProgram, process_environment());
+  const ConfigLoader load = [argc, argv] { return load_config(argc, argv, kProgram, process_environment()); };
+  auto loaded = load();
   if (!loaded) return report(loaded.error(), build_info(rte_version()));
   const RelayConfig& config = loaded.value();
   log::set_format(config.log.format);
@@ -329,7 +351,7 @@ int run(int argc, char** argv) {
     }
     portal_client = std::move(made.value());
   }
-  const int status = serve(config, secret.value(), server, io, portal_client.get(), readiness);
+  const int status = serve(config, load, secret.value(), server, io, portal_client.get(), readiness);
   portal_client.reset();
   rte_eal_cleanup();
   return status;

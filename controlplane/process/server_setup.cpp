@@ -79,6 +79,15 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std
   return c;
 }
 
+Result<core::Quotas, std::string> live_quotas(const core::ServerConfig& running, const RelayConfig& fresh) {
+  core::ServerConfig next = running;
+  next.quotas = server_config_from(fresh, {}).quotas;
+  next.quotas.channels_total = running.quotas.channels_total;
+  next.quotas.permissions_total = running.quotas.permissions_total;
+  if (auto bad = core::validate(next)) return Err{std::string(core::to_string(*bad))};
+  return next.quotas;
+}
+
 Result<core::StaticUsers, std::string> load_static_users(const RelaySection& relay) {
   const std::string& path = relay.auth.users_file.value_or("");
   std::ifstream in(path, std::ios::binary);

@@ -2,7 +2,9 @@
 // configuration is one line (exit 2), a host that cannot run it (no huge
 // pages, a vdev naming a missing interface, a primary of the same file
 // prefix running) is one line before any EAL output (exit 1), and
-// SIGINT/SIGTERM stop the workers and release the port (exit 0).
+// SIGINT/SIGTERM stop the workers and release the port (exit 0). SIGHUP
+// is ignored: the data plane has no key to reload, and a reload sent to
+// both units must not end it.
 //
 // SIGINT and SIGTERM are blocked before rte_eal_init, so every EAL thread
 // inherits the mask and the main lcore takes them synchronously
@@ -99,6 +101,7 @@ int serve(const RelayConfig& config) {
 }
 
 int run(int argc, char** argv) {
+  std::signal(SIGHUP, SIG_IGN);
   // Before the configuration (and any secret in it) is read.
   if (auto refused = harden_process()) {
     log::error(kTarget, "cannot keep the process out of core dumps", {{"error", *refused}});

@@ -23,6 +23,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -214,6 +215,39 @@ def run_units(destdir: Path) -> None:
             peer.wait(timeout=10)
         assert "relay_build_info{" in relay.metrics()
         print("ok: /metrics carries relay_build_info")
+        reload_through_the_unit(relay)
+
+
+def reload_through_the_unit(relay: UnitAppliance) -> None:
+    """ExecReload (SIGHUP): a broken file changes nothing and says where it
+    broke; a good one applies the new log level and quotas."""
+    _, unit = relay.units["relay-controlplane.service"]
+    pid = relay.procs["controlplane"].pid
+    command = value(unit, "Service", "ExecReload").replace("$MAINPID", str(pid))
+    good = relay.config.read_text()
+
+    def reload_and_wait(expected: str) -> None:
+        before = relay.log("controlplane").count(expected)
+        subprocess.run(shlex.split(command), check=True, timeout=10)
+        deadline = time.monotonic() + 10
+        while relay.log("controlplane").count(expected) == before:
+            assert time.monotonic() < deadline, f"no {expected!r} after ExecReload\n{relay.logs()}"
+            time.sleep(0.1)
+
+    relay.config.write_text(good.replace("[quotas]", "") + "\n[quotas]\nmax_allocations_per_username = -1\n")
+    reload_and_wait("the configuration does not load")
+    assert re.search(r"relay\.toml:\d+:\d+: quotas\.max_allocations_per_username", relay.log("controlplane"))
+    print("ok: ExecReload with a broken relay.toml keeps the running configuration and names FILE:LINE:COLUMN: KEY")
+    relay.config.write_text(good.replace('level = "debug"', 'level = "warn"')
+                            + "\n[quotas]\nmax_allocations_per_username = 1\n")
+    reload_and_wait("applied the live keys")
+    assert re.search(r'"log_level": ?"warn".*"quotas": ?"applied"', relay.log("controlplane")), relay.logs()
+    assert relay.procs["controlplane"].poll() is None
+    print("ok: ExecReload applies the new log level and quotas; the control plane keeps running")
+    relay.procs["dataplane"].send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert relay.procs["dataplane"].poll() is None and relay.answers_binding(), relay.logs()
+    print("ok: a SIGHUP to the data plane ends nothing")
 
 
 def dpkg(root: Path, *args: str) -> str:

@@ -129,6 +129,24 @@ TEST(ServerSetup, QuotasMapOneToOne) {
   EXPECT_EQ(q.permissions_per_allocation, 9u);
 }
 
+TEST(ServerSetup, ASighupTakesTheNewQuotasButKeepsTheRunningTablesTotals) {
+  const auto running = server_config_from(load(kFull, {"--dataplane-channel-table-capacity", "1000"}), {"s3cret"});
+  auto live = live_quotas(running, load(kFull, {"--max-allocations-per-username", "2",
+                                                 "--dataplane-channel-table-capacity", "4096"}));
+  ASSERT_TRUE(live.ok()) << live.error();
+  EXPECT_EQ(live->allocations_per_user, 2u);
+  EXPECT_EQ(live->channels_per_allocation, 8u);
+  EXPECT_EQ(live->channels_total, 1000u);  // the data plane's tables did not grow
+}
+
+TEST(ServerSetup, ASighupRefusesAChannelQuotaAboveTheRunningTables) {
+  const auto running = server_config_from(load(kFull, {"--dataplane-channel-table-capacity", "1000"}), {"s3cret"});
+  auto live = live_quotas(running, load(kFull, {"--max-channels-per-allocation", "4000",
+                                                 "--dataplane-channel-table-capacity", "4096"}));
+  ASSERT_FALSE(live.ok());
+  EXPECT_EQ(live.error(), "quota_above_total");
+}
+
 TEST(ServerSetup, TheDataPlanesTablesAreTheServersTotalsOfChannelsAndPermissions) {
   auto q = server_config_from(load(kFull, {"--dataplane-channel-table-capacity", "1000",
                                            "--dataplane-permission-table-capacity", "2000"}),

@@ -76,6 +76,24 @@ TEST_F(ServerTest, PerUserQuotaIsAnsweredWith486) {
   EXPECT_EQ(call_from(client, other, Method::Allocate, udp(), at(0)).size(), 2u);
 }
 
+TEST_F(ServerTest, ALoweredPerUserQuotaRefusesTheNextAllocationAndKeepsTheExistingOnes) {
+  for (uint16_t i = 0; i < 2; ++i) {
+    client = ClientSocket{SocketAddress{client.value.ip, static_cast<uint16_t>(40000 + i)}};
+    ASSERT_EQ(allocate(at(0)).size(), 2u);
+  }
+  core::Quotas lowered = server().config().quotas;
+  lowered.allocations_per_user = 1;
+  server().set_quotas(lowered);
+  client = ClientSocket{addr("192.0.2.50:40000")};
+  auto out = allocate(at(1));
+  ASSERT_EQ(out.size(), 1u);
+  expect_error(out[0], 486);
+  EXPECT_EQ(server().allocation_count(), 2u);
+  lowered.allocations_per_user = 3;
+  server().set_quotas(lowered);
+  EXPECT_EQ(allocate(at(2)).size(), 2u);
+}
+
 TEST_F(ServerTest, PerClientIpQuotaIsAnsweredWith486) {
   config.quotas.allocations_per_client_ip = 1;
   ASSERT_EQ(allocate(at(0)).size(), 2u);
