@@ -681,26 +681,33 @@ Behaviour listen_address(F field) {
       [=](Draft& d) { return field(d) ? field(d)->to_string() : ""; }};
 }
 
-Behaviour token_placement() {
-  static constexpr std::array<std::pair<std::string_view, TokenPlacement>, 3> kNames = {
-      {{"header", TokenPlacement::Header}, {"query", TokenPlacement::Query}, {"both", TokenPlacement::Both}}};
+// One of a fixed list of names (a static table), each naming a value.
+template <class E, size_t N, class F>
+Behaviour choice(const std::array<std::pair<std::string_view, E>, N>& names, F field) {
   return {Kind::String,
-          [](Draft& d, const Input& in) -> Check {
+          [&names, field](Draft& d, const Input& in) -> Check {
             const auto& s = std::get<std::string>(in);
-            for (const auto& [name, placement] : kNames) {
+            std::string all;
+            for (const auto& [name, value] : names) {
               if (s == name) {
-                d.cfg.portal.token_placement = placement;
+                field(d) = value;
                 return std::nullopt;
               }
+              all += (all.empty() ? "" : ", ") + std::string(name);
             }
-            return problem(shown(s) + " is not one of header, query, both");
+            return problem(shown(s) + " is not one of " + all);
           },
-          [](Draft& d) {
-            for (const auto& [name, placement] : kNames)
-              if (placement == d.cfg.portal.token_placement) return std::string(name);
+          [&names, field](Draft& d) {
+            for (const auto& [name, value] : names)
+              if (value == field(d)) return std::string(name);
             return std::string();
           }};
 }
+
+constexpr std::array<std::pair<std::string_view, TokenPlacement>, 3> kTokenPlacements = {
+    {{"header", TokenPlacement::Header}, {"query", TokenPlacement::Query}, {"both", TokenPlacement::Both}}};
+constexpr std::array<std::pair<std::string_view, IdleMode>, 2> kIdleModes = {
+    {{"poll", IdleMode::Poll}, {"adaptive", IdleMode::Adaptive}}};
 
 Behaviour log_format() {
   return {Kind::String,
@@ -917,6 +924,15 @@ const std::vector<Key>& schema() {
       {"dataplane.stun_burst_per_source", "--dataplane-stun-burst-per-source",
        "STUN datagrams one quiet source may send at once before its rate applies.",
        integer(FIELD(dataplane.stun_burst_per_source), 1, 1'000'000)},
+      {"dataplane.idle", "--dataplane-idle",
+       "What a worker does with nothing to do: poll (busy-poll a core, lowest latency) or adaptive "
+       "(poll for 10 ms after the last packet, then sleep at most dataplane.max_idle_sleep_us at a "
+       "time until the next).",
+       choice(kIdleModes, FIELD(dataplane.idle))},
+      {"dataplane.max_idle_sleep_us", "--dataplane-max-idle-sleep-us",
+       "Longest sleep of an idle worker in adaptive mode, in microseconds: the most an idle relay "
+       "adds to its first packet's latency.",
+       integer(FIELD(dataplane.max_idle_sleep_us), 1, 10'000)},
       {"dataplane.mac_address", "--dataplane-mac-address",
        "Source MAC address instead of the port's own, e.g. 02:00:00:00:00:01.", mac_address()},
       {"dataplane.vlan", "--dataplane-vlan",
@@ -939,7 +955,7 @@ const std::vector<Key>& schema() {
       {"portal.token_placement", "--portal-token-placement",
        "How the token reaches the portal: header (X-Authorization: Bearer, Firezone's portal "
        "today), query (the token parameter, the 2023 portal) or both.",
-       token_placement()},
+       choice(kTokenPlacements, FIELD(portal.token_placement))},
       {"portal.heartbeat_interval", "--portal-heartbeat-interval",
        "Seconds between Phoenix heartbeats; the portal closes a socket idle for ~41 s.",
        seconds(FIELD(portal.heartbeat_interval), 1, 40)},

@@ -22,6 +22,7 @@
 
 #include "common/auth_scheme.hpp"
 #include "common/build_info.hpp"
+#include "common/idle_mode.hpp"
 #include "common/log.hpp"
 #include "common/net_types.hpp"
 #include "common/result.hpp"
@@ -129,6 +130,8 @@ struct DataplaneSection {
   uint32_t command_ring_size = 16384;  // a burst of channel installs while a worker is busy
   uint32_t stun_rate_per_source = 200;  // per worker; 0: unlimited
   uint32_t stun_burst_per_source = 100;
+  IdleMode idle = IdleMode::Adaptive;  // dataplane/idle_backoff.hpp
+  uint32_t max_idle_sleep_us = 200;
   std::optional<MacAddress> mac_address;  // absent: the port's own
   std::optional<uint16_t> vlan;           // 802.1Q id
 };

@@ -37,6 +37,8 @@ Result<bool, std::string> validate(const InterfaceConfig& c) {
   if (c.burst_size == 0 || c.burst_size > kMaxBurst) return Err{std::string("burst_size outside 1..64")};
   if (c.stun_burst_per_source == 0) return Err{std::string("stun_burst_per_source is zero")};
   if (c.mtu < 1280 || c.mtu > 9000) return Err{std::string("mtu outside 1280..9000")};  // RFC 8200 §5 minimum
+  if (c.max_idle_sleep_us == 0 || c.max_idle_sleep_us > 10'000)
+    return Err{std::string("max_idle_sleep_us outside 1..10000")};
   return true;
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
+#include "dataplane/idle_backoff.hpp"
 #include "dataplane/source_limiter.hpp"
 
 namespace relay::dataplane {
@@ -51,6 +52,9 @@ struct InterfaceConfig {
   // set, so that building a worker per input is cheap and set choice (seeded
   // from the TSC) cannot make a run irreproducible.
   uint32_t stun_limiter_sets = SourceRateLimiter::kDefaultSets;
+  // What the worker does when it finds nothing to do (idle_backoff.hpp).
+  IdleMode idle = IdleMode::Adaptive;
+  uint32_t max_idle_sleep_us = 200;
 };
 
 constexpr uint16_t kMaxBurst = 64;

@@ -150,7 +150,9 @@ struct alignas(64) WorkerCounters {
   uint64_t rx_bytes = 0;      // frame bytes as received (rte_pktmbuf_pkt_len)
   uint64_t tx_bytes = 0;      // frame bytes the PMD accepted
   uint64_t busy_cycles = 0;   // TSC cycles of iterations that received or sent packets
-  uint64_t total_cycles = 0;  // TSC cycles of all iterations
+  uint64_t total_cycles = 0;  // TSC cycles of all iterations (sleeps included)
+  uint64_t sleep_cycles = 0;  // TSC cycles asleep between iterations (dataplane.idle = adaptive)
+  uint64_t sleeps = 0;
   TableGauges tables;
 
   void add(Counter c, uint64_t n = 1) { values[static_cast<size_t>(c)] += n; }
@@ -201,6 +203,8 @@ inline WorkerCounters sum_counters(std::span<const WorkerCounters> workers) {
     total.tx_bytes += c.tx_bytes;
     total.busy_cycles += c.busy_cycles;
     total.total_cycles += c.total_cycles;
+    total.sleep_cycles += c.sleep_cycles;
+    total.sleeps += c.sleeps;
     if (w == 0) total.tables = c.tables;
   }
   return total;
@@ -221,13 +225,15 @@ inline std::string counters_memzone_name(std::string_view prefix) {
   return std::string(prefix) + std::string(kCountersMemzoneStem);
 }
 constexpr uint32_t kCountersMagic = 0x544e4352;  // "RCNT" in memory
-constexpr uint32_t kCountersVersion = 3;
+constexpr uint32_t kCountersVersion = 4;
 // RTE_MAX_LCORE of Debian's DPDK 22.11 build: no more workers than lcores.
 constexpr size_t kMaxCounterWorkers = 128;
 
 struct WorkerPlacement {
   uint16_t lcore = 0;
   uint16_t port = 0;  // the ethdev port this worker receives from and sends on
+  uint8_t idle_mode = 0;  // IdleMode (common/idle_mode.hpp) in force
+  uint8_t reserved[3] = {};
 };
 
 struct alignas(64) CountersZoneHeader {

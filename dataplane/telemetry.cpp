@@ -6,6 +6,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <string>
+
+#include "dataplane/idle_backoff.hpp"
 
 namespace relay::dataplane {
 
@@ -73,6 +76,8 @@ int lcores(const char*, const char*, rte_tel_data* d) {
   }
   add_column(d, "busy_cycles", live, [](const WorkerCounters& c) { return c.busy_cycles; });
   add_column(d, "total_cycles", live, [](const WorkerCounters& c) { return c.total_cycles; });
+  add_column(d, "sleep_cycles", live, [](const WorkerCounters& c) { return c.sleep_cycles; });
+  add_column(d, "sleeps", live, [](const WorkerCounters& c) { return c.sleeps; });
   add_column(d, "rx_packets", live, [](const WorkerCounters& c) { return c.get(Counter::RxPackets); });
   add_column(d, "tx_packets", live, [](const WorkerCounters& c) { return c.get(Counter::TxPackets); });
   add_column(d, "rx_bytes", live, [](const WorkerCounters& c) { return c.rx_bytes; });
@@ -80,6 +85,8 @@ int lcores(const char*, const char*, rte_tel_data* d) {
   add_column(d, "replica_digest", live, [](const WorkerCounters& c) { return c.tables.digest; });
   add_column(d, "replica_last_ack", live, [](const WorkerCounters& c) { return c.tables.last_ack; });
   rte_tel_data_add_dict_u64(d, "tsc_hz", h->tsc_hz);
+  rte_tel_data_add_dict_string(d, "idle_mode",
+                               std::string(to_string(static_cast<IdleMode>(h->placement[0].idle_mode))).c_str());
   return 0;
 }
 

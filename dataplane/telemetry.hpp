@@ -4,8 +4,9 @@
 //                       the workers, plus bytes, cycles and relayed traffic
 //                       by direction and address families
 //   /relay/lcores       per worker, as parallel arrays: lcore, port,
-//                       busy_cycles, total_cycles, rx/tx packets and bytes,
-//                       replica digest and last acknowledged command
+//                       busy_cycles, total_cycles, sleep_cycles, sleeps,
+//                       rx/tx packets and bytes, replica digest and last
+//                       acknowledged command; and the idle mode in force
 //   /relay/allocations  allocations, channels and bindings installed in the
 //                       workers' tables, as worker 0 last published them
 //   /relay/debug/discard_commands  <worker>,<count>: fault injection for

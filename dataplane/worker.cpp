@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <ctime>
@@ -50,7 +51,8 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       dump_(setup.dump),
       solicitation_pool_(setup.solicitation_pool),
       stop_(setup.stop),
-      tsc_hz_(setup.tsc_hz) {
+      tsc_hz_(setup.tsc_hz),
+      backoff_(setup.config.idle, setup.config.max_idle_sleep_us, setup.tsc_hz) {
   tsc_base_ = rte_rdtsc();
   last_iteration_tsc_ = tsc_base_;
   monotonic_base_ns_ = monotonic_now_ns();
@@ -68,14 +70,37 @@ int worker_main(void* arg) {
 }
 
 void Worker::run() {
+  // A sleeping worker must wake when asked, not up to the kernel's default
+  // 50 µs of timer slack later.
+  if (backoff_.mode() == IdleMode::Adaptive) prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   // Cycles spent before the loop (setup, startup commands) are not the loop's.
   last_iteration_tsc_ = rte_rdtsc();
   if (tx_offload_) {
-    while (!stop_->load(std::memory_order_relaxed)) iterate<true>();
+    while (!stop_->load(std::memory_order_relaxed)) {
+      iterate<true>();
+      idle_wait();
+    }
   } else {
-    while (!stop_->load(std::memory_order_relaxed)) iterate<false>();
+    while (!stop_->load(std::memory_order_relaxed)) {
+      iterate<false>();
+      idle_wait();
+    }
   }
   counters_->total_cycles += rte_rdtsc() - last_iteration_tsc_;
+}
+
+void Worker::idle_wait() {
+  const IdleWait w = backoff_.after(worked_, last_iteration_tsc_);
+  if (w.kind == IdleWait::Kind::None) [[likely]]
+    return;
+  if (w.kind == IdleWait::Kind::Pause) {
+    rte_pause();
+    return;
+  }
+  const uint64_t start = rte_rdtsc();
+  rte_delay_us_sleep(w.sleep_us);
+  counters_->sleep_cycles += rte_rdtsc() - start;
+  ++counters_->sleeps;
 }
 
 uint16_t Worker::poll_once() { return tx_offload_ ? iterate<true>() : iterate<false>(); }
@@ -85,7 +110,7 @@ uint16_t Worker::iterate() {
   const uint64_t now = rte_rdtsc();
   counters_->total_cycles += now - last_iteration_tsc_;
   last_iteration_tsc_ = now;
-  apply_commands(now);
+  const unsigned commands = apply_commands(now);
   rte_mbuf* rx[kMaxBurst];
   const uint16_t n = has_port_ ? rte_eth_rx_burst(port_id_, queue_id_, rx, burst_) : 0;
   tx_count_ = 0;
@@ -94,7 +119,8 @@ uint16_t Worker::iterate() {
     classify_impl<kTxOffload>({rx, n}, now, monotonic_ns(now), next);
     dispatch({rx, n}, next);
   }
-  if (from_cp_ != nullptr) drain_control_plane<kTxOffload>(now);
+  const unsigned from_cp = from_cp_ != nullptr ? drain_control_plane<kTxOffload>(now) : 0;
+  worked_ = n != 0 || commands != 0 || from_cp != 0 || dump_cursor_.active();
   if (tx_count_ != 0) {
     // Summed before the burst: once the PMD has an mbuf it may already be freed.
     uint64_t bytes = 0;
@@ -632,7 +658,7 @@ uint16_t Worker::dispatch(std::span<rte_mbuf* const> pkts, const Next* next) {
 // Datagrams the control plane wants sent (STUN responses): the mbuf holds
 // the UDP payload, the private area says from which listen socket to whom.
 template <bool kTxOffload>
-void Worker::drain_control_plane(uint64_t now_tsc) {
+unsigned Worker::drain_control_plane(uint64_t now_tsc) {
   rte_mbuf* batch[kMaxBurst];
   const unsigned n = rte_ring_dequeue_burst(from_cp_, reinterpret_cast<void**>(batch), burst_, nullptr);
   for (unsigned i = 0; i < n; ++i) {
@@ -656,6 +682,7 @@ void Worker::drain_control_plane(uint64_t now_tsc) {
       rte_pktmbuf_free(m);
     }
   }
+  return n;
 }
 
 template uint16_t Worker::iterate<true>();

@@ -168,8 +168,10 @@ class alignas(64) Worker {
   Verdict unresolved(rte_mbuf* m, const NextHop& hop, bool routable, uint64_t now_tsc);
   Verdict to_control_plane(rte_mbuf* m, const Stage& s, uint64_t now_ns);
   template <bool kTxOffload>
-  void drain_control_plane(uint64_t now_tsc);
+  unsigned drain_control_plane(uint64_t now_tsc);
   unsigned apply_commands(uint64_t now_tsc);
+  // Between two iterations: nothing, a pause or a sleep (idle_backoff.hpp).
+  void idle_wait();
   // Applies command_batch_[0, n) and acknowledges the numbered ones.
   void apply_batch(unsigned n, uint64_t now_tsc, uint64_t monotonic_now);
   [[nodiscard]] bool discarded(const ring_abi::CommandMessage& m);
@@ -214,6 +216,8 @@ class alignas(64) Worker {
   rte_mempool* solicitation_pool_;
   const std::atomic<bool>* stop_;
   uint64_t tsc_hz_;
+  IdleBackoff backoff_;
+  bool worked_ = false;  // the last iteration received, sent or applied something
   uint64_t tsc_base_ = 0;
   uint64_t last_iteration_tsc_ = 0;
   uint64_t monotonic_base_ns_ = 0;

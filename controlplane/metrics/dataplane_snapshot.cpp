@@ -10,7 +10,8 @@ Result<DataplaneSnapshot, std::string> snapshot_dataplane(std::span<const std::b
   s.workers.reserve(view->workers.size());
   for (size_t i = 0; i < view->workers.size(); ++i) {
     const dataplane::WorkerPlacement where = view->header->placement[i];
-    s.workers.push_back({where.lcore, where.port, dataplane::load_relaxed(view->workers[i])});
+    s.workers.push_back({where.lcore, where.port, static_cast<IdleMode>(where.idle_mode),
+                         dataplane::load_relaxed(view->workers[i])});
   }
   return s;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/idle_mode.hpp"
 #include "common/result.hpp"
 #include "dataplane/counters.hpp"
 
@@ -18,6 +19,7 @@ namespace relay::metrics {
 struct WorkerSample {
   uint16_t lcore = 0;
   uint16_t port = 0;
+  IdleMode idle = IdleMode::Poll;
   dataplane::WorkerCounters counters;
 };
 

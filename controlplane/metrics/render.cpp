@@ -190,6 +190,17 @@ void render_lcores(Exposition& out, const DataplaneSnapshot& dp) {
   for (const WorkerSample& w : dp.workers)
     out.sample("relay_dataplane_lcore_loop_seconds_total", {{"lcore", std::to_string(w.lcore)}},
                static_cast<double>(w.counters.total_cycles) / hz);
+  out.family("relay_dataplane_lcore_sleep_seconds_total", MetricType::Counter,
+             "Time a worker lcore slept between loop iterations (dataplane.idle = adaptive); idle "
+             "polling = loop - busy - sleep.");
+  for (const WorkerSample& w : dp.workers)
+    out.sample("relay_dataplane_lcore_sleep_seconds_total", {{"lcore", std::to_string(w.lcore)}},
+               static_cast<double>(w.counters.sleep_cycles) / hz);
+  out.family("relay_dataplane_lcore_idle_mode", MetricType::Gauge,
+             "1 for the dataplane.idle mode a worker lcore runs in.");
+  for (const WorkerSample& w : dp.workers)
+    out.sample("relay_dataplane_lcore_idle_mode", {{"lcore", std::to_string(w.lcore)}, {"mode", to_string(w.idle)}},
+               uint64_t{1});
 }
 
 void render_tables(Exposition& out, const DataplaneSnapshot& dp) {

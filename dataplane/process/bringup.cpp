@@ -90,7 +90,8 @@ Result<bool, std::string> Dataplane::create_shared_objects() {
   }
   std::vector<dataplane::WorkerPlacement> placements;
   for (auto lcore : dp.worker_lcores)
-    placements.push_back({.lcore = static_cast<uint16_t>(lcore), .port = port_});
+    placements.push_back({.lcore = static_cast<uint16_t>(lcore), .port = port_,
+                          .idle_mode = static_cast<uint8_t>(interface_.idle), .reserved = {}});
   auto counters = SharedCounters::create(prefix, placements, socket_);
   if (!counters) return Err{counters.error()};
   counters_.emplace(std::move(counters.value()));

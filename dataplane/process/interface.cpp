@@ -30,6 +30,8 @@ dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dat
   c.burst_size = dp.burst_size;
   c.stun_rate_per_source = dp.stun_rate_per_source;
   c.stun_burst_per_source = dp.stun_burst_per_source;
+  c.idle = dp.idle;
+  c.max_idle_sleep_us = dp.max_idle_sleep_us;
   return c;
 }
 

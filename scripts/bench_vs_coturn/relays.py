@@ -45,6 +45,8 @@ worker_lcores = [{core}]
 # The clients all come from one address; the per-source STUN limiter would
 # make setting up 512 allocations take seconds.
 stun_rate_per_source = 0
+idle = "{idle}"
+max_idle_sleep_us = {max_idle_sleep_us}
 
 [metrics]
 address = "127.0.0.1:{metrics_port}"
@@ -208,13 +210,15 @@ class OurRelay(Relay):
     name, auth = "relay", "firezone"
 
     def __init__(self, tmp: Path, topology: Topology | None, core: int, secret: str, build: Path, prefix: str,
-                 metrics_port: int, vdev: str | None = None):
+                 metrics_port: int, vdev: str | None = None, idle: str = "adaptive",
+                 max_idle_sleep_us: int = 200):
         super().__init__(tmp, topology, core, secret)
         self.build, self.prefix, self.metrics_port = build, prefix, metrics_port
         self.config = tmp / "relay.toml"
         self.config.write_text(OUR_CONFIG.format(
             port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT, relay=RELAY4, core=core, prefix=prefix,
-            vdev=vdev or f"net_af_packet0,iface={topology.root_if}", metrics_port=metrics_port))
+            vdev=vdev or f"net_af_packet0,iface={topology.root_if}", metrics_port=metrics_port, idle=idle,
+            max_idle_sleep_us=max_idle_sleep_us))
 
     def start(self) -> None:
         env = {"AUTH_SECRET": self.secret}

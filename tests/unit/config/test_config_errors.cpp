@@ -72,7 +72,12 @@ TEST(ConfigFileErrors, AnUnparsableValueIsQuotedAtTheValue) {
   EXPECT_EQ(file_error(kAddr + "[eal]\npci_allowlist = [\"3b:00\"]\n"),
             "FILE:4:18: eal.pci_allowlist: \"3b:00\" is not a PCI address such as 0000:01:00.0");
   EXPECT_EQ(file_error(kAddr + "[eal]\nextra_args = [\"-a\"]\n"),
-            "FILE:4:15: eal.extra_args: \"-a\" is set by its own key (eal.*), not by extra_args");
+            "FILE:4:15: eal.extra_args: \"-a\" is set by its own key (eal.*), not by extra_args");  EXPECT_EQ(file_error(kAddr + "[dataplane]\nidle = \"sleepy\"\n"),
+            "FILE:4:8: dataplane.idle: \"sleepy\" is not one of poll, adaptive");
+  EXPECT_EQ(file_error(kAddr + "[portal]\ntoken_placement = \"cookie\"\n"),
+            "FILE:4:19: portal.token_placement: \"cookie\" is not one of header, query, both");
+  EXPECT_EQ(file_error(kAddr + "[dataplane]\nmax_idle_sleep_us = 0\n"),
+            "FILE:4:21: dataplane.max_idle_sleep_us: 0 is out of range 1..10000");
 }
 
 TEST(ConfigFileErrors, ASyntaxErrorCarriesTheParsersPosition) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "dataplane/loopback.hpp"
 #include "dataplane/setup.hpp"
@@ -240,6 +241,38 @@ TEST_F(Loopback, TheDiscardSwitchThrowsNumberedCommandsAwayUnacknowledgedAsIfLos
   EXPECT_EQ(got[0].seq, 2u);  // the control plane sees the gap
   EXPECT_EQ(discard_.load(), 0u);
   EXPECT_EQ(worker_->counters().get(Counter::CommandsDiscarded), 1u);
+}
+
+// dataplane.idle = adaptive (the default): a worker with nothing to do
+// sleeps, and a channel installed while it sleeps relays its first packet.
+TEST_F(Loopback, AChannelInstalledWhileTheWorkerSleepsRelaysItsFirstPacket) {
+  std::thread loop([this] { worker_->run(); });
+  auto wait_for = [](auto done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return done();
+  };
+  const bool slept = wait_for([&] { return load_relaxed(worker_->counters()).sleeps > 10; });
+  const Instant expiry = Instant::from_ns(monotonic_now_ns() + 60'000'000'000ull);
+  const ClientFiveTuple five{ClientSocket{kClient}, ListenSocket{kListen}};
+  command(ring_abi::make_create_allocation(AllocationPort{50000}, kRelayed, std::nullopt, five, expiry));
+  command(ring_abi::make_install_channel(five, ChannelNumber{0x4001}, PeerSocket{kPeer}, kRelayed, expiry));
+  inject(udp_frame(kFromGateway, kClient, kListen, channel_data(0x4001, bytes_of("first"))));
+  std::vector<std::vector<uint8_t>> out;
+  const bool relayed = wait_for([&] {
+    for (auto& f : sent()) out.push_back(std::move(f));
+    return !out.empty();
+  });
+  stop_ = true;
+  loop.join();
+  ASSERT_TRUE(slept) << "the idle worker never slept";
+  ASSERT_TRUE(relayed) << "the first packet after the install was not relayed";
+  const auto to_peer = read_udp_frame(out[0]);
+  ASSERT_TRUE(to_peer);
+  EXPECT_EQ(to_peer->dst, kPeer);
+  EXPECT_EQ(to_peer->payload, bytes_of("first"));
+  EXPECT_GT(worker_->counters().sleep_cycles, 0u);
 }
 
 TEST(Setup, RingSizesAndTheMempoolCacheAreTheConfiguredOnes) {
