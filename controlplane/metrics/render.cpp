@@ -180,22 +180,20 @@ void render_original_relay(Exposition& out, const core::Stats& s, uint64_t relay
 // busy fraction of a worker is rate(busy) / rate(loop).
 void render_lcores(Exposition& out, const DataplaneSnapshot& dp) {
   const double hz = dp.tsc_hz != 0 ? static_cast<double>(dp.tsc_hz) : 1.0;
-  out.family("relay_dataplane_lcore_busy_seconds_total", MetricType::Counter,
-             "Time a worker lcore spent in loop iterations that received or sent packets.");
-  for (const WorkerSample& w : dp.workers)
-    out.sample("relay_dataplane_lcore_busy_seconds_total", {{"lcore", std::to_string(w.lcore)}},
-               static_cast<double>(w.counters.busy_cycles) / hz);
-  out.family("relay_dataplane_lcore_loop_seconds_total", MetricType::Counter,
-             "Time a worker lcore spent in its polling loop, busy or not.");
-  for (const WorkerSample& w : dp.workers)
-    out.sample("relay_dataplane_lcore_loop_seconds_total", {{"lcore", std::to_string(w.lcore)}},
-               static_cast<double>(w.counters.total_cycles) / hz);
-  out.family("relay_dataplane_lcore_sleep_seconds_total", MetricType::Counter,
-             "Time a worker lcore slept between loop iterations (dataplane.idle = adaptive); idle "
-             "polling = loop - busy - sleep.");
-  for (const WorkerSample& w : dp.workers)
-    out.sample("relay_dataplane_lcore_sleep_seconds_total", {{"lcore", std::to_string(w.lcore)}},
-               static_cast<double>(w.counters.sleep_cycles) / hz);
+  auto seconds = [&](std::string_view name, std::string_view help, uint64_t dataplane::WorkerCounters::*cycles) {
+    out.family(name, MetricType::Counter, help);
+    for (const WorkerSample& w : dp.workers)
+      out.sample(name, {{"lcore", std::to_string(w.lcore)}}, static_cast<double>(w.counters.*cycles) / hz);
+  };
+  seconds("relay_dataplane_lcore_busy_seconds_total",
+          "Time a worker lcore spent in loop iterations that received or sent packets.",
+          &dataplane::WorkerCounters::busy_cycles);
+  seconds("relay_dataplane_lcore_loop_seconds_total", "Time a worker lcore spent in its polling loop, busy or not.",
+          &dataplane::WorkerCounters::total_cycles);
+  seconds("relay_dataplane_lcore_sleep_seconds_total",
+          "Time a worker lcore slept between loop iterations (dataplane.idle = adaptive); idle polling = loop - "
+          "busy - sleep.",
+          &dataplane::WorkerCounters::sleep_cycles);
   out.family("relay_dataplane_lcore_idle_mode", MetricType::Gauge,
              "1 for the dataplane.idle mode a worker lcore runs in.");
   for (const WorkerSample& w : dp.workers)
