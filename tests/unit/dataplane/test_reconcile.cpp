@@ -8,6 +8,7 @@
 #include "controlplane/core/server.hpp"
 #include "controlplane/process/server_replica.hpp"
 #include "tests/unit/dataplane/fixture.hpp"
+#include "tests/unit/process/server_config.hpp"
 
 namespace relay::dataplane::testing {
 namespace {
@@ -100,18 +101,9 @@ TEST_F(DigestTest, AChannelSweptAtItsExpiryLeavesTheDigest) {
 
 // ---- Both sides of the ring ----------------------------------------------
 
-core::ServerConfig server_config() {
-  core::ServerConfig config;
-  config.relay_v4 = IpAddress::parse("203.0.113.1");
-  config.relay_v6 = IpAddress::parse("2001:db8:1::1");
-  config.auth_secrets = {"0123456789abcdef-reconcile"};
-  config.has_portal = false;
-  return config;
-}
-
 class AgreementTest : public DigestTest {
  protected:
-  core::Server server{server_config(), 7};
+  core::Server server{process::testing::two_family_server_config(), 7};
   process::ServerReplica truth{server};
   const Instant t0 = Instant::from_ns(now);
 

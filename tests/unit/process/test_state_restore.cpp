@@ -12,6 +12,7 @@
 
 #include "controlplane/process/state_restore.hpp"
 #include "tests/unit/process/fake_rings.hpp"
+#include "tests/unit/process/server_config.hpp"
 
 namespace relay::process::testing {
 namespace {
@@ -25,15 +26,6 @@ constexpr uint16_t kOldId = 0x0777;
 const ClientFiveTuple kAlice{ClientSocket{sa("192.0.2.10:40000")}, ListenSocket{sa("203.0.113.1:3478")}};
 const ClientFiveTuple kBob{ClientSocket{sa("[2001:db8:2::10]:40000")}, ListenSocket{sa("[2001:db8:1::1]:3478")}};
 const PeerSocket kPeer{sa("198.51.100.20:5000")};
-
-core::ServerConfig server_config() {
-  core::ServerConfig config;
-  config.relay_v4 = IpAddress::parse("203.0.113.1");
-  config.relay_v6 = IpAddress::parse("2001:db8:1::1");
-  config.auth_secrets = {"secret"};
-  config.has_portal = false;
-  return config;
-}
 
 CommandMessage tagged(CommandMessage m, uint16_t id = kId) {
   m.dump_id = id;
@@ -101,7 +93,7 @@ class FakeFirstWorker final : public CommandRing {
 
 class StateRestoreTest : public ::testing::Test {
  protected:
-  core::Server server{server_config(), 7};
+  core::Server server{two_family_server_config(), 7};
   Instant clock = at(100);
   RestoreDriver driver{.now = [this] { return clock; },
                        .wait = [this] { clock = clock + std::chrono::milliseconds(1); }};
@@ -128,7 +120,7 @@ TEST_F(StateRestoreTest, AnAllocationAndItsChannelInTheDumpAreAdoptedAndTheirPor
 uint16_t allocate_as(core::Server& server, std::string_view salt, ClientSocket from, Instant now) {
   const uint64_t expiry = 1'700'000'000 + 3600;
   const std::string username = std::to_string(expiry) + ":" + std::string(salt);
-  const auto key = stun::long_term_key(username, "firezone", stun::mint_password("secret", expiry, salt));
+  const auto key = stun::long_term_key(username, "firezone", stun::mint_password(kTestSecret, expiry, salt));
   std::string nonce;
   uint16_t code = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -157,7 +149,7 @@ uint16_t allocate_as(core::Server& server, std::string_view salt, ClientSocket f
 }
 
 TEST_F(StateRestoreTest, AnAdoptedAllocationCountsAgainstTheQuotaOfTheOwnerTheDumpNames) {
-  core::ServerConfig config = server_config();
+  core::ServerConfig config = two_family_server_config();
   config.quotas.allocations_per_user = 1;
   core::Server quota_server{config, 7};
   quota_server.set_wall_clock(at(0), std::chrono::seconds(1'700'000'000));
