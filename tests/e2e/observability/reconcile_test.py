@@ -33,6 +33,19 @@ def relayed_within(c: TurnClient, channel: int, seconds: float) -> float | None:
     return None
 
 
+def settle(prefix: str) -> None:
+    """Waits until the worker applies no more commands (a resynchronisation
+    still streaming would take the discard meant for the next command)."""
+    last = None
+    for _ in range(50):
+        now = telemetry(prefix, "/relay/lcores")["replica_last_ack"]
+        if now == last:
+            return
+        last = now
+        time.sleep(0.1)
+    raise AssertionError("the worker kept applying commands for 5 s")
+
+
 def scenario_losses() -> None:
     prefix = os.environ["PREFIX"]
     user, password = mint_credentials(os.environ["SECRET"])
@@ -40,6 +53,7 @@ def scenario_losses() -> None:
         # 1. The allocation's CreateAllocation is lost: the worker rejects
         # the channel that follows, or the next ack shows the gap; either
         # way the worker is resynchronised and the channel relays.
+        settle(prefix)
         assert telemetry(prefix, "/relay/debug/discard_commands,0,1")["pending"] == 1
         c.allocate()
         c.channel_bind(0x4000, peer.addr)
@@ -50,6 +64,7 @@ def scenario_losses() -> None:
         # 2. The last command is lost (a Refresh's UpdateAllocation): no
         # ack ever comes, so after the ack timeout the worker is
         # resynchronised - while a stream runs, which must lose nothing.
+        settle(prefix)
         assert telemetry(prefix, "/relay/debug/discard_commands,0,1")["pending"] == 1
         c.refresh(600)
         sent, echoed = c.stream_echo(0x4000, 2.5)
