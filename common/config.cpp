@@ -824,8 +824,10 @@ const std::vector<Key>& schema() {
        "it to the server; Firezone's relay: 10).",
        integer(FIELD(relay.nonce_uses), 1, 255)},
       {"relay.peer_allow", "--peer-allow",
-       "CIDR prefixes re-opened inside the denied ranges (built-in, on-link, relay.peer_deny): the most "
-       "specific matching prefix decides, deny on a tie. A peer in no denied range needs no allow.",
+       "CIDR prefixes re-opened inside the denied ranges (built-in, the gateways, on-link, relay.peer_deny): "
+       "the most specific matching prefix decides; on a tie relay.peer_deny beats relay.peer_allow, which "
+       "beats a built-in or on-link range. A peer in no denied range needs no allow; a re-opened "
+       "translation prefix (NAT64, 6to4, Teredo, IPv4-translated) still has the IPv4 inside judged.",
        cidr_list(FIELD(relay.peer_allow))},
       {"relay.peer_deny", "--peer-deny",
        "CIDR prefixes denied on top of the built-in ranges; beaten only by a more specific relay.peer_allow.",

@@ -126,6 +126,9 @@ TEST(PeerPolicy, MostSpecificRuleWinsAndConfigBeatsBuiltinOnTies) {
   EXPECT_EQ(p.check(ip("[::ffff:10.1.1.1]:1")), PeerVerdict::Allow);  // judged as the IPv4 it carries
   EXPECT_EQ(p.check(ip("203.0.113.1:49152")), PeerVerdict::Allow);
   EXPECT_EQ(p.check(ip("203.0.113.1:49151")), PeerVerdict::Deny);
+  // The same prefix allowed and denied: the deny wins.
+  PeerPolicy both({}, 49152, 65535, {*Cidr::parse("192.0.2.0/24")}, {*Cidr::parse("192.0.2.0/24")});
+  EXPECT_EQ(both.check(ip("192.0.2.33:1")), PeerVerdict::Deny);
 }
 
 // One vector per translation form: the IPv4 it embeds denied (10.0.0.1 or
