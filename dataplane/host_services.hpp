@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "dataplane/counters.hpp"
+#include "common/counters_abi.hpp"
 #include "dataplane/neighbours.hpp"
 #include "dataplane/parse.hpp"
 

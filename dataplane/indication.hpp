@@ -11,9 +11,9 @@
 #include <span>
 
 #include "common/channel_data.hpp"
+#include "common/counters_abi.hpp"
 #include "common/net_types.hpp"
 #include "common/stun_wire.hpp"
-#include "dataplane/counters.hpp"
 #include "dataplane/parse.hpp"
 
 namespace relay::dataplane {

@@ -12,9 +12,9 @@
 #include <span>
 
 #include "common/channel_data.hpp"
+#include "common/counters_abi.hpp"
 #include "common/result.hpp"
 #include "dataplane/config.hpp"
-#include "dataplane/counters.hpp"
 #include "dataplane/wire.hpp"
 
 namespace relay::dataplane {

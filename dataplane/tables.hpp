@@ -19,8 +19,8 @@
 #include <span>
 #include <vector>
 
+#include "common/counters_abi.hpp"
 #include "common/ring_abi.hpp"
-#include "dataplane/counters.hpp"
 #include "dataplane/flat_table.hpp"
 #include "dataplane/parse.hpp"
 

@@ -23,8 +23,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/counters_abi.hpp"
 #include "common/result.hpp"
-#include "dataplane/counters.hpp"
 
 namespace relay::dataplane {
 

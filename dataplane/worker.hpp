@@ -21,10 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "common/counters_abi.hpp"
 #include "common/result.hpp"
 #include "common/ring_abi.hpp"
 #include "dataplane/config.hpp"
-#include "dataplane/counters.hpp"
 #include "dataplane/frame_builder.hpp"
 #include "dataplane/host_services.hpp"
 #include "dataplane/indication.hpp"

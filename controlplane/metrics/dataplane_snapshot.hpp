@@ -1,6 +1,6 @@
 // The data plane as the control plane sees it at scrape time: a copy of
 // every worker's counters from the "<prefix>counters" memzone
-// (dataplane/counters.hpp), plus what only the process can ask DPDK for.
+// (common/counters_abi.hpp), plus what only the process can ask DPDK for.
 #pragma once
 
 #include <cstddef>
@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "common/counters_abi.hpp"
 #include "common/idle_mode.hpp"
 #include "common/result.hpp"
-#include "dataplane/counters.hpp"
 
 namespace relay::metrics {
 
@@ -20,7 +20,7 @@ struct WorkerSample {
   uint16_t lcore = 0;
   uint16_t port = 0;
   IdleMode idle = IdleMode::Poll;
-  dataplane::WorkerCounters counters;
+  WorkerCounters counters;
 };
 
 struct MempoolUsage {
@@ -34,7 +34,7 @@ struct DataplaneSnapshot {
   std::optional<MempoolUsage> mempool;
 };
 
-// Copies the zone's counters (each word loaded whole, dataplane::load_relaxed)
+// Copies the zone's counters (each word loaded whole, load_relaxed)
 // after checking that it was written by a build with the same counter table.
 // `zone` is the memzone's bytes (rte_memzone::addr, ::len).
 Result<DataplaneSnapshot, std::string> snapshot_dataplane(std::span<const std::byte> zone);

@@ -10,10 +10,6 @@ namespace relay::metrics {
 
 namespace {
 
-using dataplane::Counter;
-using dataplane::WorkerCounters;
-constexpr std::string_view kDropPrefix = "drop_";
-
 void render_allocations(Exposition& out, const core::Stats& s) {
   out.family("relay_allocations_active", MetricType::Gauge,
              "Allocations alive now, by relay address family (a dual-family allocation counts in both).");
@@ -79,7 +75,7 @@ void render_ports(Exposition& out, const DataplaneSnapshot& dp) {
   std::map<uint16_t, WorkerCounters> by_port;
   for (const WorkerSample& w : dp.workers) {
     WorkerCounters& p = by_port[w.port];
-    for (size_t i = 0; i < dataplane::kCounterCount; ++i) p.values[i] += w.counters.values[i];
+    for (size_t i = 0; i < kCounterCount; ++i) p.values[i] += w.counters.values[i];
     p.rx_bytes += w.counters.rx_bytes;
     p.tx_bytes += w.counters.tx_bytes;
   }
@@ -108,43 +104,39 @@ void render_ports(Exposition& out, const DataplaneSnapshot& dp) {
 void render_outcomes(Exposition& out, const WorkerCounters& sum) {
   out.family("relay_dataplane_drops_total", MetricType::Counter,
              "Frames the data plane dropped, by reason (the data plane's counter table without drop_).");
-  for (size_t i = 0; i < dataplane::kCounterCount; ++i)
-    if (dataplane::kCounterNames[i].starts_with(kDropPrefix))
-      out.sample("relay_dataplane_drops_total", {{"reason", dataplane::kCounterNames[i].substr(kDropPrefix.size())}},
-                 sum.values[i]);
+  for (size_t i = 0; i < kCounterCount; ++i)
+    if (const auto c = static_cast<Counter>(i); kind_of(c) == CounterKind::Drop)
+      out.sample("relay_dataplane_drops_total", {{"reason", drop_reason(c)}}, sum.values[i]);
+  // Port rows have their own families, by port (render_ports).
   out.family("relay_dataplane_events_total", MetricType::Counter,
              "Everything else the data plane counts: forwarding outcomes, host replies, commands applied.");
-  for (size_t i = 0; i < dataplane::kCounterCount; ++i) {
-    const auto c = static_cast<Counter>(i);
-    if (dataplane::kCounterNames[i].starts_with(kDropPrefix) || c == Counter::RxPackets ||
-        c == Counter::TxPackets || c == Counter::TxRefused)
-      continue;
-    out.sample("relay_dataplane_events_total", {{"event", dataplane::kCounterNames[i]}}, sum.values[i]);
-  }
+  for (size_t i = 0; i < kCounterCount; ++i)
+    if (const auto c = static_cast<Counter>(i); kind_of(c) != CounterKind::Drop && kind_of(c) != CounterKind::Port)
+      out.sample("relay_dataplane_events_total", {{"event", to_string(c)}}, sum.values[i]);
 }
 
 void render_relayed(Exposition& out, const WorkerCounters& sum) {
   const struct {
     std::string_view name;
     std::string_view help;
-    uint64_t dataplane::RelayedTraffic::*field;
+    uint64_t RelayedTraffic::*field;
   } families[] = {
       {"relay_relayed_packets_total",
        "Datagrams relayed, by direction and by the address family they arrived and left with.",
-       &dataplane::RelayedTraffic::packets},
+       &RelayedTraffic::packets},
       {"relay_relayed_bytes_total",
        "Application bytes relayed (UDP or ChannelData payload, no headers), by direction and families.",
-       &dataplane::RelayedTraffic::bytes},
+       &RelayedTraffic::bytes},
   };
   for (const auto& f : families) {
     out.family(f.name, MetricType::Counter, f.help);
-    for (size_t d = 0; d < dataplane::kDirectionCount; ++d)
+    for (size_t d = 0; d < kDirectionCount; ++d)
       for (size_t in = 0; in < 2; ++in)
         for (size_t o = 0; o < 2; ++o)
           out.sample(f.name,
-                     {{"direction", dataplane::kDirectionNames[d]},
-                      {"from_family", dataplane::kFamilyIndexNames[in]},
-                      {"to_family", dataplane::kFamilyIndexNames[o]}},
+                     {{"direction", kDirectionNames[d]},
+                      {"from_family", kFamilyIndexNames[in]},
+                      {"to_family", kFamilyIndexNames[o]}},
                      sum.relayed[d][in][o].*f.field);
   }
 }
@@ -180,20 +172,20 @@ void render_original_relay(Exposition& out, const core::Stats& s, uint64_t relay
 // busy fraction of a worker is rate(busy) / rate(loop).
 void render_lcores(Exposition& out, const DataplaneSnapshot& dp) {
   const double hz = dp.tsc_hz != 0 ? static_cast<double>(dp.tsc_hz) : 1.0;
-  auto seconds = [&](std::string_view name, std::string_view help, uint64_t dataplane::WorkerCounters::*cycles) {
+  auto seconds = [&](std::string_view name, std::string_view help, uint64_t WorkerCounters::*cycles) {
     out.family(name, MetricType::Counter, help);
     for (const WorkerSample& w : dp.workers)
       out.sample(name, {{"lcore", std::to_string(w.lcore)}}, static_cast<double>(w.counters.*cycles) / hz);
   };
   seconds("relay_dataplane_lcore_busy_seconds_total",
           "Time a worker lcore spent in loop iterations that received or sent packets.",
-          &dataplane::WorkerCounters::busy_cycles);
+          &WorkerCounters::busy_cycles);
   seconds("relay_dataplane_lcore_loop_seconds_total", "Time a worker lcore spent in its polling loop, busy or not.",
-          &dataplane::WorkerCounters::total_cycles);
+          &WorkerCounters::total_cycles);
   seconds("relay_dataplane_lcore_sleep_seconds_total",
           "Time a worker lcore slept between loop iterations (dataplane.idle = adaptive); idle polling = loop - "
           "busy - sleep.",
-          &dataplane::WorkerCounters::sleep_cycles);
+          &WorkerCounters::sleep_cycles);
   out.family("relay_dataplane_lcore_idle_mode", MetricType::Gauge,
              "1 for the dataplane.idle mode a worker lcore runs in.");
   for (const WorkerSample& w : dp.workers)
@@ -202,7 +194,7 @@ void render_lcores(Exposition& out, const DataplaneSnapshot& dp) {
 }
 
 void render_tables(Exposition& out, const DataplaneSnapshot& dp) {
-  const dataplane::TableGauges& t = dp.workers.front().counters.tables;
+  const TableGauges& t = dp.workers.front().counters.tables;
   out.family("relay_dataplane_table_entries", MetricType::Gauge,
              "Entries in a worker's forwarding tables (every worker holds the same replica).");
   out.sample("relay_dataplane_table_entries", {{"table", "allocations"}}, t.allocations);
@@ -310,7 +302,7 @@ std::string render_metrics(const BuildInfo& build, const core::Stats& server, co
     std::vector<WorkerCounters> workers;
     workers.reserve(dataplane.workers.size());
     for (const WorkerSample& w : dataplane.workers) workers.push_back(w.counters);
-    const WorkerCounters sum = dataplane::sum_counters(workers);
+    const WorkerCounters sum = sum_counters(workers);
     to_cp_full = sum.get(Counter::DropToControlPlaneFull);
     for (const auto& by_direction : sum.relayed)
       for (const auto& by_in : by_direction)

@@ -4,7 +4,7 @@
 //
 // Names start with relay_, counters end in _total, units are bytes and
 // seconds. Every label value comes from a declarative table (core/stats.hpp,
-// dataplane/counters.hpp), so logs, tests and metrics share one vocabulary.
+// common/counters_abi.hpp), so logs, tests and metrics share one vocabulary.
 #pragma once
 
 #include <cstdint>

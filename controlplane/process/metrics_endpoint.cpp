@@ -10,9 +10,9 @@
 #include <fstream>
 #include <span>
 
+#include "common/counters_abi.hpp"
 #include "common/ring_abi.hpp"
 #include "controlplane/metrics/render.hpp"
-#include "dataplane/counters.hpp"
 
 namespace relay::process {
 namespace {
@@ -73,7 +73,7 @@ Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpo
     boost::asio::io_context& io, const RelayConfig& config, const SharedObjects& shared, const core::Server& server,
     const ControlLoop& loop, const Dispatcher& dispatcher) {
   if (!config.metrics.address) return std::unique_ptr<metrics::MetricsServer>{};
-  std::string zone = dataplane::counters_memzone_name(config.dataplane.ring_prefix);
+  std::string zone = counters_memzone_name(config.dataplane.ring_prefix);
   rte_mempool* pool = shared.pool;
   return metrics::MetricsServer::start(io, *config.metrics.address, [&, zone, pool, build = build_info(rte_version())] {
     return metrics::render_metrics(build, server.stats(), snapshot(zone, pool), io_of(loop, dispatcher),

@@ -88,7 +88,7 @@ Result<bool, std::string> Dataplane::create_shared_objects() {
     if (!ring) return Err{ring.error()};
     command_rings_.push_back(*ring);
   }
-  std::vector<dataplane::WorkerPlacement> placements;
+  std::vector<WorkerPlacement> placements;
   for (auto lcore : dp.worker_lcores)
     placements.push_back({.lcore = static_cast<uint16_t>(lcore), .port = port_,
                           .idle_mode = static_cast<uint8_t>(interface_.idle), .reserved = {}});

@@ -10,19 +10,19 @@
 namespace relay::dpprocess {
 
 Result<SharedCounters, std::string> SharedCounters::create(std::string_view prefix,
-                                                           std::span<const dataplane::WorkerPlacement> workers,
+                                                           std::span<const WorkerPlacement> workers,
                                                            int socket) {
-  const std::string name = dataplane::counters_memzone_name(prefix);
-  const rte_memzone* zone = rte_memzone_reserve_aligned(name.c_str(), dataplane::counters_zone_size(workers.size()),
+  const std::string name = counters_memzone_name(prefix);
+  const rte_memzone* zone = rte_memzone_reserve_aligned(name.c_str(), counters_zone_size(workers.size()),
                                                         socket, 0, RTE_CACHE_LINE_SIZE);
   if (zone == nullptr) return Err{"rte_memzone_reserve " + name + ": " + rte_strerror(rte_errno)};
   auto memory = std::span<std::byte>(static_cast<std::byte*>(zone->addr), zone->len);
-  auto slots = dataplane::init_counters_zone(memory, rte_get_tsc_hz(), workers);
+  auto slots = init_counters_zone(memory, rte_get_tsc_hz(), workers);
   if (!slots) {
     rte_memzone_free(zone);
     return Err{slots.error()};
   }
-  auto view = dataplane::view_counters_zone(memory);
+  auto view = view_counters_zone(memory);
   if (!view) {
     rte_memzone_free(zone);
     return Err{view.error()};

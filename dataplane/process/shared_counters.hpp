@@ -1,6 +1,6 @@
 // The workers' counters in shared memory, so the control plane (a DPDK
 // secondary) can read them for /metrics: the memzone "<prefix>counters"
-// holds the self-describing layout of dataplane/counters.hpp (a header with
+// holds the self-describing layout of common/counters_abi.hpp (a header with
 // the workers' lcores, ports and tsc_hz, then one WorkerCounters per worker
 // in the order of dataplane.worker_lcores), each written only by its lcore.
 // The same zone backs the /relay/* DPDK telemetry endpoints.
@@ -13,8 +13,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/counters_abi.hpp"
 #include "common/result.hpp"
-#include "dataplane/counters.hpp"
 
 namespace relay::dpprocess {
 
@@ -23,7 +23,7 @@ class SharedCounters {
   // Reserves "<prefix>counters" on `socket`, writes the header and zeroes
   // every worker's slot, then points DPDK telemetry at it.
   static Result<SharedCounters, std::string> create(std::string_view prefix,
-                                                    std::span<const dataplane::WorkerPlacement> workers,
+                                                    std::span<const WorkerPlacement> workers,
                                                     int socket);
 
   SharedCounters(SharedCounters&& other) noexcept
@@ -32,14 +32,14 @@ class SharedCounters {
   SharedCounters(const SharedCounters&) = delete;
   ~SharedCounters();
 
-  [[nodiscard]] std::span<dataplane::WorkerCounters> workers() const { return workers_; }
+  [[nodiscard]] std::span<WorkerCounters> workers() const { return workers_; }
   [[nodiscard]] std::string_view name() const { return zone_->name; }
 
  private:
-  SharedCounters(const rte_memzone* zone, std::span<dataplane::WorkerCounters> workers)
+  SharedCounters(const rte_memzone* zone, std::span<WorkerCounters> workers)
       : zone_(zone), workers_(workers) {}
   const rte_memzone* zone_;
-  std::span<dataplane::WorkerCounters> workers_;
+  std::span<WorkerCounters> workers_;
 };
 
 }  // namespace relay::dpprocess

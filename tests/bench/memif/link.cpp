@@ -111,7 +111,7 @@ std::optional<Datagram> Link::classify(rte_mbuf* m, uint64_t now_tsc) {
     if (const auto* o = at != 0 ? owner(f.data() + at) : nullptr) me = o;
   }
   Datagram d{me == &peer_ ? Datagram::To::Peer : Datagram::To::Client, {}, {}};
-  const dataplane::Counter parsed = dataplane::parse_frame_into(f, *me, m->ol_flags, d.frame);
+  const Counter parsed = dataplane::parse_frame_into(f, *me, m->ol_flags, d.frame);
   if (parsed == dataplane::detail::kAccepted && d.frame.l3_kind == dataplane::L3::Arp) {
     dataplane::HostContext host{*me, neighbours_, echo_limiter_, now_tsc};
     if (dataplane::handle_arp(m, d.frame, host).next == dataplane::Next::Tx) {

@@ -15,8 +15,6 @@
 namespace relay::metrics {
 namespace {
 
-using dataplane::Counter;
-using dataplane::Direction;
 
 const BuildInfo kBuild{.version = "0.1.0", .revision = "6d25b31-dirty", .dpdk = "22.11.11"};
 
@@ -97,6 +95,19 @@ TEST(RenderMetrics, DropsAreSummedOverWorkersAndLabelledWithTheTableNameWithoutI
   EXPECT_NE(drops.find("relay_dataplane_drops_total{reason=\"to_control_plane_full\"} 1\n"), std::string::npos);
   EXPECT_NE(drops.find("relay_dataplane_drops_total{reason=\"multi_segment\"} 0\n"), std::string::npos);
   EXPECT_EQ(drops.find("reason=\"drop_"), std::string::npos);
+}
+
+TEST(RenderMetrics, EveryCounterIsADropAnEventOrAPortCountByItsKind) {
+  const std::string text = render_example();
+  const std::string drops = family(text, "relay_dataplane_drops_total");
+  const std::string events = family(text, "relay_dataplane_events_total");
+  for (size_t i = 0; i < kCounterCount; ++i) {
+    const auto c = static_cast<Counter>(i);
+    const bool dropped = drops.find("{reason=\"" + std::string(drop_reason(c)) + "\"}") != std::string::npos;
+    const bool event = events.find("{event=\"" + std::string(to_string(c)) + "\"}") != std::string::npos;
+    EXPECT_EQ(dropped, kind_of(c) == CounterKind::Drop) << to_string(c);
+    EXPECT_EQ(event, kind_of(c) != CounterKind::Drop && kind_of(c) != CounterKind::Port) << to_string(c);
+  }
 }
 
 TEST(RenderMetrics, RelayedBytesCarryDirectionAndBothFamilies) {

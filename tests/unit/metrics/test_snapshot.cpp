@@ -10,10 +10,9 @@
 namespace relay::metrics {
 namespace {
 
-using dataplane::Counter;
 
 struct Zone {
-  explicit Zone(size_t workers) : words((dataplane::counters_zone_size(workers) + 63) / 64) {}
+  explicit Zone(size_t workers) : words((counters_zone_size(workers) + 63) / 64) {}
   std::span<std::byte> bytes() { return {reinterpret_cast<std::byte*>(words.data()), words.size() * 64}; }
   struct alignas(64) Line {
     std::byte b[64];
@@ -23,8 +22,8 @@ struct Zone {
 
 TEST(DataplaneSnapshot, EachWorkersCountersComeBackWithItsLcoreAndPort) {
   Zone zone(2);
-  const dataplane::WorkerPlacement placement[] = {{3, 0}, {5, 1}};
-  auto workers = dataplane::init_counters_zone(zone.bytes(), 2'500'000'000, placement);
+  const WorkerPlacement placement[] = {{3, 0}, {5, 1}};
+  auto workers = init_counters_zone(zone.bytes(), 2'500'000'000, placement);
   ASSERT_TRUE(workers.ok()) << workers.error();
   (*workers)[0].add(Counter::RxPackets, 7);
   (*workers)[1].add(Counter::DropExpired, 2);
@@ -52,9 +51,9 @@ TEST(DataplaneSnapshot, AZoneWithoutMagicIsNotReadYet) {
 
 TEST(DataplaneSnapshot, AZoneFromABuildWithAnotherCounterTableIsRefused) {
   Zone zone(1);
-  const dataplane::WorkerPlacement placement[] = {{1, 0}};
-  ASSERT_TRUE(dataplane::init_counters_zone(zone.bytes(), 1, placement).ok());
-  reinterpret_cast<dataplane::CountersZoneHeader*>(zone.bytes().data())->counter_count += 1;
+  const WorkerPlacement placement[] = {{1, 0}};
+  ASSERT_TRUE(init_counters_zone(zone.bytes(), 1, placement).ok());
+  reinterpret_cast<CountersZoneHeader*>(zone.bytes().data())->counter_count += 1;
   auto s = snapshot_dataplane(zone.bytes());
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().find("another counter table"), std::string::npos);
@@ -62,17 +61,17 @@ TEST(DataplaneSnapshot, AZoneFromABuildWithAnotherCounterTableIsRefused) {
 
 TEST(DataplaneSnapshot, AnotherLayoutVersionIsRefused) {
   Zone zone(1);
-  const dataplane::WorkerPlacement placement[] = {{1, 0}};
-  ASSERT_TRUE(dataplane::init_counters_zone(zone.bytes(), 1, placement).ok());
-  reinterpret_cast<dataplane::CountersZoneHeader*>(zone.bytes().data())->version = 99;
+  const WorkerPlacement placement[] = {{1, 0}};
+  ASSERT_TRUE(init_counters_zone(zone.bytes(), 1, placement).ok());
+  reinterpret_cast<CountersZoneHeader*>(zone.bytes().data())->version = 99;
   EXPECT_FALSE(snapshot_dataplane(zone.bytes()).ok());
 }
 
 TEST(DataplaneSnapshot, AWorkerCountBeyondTheMemzoneIsRefusedNotReadOutOfBounds) {
   Zone zone(1);
-  const dataplane::WorkerPlacement placement[] = {{1, 0}};
-  ASSERT_TRUE(dataplane::init_counters_zone(zone.bytes(), 1, placement).ok());
-  reinterpret_cast<dataplane::CountersZoneHeader*>(zone.bytes().data())->worker_count = 2;
+  const WorkerPlacement placement[] = {{1, 0}};
+  ASSERT_TRUE(init_counters_zone(zone.bytes(), 1, placement).ok());
+  reinterpret_cast<CountersZoneHeader*>(zone.bytes().data())->worker_count = 2;
   EXPECT_FALSE(snapshot_dataplane(zone.bytes()).ok());
   EXPECT_FALSE(snapshot_dataplane(zone.bytes().first(10)).ok());
 }

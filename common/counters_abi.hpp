@@ -1,7 +1,9 @@
-// Per-lcore counters: every outcome and every drop reason of the worker,
-// declared once. Logs, metrics, the pcap checker and the tests all use the
-// snake_case names from this table. Also the layout of the "<prefix>counters"
-// memzone through which the control plane and DPDK telemetry read them.
+// The data plane's counters as both processes see them: every outcome and
+// every drop reason of a worker, declared once with its kind, and the
+// layout of the "<prefix>counters" memzone the data plane writes and the
+// control plane (metrics) and DPDK telemetry read. An ABI between two
+// processes, so it lives here and not in dataplane/: logs, metrics, the
+// pcap checker and the tests all use the snake_case names of this table.
 #pragma once
 
 #include <array>
@@ -17,77 +19,88 @@
 #include "common/net_types.hpp"
 #include "common/result.hpp"
 
-namespace relay::dataplane {
+namespace relay {
 
-// X(enum name, "metric name")
+// What a counter counts, so that a consumer never reads it from a name:
+// metrics render Drop rows as relay_dataplane_drops_total{reason}, Port
+// rows per port, and the others as relay_dataplane_events_total{event}.
+enum class CounterKind : uint8_t {
+  Port,     // frames through the port: received, sent, refused by the TX queue
+  Forward,  // a datagram relayed, or carried across the exception path
+  Host,     // the relay as a host on its link: ARP, Neighbor Discovery, echo
+  Command,  // a table command from the control plane and its outcome
+  Drop,     // a frame dropped, by reason; the name is "drop_" + reason
+};
+
+// X(enum name, "metric name", CounterKind)
 #define RELAY_DATAPLANE_COUNTERS(X)                                            \
-  X(RxPackets, "rx_packets")                                                   \
-  X(TxPackets, "tx_packets")                                                   \
-  X(TxRefused, "tx_refused")                                                   \
+  X(RxPackets, "rx_packets", Port)                                             \
+  X(TxPackets, "tx_packets", Port)                                             \
+  X(TxRefused, "tx_refused", Port)                                             \
   /* forwarded */                                                              \
-  X(ClientToPeer, "client_to_peer")                                            \
-  X(PeerToClient, "peer_to_client")                                            \
-  X(ClientToClient, "client_to_client")                                        \
-  X(SendToPeer, "send_to_peer")                                                \
-  X(DataToClient, "data_to_client")                                            \
-  X(ToControlPlane, "to_control_plane")                                        \
-  X(FromControlPlane, "from_control_plane")                                    \
-  X(ArpReplies, "arp_replies")                                                 \
-  X(NeighborAdvertisements, "neighbor_advertisements")                         \
-  X(EchoReplies, "echo_replies")                                               \
-  X(ArpRequestsSent, "arp_requests_sent")                                      \
-  X(NeighborSolicitationsSent, "neighbor_solicitations_sent")                  \
-  X(NeighbourUpdatesConsumed, "neighbour_updates_consumed")                   \
+  X(ClientToPeer, "client_to_peer", Forward)                                   \
+  X(PeerToClient, "peer_to_client", Forward)                                   \
+  X(ClientToClient, "client_to_client", Forward)                               \
+  X(SendToPeer, "send_to_peer", Forward)                                       \
+  X(DataToClient, "data_to_client", Forward)                                   \
+  X(ToControlPlane, "to_control_plane", Forward)                               \
+  X(FromControlPlane, "from_control_plane", Forward)                           \
+  /* host */                                                                   \
+  X(ArpReplies, "arp_replies", Host)                                           \
+  X(NeighborAdvertisements, "neighbor_advertisements", Host)                   \
+  X(EchoReplies, "echo_replies", Host)                                         \
+  X(ArpRequestsSent, "arp_requests_sent", Host)                                \
+  X(NeighborSolicitationsSent, "neighbor_solicitations_sent", Host)            \
+  X(NeighbourUpdatesConsumed, "neighbour_updates_consumed", Host)              \
   /* commands */                                                               \
-  X(CommandsApplied, "commands_applied")                                       \
-  X(CommandsRejected, "commands_rejected")                                     \
-  X(CommandTableFull, "command_table_full")                                    \
-  X(CommandProbeLimit, "command_probe_limit")                                  \
-  X(AcksLost, "acks_lost")                                                     \
-  X(CommandsDiscarded, "commands_discarded")                                   \
+  X(CommandsApplied, "commands_applied", Command)                              \
+  X(CommandsRejected, "commands_rejected", Command)                            \
+  X(CommandTableFull, "command_table_full", Command)                           \
+  X(CommandProbeLimit, "command_probe_limit", Command)                         \
+  X(AcksLost, "acks_lost", Command)                                            \
+  X(CommandsDiscarded, "commands_discarded", Command)                          \
   /* drops: frame not for us */                                                \
-  X(DropNotForUs, "drop_not_for_us")                                           \
-  X(DropWrongVlan, "drop_wrong_vlan")                                          \
-  X(DropUnknownEthertype, "drop_unknown_ethertype")                            \
-  /* drops: from a source nothing may send from (parse.hpp) */               \
-  X(DropBogusSource, "drop_bogus_source")                                      \
+  X(DropNotForUs, "drop_not_for_us", Drop)                                     \
+  X(DropWrongVlan, "drop_wrong_vlan", Drop)                                    \
+  X(DropUnknownEthertype, "drop_unknown_ethertype", Drop)                      \
+  /* drops: from a source nothing may send from (parse.hpp) */                 \
+  X(DropBogusSource, "drop_bogus_source", Drop)                                \
   /* drops: malformed */                                                       \
-  X(DropMultiSegment, "drop_multi_segment")                                    \
-  X(DropTruncated, "drop_truncated")                                           \
-  X(DropBadIpHeader, "drop_bad_ip_header")                                     \
-  X(DropBadIpChecksum, "drop_bad_ip_checksum")                                 \
-  X(DropIpFragment, "drop_ip_fragment")                                        \
-  X(DropIpv6ExtensionHeader, "drop_ipv6_extension_header")                     \
-  X(DropBadUdpLength, "drop_bad_udp_length")                                   \
-  X(DropBadUdpChecksum, "drop_bad_udp_checksum")                               \
-  X(DropBadArp, "drop_bad_arp")                                                \
-  X(DropBadIcmp, "drop_bad_icmp")                                              \
+  X(DropMultiSegment, "drop_multi_segment", Drop)                              \
+  X(DropTruncated, "drop_truncated", Drop)                                     \
+  X(DropBadIpHeader, "drop_bad_ip_header", Drop)                               \
+  X(DropBadIpChecksum, "drop_bad_ip_checksum", Drop)                           \
+  X(DropIpFragment, "drop_ip_fragment", Drop)                                  \
+  X(DropIpv6ExtensionHeader, "drop_ipv6_extension_header", Drop)               \
+  X(DropBadUdpLength, "drop_bad_udp_length", Drop)                             \
+  X(DropBadUdpChecksum, "drop_bad_udp_checksum", Drop)                         \
+  X(DropBadArp, "drop_bad_arp", Drop)                                          \
+  X(DropBadIcmp, "drop_bad_icmp", Drop)                                        \
   /* drops: on a relay address but nothing to do */                            \
-  X(DropUnsupportedProtocol, "drop_unsupported_protocol")                      \
-  X(DropUnhandledIcmp, "drop_unhandled_icmp")                                  \
-  X(DropClosedPort, "drop_closed_port")                                        \
-  X(DropNotStunOrChannelData, "drop_not_stun_or_channel_data")                 \
-  X(DropChannelDataLength, "drop_channel_data_length")                         \
-  X(DropUnknownChannel, "drop_unknown_channel")                                \
-  X(DropUnknownPeer, "drop_unknown_peer")                                      \
-  X(DropBadIndication, "drop_bad_indication")                                  \
-  X(DropIndicationFingerprint, "drop_indication_fingerprint")                  \
-  X(DropNoAllocation, "drop_no_allocation")                                    \
-  X(DropNoPermission, "drop_no_permission")                                    \
-  X(DropDeniedPeer, "drop_denied_peer")                                        \
-  X(DropExpired, "drop_expired")                                               \
-  X(DropNoRelayAddress, "drop_no_relay_address")                               \
-  X(DropTooBig, "drop_too_big")                                                \
-  X(DropNoHeadroom, "drop_no_headroom")                                        \
-  X(DropEchoRateLimited, "drop_echo_rate_limited")                             \
-  X(DropStunRateLimited, "drop_stun_rate_limited")                             \
-  X(DropNeighbourUnresolved, "drop_neighbour_unresolved")                      \
-  X(DropNoRoute, "drop_no_route")                                              \
-  X(DropToControlPlaneFull, "drop_to_control_plane_full")                      \
-  X(DropFromControlPlaneInvalid, "drop_from_control_plane_invalid")
+  X(DropUnsupportedProtocol, "drop_unsupported_protocol", Drop)                \
+  X(DropUnhandledIcmp, "drop_unhandled_icmp", Drop)                            \
+  X(DropClosedPort, "drop_closed_port", Drop)                                  \
+  X(DropNotStunOrChannelData, "drop_not_stun_or_channel_data", Drop)           \
+  X(DropChannelDataLength, "drop_channel_data_length", Drop)                   \
+  X(DropUnknownChannel, "drop_unknown_channel", Drop)                          \
+  X(DropUnknownPeer, "drop_unknown_peer", Drop)                                \
+  X(DropBadIndication, "drop_bad_indication", Drop)                            \
+  X(DropIndicationFingerprint, "drop_indication_fingerprint", Drop)            \
+  X(DropNoAllocation, "drop_no_allocation", Drop)                              \
+  X(DropNoPermission, "drop_no_permission", Drop)                              \
+  X(DropDeniedPeer, "drop_denied_peer", Drop)                                  \
+  X(DropExpired, "drop_expired", Drop)                                         \
+  X(DropTooBig, "drop_too_big", Drop)                                          \
+  X(DropNoHeadroom, "drop_no_headroom", Drop)                                  \
+  X(DropEchoRateLimited, "drop_echo_rate_limited", Drop)                       \
+  X(DropStunRateLimited, "drop_stun_rate_limited", Drop)                       \
+  X(DropNeighbourUnresolved, "drop_neighbour_unresolved", Drop)                \
+  X(DropNoRoute, "drop_no_route", Drop)                                        \
+  X(DropToControlPlaneFull, "drop_to_control_plane_full", Drop)                \
+  X(DropFromControlPlaneInvalid, "drop_from_control_plane_invalid", Drop)
 
 enum class Counter : uint16_t {
-#define RELAY_X(name, text) name,
+#define RELAY_X(name, text, kind) name,
   RELAY_DATAPLANE_COUNTERS(RELAY_X)
 #undef RELAY_X
       Count_
@@ -96,12 +109,30 @@ enum class Counter : uint16_t {
 constexpr size_t kCounterCount = static_cast<size_t>(Counter::Count_);
 
 constexpr std::array<std::string_view, kCounterCount> kCounterNames = {
-#define RELAY_X(name, text) std::string_view{text},
+#define RELAY_X(name, text, kind) std::string_view{text},
+    RELAY_DATAPLANE_COUNTERS(RELAY_X)
+#undef RELAY_X
+};
+
+constexpr std::array<CounterKind, kCounterCount> kCounterKinds = {
+#define RELAY_X(name, text, kind) CounterKind::kind,
     RELAY_DATAPLANE_COUNTERS(RELAY_X)
 #undef RELAY_X
 };
 
 constexpr std::string_view to_string(Counter c) { return kCounterNames[static_cast<size_t>(c)]; }
+constexpr CounterKind kind_of(Counter c) { return kCounterKinds[static_cast<size_t>(c)]; }
+
+// A Drop row is exported as its reason: the name without this prefix.
+constexpr std::string_view kDropNamePrefix = "drop_";
+constexpr std::string_view drop_reason(Counter c) { return to_string(c).substr(kDropNamePrefix.size()); }
+
+constexpr bool drop_names_follow_kinds() {
+  for (size_t i = 0; i < kCounterCount; ++i)
+    if (kCounterNames[i].starts_with(kDropNamePrefix) != (kCounterKinds[i] == CounterKind::Drop)) return false;
+  return true;
+}
+static_assert(drop_names_follow_kinds(), "the names of Drop rows, and only theirs, start with drop_");
 
 // Relayed traffic by direction and by the address families of the datagram
 // that came in and the one that went out (RFC 8656 §6.1 lets an IPv4
@@ -225,7 +256,7 @@ inline std::string counters_memzone_name(std::string_view prefix) {
   return std::string(prefix) + std::string(kCountersMemzoneStem);
 }
 constexpr uint32_t kCountersMagic = 0x544e4352;  // "RCNT" in memory
-constexpr uint32_t kCountersVersion = 4;
+constexpr uint32_t kCountersVersion = 5;
 // RTE_MAX_LCORE of Debian's DPDK 22.11 build: no more workers than lcores.
 constexpr size_t kMaxCounterWorkers = 128;
 
@@ -305,4 +336,4 @@ inline Result<CountersZoneView, std::string> view_counters_zone(std::span<const 
   return CountersZoneView{header, {first, header->worker_count}};
 }
 
-}  // namespace relay::dataplane
+}  // namespace relay
