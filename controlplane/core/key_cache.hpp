@@ -41,6 +41,11 @@ class KeyCache {
     current_.insert_or_assign(std::string(username), key);
   }
 
+  void clear() {
+    current_.clear();
+    previous_.clear();
+  }
+
   [[nodiscard]] size_t size() const { return current_.size() + previous_.size(); }
 
  private:

@@ -6,15 +6,6 @@
 namespace relay::core {
 
 namespace {
-// Ours for the peer policy: the interface addresses and, behind a NAT, the
-// public ones, which a hairpinning NAT would bring back to us.
-std::vector<IpAddress> relay_addresses(const ServerConfig& c) {
-  std::vector<IpAddress> out;
-  for (const auto& a : {c.relay_v4, c.relay_v6, c.advertised_v4, c.advertised_v6})
-    if (a) out.push_back(*a);
-  return out;
-}
-
 bool is_turn_method(stun::Method m) {
   return m == stun::Method::Allocate || m == stun::Method::Refresh || m == stun::Method::ChannelBind ||
          m == stun::Method::CreatePermission;
@@ -41,12 +32,20 @@ Server::Server(ServerConfig config, std::optional<uint64_t> rng_seed)
       rng_(rng_seed),
       ready_(!config_.has_portal),
       ports_(config_.port_min, config_.port_max),
-      policy_(relay_addresses(config_), config_.port_min, config_.port_max, config_.peer_allow, config_.peer_deny,
-              config_.local_networks),
+      policy_(policy_for(config_)),
       nonces_(config_.nonce_capacity, config_.nonce_uses),
       keys_(config_.key_cache_capacity),
       responses_(config_.response_cache_capacity) {
   assert(!validate(config_));
+}
+
+PeerPolicy Server::policy_for(const ServerConfig& c) {
+  // Ours: the interface addresses and, behind a NAT, the public ones, which
+  // a hairpinning NAT would bring back to us.
+  std::vector<IpAddress> relay_addresses;
+  for (const auto& a : {c.relay_v4, c.relay_v6, c.advertised_v4, c.advertised_v6})
+    if (a) relay_addresses.push_back(*a);
+  return PeerPolicy(std::move(relay_addresses), c.port_min, c.port_max, c.peer_allow, c.peer_deny, c.local_networks);
 }
 
 void Server::set_wall_clock(Instant now, std::chrono::seconds unix_time) {

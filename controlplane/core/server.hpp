@@ -58,6 +58,37 @@ enum class RestoreError : uint8_t {
 };
 std::string_view to_string(RestoreError e);
 
+// What relayctl shows of one allocation.
+struct AllocationView {
+  AllocationPort port;
+  ClientFiveTuple client;
+  std::optional<SocketAddress> relay_v4;
+  std::optional<SocketAddress> relay_v6;
+  Instant expiry;
+  std::string user;  // the owner's (a salt, a REST or static user); "" restored and not yet claimed
+  uint32_t channels = 0;  // bound
+  uint32_t permissions = 0;
+};
+
+struct ReconfigureReport {
+  bool quotas_changed = false;
+  bool peer_policy_changed = false;
+  bool secrets_changed = false;
+  uint32_t channels_revoked = 0;  // peers the new policy denies
+  uint32_t permissions_revoked = 0;
+};
+
+struct DrainState {
+  bool draining = false;
+  std::optional<Instant> deadline;
+  TimerId timer = kNoTimer;
+};
+
+struct MintedCredential {
+  std::string username;
+  std::string password;
+};
+
 class Server {
  public:
   // `config` must pass validate(); `rng_seed` makes every random choice
@@ -77,9 +108,14 @@ class Server {
   // relay.auth.scheme static: the users file's users from now on (at start
   // and on SIGHUP); a user no longer listed fails its next request.
   void set_static_users(StaticUsers users) { static_users_ = std::move(users); }
-  // On SIGHUP: the quotas every request is checked against from now on.
-  // What already exists beyond a lowered quota stays until it ends.
-  void set_quotas(const Quotas& quotas) { config_.quotas = quotas; }
+  // On SIGHUP (or relayctl reload): `next` is config() with the live keys
+  // changed - quotas, peer_allow/peer_deny/local_networks, auth_secrets;
+  // every other field must be config()'s. What already exists beyond a
+  // lowered quota stays until it ends; a channel or permission whose peer
+  // the new policy denies is removed now (RemoveChannel, RemovePermission);
+  // a key derived from a secret no longer configured is derived again, so
+  // a removed secret verifies nothing from the next request on.
+  ReconfigureReport reconfigure(const ServerConfig& next, Instant now);
   // The portal accepted us: start serving new clients (no-op without a
   // portal). Before it, only 5-tuples holding an allocation (adopted after
   // a restart) are served.
@@ -119,6 +155,23 @@ class Server {
   // Keeps a port of the range out of use (e.g. taken by another service).
   bool mark_port_taken(AllocationPort port) { return ports_.take(port); }
 
+  // Operations (server_admin.cpp), for relayctl.
+  [[nodiscard]] std::vector<AllocationView> allocations() const;
+  // Ends the allocation on `port` as a Refresh with LIFETIME 0 would (its
+  // client's next request gets 437); false when no allocation has it.
+  bool end_allocation(AllocationPort port, Instant now);
+  // Drain mode, for rolling upgrades: every new Allocate is answered 508
+  // while existing allocations keep being served; at `deadline` (if any)
+  // those still alive are ended. Calling it again moves the deadline.
+  void drain(std::optional<Instant> deadline);
+  void stop_draining();
+  [[nodiscard]] const DrainState& drain_state() const { return drain_; }
+  // A credential of the configured scheme for `user`, valid until
+  // `expiry_unix_seconds`, minted with the first secret; nullopt for
+  // static (its users come from the users file).
+  [[nodiscard]] std::optional<MintedCredential> mint_credential(std::string_view user,
+                                                                uint64_t expiry_unix_seconds) const;
+
   [[nodiscard]] Stats stats() const {
     Stats s = stats_;
     s.free_ports = ports_.free_count();
@@ -149,6 +202,9 @@ class Server {
   static CreateAllocation creation_of(const Allocation& a);
   static InstallChannel installation_of(const Allocation& a, const Channel& c);
   static InstallPermission permission_of(const Allocation& a, const Permission& p);
+
+  // The peer policy `c` describes (server.cpp).
+  static PeerPolicy policy_for(const ServerConfig& c);
 
   // Dispatch (server.cpp).
   void handle_request(const Request& r);
@@ -257,6 +313,13 @@ class Server {
   void on_allocation_expired(uint16_t port);
   void on_channel_deadline(uint16_t port, uint16_t number);
   void on_reservation_expired(uint64_t token);
+  void on_drain_deadline();
+
+  // Reconfiguration (server_admin.cpp): removes what the policy denies now.
+  void revoke_denied_peers(Instant now, ReconfigureReport& report);
+  // Ends a bound channel at `ended`, as its expiry would: the RFC 8656
+  // §12 cool-down runs from then.
+  void unbind_channel(Allocation& a, Channel& c, Instant ended);
 
   ServerConfig config_;
   Rng rng_;
@@ -320,6 +383,7 @@ class Server {
     RelayFamilies families;
   };
   std::unordered_map<uint64_t, Reservation> reservations_;  // RFC 8656 §7.2 EVEN-PORT R=1
+  DrainState drain_;
   std::deque<Command> commands_;
   Stats stats_;
   std::array<uint8_t, 1280> scratch_{};  // a response never exceeds the IPv6 minimum MTU

@@ -56,6 +56,7 @@ std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::st
     ++stats_.quota_rejections[static_cast<size_t>(which)];
     return code;
   };
+  if (drain_.draining) return reject(Quota::Draining, kInsufficientCapacity);
   if (q.allocations_total && by_client_.size() >= q.allocations_total) return reject(Quota::Total, kInsufficientCapacity);
   if (q.allocations_per_user && charged_to(salt) >= q.allocations_per_user)
     return reject(Quota::PerUser, kAllocationQuotaReached);

@@ -13,6 +13,7 @@ void Server::run_timers(Instant now) {
       case TimerKind::Channel: on_channel_deadline(key->port, key->channel); break;
       case TimerKind::Reservation: on_reservation_expired(key->token); break;
       case TimerKind::PortHold: end_hold(key->port); break;
+      case TimerKind::Drain: on_drain_deadline(); break;
     }
   }
 }
@@ -37,12 +38,18 @@ void Server::on_channel_deadline(uint16_t port, uint16_t number) {
     std::erase_if(a.channels, [&](const Channel& ch) { return ch.number.value == number; });
     return;
   }
-  emit(RemoveChannel{a.client, c->number, c->peer, *a.relay_for(c->peer.value.family())});
-  c->bound = false;
-  c->deadline = c->deadline + kChannelCooldown;
-  c->timer = timers_.schedule(c->deadline, TimerKey{TimerKind::Channel, a.port.value, number});
-  --stats_.active_channels;
+  c->timer = kNoTimer;  // popped already
+  unbind_channel(a, *c, c->deadline);
   ++stats_.channels_expired;
+}
+
+void Server::unbind_channel(Allocation& a, Channel& c, Instant ended) {
+  emit(RemoveChannel{a.client, c.number, c.peer, *a.relay_for(c.peer.value.family())});
+  timers_.cancel(c.timer);
+  c.bound = false;
+  c.deadline = ended + kChannelCooldown;
+  c.timer = timers_.schedule(c.deadline, TimerKey{TimerKind::Channel, a.port.value, c.number.value});
+  --stats_.active_channels;
 }
 
 void Server::hold_port(const Allocation& a, Instant until) {

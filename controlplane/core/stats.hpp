@@ -63,7 +63,8 @@ namespace relay::core {
   X(Channels, channels)          /* per allocation: 508 */                   \
   X(Permissions, permissions)    /* per allocation: 508 */                   \
   X(ChannelTable, channel_table)        /* the data plane's is full: 508 */ \
-  X(PermissionTable, permission_table)  /* the data plane's is full: 508 */
+  X(PermissionTable, permission_table)  /* the data plane's is full: 508 */ \
+  X(Draining, draining)                 /* drain mode: 508 */
 
 #define RELAY_ENUM_VALUE(name, label) name,
 enum class DropReason : uint8_t { RELAY_DROP_REASONS(RELAY_ENUM_VALUE) };
@@ -99,9 +100,13 @@ struct Stats {
   uint64_t allocations_expired = 0;
   uint64_t allocations_deleted = 0;   // Refresh with LIFETIME 0
   uint64_t allocations_restored = 0;  // adopted from the data plane
+  uint64_t allocations_ended = 0;     // by the operator: relayctl kill, the drain deadline
   uint64_t channels_bound = 0;
   uint64_t channels_expired = 0;
   uint64_t permissions_created = 0;
+  // Removed because a reloaded peer policy denies their peer.
+  uint64_t channels_revoked = 0;
+  uint64_t permissions_revoked = 0;
   // Holds ended before their time, so that half the range stays allocatable.
   uint64_t port_holds_cut_short = 0;
   // Gauges. A dual-family allocation counts in both.

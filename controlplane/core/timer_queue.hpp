@@ -1,5 +1,6 @@
 // Deadlines of everything that expires on its own: allocations, channel
-// bindings (and their cool-down), EVEN-PORT reservations, held ports.
+// bindings (and their cool-down), EVEN-PORT reservations, held ports, the
+// drain deadline.
 //
 // An indexed binary min-heap: each entity keeps the TimerId of its one
 // entry and moves it when its deadline changes, so the queue is bounded by
@@ -19,7 +20,7 @@
 
 namespace relay::core {
 
-enum class TimerKind : uint8_t { Allocation, Channel, Reservation, PortHold };
+enum class TimerKind : uint8_t { Allocation, Channel, Reservation, PortHold, Drain };
 
 struct TimerKey {
   TimerKind kind;

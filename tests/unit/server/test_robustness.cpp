@@ -81,16 +81,16 @@ TEST_F(ServerTest, ALoweredPerUserQuotaRefusesTheNextAllocationAndKeepsTheExisti
     client = ClientSocket{SocketAddress{client.value.ip, static_cast<uint16_t>(40000 + i)}};
     ASSERT_EQ(allocate(at(0)).size(), 2u);
   }
-  core::Quotas lowered = server().config().quotas;
-  lowered.allocations_per_user = 1;
-  server().set_quotas(lowered);
+  core::ServerConfig lowered = server().config();
+  lowered.quotas.allocations_per_user = 1;
+  EXPECT_TRUE(server().reconfigure(lowered, at(1)).quotas_changed);
   client = ClientSocket{addr("192.0.2.50:40000")};
   auto out = allocate(at(1));
   ASSERT_EQ(out.size(), 1u);
   expect_error(out[0], 486);
   EXPECT_EQ(server().allocation_count(), 2u);
-  lowered.allocations_per_user = 3;
-  server().set_quotas(lowered);
+  lowered.quotas.allocations_per_user = 3;
+  server().reconfigure(lowered, at(2));
   EXPECT_EQ(allocate(at(2)).size(), 2u);
 }
 
