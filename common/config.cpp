@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/un.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -444,6 +445,14 @@ Validator name(size_t max_len) {
 }
 
 // RFC 8489 §14.9: REALM is a quoted-string of fewer than 128 characters.
+Check valid_socket_path(std::string_view s) {
+  if (!s.starts_with('/')) return problem(shown(s) + " is not an absolute path");
+  if (s.size() >= sizeof(sockaddr_un::sun_path))
+    return problem(shown(s) + " is longer than a unix socket path may be (" +
+                   std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
+  return std::nullopt;
+}
+
 Check valid_realm(std::string_view s) {
   if (s.empty() || s.size() > 127) return problem("must be 1..127 characters");
   for (char c : s) {
@@ -973,6 +982,10 @@ const std::vector<Key>& schema() {
       {"health.address", "--health-check-addr",
        "address:port of GET /healthz (alive) and GET /readyz (serving). Empty: off.",
        listen_address(FIELD(health.address))},
+      {"admin.socket", "--admin-socket",
+       "Unix socket of relayctl (mode 0600, owner only): status, allocations, kill, drain, reload, "
+       "credentials, config. Default: /run/turn-relay/<eal.file_prefix>.sock.",
+       optional_text(FIELD(admin.socket), valid_socket_path)},
       {"log.format", "--log-format", "Log line format: text or json.", log_format()},
       {"log.level", "--log-level", "Lowest level logged: trace, debug, info, warn or error.",
        log_level()},
@@ -1464,6 +1477,7 @@ std::string option_text(const Key& key) {
 
 struct CommandLine {
   bool version = false;
+  bool check = false;
   std::optional<std::string> config;
   std::map<const Key*, std::vector<std::string>> values;
 };
@@ -1506,6 +1520,9 @@ Result<CommandLine, ConfigError> parse_command_line(int argc, const char* const*
                      ->description("The TOML configuration file.")
                      ->option_text(" FILE (env: CONFIG)");
   auto* version = app.add_flag("--version")->description("Print the version, git revision and DPDK version; exit.");
+  auto* check = app.add_flag("--check")->description(
+      "Check the configuration as a start would (every key, the secret and users files), print \"ok\" and "
+      "exit 0, or the error and exit 2; starts nothing.");
   std::map<const Key*, CLI::Option*> options;
   add_options(app, options);
   try {
@@ -1519,6 +1536,7 @@ Result<CommandLine, ConfigError> parse_command_line(int argc, const char* const*
     return Err{ConfigError{ConfigError::Kind::Invalid, unexpected(app.remaining().front())}};
   CommandLine line;
   line.version = version->count() > 0;
+  line.check = check->count() > 0;
   if (config->count() > 0) line.config = config->results().back();
   for (auto [key, opt] : options) {
     if (opt->count() > 0) line.values[key] = opt->results();
@@ -1543,7 +1561,9 @@ Result<RelayConfig, ConfigError> load_config(int argc, const char* const* argv,
   if (auto e = loader.read_env()) return invalid(*e);
   if (auto e = loader.read_flags(line->values)) return invalid(*e);
   if (auto e = loader.check()) return invalid(*e);
-  return loader.finish();
+  RelayConfig config = loader.finish();
+  config.check_only = line->check;
+  return config;
 }
 
 EnvLookup process_environment() {
@@ -1630,6 +1650,35 @@ Result<std::string, std::string> generate_auth_secret(std::optional<uint64_t> rn
     hex += kHex[b & 0xF];
   }
   return hex;
+}
+
+int report_checked(const RelayConfig& config) {
+  std::printf("%s: ok\n", config.source.empty() ? "flags and environment" : config.source.c_str());
+  return 0;
+}
+
+std::string admin_socket_path(const RelayConfig& config) {
+  return config.admin.socket.value_or("/run/turn-relay/" + config.eal.file_prefix + ".sock");
+}
+
+std::vector<Setting> effective_settings(const RelayConfig& config, bool reveal_secrets) {
+  Draft d;
+  d.cfg = config;
+  auto family = [](const std::optional<RelayAddress>& a) {
+    if (!a) return FamilyDraft{};
+    return FamilyDraft{a->address, a->prefix_len, a->gateway, a->public_address};
+  };
+  d.v4 = family(config.relay.ipv4);
+  d.v6 = family(config.relay.ipv6);
+  d.workers = config.dataplane.worker_lcores;
+  std::vector<Setting> out;
+  out.reserve(schema().size());
+  for (const auto& key : schema()) {
+    std::string value = key.behaviour.show(d);
+    if (key.secret && !value.empty() && !reveal_secrets) value = "<redacted>";
+    out.push_back({std::string(key.path), std::move(value)});
+  }
+  return out;
 }
 
 std::string config_reference_markdown() {

@@ -159,6 +159,11 @@ struct MetricsSection {
   std::optional<SocketAddress> address;  // absent: no metrics endpoint
 };
 
+// relayctl's unix socket (controlplane/process/admin_socket.hpp).
+struct AdminSection {
+  std::optional<std::string> socket;  // absent: admin_socket_path's default
+};
+
 struct LogSection {
   log::Format format = log::Format::Text;
   log::Level level = log::Level::Info;
@@ -173,8 +178,24 @@ struct RelayConfig {
   PortalSection portal;
   MetricsSection metrics;
   HealthSection health;
+  AdminSection admin;
   LogSection log;
+  // --check: validate everything and exit, starting nothing.
+  bool check_only = false;
 };
+
+// Where the control plane listens for relayctl: admin.socket, else
+// /run/turn-relay/<eal.file_prefix>.sock (one relay per file prefix).
+std::string admin_socket_path(const RelayConfig& config);
+
+// Every key's effective value as text, in schema order ("" = unset); a
+// secret that is set shows as "<redacted>" unless `reveal_secrets` (for
+// comparing two configurations, never for output).
+struct Setting {
+  std::string key;
+  std::string value;
+};
+std::vector<Setting> effective_settings(const RelayConfig& config, bool reveal_secrets = false);
 
 struct ConfigError {
   enum class Kind : uint8_t {
@@ -194,6 +215,9 @@ struct ConfigError {
 // error line to stderr, and returns the exit status, so a main() reads
 // `if (!cfg) return report(cfg.error(), build_info(rte_version()));`.
 int report(const ConfigError& error, const BuildInfo& build);
+
+// After --check: the one line saying the configuration is good; exit 0.
+int report_checked(const RelayConfig& config);
 
 // Makes the process-wide logger follow the [log] section.
 inline void configure_logger(const LogSection& section) {

@@ -110,6 +110,7 @@ int run(int argc, char** argv) {
   auto loaded = load_config(argc, argv, kProgram, process_environment());
   if (!loaded) return report(loaded.error(), build_info(rte_version()));
   const RelayConfig& config = loaded.value();
+  if (config.check_only) return report_checked(config);
   configure_logger(config.log);
 
   if (auto refused = refusal(config, gather_host_facts(config))) {
