@@ -7,6 +7,7 @@ std::vector<std::string> Readiness::reasons() const {
   if (!dataplane_attached) out.emplace_back("dataplane_detached");
   if (has_portal && !portal_joined) out.emplace_back("portal_not_joined");
   if (has_portal && !portal_init) out.emplace_back("portal_no_init");
+  if (draining) out.emplace_back("draining");
   return out;
 }
 

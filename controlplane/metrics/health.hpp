@@ -18,8 +18,11 @@ struct Readiness {
   bool has_portal = false;
   bool portal_joined = false;
   bool portal_init = false;
+  // relayctl drain: a load balancer sends new clients elsewhere.
+  bool draining = false;
 
-  // Empty when ready: "dataplane_detached", "portal_not_joined", "portal_no_init".
+  // Empty when ready: "dataplane_detached", "portal_not_joined", "portal_no_init",
+  // "draining".
   [[nodiscard]] std::vector<std::string> reasons() const;
 };
 

@@ -68,14 +68,23 @@ PortalClient::PortalClient(asio::io_context& io, PortalConfig config, PortalUrl 
     : io_(io),
       config_(std::move(config)),
       url_(std::move(url)),
-      target_(connect_target(url_, config_.token_placement == TokenPlacement::Header ? "" : config_.token,
-                             config_.relay)),
       tls_(std::move(tls)),
       timing_(timing),
       handlers_(std::move(handlers)),
       session_(timing.session, config_.stamp_secret, std::move(random), handlers_.log),
       reconnect_timer_(io),
-      heartbeat_timer_(io) {}
+      heartbeat_timer_(io) {
+  aim();
+}
+
+void PortalClient::aim() {
+  target_ = connect_target(url_, config_.token_placement == TokenPlacement::Header ? "" : config_.token, config_.relay);
+}
+
+void PortalClient::set_token(std::string token) {
+  config_.token = std::move(token);
+  aim();
+}
 
 PortalClient::~PortalClient() {
   if (connection_) connection_->abandon();

@@ -77,6 +77,9 @@ class PortalClient final : private ConnectionListener {
   // Sends a close frame on an open connection; no reconnects, no more events.
   // Idempotent. The io_context may keep running for the close handshake.
   void stop();
+  // A reloaded token: presented from the next connection on (the open one
+  // stays authenticated).
+  void set_token(std::string token);
 
  private:
   PortalClient(boost::asio::io_context& io, PortalConfig config, PortalUrl url,
@@ -87,6 +90,8 @@ class PortalClient final : private ConnectionListener {
   void on_text(std::string_view text) override;
   void on_end(const Disconnect& why) override;
 
+  // The connect target (path and query) for the current token.
+  void aim();
   void connect();
   void drain();
   void perform(Action action);

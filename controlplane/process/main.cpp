@@ -35,10 +35,13 @@
 #include "common/process_hardening.hpp"
 #include "controlplane/core/server.hpp"
 #include "controlplane/portal/portal_client.hpp"
+#include "controlplane/process/admin_commands.hpp"
+#include "controlplane/process/admin_socket.hpp"
 #include "controlplane/process/control_loop.hpp"
 #include "controlplane/process/dataplane_watch.hpp"
 #include "controlplane/process/dispatcher.hpp"
 #include "controlplane/process/dpdk_attach.hpp"
+#include "controlplane/process/live_reload.hpp"
 #include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
 #include "controlplane/process/secondary_eal.hpp"
@@ -104,6 +107,16 @@ Result<std::unique_ptr<portal::PortalClient>, std::string> make_portal(boost::as
   return std::move(client.value());
 }
 
+// --check: what make_portal would refuse (URL, ws:// policy, CA file),
+// without connecting.
+std::optional<std::string> portal_problem(const RelayConfig& config, const AuthSecret& secret) {
+  if (!config.portal.ws_url) return std::nullopt;
+  boost::asio::io_context scratch;
+  auto client = portal::PortalClient::create(scratch, portal_config(config, secret), portal_timing(config.portal), {});
+  if (!client) return "portal: " + client.error().message;
+  return std::nullopt;
+}
+
 void log_start(const RelayConfig& config, const core::ServerConfig& server, const SharedObjects& shared) {
   const std::string v4 = server.relay_v4 ? server.relay_v4->to_string() : "-";
   const std::string v6 = server.relay_v6 ? server.relay_v6->to_string() : "-";
@@ -166,44 +179,29 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
           {"malformed", r.malformed}});
 }
 
-// The configuration as at start: the same flags, environment and file.
-using ConfigLoader = std::function<Result<RelayConfig, ConfigError>()>;
-
-// What a SIGHUP applies: the configuration loaded again gives the log
-// level and format and the quotas; relay.auth.users_file (scheme static) is
-// re-read. A configuration that no longer loads changes nothing (its error
-// names FILE:LINE:COLUMN and the key); every other key waits for a restart.
-void reload(const ConfigLoader& load, const RelayConfig& config, core::Server& server) {
-  auto fresh = load();
-  if (!fresh) {
-    log::warn(kTarget, "SIGHUP: the configuration does not load: keeping the running one",
-              {{"error", fresh.error().message}});
-    return;
-  }
-  auto quotas = live_quotas(server.config(), fresh.value());
-  if (quotas) server.set_quotas(quotas.value());
-  // Said before the new level applies, so that raising it hides nothing.
-  log::info(kTarget, "SIGHUP: applied the live keys; any other change needs a restart",
-            {{"log_level", log::to_string(fresh->log.level)}, {"quotas", quotas ? "applied" : quotas.error()}});
-  configure_logger(fresh->log);
-  if (config.relay.auth.scheme != AuthScheme::Static) return;
-  if (auto users = load_static_users(config.relay)) {
-    const size_t count = users->keys.size();
-    server.set_static_users(std::move(users.value()));
-    log::info(kTarget, "SIGHUP: re-read relay.auth.users_file", {{"users", count}});
-  } else {
-    log::warn(kTarget, "SIGHUP: relay.auth.users_file is unusable: keeping the users it had",
-              {{"error", users.error()}});
-  }
+// SIGHUP reloads the live keys (live_reload.hpp), as relayctl reload does.
+void reload_on_sighup(boost::asio::signal_set& hangup, LiveConfig& live) {
+  hangup.async_wait([&hangup, &live](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    log::info(kTarget, "SIGHUP: reloading the configuration");
+    live.reload(monotonic_now());
+    reload_on_sighup(hangup, live);
+  });
 }
 
-void reload_on_sighup(boost::asio::signal_set& hangup, const ConfigLoader& load, const RelayConfig& config,
-                      core::Server& server) {
-  hangup.async_wait([&hangup, &load, &config, &server](const boost::system::error_code& ec, int) {
-    if (ec) return;
-    reload(load, config, server);
-    reload_on_sighup(hangup, load, config, server);
+// relayctl's socket; null when it cannot listen (logged: the relay serves
+// without it rather than not at all).
+std::unique_ptr<AdminSocket> open_admin_socket(boost::asio::io_context& io, AdminContext& admin) {
+  const std::string path = admin_socket_path(admin.live.running());
+  auto socket = AdminSocket::open(io, path, [&admin](const std::string& request) {
+    return handle_admin_request(admin, request);
   });
+  if (!socket) {
+    log::warn(kTarget, "relayctl cannot reach this relay", {{"error", socket.error()}});
+    return nullptr;
+  }
+  log::info(kTarget, "admin socket", {{"path", path}});
+  return std::move(socket.value());
 }
 
 // With a portal and a generated secret, the portal hands out credentials
@@ -227,6 +225,7 @@ bool adopt_kept_stamp_secret(const RelayConfig& config, AuthSecret& secret) {
 // Everything after a successful rte_eal_init; returns the exit status.
 int serve(const RelayConfig& config, const ConfigLoader& load, const AuthSecret& secret, core::Server& server,
           boost::asio::io_context& io, portal::PortalClient* portal_client, metrics::Readiness& readiness) {
+  const Instant started = monotonic_now();
   auto shared = attach_shared_objects(config);
   if (!shared) {
     log::error(kTarget, shared.error());
@@ -278,13 +277,25 @@ int serve(const RelayConfig& config, const ConfigLoader& load, const AuthSecret&
     log::info(kTarget, "stopping", {{"signal", signal}});
     loop.stop();
   });
+  LiveConfig live(load, config, server, portal_client);
   boost::asio::signal_set hangup(io, SIGHUP);
-  reload_on_sighup(hangup, load, config, server);
+  reload_on_sighup(hangup, live);
+  AdminContext admin{.server = server,
+                     .live = live,
+                     .build = build_info(rte_version()),
+                     .started = started,
+                     .workers = shared->commands.size(),
+                     .now = monotonic_now,
+                     .unix_now = unix_time_now,
+                     .not_ready = [&readiness] { return readiness.reasons(); },
+                     .on_drain = [&readiness](bool draining) { readiness.draining = draining; }};
+  auto admin_socket = open_admin_socket(io, admin);
   if (portal_client != nullptr) portal_client->start();
   loop.run();
 
   signals.cancel();
   hangup.cancel();
+  admin_socket.reset();
   if (portal_client != nullptr) portal_client->stop();
   io.run_for(std::chrono::seconds(1));  // the portal's close handshake, bounded
   log_stop(loop, dispatcher, server);
@@ -304,8 +315,7 @@ int run(int argc, char** argv) {
   auto loaded = load();
   if (!loaded) return report(loaded.error(), build_info(rte_version()));
   const RelayConfig& config = loaded.value();
-  log::set_format(config.log.format);
-  log::set_level(config.log.level);
+  configure_logger(config.log);
 
   auto secret = resolve_auth_secret(config.relay);
   if (!secret) {
@@ -318,6 +328,22 @@ int run(int argc, char** argv) {
                  config.source.empty() ? "config" : config.source.c_str(),
                  static_cast<int>(core::to_string(*bad).size()), core::to_string(*bad).data());
     return 2;
+  }
+  std::optional<core::StaticUsers> users;
+  if (config.relay.auth.scheme == AuthScheme::Static) {
+    auto loaded_users = load_static_users(config.relay);
+    if (!loaded_users) {
+      std::fprintf(stderr, "%s\n", loaded_users.error().c_str());
+      return 2;
+    }
+    users = std::move(loaded_users.value());
+  }
+  if (config.check_only) {
+    if (auto bad = portal_problem(config, secret.value())) {
+      std::fprintf(stderr, "%s\n", bad->c_str());
+      return 2;
+    }
+    return report_checked(config);
   }
   // Attached before the Server exists: a generated stamp secret may be a
   // predecessor's, kept in the data plane's memory.
@@ -332,14 +358,7 @@ int run(int argc, char** argv) {
   }
   if (adopt_kept_stamp_secret(config, secret.value())) server_config = server_config_from(config, secret->values);
   core::Server server(std::move(server_config), config.relay.rng_seed);
-  if (config.relay.auth.scheme == AuthScheme::Static) {
-    auto users = load_static_users(config.relay);
-    if (!users) {
-      std::fprintf(stderr, "%s\n", users.error().c_str());
-      return 2;
-    }
-    server.set_static_users(std::move(users.value()));
-  }
+  if (users) server.set_static_users(std::move(*users));
   boost::asio::io_context io;
   metrics::Readiness readiness{.has_portal = config.portal.ws_url.has_value()};
   std::unique_ptr<portal::PortalClient> portal_client;

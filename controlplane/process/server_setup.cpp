@@ -79,13 +79,19 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std
   return c;
 }
 
-Result<core::Quotas, std::string> live_quotas(const core::ServerConfig& running, const RelayConfig& fresh) {
+Result<core::ServerConfig, std::string> live_server_config(const core::ServerConfig& running,
+                                                           const RelayConfig& fresh) {
+  const core::ServerConfig wanted = server_config_from(fresh, fresh.relay.auth.secrets);
   core::ServerConfig next = running;
-  next.quotas = server_config_from(fresh, {}).quotas;
+  next.quotas = wanted.quotas;
   next.quotas.channels_total = running.quotas.channels_total;
   next.quotas.permissions_total = running.quotas.permissions_total;
+  next.peer_allow = wanted.peer_allow;
+  next.peer_deny = wanted.peer_deny;
+  next.local_networks = wanted.local_networks;
+  if (!wanted.auth_secrets.empty()) next.auth_secrets = wanted.auth_secrets;
   if (auto bad = core::validate(next)) return Err{std::string(core::to_string(*bad))};
-  return next.quotas;
+  return next;
 }
 
 Result<core::StaticUsers, std::string> load_static_users(const RelaySection& relay) {

@@ -41,11 +41,15 @@ void warn_if_generated_without_portal(const AuthSecret& secret, const RelayConfi
 // relay.ipv*.public_address becomes the advertised (XOR-RELAYED) address.
 core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std::string> auth_secrets);
 
-// The quotas a SIGHUP applies to a running Server: `fresh`'s per-user,
-// per-client-IP, total and per-allocation quotas, with the table totals the
-// Server started with (the data plane's tables change size only when it
-// restarts); or why the Server would refuse them.
-Result<core::Quotas, std::string> live_quotas(const core::ServerConfig& running, const RelayConfig& fresh);
+// What a reload (SIGHUP, relayctl reload) hands Server::reconfigure: the
+// running configuration with `fresh`'s live keys - the per-user,
+// per-client-IP, total and per-allocation quotas (with the table totals the
+// Server started with: the data plane's tables change size only when it
+// restarts), the peer policy (peer_allow, peer_deny, deny_on_link) and the
+// configured secrets (a generated secret stays: only a restart changes
+// where secrets come from); or why the Server would refuse it.
+Result<core::ServerConfig, std::string> live_server_config(const core::ServerConfig& running,
+                                                           const RelayConfig& fresh);
 
 // relay.auth.users_file read and parsed for relay.realm (at start and on
 // SIGHUP), or one line naming the file, the line and what is wrong.

@@ -1,24 +1,30 @@
-"""What `meson install` delivers, used the way an operator would.
+"""What `meson install` and the .deb deliver, used the way an operator would.
 
---test tree: the installed tree (both binaries in bin/, the examples in
-share/turn-relay/, the units in systemd's unit directory), `--version` of
-each installed binary, and `systemd-analyze verify` of the units.
+--test tree: the installed tree (the binaries and relayctl in bin/, the
+examples in share/turn-relay/, the units in systemd's unit directory),
+`--version` of each installed binary, relayctl's one line when no relay
+runs, and `systemd-analyze verify` of the units.
 
 --test deb: scripts/package's .deb (its Depends are runtime packages,
 not -dev) installed twice into a scratch root (dpkg --root), the installed
---version run, /etc/turn-relay/relay.toml a conffile, and a purge that
-leaves no file behind.
+--version run, /etc/turn-relay/relay.toml a conffile; then the installed
+units run against the demo topology (below); then a purge that leaves no
+file behind.
 
---test units: systemd is not PID 1 here, so the units' ExecStart lines are
+The units: systemd is not PID 1 here, so the units' ExecStart lines are
 run as systemd would run them: their EnvironmentFile read (it names the
 secret file and the credential scheme), the data plane's READY=1 awaited on
-a NOTIFY_SOCKET of our own (Type=notify), then the control plane; the relay
-then answers STUN and relays turnutils_uclient's traffic with credentials
-minted from that secret file. Own namespace, veth and --file-prefix
-(tests/e2e/lib/appliance.py)."""
+a NOTIFY_SOCKET of our own (Type=notify), then the control plane. The relay
+answers STUN and relays turnutils_uclient's traffic while `relayctl
+allocations` shows it; inside the clients' namespace (--scenario operate)
+relayctl kill ends a held allocation, a SIGHUP applies a new deny list, a
+drain refuses new allocations, relayctl mints working credentials; then
+ExecReload with a broken and a good file. Own namespace, veth and
+--file-prefix (tests/e2e/lib/appliance.py)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -28,13 +34,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "appliance"))
 
-from appliance import PEER4, RELAY4, ROOT, Appliance, build_dir  # noqa: E402
+from appliance import CLIENT4, PEER4, PORT, RELAY4, ROOT, Appliance, build_dir  # noqa: E402
 
 VERSION_LINE = re.compile(
     r"^(relay-dataplane|relay-controlplane) \d+\.\d+\.\d+ \(revision \S+\) DPDK \d+\.\d+\.\d+\S*\n$")
@@ -87,6 +94,12 @@ def installed_units(destdir: Path) -> dict[str, tuple[Path, dict]]:
 
 
 def check_tree(destdir: Path) -> None:
+    relayctl = one(destdir, "**/bin/relayctl")
+    r = subprocess.run([str(relayctl), "--socket", str(destdir / "none.sock"), "status"], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 1 and not r.stdout and r.stderr.count("\n") == 1, r
+    assert r.stderr.startswith("relayctl: no relay is running here: nothing answers on "), r.stderr
+    print(f"ok: {relayctl.relative_to(destdir)} with no relay running: {r.stderr.strip()}")
     for binary in ("relay-dataplane", "relay-controlplane"):
         path = one(destdir, f"**/bin/{binary}")
         assert os.access(path, os.X_OK), f"{path} is not executable"
@@ -198,6 +211,13 @@ class UnitAppliance(Appliance):
         raise RuntimeError(f"no READY=1 on NOTIFY_SOCKET within 20 s\n{self.logs()}")
 
 
+def relayctl(destdir: Path, relay: Appliance, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    r = subprocess.run([str(one(destdir, "**/bin/relayctl")), "--config", str(relay.config), *args],
+                       capture_output=True, text=True, timeout=30)
+    assert not check or r.returncode == 0, f"relayctl {' '.join(args)}: {r}\n{relay.logs()}"
+    return r
+
+
 def run_units(destdir: Path) -> None:
     from appliance_test import uclient
 
@@ -208,14 +228,121 @@ def run_units(destdir: Path) -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(0.3)
-            uclient(relay, "with the secret of AUTH_SECRET_FILE (-W)", "-e", PEER4, RELAY4,
-                    auth=["-u", "unit", "-W", relay.secret])
+            uclient_shown(destdir, relay, uclient)
+            relay.scenario(Path(__file__), "operate", timeout=120, RELAYCTL=one(destdir, "**/bin/relayctl"),
+                           RELAY_CONFIG=relay.config, CONTROLPLANE_PID=relay.procs["controlplane"].pid)
         finally:
             peer.terminate()
             peer.wait(timeout=10)
         assert "relay_build_info{" in relay.metrics()
         print("ok: /metrics carries relay_build_info")
         reload_through_the_unit(relay)
+
+
+def uclient_shown(destdir: Path, relay: Appliance, uclient) -> None:
+    """turnutils_uclient relays with zero loss while `relayctl allocations`
+    lists its allocations under its REST user."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            uclient(relay, "with the secret of AUTH_SECRET_FILE (-W)", "-n", "400", "-e", PEER4, RELAY4,
+                    auth=["-u", "unit", "-W", relay.secret])
+        except BaseException as e:  # re-raised below, on the test's thread
+            failure.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    shown = ""
+    deadline = time.monotonic() + 20
+    while t.is_alive() and time.monotonic() < deadline and "unit" not in shown:
+        shown = relayctl(destdir, relay, "allocations", "--user", "unit").stdout
+        time.sleep(0.1)
+    t.join(timeout=120)
+    if failure:
+        raise failure[0]
+    assert f" {CLIENT4}:" in shown and " unit " in shown and shown.rstrip().endswith("allocations"), shown
+    print("ok: relayctl allocations --user unit lists turnutils_uclient's allocations while it relays:\n"
+          + shown.rstrip())
+
+
+def scenario_operate() -> None:
+    """Inside the clients' namespace: a held allocation seen and ended with
+    relayctl, a SIGHUP's deny list, a drain, minted credentials."""
+    from turnclient import TurnClient, TurnError, mint_rest_credentials
+
+    secret = os.environ["SECRET"]
+    config = Path(os.environ["RELAY_CONFIG"])
+    pid = int(os.environ["CONTROLPLANE_PID"])
+    ctl = [os.environ["RELAYCTL"], "--config", str(config)]
+
+    def run(*args: str, status: int = 0) -> str:
+        r = subprocess.run([*ctl, *args], capture_output=True, text=True, timeout=30)
+        assert r.returncode == status, f"relayctl {' '.join(args)} exited {r.returncode}: {r.stdout}{r.stderr}"
+        return r.stdout + r.stderr
+
+    def echoes(c: TurnClient) -> bool:
+        c.send_channel(0x4000, b"ping")
+        got = c.recv_channel(timeout=0.5)
+        return got is not None and got[1] == b"ping"
+
+    def refused(action, code: int) -> None:
+        try:
+            action()
+        except TurnError as e:
+            assert e.code == code, f"expected {code}, got {e.code}"
+            return
+        raise AssertionError(f"expected an error {code}")
+
+    peer = (PEER4, 3480)
+    with TurnClient((RELAY4, PORT), *mint_rest_credentials(secret, user="alice")) as c:
+        c.allocate()
+        c.channel_bind(0x4000, peer)
+        assert echoes(c), "no echo through the fresh channel"
+        listed = json.loads(run("--json", "allocations", "--user", "alice"))["allocations"]
+        assert len(listed) == 1 and listed[0]["client"] == f"{CLIENT4}:{c.local_address()[1]}", listed
+        assert listed[0]["channels"] == 1 and listed[0]["permissions"] == 1, listed
+        print(f"ok: relayctl allocations --user alice: port {listed[0]['port']}, 1 channel, 1 permission")
+
+        good = config.read_text()
+        config.write_text(good.replace("[relay]\n", f'[relay]\npeer_deny = ["{PEER4}/32"]\n', 1))
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while json.loads(run("--json", "allocations", "--user", "alice"))["allocations"][0]["channels"] != 0:
+            assert time.monotonic() < deadline, "the SIGHUP's deny list did not revoke the channel"
+            time.sleep(0.1)
+        assert not echoes(c), "the denied peer is still relayed"
+        refused(lambda: c.create_permission(peer), 403)
+        print("ok: SIGHUP with a new relay.peer_deny revoked the peer's channel (no more relaying) "
+              "and refuses it with 403")
+        config.write_text(good)
+        reloaded = run("reload")
+        assert "peer_policy" in reloaded and "needs_restart:" in reloaded, reloaded
+        print("ok: relayctl reload restored the old deny list:\n" + reloaded.rstrip())
+
+        ended = run("kill", "--user", "alice")
+        assert "ended 1 allocation" in ended, ended
+        refused(lambda: c.refresh(600), 437)
+        assert run("allocations", "--user", "alice").rstrip().endswith("0 allocations")
+        assert run("kill", "--user", "alice", status=1).strip() == "no allocation matches"
+        print("ok: relayctl kill --user alice ended it; its client's Refresh gets 437; a second kill matches nothing")
+
+    drained = run("drain")
+    assert re.search(r"draining:\s+true", drained) and re.search(r"not_ready:\s+draining", drained), drained
+    with TurnClient((RELAY4, PORT), *mint_rest_credentials(secret, user="late")) as late:
+        refused(late.allocate, 508)
+    run("drain", "--cancel")
+    print("ok: relayctl drain: a new Allocate gets 508, /readyz's reason says draining; --cancel accepts again")
+
+    minted = json.loads(run("--json", "credentials", "--user", "bob", "--lifetime", "600"))
+    with TurnClient((RELAY4, PORT), minted["username"], minted["password"]) as bob:
+        bob.allocate()
+        bob.channel_bind(0x4000, peer)
+        assert echoes(bob)
+    print(f"ok: relayctl credentials minted {minted['username']}, which allocates and relays")
+    shown = run("config")
+    assert secret not in shown and "relay.auth.secrets" in shown and "<redacted>" in shown, shown
+    print("ok: relayctl config shows the effective keys with the secrets redacted")
 
 
 def reload_through_the_unit(relay: UnitAppliance) -> None:
@@ -274,16 +401,18 @@ def check_deb(scratch: Path) -> None:
     (scratch / "var/lib/dpkg/status").touch()
     for attempt in ("installed", "installed again"):
         dpkg(scratch, "-i", str(deb))
-        for binary in ("relay-dataplane", "relay-controlplane"):
-            out = subprocess.run([str(scratch / "usr/bin" / binary), "--version"], capture_output=True, text=True,
+        for binary in ("relay-dataplane", "relay-controlplane", "relayctl"):
+            flag = "--help" if binary == "relayctl" else "--version"
+            out = subprocess.run([str(scratch / "usr/bin" / binary), flag], capture_output=True, text=True,
                                  timeout=10)
-            assert out.returncode == 0 and VERSION_LINE.match(out.stdout), f"{binary} --version: {out}"
-        print(f"ok: {attempt}: /usr/bin/relay-dataplane and relay-controlplane --version")
+            assert out.returncode == 0 and (binary == "relayctl" or VERSION_LINE.match(out.stdout)), f"{binary}: {out}"
+        print(f"ok: {attempt}: /usr/bin/relay-dataplane and relay-controlplane --version, relayctl --help")
     conffiles = subprocess.run(["dpkg-query", f"--root={scratch}", "-W", "-f=${Conffiles}", "turn-relay"],
                                check=True, capture_output=True, text=True).stdout
     assert "/etc/turn-relay/relay.toml" in conffiles, conffiles
     assert (scratch / "lib/systemd/system/relay-dataplane.service").exists()
     print("ok: /etc/turn-relay/relay.toml is a conffile; the units are in /lib/systemd/system")
+    run_units(scratch)
     dpkg(scratch, "--purge", "turn-relay")
     left = [p for p in scratch.rglob("*") if not p.is_dir() and not p.relative_to(scratch).parts[0] == "var"]
     assert not left, f"left after a purge: {left}"
@@ -292,19 +421,20 @@ def check_deb(scratch: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--test", choices=["tree", "units", "deb"], required=True)
+    ap.add_argument("--test", choices=["tree", "deb"])
+    ap.add_argument("--scenario", choices=["operate"])
     args = ap.parse_args()
+    if args.scenario:
+        scenario_operate()
+        return 0
     destdir = Path(tempfile.mkdtemp(prefix="relay-install-"))
     try:
         if args.test == "deb":
             check_deb(destdir)
             return 0
         install(destdir)
-        if args.test == "tree":
-            check_tree(destdir)
-            check_units(destdir)
-        else:
-            run_units(destdir)
+        check_tree(destdir)
+        check_units(destdir)
     finally:
         shutil.rmtree(destdir, ignore_errors=True)
     return 0

@@ -131,20 +131,45 @@ TEST(ServerSetup, QuotasMapOneToOne) {
 
 TEST(ServerSetup, ASighupTakesTheNewQuotasButKeepsTheRunningTablesTotals) {
   const auto running = server_config_from(load(kFull, {"--dataplane-channel-table-capacity", "1000"}), {"s3cret"});
-  auto live = live_quotas(running, load(kFull, {"--max-allocations-per-username", "2",
-                                                 "--dataplane-channel-table-capacity", "4096"}));
+  auto live = live_server_config(running, load(kFull, {"--max-allocations-per-username", "2",
+                                                        "--dataplane-channel-table-capacity", "4096"}));
   ASSERT_TRUE(live.ok()) << live.error();
-  EXPECT_EQ(live->allocations_per_user, 2u);
-  EXPECT_EQ(live->channels_per_allocation, 8u);
-  EXPECT_EQ(live->channels_total, 1000u);  // the data plane's tables did not grow
+  EXPECT_EQ(live->quotas.allocations_per_user, 2u);
+  EXPECT_EQ(live->quotas.channels_per_allocation, 8u);
+  EXPECT_EQ(live->quotas.channels_total, 1000u);  // the data plane's tables did not grow
 }
 
 TEST(ServerSetup, ASighupRefusesAChannelQuotaAboveTheRunningTables) {
   const auto running = server_config_from(load(kFull, {"--dataplane-channel-table-capacity", "1000"}), {"s3cret"});
-  auto live = live_quotas(running, load(kFull, {"--max-channels-per-allocation", "4000",
-                                                 "--dataplane-channel-table-capacity", "4096"}));
+  auto live = live_server_config(running, load(kFull, {"--max-channels-per-allocation", "4000",
+                                                        "--dataplane-channel-table-capacity", "4096"}));
   ASSERT_FALSE(live.ok());
   EXPECT_EQ(live.error(), "quota_above_total");
+}
+
+TEST(ServerSetup, AReloadTakesTheNewPeerPolicyAndSecretsAndNothingElse) {
+  const auto running = server_config_from(load(kFull), {"s3cret-s3cret-s3cret"});
+  RelayConfig fresh = load(kFull, {"--peer-deny", "198.51.100.0/24", "--deny-on-link=false", "--realm",
+                                   "other.example", "--listen-port", "3500"});
+  fresh.relay.auth.secrets = {"n3w-s3cret-n3w-s3cret"};
+  auto live = live_server_config(running, fresh);
+  ASSERT_TRUE(live.ok()) << live.error();
+  EXPECT_EQ(live->peer_deny, std::vector<Cidr>{*Cidr::parse("198.51.100.0/24")});
+  EXPECT_EQ(live->peer_allow, running.peer_allow);
+  EXPECT_FALSE(running.local_networks.empty());
+  EXPECT_TRUE(live->local_networks.empty());
+  EXPECT_EQ(live->auth_secrets, std::vector<std::string>{"n3w-s3cret-n3w-s3cret"});
+  EXPECT_EQ(live->realm, "example.org");  // a restart changes the rest
+  EXPECT_EQ(live->listen_port, 3479);
+}
+
+TEST(ServerSetup, AReloadWithoutConfiguredSecretsKeepsTheRunningOnes) {
+  const auto running = server_config_from(load(kFull), {"generated-generated-generated"});
+  RelayConfig fresh = load(kFull);
+  fresh.relay.auth.secrets.clear();
+  auto live = live_server_config(running, fresh);
+  ASSERT_TRUE(live.ok()) << live.error();
+  EXPECT_EQ(live->auth_secrets, std::vector<std::string>{"generated-generated-generated"});
 }
 
 TEST(ServerSetup, TheDataPlanesTablesAreTheServersTotalsOfChannelsAndPermissions) {
