@@ -148,19 +148,6 @@ Verdict neighbor_advertisement(rte_mbuf* m, const ParsedFrame& p, HostContext& c
 
 }  // namespace
 
-bool RateLimiter::allow(uint64_t now_tsc) {
-  if (last_tsc_ == 0) last_tsc_ = now_tsc;
-  const uint64_t elapsed = now_tsc - last_tsc_;
-  if (tsc_hz_ != 0 && elapsed >= tsc_hz_ / std::max<uint64_t>(per_second_, 1)) {
-    const uint64_t earned = per_second_ * elapsed / tsc_hz_;
-    tokens_ = std::min(per_second_, tokens_ + earned);
-    last_tsc_ = now_tsc;
-  }
-  if (tokens_ == 0) return false;
-  --tokens_;
-  return true;
-}
-
 // RFC 826: answer a request for our IPv4 address in place; learn its
 // sender, and take a reply addressed to us as neighbours.hpp says.
 //

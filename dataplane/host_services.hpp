@@ -12,37 +12,15 @@
 #include "common/counters_abi.hpp"
 #include "dataplane/neighbours.hpp"
 #include "dataplane/parse.hpp"
+#include "dataplane/token_bucket.hpp"
+#include "dataplane/verdict.hpp"
 
 namespace relay::dataplane {
-
-// Where a packet goes after one processing step (VPP "next node").
-enum class Next : uint8_t { Tx, ToControlPlane, Free };
-
-// The outcome of one step: where the mbuf goes and which counter says why.
-struct Verdict {
-  Next next;
-  Counter counter;
-};
-inline Verdict drop(Counter why) { return {Next::Free, why}; }
-
-// Token bucket: `rate` tokens per second, at most `rate` saved up.
-class RateLimiter {
- public:
-  RateLimiter(uint32_t per_second, uint64_t tsc_hz)
-      : per_second_(per_second), tsc_hz_(tsc_hz), tokens_(per_second) {}
-  bool allow(uint64_t now_tsc);
-
- private:
-  uint64_t per_second_;
-  uint64_t tsc_hz_;
-  uint64_t tokens_;
-  uint64_t last_tsc_ = 0;
-};
 
 struct HostContext {
   const LocalIdentity& me;
   Neighbours& neighbours;
-  RateLimiter& echo_limiter;
+  TokenBucket& echo_limiter;  // echo_replies_per_second, as many saved up
   uint64_t now_tsc;
 };
 

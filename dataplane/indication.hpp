@@ -60,10 +60,10 @@ inline void xor_address(const uint8_t* in, uint8_t* out, size_t len, const uint8
 // no unknown comprehension-required attribute (RFC 8489 §6.3.2: such an
 // indication is discarded). Attributes the server knows but indications do
 // not use (USERNAME, MESSAGE-INTEGRITY, DONT-FRAGMENT: the worker always
-// sets DF) are skipped. Returns detail::kAccepted or the drop reason. Reads
+// sets DF) are skipped. Returns kAccepted or the drop reason. Reads
 // only the message; ~20 cycles for a browser's two-attribute indication,
 // plus the CRC when it carries FINGERPRINT.
-inline Counter parse_send_indication(std::span<const uint8_t> msg, SendIndication& out) {
+inline ParseOutcome parse_send_indication(std::span<const uint8_t> msg, SendIndication& out) {
   const uint8_t* m = msg.data();
   const uint16_t length = load_be16(m + 2);
   if (length % 4 != 0 || msg.size() != size_t{kStunHeaderSize} + length) return Counter::DropBadIndication;
@@ -113,7 +113,8 @@ inline Counter parse_send_indication(std::span<const uint8_t> msg, SendIndicatio
     }
     at = static_cast<uint16_t>(value + detail::padded4(len));
   }
-  return has_peer && has_data ? detail::kAccepted : Counter::DropBadIndication;
+  if (!has_peer || !has_data) return Counter::DropBadIndication;
+  return kAccepted;
 }
 
 // A Data indication's bytes before the data: header, XOR-PEER-ADDRESS, and

@@ -47,24 +47,21 @@ bool Neighbours::on_link(Family f, const uint8_t* ip) const {
   return true;
 }
 
-const uint8_t* Neighbours::resolve(Family f, const uint8_t* dst, uint64_t now_tsc, NextHop& hop, bool& routable) {
-  Subnet& s = subnet(f);
-  routable = true;
-  hop.family = f;
+Resolution Neighbours::resolve(Family f, const uint8_t* dst, uint64_t now_tsc) {
+  const Subnet& s = subnet(f);
+  const uint8_t* next = dst;
   if (!on_link(f, dst)) {
-    if (!s.has_gateway) [[unlikely]] {
-      routable = false;
-      return nullptr;
-    }
+    if (!s.has_gateway) [[unlikely]]
+      return {};
     if (s.gateway_deadline_tsc > now_tsc) [[likely]]
-      return s.gateway_mac.data();
-    std::memcpy(hop.ip, s.gateway, addr_len(f));
-  } else {
-    std::memcpy(hop.ip, dst, addr_len(f));
+      return {s.gateway_mac.data(), std::nullopt};
+    next = s.gateway;
   }
+  NextHop hop{.family = f};
+  std::memcpy(hop.ip, next, addr_len(f));
   const NeighbourEntry* e = table_.find(key(f, hop.ip));
-  if (e != nullptr && e->resolved && e->deadline_tsc > now_tsc) return e->mac.data();
-  return nullptr;
+  if (e != nullptr && e->resolved && e->deadline_tsc > now_tsc) return {e->mac.data(), std::nullopt};
+  return {nullptr, hop};
 }
 
 bool Neighbours::is_gateway(Family f, const uint8_t* ip) const {

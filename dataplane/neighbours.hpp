@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include "dataplane/config.hpp"
 #include "dataplane/flat_table.hpp"
@@ -54,14 +55,20 @@ struct NextHop {
   uint8_t ip[16] = {};
 };
 
+// Where a frame for a destination goes.
+struct Resolution {
+  const uint8_t* mac = nullptr;    // resolved: the destination's MAC, or the gateway's
+  std::optional<NextHop> solicit;  // unresolved: whom to ask (ARP request / NS); unset: no route
+};
+
 class Neighbours {
  public:
   Neighbours(const InterfaceConfig& config, uint64_t tsc_hz, const HashSecret& secret = HashSecret::random());
 
   [[nodiscard]] bool on_link(Family f, const uint8_t* ip) const;
-  // The MAC for `dst`, or nullptr with `hop` set to the address to solicit
-  // (or hop.family unset when there is no route: off-link and no gateway).
-  const uint8_t* resolve(Family f, const uint8_t* dst, uint64_t now_tsc, NextHop& hop, bool& routable);
+  // The MAC for `dst`; else the next hop to solicit, or none when there is
+  // no route (off-link and no gateway).
+  Resolution resolve(Family f, const uint8_t* dst, uint64_t now_tsc);
   // Returns true when the entry was new or changed. (See the rules above.)
   bool learn(Family f, const uint8_t* ip, const uint8_t* mac, uint64_t now_tsc);
   bool learn_from_reply(Family f, const uint8_t* ip, const uint8_t* mac, uint64_t now_tsc);

@@ -59,6 +59,21 @@ struct ParsedFrame {
   [[nodiscard]] uint16_t end() const { return static_cast<uint16_t>(l4 + l4_len); }
 };
 
+// What a parsing step returns: accepted, or the Counter that names the
+// drop reason. As small as a Counter, so it stays in a register: a
+// std::optional<Counter> here cost ~20 cycles/packet (bench-dataplane).
+class [[nodiscard]] ParseOutcome {
+ public:
+  constexpr ParseOutcome(Counter drop_reason) : reason_(drop_reason) {}  // NOLINT(google-explicit-constructor)
+  static constexpr ParseOutcome accept() { return ParseOutcome(Counter::Count_); }  // no row of the table
+  [[nodiscard]] constexpr bool accepted() const { return reason_ == Counter::Count_; }
+  [[nodiscard]] constexpr Counter reason() const { return reason_; }  // when !accepted()
+
+ private:
+  Counter reason_;
+};
+constexpr ParseOutcome kAccepted = ParseOutcome::accept();
+
 struct UdpView {
   uint16_t src_port = 0;  // host order
   uint16_t dst_port = 0;
@@ -103,10 +118,7 @@ inline bool bogus_v6_source(const uint8_t* a, const LocalIdentity& me) {
 namespace detail {
 
 // Ethernet + optional VLAN tag → L3 offset and ethertype.
-// Parsing never yields RxPackets as a drop reason, so it means "accepted".
-constexpr Counter kAccepted = Counter::RxPackets;
-
-inline Counter parse_l2(std::span<const uint8_t> f, const LocalIdentity& me, uint16_t& ethertype, ParsedFrame& p) {
+inline ParseOutcome parse_l2(std::span<const uint8_t> f, const LocalIdentity& me, uint16_t& ethertype, ParsedFrame& p) {
   if (f.size() < wire::kEthernetHeader) return Counter::DropTruncated;
   const uint8_t* dst = f.data();
   const bool unicast_to_us = std::memcmp(dst, me.mac.data(), 6) == 0;
@@ -128,7 +140,7 @@ inline Counter parse_l2(std::span<const uint8_t> f, const LocalIdentity& me, uin
   return kAccepted;
 }
 
-inline Counter parse_ipv4(std::span<const uint8_t> f, ParsedFrame& p, const LocalIdentity& me, uint64_t ol_flags) {
+inline ParseOutcome parse_ipv4(std::span<const uint8_t> f, ParsedFrame& p, const LocalIdentity& me, uint64_t ol_flags) {
   const size_t avail = f.size() - p.l3;
   const uint8_t* ip = f.data() + p.l3;
   if (avail < wire::kIpv4Header) return Counter::DropTruncated;
@@ -152,7 +164,7 @@ inline Counter parse_ipv4(std::span<const uint8_t> f, ParsedFrame& p, const Loca
   return kAccepted;
 }
 
-inline Counter parse_ipv6(std::span<const uint8_t> f, ParsedFrame& p, const LocalIdentity& me) {
+inline ParseOutcome parse_ipv6(std::span<const uint8_t> f, ParsedFrame& p, const LocalIdentity& me) {
   const size_t avail = f.size() - p.l3;
   const uint8_t* ip = f.data() + p.l3;
   if (avail < wire::kIpv6Header) return Counter::DropTruncated;
@@ -186,12 +198,12 @@ inline Counter parse_ipv6(std::span<const uint8_t> f, ParsedFrame& p, const Loca
 // kAccepted or the drop reason. ~15 cycles for IPv4. (An out-parameter
 // because the worker parses straight into its per-packet stage: copying a
 // returned struct of narrow fields costs store-forwarding stalls.)
-inline Counter parse_frame_into(std::span<const uint8_t> f, const LocalIdentity& me, uint64_t ol_flags,
-                                ParsedFrame& p) {
+inline ParseOutcome parse_frame_into(std::span<const uint8_t> f, const LocalIdentity& me, uint64_t ol_flags,
+                                     ParsedFrame& p) {
   uint16_t ethertype = 0;
   p = ParsedFrame{};
-  if (const Counter c = detail::parse_l2(f, me, ethertype, p); c != detail::kAccepted) [[unlikely]]
-    return c;
+  if (const ParseOutcome o = detail::parse_l2(f, me, ethertype, p); !o.accepted()) [[unlikely]]
+    return o;
   switch (ethertype) {
     case wire::kEtherTypeIpv4:
       if (p.broadcast_or_multicast) return Counter::DropNotForUs;
@@ -203,7 +215,7 @@ inline Counter parse_frame_into(std::span<const uint8_t> f, const LocalIdentity&
       p.l3_kind = L3::Arp;
       p.l4 = p.l3;
       p.l4_len = wire::kArpPacket;
-      return detail::kAccepted;
+      return kAccepted;
     default:
       return Counter::DropUnknownEthertype;
   }
@@ -212,14 +224,14 @@ inline Counter parse_frame_into(std::span<const uint8_t> f, const LocalIdentity&
 inline Result<ParsedFrame, Counter> parse_frame(std::span<const uint8_t> f, const LocalIdentity& me,
                                                 uint64_t ol_flags) {
   ParsedFrame p;
-  if (const Counter c = parse_frame_into(f, me, ol_flags, p); c != detail::kAccepted) return Err{c};
+  if (const ParseOutcome o = parse_frame_into(f, me, ol_flags, p); !o.accepted()) return Err{o.reason()};
   return p;
 }
 
 // UDP header of an IP frame parse_frame accepted: the UDP length must equal
 // the IP payload length; the checksum is verified unless the NIC says good
 // (zero means "none" over IPv4 only, RFC 768 / RFC 8200 §8.1).
-inline Counter parse_udp_into(std::span<const uint8_t> f, const ParsedFrame& p, uint64_t ol_flags, UdpView& u) {
+inline ParseOutcome parse_udp_into(std::span<const uint8_t> f, const ParsedFrame& p, uint64_t ol_flags, UdpView& u) {
   if (p.l4_len < wire::kUdpHeader) return Counter::DropBadUdpLength;
   const uint8_t* udp = f.data() + p.l4;
   if (load_be16(udp + 4) != p.l4_len) return Counter::DropBadUdpLength;
@@ -237,12 +249,12 @@ inline Counter parse_udp_into(std::span<const uint8_t> f, const ParsedFrame& p, 
   u.payload = static_cast<uint16_t>(p.l4 + wire::kUdpHeader);
   u.payload_len = static_cast<uint16_t>(p.l4_len - wire::kUdpHeader);
   u.checksum_valid = !absent;
-  return detail::kAccepted;
+  return kAccepted;
 }
 
 inline Result<UdpView, Counter> parse_udp(std::span<const uint8_t> f, const ParsedFrame& p, uint64_t ol_flags) {
   UdpView u;
-  if (const Counter c = parse_udp_into(f, p, ol_flags, u); c != detail::kAccepted) return Err{c};
+  if (const ParseOutcome o = parse_udp_into(f, p, ol_flags, u); !o.accepted()) return Err{o.reason()};
   return u;
 }
 

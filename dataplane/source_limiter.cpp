@@ -26,17 +26,14 @@ uint64_t source_key(Family family, const uint8_t* src) {
 
 SourceRateLimiter::SourceRateLimiter(uint32_t per_second, uint32_t burst, uint64_t tsc_hz, uint32_t sets,
                                      uint64_t seed)
-    : seed_(seed) {
+    : rate_(per_second, burst, tsc_hz), limited_(per_second != 0 && tsc_hz != 0), seed_(seed) {
   const uint32_t n = std::bit_ceil(std::clamp<uint32_t>(sets, 1, 1u << 20));
   mask_ = n - 1;
-  if (per_second == 0 || tsc_hz == 0) return;  // unlimited: allow() never looks at the table
-  interval_ = std::max<uint64_t>(tsc_hz / per_second, 1);
-  window_ = interval_ * std::max<uint32_t>(burst, 1);
-  sets_.resize(n);
+  if (limited_) sets_.resize(n);  // unlimited: allow() never looks at the table
 }
 
 bool SourceRateLimiter::allow(Family family, const uint8_t* src, uint64_t now_tsc) {
-  if (interval_ == 0) return true;
+  if (!limited_) return true;
   const uint64_t source = source_key(family, src);
   // mix64 spreads every bit, so the seed hides which sources share a set.
   Set& set = sets_[mix64(source ^ seed_ ^ (static_cast<uint64_t>(family) << 62)) & mask_];
@@ -47,12 +44,7 @@ bool SourceRateLimiter::allow(Family family, const uint8_t* src, uint64_t now_ts
     b = set.way[0].tat <= set.way[1].tat ? &set.way[0] : &set.way[1];
     *b = Bucket{source, now_tsc, family};
   }
-  // GCRA: the datagram is early by (tat + interval - now); up to `burst`
-  // intervals early is tolerated.
-  const uint64_t tat = std::max(b->tat, now_tsc) + interval_;
-  if (tat - now_tsc > window_) return false;
-  b->tat = tat;
-  return true;
+  return rate_.allow(b->tat, now_tsc);
 }
 
 }  // namespace relay::dataplane

@@ -4,9 +4,9 @@
 // starve the control plane of the other clients' requests nor turn the
 // relay into a reflector of its answers.
 //
-// A GCRA token bucket per source (one "theoretical arrival time" in TSC
-// ticks, so refill needs no division per packet) in a fixed table sized
-// at construction: 2-way set-associative, hashed with a per-worker seed so
+// A token bucket per source (token_bucket.hpp: its state is one
+// "theoretical arrival time" in TSC ticks) in a fixed table sized at
+// construction: 2-way set-associative, hashed with a per-worker seed so
 // a remote sender cannot aim at a victim's set. On a miss the way with
 // the most credit (the lowest TAT) is replaced: a full bucket loses
 // nothing by being forgotten, and a busy flooder is the last to go. A
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/net_types.hpp"
+#include "dataplane/token_bucket.hpp"
 
 namespace relay::dataplane {
 
@@ -40,15 +41,15 @@ class SourceRateLimiter {
  private:
   struct Bucket {
     uint64_t source = 0;  // IPv4 address or IPv6 /64, see source_key()
-    uint64_t tat = 0;     // theoretical arrival time (GCRA), TSC ticks
+    uint64_t tat = 0;     // the bucket's state (TokenBucket::allow)
     Family family{};      // Family{} (0): an empty slot
   };
   struct alignas(64) Set {
     Bucket way[2];
   };
 
-  uint64_t interval_ = 0;  // TSC ticks per token
-  uint64_t window_ = 0;    // burst * interval_
+  TokenBucket rate_;  // the rule each source's bucket follows
+  bool limited_ = false;
   uint64_t seed_;
   uint32_t mask_;
   std::vector<Set> sets_;

@@ -39,7 +39,7 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       transaction_ids_(rte_rdtsc() ^ (uint64_t{setup.queue_id} << 48)),
       tables_(setup.config, me_, setup.table_secret.value_or(HashSecret::random())),
       neighbours_(setup.config, setup.tsc_hz, setup.table_secret.value_or(HashSecret::random())),
-      echo_limiter_(setup.config.echo_replies_per_second, setup.tsc_hz),
+      echo_limiter_(setup.config.echo_replies_per_second, setup.config.echo_replies_per_second, setup.tsc_hz),
       stun_limiter_(setup.config.stun_rate_per_source, setup.config.stun_burst_per_source, setup.tsc_hz,
                     setup.config.stun_limiter_sets, rte_rdtsc()),
       commands_(setup.commands),
@@ -247,14 +247,11 @@ void Worker::prime_neighbour(const ring_abi::WireSocketAddress& peer, uint64_t n
   const Family f = address->family();
   if (me_.has(f) && std::memcmp(me_.address(f), address->ip.bytes.data(), address->ip.size()) == 0)
     return;  // another allocation of this relay: relayed inside the worker
-  NextHop hop;
-  bool routable = true;
-  if (neighbours_.resolve(f, address->ip.bytes.data(), now_tsc, hop, routable) != nullptr ||
-      !routable || !neighbours_.may_solicit(hop, now_tsc))
-    return;
+  const Resolution r = neighbours_.resolve(f, address->ip.bytes.data(), now_tsc);
+  if (r.mac != nullptr || !r.solicit || !neighbours_.may_solicit(*r.solicit, now_tsc)) return;
   rte_mbuf* m = rte_pktmbuf_alloc(solicitation_pool_);
   if (m == nullptr) return;
-  if (!build_solicitation(m, me_, hop) || rte_eth_tx_burst(port_id_, queue_id_, &m, 1) != 1) {
+  if (!build_solicitation(m, me_, *r.solicit) || rte_eth_tx_burst(port_id_, queue_id_, &m, 1) != 1) {
     rte_pktmbuf_free(m);
     return;
   }
@@ -343,8 +340,8 @@ Verdict Worker::stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t n
     return drop(Counter::DropMultiSegment);  // our pools hold a whole frame per mbuf; see README
   const std::span<const uint8_t> f{rte_pktmbuf_mtod(m, const uint8_t*), m->data_len};
   ParsedFrame& p = s.frame;
-  if (const Counter c = parse_frame_into(f, me_, m->ol_flags, p); c != detail::kAccepted) [[unlikely]]
-    return drop(c);
+  if (const ParseOutcome o = parse_frame_into(f, me_, m->ol_flags, p); !o.accepted()) [[unlikely]]
+    return drop(o.reason());
   HostContext host{me_, neighbours_, echo_limiter_, now_tsc};
   if (p.l3_kind == L3::Arp) return handle_arp(m, p, host);
   // A frame from an on-link neighbour keeps its entry alive, never changes
@@ -361,29 +358,28 @@ Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_
   const std::span<const uint8_t> f{rte_pktmbuf_mtod(m, const uint8_t*), m->data_len};
   const ParsedFrame& p = s.frame;
   if (p.broadcast_or_multicast) return drop(Counter::DropNotForUs);
-  if (const Counter c = parse_udp_into(f, p, m->ol_flags, s.udp); c != detail::kAccepted) [[unlikely]]
-    return drop(c);
+  if (const ParseOutcome o = parse_udp_into(f, p, m->ol_flags, s.udp); !o.accepted()) [[unlikely]]
+    return drop(o.reason());
   const auto payload = f.subspan(s.udp.payload, s.udp.payload_len);
   const uint8_t* src = f.data() + p.src_addr();
   uint16_t src_port_be;
   std::memcpy(&src_port_be, f.data() + p.l4, 2);
   if (s.udp.dst_port == me_.listen_port) {
-    if (looks_like_channel_data(payload)) {
-      // RFC 8656 §12.4: the length must fit in what arrived.
-      if (load_be16(payload.data() + 2) > payload.size() - kChannelDataHeaderSize)
-        return drop(Counter::DropChannelDataLength);
-      uint16_t channel_be;
-      std::memcpy(&channel_be, payload.data(), 2);
-      s.key.channel = make_channel_key(p.family(), src, src_port_be, channel_be);
+    const auto channel_data = parse_channel_data(payload);
+    if (channel_data) {
+      s.channel_data_len = static_cast<uint16_t>(channel_data->data.size());
+      s.key.channel = make_channel_key(p.family(), src, src_port_be, rte_cpu_to_be_16(channel_data->channel.value));
       s.hash = tables_.channels().hash(s.key.channel);
       tables_.channels().prefetch(s.hash);
       s.kind = Stage::Kind::Channel;
       return {Next::Tx, Counter::ClientToPeer};
     }
+    // RFC 8656 §12.4: the length must fit in what arrived.
+    if (channel_data.error() == ChannelDataError::LengthExceedsData) return drop(Counter::DropChannelDataLength);
     if (is_send_indication(payload)) {
       // RFC 8656 §11.2; indications are never answered, so a malformed
       // one costs nobody but its sender.
-      if (const Counter c = parse_send_indication(payload, s.indication); c != detail::kAccepted) return drop(c);
+      if (const ParseOutcome o = parse_send_indication(payload, s.indication); !o.accepted()) return drop(o.reason());
       s.indication.data_offset = static_cast<uint16_t>(s.indication.data_offset + s.udp.payload);
       s.key.send = make_send_key(p.family(), src, src_port_be, s.indication.peer_family, s.indication.peer_ip);
       s.hash = tables_.sends().hash(s.key.send);
@@ -470,7 +466,7 @@ Verdict Worker::from_client(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
   const ChannelEntry* e = s.entry.channel;
   if (!tables_.live(e->allocation_port, e->generation, e->deadline_tsc, now_tsc)) return drop(Counter::DropExpired);
   const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
-  const uint16_t data_len = load_be16(f + s.udp.payload + 2);
+  const uint16_t data_len = s.channel_data_len;
   const auto data_offset = static_cast<uint16_t>(s.udp.payload + kChannelDataHeaderSize);
   const uint32_t kept_sum = s.udp.checksum_valid ? kept_bytes_sum(f, s.frame, data_offset, data_len) : kUnknownSum;
   const auto peer_family = static_cast<Family>(e->peer_family);
@@ -580,11 +576,9 @@ Verdict Worker::from_peer(rte_mbuf* m, const Stage& s, uint64_t now_tsc) {
 template <bool kTxOffload>
 Verdict Worker::emit_udp(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const UdpAddressing& a,
                          const Framing& framing, Counter success, uint64_t now_tsc, uint32_t kept_sum) {
-  NextHop hop;
-  bool routable = true;
-  const uint8_t* mac = neighbours_.resolve(a.family, a.dst_ip, now_tsc, hop, routable);
-  if (mac == nullptr) [[unlikely]]
-    return unresolved(m, hop, routable, now_tsc);
+  const Resolution r = neighbours_.resolve(a.family, a.dst_ip, now_tsc);
+  if (r.mac == nullptr) [[unlikely]]
+    return unresolved(m, r.solicit, now_tsc);
   const bool indication = framing.peer_ip != nullptr;
   const uint16_t head = framing.channel_be != 0 ? kChannelDataHeaderSize
                         : indication            ? data_indication_prefix(framing.peer_family)
@@ -615,18 +609,18 @@ Verdict Worker::emit_udp(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, c
       kept_sum = wire::fold(kept_sum);
     }
   }
-  write_udp_frame<kTxOffload>(m, f, me_, mac, a, static_cast<uint16_t>(head + keep_len + tail), kept_sum);
+  write_udp_frame<kTxOffload>(m, f, me_, r.mac, a, static_cast<uint16_t>(head + keep_len + tail), kept_sum);
   return {Next::Tx, success};
 }
 
 // The packet is dropped; its mbuf becomes the ARP request / NS that will
 // let the next one through (at most one per next hop per second).
-Verdict Worker::unresolved(rte_mbuf* m, const NextHop& hop, bool routable, uint64_t now_tsc) {
-  if (!routable) return drop(Counter::DropNoRoute);
-  if (!neighbours_.may_solicit(hop, now_tsc) || !build_solicitation(m, me_, hop))
+Verdict Worker::unresolved(rte_mbuf* m, const std::optional<NextHop>& solicit, uint64_t now_tsc) {
+  if (!solicit) return drop(Counter::DropNoRoute);
+  if (!neighbours_.may_solicit(*solicit, now_tsc) || !build_solicitation(m, me_, *solicit))
     return drop(Counter::DropNeighbourUnresolved);
   counters_->add(Counter::DropNeighbourUnresolved);
-  return {Next::Tx, hop.family == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighborSolicitationsSent};
+  return {Next::Tx, solicit->family == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighborSolicitationsSent};
 }
 
 uint16_t Worker::dispatch(std::span<rte_mbuf* const> pkts, const Next* next) {

@@ -32,6 +32,8 @@
 #include "dataplane/parse.hpp"
 #include "dataplane/source_limiter.hpp"
 #include "dataplane/tables.hpp"
+#include "dataplane/token_bucket.hpp"
+#include "dataplane/verdict.hpp"
 
 namespace relay::dataplane {
 
@@ -114,6 +116,7 @@ class alignas(64) Worker {
     enum class Kind : uint8_t { None, Channel, Binding, Permission, Send } kind;
     ParsedFrame frame;
     UdpView udp;
+    uint16_t channel_data_len;  // Kind::Channel: the data's length, read once by parse_channel_data
     uint64_t hash;
     union {
       ChannelKey channel;
@@ -165,7 +168,8 @@ class alignas(64) Worker {
   template <bool kTxOffload>
   Verdict emit_udp(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const UdpAddressing& a,
                    const Framing& framing, Counter success, uint64_t now_tsc, uint32_t kept_sum);
-  Verdict unresolved(rte_mbuf* m, const NextHop& hop, bool routable, uint64_t now_tsc);
+  // `solicit` unset: no route (Neighbours::resolve).
+  Verdict unresolved(rte_mbuf* m, const std::optional<NextHop>& solicit, uint64_t now_tsc);
   Verdict to_control_plane(rte_mbuf* m, const Stage& s, uint64_t now_ns);
   template <bool kTxOffload>
   unsigned drain_control_plane(uint64_t now_tsc);
@@ -197,7 +201,7 @@ class alignas(64) Worker {
   Stage stages_[kMaxBurst];
   ForwardingTables tables_;
   Neighbours neighbours_;
-  RateLimiter echo_limiter_;
+  TokenBucket echo_limiter_;
   // Touched by STUN only, never by ChannelData or peer data.
   SourceRateLimiter stun_limiter_;
   // Cold.

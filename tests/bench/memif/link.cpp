@@ -39,7 +39,7 @@ Link::Link(uint16_t port, rte_mempool* pool, const LinkConfig& c)
       client_(dataplane::LocalIdentity::from(host_config(dpprocess::port_mac(port), c.client_ip))),
       peer_(dataplane::LocalIdentity::from(host_config(dpprocess::port_mac(port), c.peer_ip))),
       neighbours_(host_config(dpprocess::port_mac(port), c.client_ip), rte_get_tsc_hz()),
-      echo_limiter_(0, rte_get_tsc_hz()) {}
+      echo_limiter_(0, 0, rte_get_tsc_hz()) {}
 
 Result<std::unique_ptr<Link>, std::string> Link::open(uint16_t port, rte_mempool* pool, const LinkConfig& c) {
   if (!c.client_ip.is_v4() || !c.peer_ip.is_v4() || !c.relay.ip.is_v4())
@@ -73,9 +73,7 @@ Result<bool, std::string> Link::wait_for_relay(std::chrono::milliseconds limit) 
   std::memcpy(hop.ip, config_.relay.ip.bytes.data(), 4);
   auto last_request = Clock::time_point{};
   while (Clock::now() < deadline) {
-    bool routable = true;
-    dataplane::NextHop unresolved;
-    if (const uint8_t* mac = neighbours_.resolve(Family::V4, hop.ip, rte_rdtsc(), unresolved, routable)) {
+    if (const uint8_t* mac = neighbours_.resolve(Family::V4, hop.ip, rte_rdtsc()).mac) {
       std::memcpy(relay_mac_.data(), mac, 6);
       return true;
     }
@@ -111,8 +109,8 @@ std::optional<Datagram> Link::classify(rte_mbuf* m, uint64_t now_tsc) {
     if (const auto* o = at != 0 ? owner(f.data() + at) : nullptr) me = o;
   }
   Datagram d{me == &peer_ ? Datagram::To::Peer : Datagram::To::Client, {}, {}};
-  const Counter parsed = dataplane::parse_frame_into(f, *me, m->ol_flags, d.frame);
-  if (parsed == dataplane::detail::kAccepted && d.frame.l3_kind == dataplane::L3::Arp) {
+  const dataplane::ParseOutcome parsed = dataplane::parse_frame_into(f, *me, m->ol_flags, d.frame);
+  if (parsed.accepted() && d.frame.l3_kind == dataplane::L3::Arp) {
     dataplane::HostContext host{*me, neighbours_, echo_limiter_, now_tsc};
     if (dataplane::handle_arp(m, d.frame, host).next == dataplane::Next::Tx) {
       arp_replies_ += send(m) ? 1 : 0;
@@ -121,8 +119,8 @@ std::optional<Datagram> Link::classify(rte_mbuf* m, uint64_t now_tsc) {
     }
     return std::nullopt;
   }
-  if (parsed != dataplane::detail::kAccepted || d.frame.protocol != dataplane::wire::kProtoUdp ||
-      dataplane::parse_udp_into(f, d.frame, m->ol_flags, d.udp) != dataplane::detail::kAccepted) [[unlikely]] {
+  if (!parsed.accepted() || d.frame.protocol != dataplane::wire::kProtoUdp ||
+      !dataplane::parse_udp_into(f, d.frame, m->ol_flags, d.udp).accepted()) [[unlikely]] {
     ++ignored_;
     rte_pktmbuf_free(m);
     return std::nullopt;

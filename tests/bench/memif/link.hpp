@@ -80,7 +80,7 @@ class Link {
   dataplane::LocalIdentity client_;
   dataplane::LocalIdentity peer_;
   dataplane::Neighbours neighbours_;
-  dataplane::RateLimiter echo_limiter_;
+  dataplane::TokenBucket echo_limiter_;
   dataplane::MacAddress relay_mac_{};
   bool started_ = false;
   uint64_t arp_replies_ = 0;

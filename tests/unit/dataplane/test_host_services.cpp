@@ -48,9 +48,7 @@ TEST_F(WorkerTest, ArpRequestForTheRelayAddressIsAnsweredInPlaceAndTheSenderLear
   EXPECT_EQ(std::vector<uint8_t>(f.begin() + 28, f.begin() + 32), std::vector<uint8_t>({203, 0, 113, 1}));
   EXPECT_EQ(std::vector<uint8_t>(f.begin() + 38, f.begin() + 42), std::vector<uint8_t>({203, 0, 113, 7}));
   EXPECT_EQ(count(Counter::ArpReplies), 1u);
-  NextHop hop;
-  bool routable = false;
-  const uint8_t* mac = worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable);
+  const uint8_t* mac = worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now).mac;
   ASSERT_NE(mac, nullptr);
   EXPECT_EQ(std::memcmp(mac, kSenderMac.data(), 6), 0);
 }
@@ -143,9 +141,7 @@ TEST_F(WorkerTest, ArpFromABogusSenderIsNeitherAnsweredNorLearnt) {
 
   EXPECT_EQ(count(Counter::DropBogusSource), 6u);
   EXPECT_EQ(count(Counter::ArpReplies), 0u);
-  NextHop hop;
-  bool routable = false;
-  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable), nullptr);
+  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now).mac, nullptr);
 }
 
 TEST_F(WorkerTest, AnArpProbeForOurAddressIsAnsweredSoTheProberSeesItTaken) {
@@ -192,9 +188,7 @@ TEST_F(WorkerTest, AnArpReplyNobodyAskedForIsConsumedAndTeachesNothing) {
   FakeMbuf m(arp(2, kSenderMac, ip("203.0.113.7"), ip("203.0.113.1"), kOurMac));
   EXPECT_EQ(run(m), Next::Free);
   EXPECT_EQ(count(Counter::NeighbourUpdatesConsumed), 1u);
-  NextHop hop;
-  bool routable = false;
-  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable), nullptr);
+  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now).mac, nullptr);
 }
 
 TEST_F(WorkerTest, TheReplyToOurArpRequestLetsTheNextPacketThrough) {
@@ -222,9 +216,7 @@ TEST_F(WorkerTest, DatagramsFromAnOnLinkHostNeverTeachItsMac) {
   FakeMbuf m(udp_frame(Eth{kSenderMac, kOurMac, std::nullopt}, sock("203.0.113.7:4000"), sock("203.0.113.1:3478"),
                        bytes_of("not stun")));
   run(m);
-  NextHop hop;
-  bool routable = false;
-  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now, hop, routable), nullptr);
+  EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now).mac, nullptr);
 }
 
 TEST_F(WorkerTest, NeighborSolicitationWithoutASourceLinkLayerOptionIsAnsweredButTeachesNothing) {
@@ -237,9 +229,7 @@ TEST_F(WorkerTest, NeighborSolicitationWithoutASourceLinkLayerOptionIsAnsweredBu
 
   const auto f = m.bytes();
   EXPECT_EQ(std::vector<uint8_t>(f.begin(), f.begin() + 6), std::vector<uint8_t>(kSenderMac.begin(), kSenderMac.end()));
-  NextHop hop;
-  bool routable = false;
-  EXPECT_EQ(worker->neighbours().resolve(Family::V6, ip("2001:db8:1::7").bytes.data(), now, hop, routable), nullptr);
+  EXPECT_EQ(worker->neighbours().resolve(Family::V6, ip("2001:db8:1::7").bytes.data(), now).mac, nullptr);
 }
 
 TEST_F(WorkerTest, ADuplicateAddressDetectionProbeForOurAddressIsAnsweredToAllNodes) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "dataplane/neighbours.hpp"
@@ -23,9 +24,7 @@ class NeighboursTest : public ::testing::Test {
   // The MAC `address` resolves to now, or nullopt.
   std::optional<MacAddress> mac_of(const char* address) {
     const IpAddress a = ip(address);
-    NextHop hop;
-    bool routable = false;
-    const uint8_t* mac = table.resolve(a.family, a.bytes.data(), now, hop, routable);
+    const uint8_t* mac = table.resolve(a.family, a.bytes.data(), now).mac;
     if (mac == nullptr) return std::nullopt;
     MacAddress m;
     std::memcpy(m.data(), mac, 6);
@@ -47,6 +46,29 @@ class NeighboursTest : public ::testing::Test {
     table.confirm(ip(address).family, ip(address).bytes.data(), mac.data(), now);
   }
 };
+
+TEST_F(NeighboursTest, AnUnresolvedDestinationNamesTheHopToSolicitOnLinkItselfOffLinkTheGateway) {
+  const Resolution on_link = table.resolve(Family::V4, ip("203.0.113.9").bytes.data(), now);
+  EXPECT_EQ(on_link.mac, nullptr);
+  ASSERT_TRUE(on_link.solicit);
+  EXPECT_EQ(on_link.solicit->family, Family::V4);
+  EXPECT_EQ(std::memcmp(on_link.solicit->ip, ip("203.0.113.9").bytes.data(), 16), 0);
+
+  const Resolution off_link = table.resolve(Family::V6, ip("2001:db8:9::9").bytes.data(), now);
+  EXPECT_EQ(off_link.mac, nullptr);
+  ASSERT_TRUE(off_link.solicit);
+  EXPECT_EQ(off_link.solicit->family, Family::V6);
+  EXPECT_EQ(std::memcmp(off_link.solicit->ip, ip("2001:db8:1::fe").bytes.data(), 16), 0);
+}
+
+TEST(Neighbours, AnOffLinkDestinationWithoutAGatewayHasNoRouteAndNobodyToSolicit) {
+  InterfaceConfig c = test_config();
+  c.ipv4->gateway.reset();
+  Neighbours table(c, kHz);
+  const Resolution r = table.resolve(Family::V4, ip("192.0.2.20").bytes.data(), 1);
+  EXPECT_EQ(r.mac, nullptr);
+  EXPECT_FALSE(r.solicit);
+}
 
 TEST_F(NeighboursTest, AReplyNobodyAskedForTeachesNothing) {
   EXPECT_FALSE(reply("203.0.113.9", kSenderMac));

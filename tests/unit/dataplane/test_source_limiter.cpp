@@ -1,8 +1,10 @@
-// The per-source STUN rate limit of the exception path: the token bucket
-// on its own (TSC ticks are nanoseconds: 1 GHz), then inside a worker.
+// The token bucket (token_bucket.hpp), then the per-source STUN rate limit
+// of the exception path on its own (TSC ticks are nanoseconds: 1 GHz), then
+// inside a worker.
 #include <gtest/gtest.h>
 
 #include "dataplane/source_limiter.hpp"
+#include "dataplane/token_bucket.hpp"
 #include "tests/unit/dataplane/fixture.hpp"
 
 namespace relay::dataplane::testing {
@@ -18,6 +20,24 @@ unsigned passed(SourceRateLimiter& limiter, const char* source, unsigned n, uint
   unsigned allowed = 0;
   for (unsigned i = 0; i < n; ++i) allowed += limiter.allow(a.family, a.bytes.data(), now) ? 1 : 0;
   return allowed;
+}
+
+TEST(TokenBucket, StartsFullThenRefillsAtItsRateUpToItsBurst) {
+  TokenBucket bucket(200, 3, kHz);
+  unsigned allowed = 0;
+  for (int i = 0; i < 5; ++i) allowed += bucket.allow(kStart) ? 1 : 0;
+  EXPECT_EQ(allowed, 3u);
+  EXPECT_FALSE(bucket.allow(kStart + kInterval - 1));
+  EXPECT_TRUE(bucket.allow(kStart + kInterval));
+  allowed = 0;
+  for (int i = 0; i < 5; ++i) allowed += bucket.allow(kStart + 100 * kInterval) ? 1 : 0;
+  EXPECT_EQ(allowed, 3u);
+}
+
+TEST(TokenBucket, RateZeroLetsNothingThrough) {
+  TokenBucket bucket(0, 0, kHz);
+  EXPECT_FALSE(bucket.allow(kStart));
+  EXPECT_FALSE(bucket.allow(kStart + 10 * kHz));
 }
 
 TEST(SourceRateLimiter, AQuietSourceMaySendItsBurstAtOnceAndNoMore) {
