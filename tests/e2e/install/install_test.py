@@ -110,6 +110,26 @@ def check_tree(destdir: Path) -> None:
         print(f"ok: {path.relative_to(destdir)} --version: {out.stdout.strip()}")
     for example in ("nic.toml", "demo.toml", "relay.env"):
         print(f"ok: {one(destdir, f'**/share/turn-relay/{example}').relative_to(destdir)}")
+    check_check(destdir)
+
+
+def check_check(destdir: Path) -> None:
+    """--check of both installed binaries: the shipped example is good, a
+    broken copy is named by FILE:LINE:COLUMN: KEY; nothing starts."""
+    example = one(destdir, "**/share/turn-relay/demo.toml")
+    broken = destdir / "broken.toml"
+    broken.write_text(re.sub(r"(?m)^listen_port = \d+$", "listen_port = 0", example.read_text(), count=1))
+    for binary in ("relay-dataplane", "relay-controlplane"):
+        path = one(destdir, f"**/bin/{binary}")
+        good = subprocess.run([str(path), "--check", "--config", str(example)], capture_output=True, text=True,
+                              timeout=10)
+        assert good.returncode == 0 and good.stdout == f"{example}: ok\n" and not good.stderr, f"{binary}: {good}"
+        bad = subprocess.run([str(path), "--check", "--config", str(broken)], capture_output=True, text=True,
+                             timeout=10)
+        assert bad.returncode == 2 and re.match(rf"{re.escape(str(broken))}:\d+:\d+: relay\.listen_port: ", bad.stderr), \
+            f"{binary}: {bad}"
+    print("ok: relay-dataplane and relay-controlplane --check: the example is ok, a broken copy exits 2 naming "
+          "FILE:LINE:COLUMN: KEY")
 
 
 def check_units(destdir: Path) -> None:

@@ -2,6 +2,8 @@
 // process prints before it exits with status 2.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/unit/config/config_test_support.hpp"
 
 using namespace relay;
@@ -217,6 +219,48 @@ TEST(ConfigErrorStatus, VersionExitsZeroBeforeTheFileIsRead) {
   ASSERT_FALSE(version.ok());
   EXPECT_EQ(version.error().kind, ConfigError::Kind::VersionRequested);
   EXPECT_EQ(version.error().exit_status(), 0);
+}
+
+TEST(ConfigCheck, CheckLoadsEverythingAndOnlyMarksTheConfigurationAsNotToBeStarted) {
+  auto checked = load({"--ip4-addr", "198.51.100.1/24", "--check"});
+  ASSERT_TRUE(checked.ok()) << checked.error().message;
+  EXPECT_TRUE(checked->check_only);
+  EXPECT_FALSE(load({"--ip4-addr", "198.51.100.1/24"})->check_only);
+  auto bad = load({"--ip4-addr", "198.51.100.1/24", "--listen-port", "0", "--check"});
+  ASSERT_FALSE(bad.ok());  // the same error, the same exit status 2, as a start
+  EXPECT_EQ(bad.error().message, "--listen-port: 0 is out of range 1..65535");
+}
+
+TEST(ConfigAdmin, TheAdminSocketIsPerFilePrefixUnlessNamedAndMustFitAUnixSocketPath) {
+  auto by_prefix = load({"--ip4-addr", "198.51.100.1/24", "--eal-file-prefix", "edge7"});
+  ASSERT_TRUE(by_prefix.ok());
+  EXPECT_EQ(admin_socket_path(by_prefix.value()), "/run/turn-relay/edge7.sock");
+  auto named = load({"--ip4-addr", "198.51.100.1/24", "--admin-socket", "/run/relay/admin.sock"});
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(admin_socket_path(named.value()), "/run/relay/admin.sock");
+  EXPECT_EQ(load({"--ip4-addr", "198.51.100.1/24", "--admin-socket", "relative.sock"}).error().message,
+            "--admin-socket: \"relative.sock\" is not an absolute path");
+  const auto too_long = load({"--ip4-addr", "198.51.100.1/24", "--admin-socket", "/" + std::string(120, 'x')});
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_TRUE(too_long.error().message.starts_with("--admin-socket: \"/xxx"));
+  EXPECT_TRUE(too_long.error().message.ends_with("\" is longer than a unix socket path may be (107 bytes)"));
+}
+
+TEST(ConfigAdmin, EffectiveSettingsShowEveryKeyAndRedactSetSecrets) {
+  auto c = load({"--ip4-addr", "198.51.100.1/24", "--auth-secret", "a-secret-of-16-bytes", "--listen-port", "3479"});
+  ASSERT_TRUE(c.ok());
+  std::map<std::string, std::string> shown;
+  for (const auto& s : effective_settings(c.value())) shown[s.key] = s.value;
+  EXPECT_EQ(shown["relay.listen_port"], "3479");
+  EXPECT_EQ(shown["relay.ipv4.address"], "198.51.100.1/24");
+  EXPECT_EQ(shown["relay.auth.secrets"], "<redacted>");
+  EXPECT_EQ(shown["portal.token"], "");  // unset
+  EXPECT_EQ(shown["log.level"], "info");
+  for (const auto& s : effective_settings(c.value(), true)) {
+    if (s.key == "relay.auth.secrets") {
+      EXPECT_EQ(s.value, "a-secret-of-16-bytes");
+    }
+  }
 }
 
 TEST(BuildInfo, TheVersionLineNamesTheProgramTheRevisionAndTheDpdkRunning) {
