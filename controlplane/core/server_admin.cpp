@@ -94,7 +94,8 @@ ReconfigureReport Server::reconfigure(const ServerConfig& next, Instant now) {
 }
 
 void Server::revoke_denied_peers(Instant now, ReconfigureReport& report) {
-  for (auto& [client, a] : by_client_) {
+  for (auto& entry : by_client_) {
+    Allocation& a = entry.second;  // a structured binding cannot be captured below
     for (Channel& c : a.channels) {
       if (!c.bound || !check_peer(a, c.peer.value)) continue;
       unbind_channel(a, c, now);
