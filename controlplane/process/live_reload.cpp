@@ -64,10 +64,6 @@ ReloadOutcome LiveConfig::reload(Instant now) {
     out.refused.push_back("quotas, peer policy and secrets: " + next.error());
   }
 
-  running_.log = fresh->log;
-  configure_logger(fresh->log);
-  out.applied.push_back("log");
-
   if (running_.relay.auth.scheme == AuthScheme::Static) {
     RelaySection relay = running_.relay;  // the realm is not live
     relay.auth.users_file = fresh->relay.auth.users_file;
@@ -85,15 +81,19 @@ ReloadOutcome LiveConfig::reload(Instant now) {
     out.applied.push_back("portal_token");  // from the next connection on
   }
 
+  out.applied.push_back("log");
+  // Said before the new level applies, so that raising it hides nothing.
   auto report = out.refused.empty() ? &log::info : &log::warn;
   report(kTarget, "applied the live keys; the others wait for a restart",
-         {{"log_level", log::to_string(running_.log.level)},
+         {{"log_level", log::to_string(fresh->log.level)},
           {"quotas", next ? "applied" : "refused"},
           {"applied", joined(out.applied)},
           {"refused", joined(out.refused)},
           {"needs_restart", joined(out.needs_restart)},
           {"channels_revoked", out.channels_revoked},
           {"permissions_revoked", out.permissions_revoked}});
+  running_.log = fresh->log;
+  configure_logger(fresh->log);
   return out;
 }
 

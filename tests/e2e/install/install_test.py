@@ -249,8 +249,8 @@ def run_units(destdir: Path) -> None:
         try:
             time.sleep(0.3)
             uclient_shown(destdir, relay, uclient)
-            relay.scenario(Path(__file__), "operate", timeout=120, RELAYCTL=one(destdir, "**/bin/relayctl"),
-                           RELAY_CONFIG=relay.config, CONTROLPLANE_PID=relay.procs["controlplane"].pid)
+            print(relay.scenario(Path(__file__), "operate", timeout=120, RELAYCTL=one(destdir, "**/bin/relayctl"),
+                                 RELAY_CONFIG=relay.config, CONTROLPLANE_PID=relay.procs["controlplane"].pid), end="")
         finally:
             peer.terminate()
             peer.wait(timeout=10)

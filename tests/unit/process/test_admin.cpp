@@ -184,6 +184,19 @@ TEST_F(AdminCommandsTest, ReloadAppliesTheNewDenyListAndNamesWhatWaitsForARestar
   EXPECT_EQ(live->running().relay.peer_deny, std::vector<Cidr>{*Cidr::parse("198.51.100.50/32")});
 }
 
+TEST_F(AdminCommandsTest, AReloadThatRaisesTheLogLevelStillLogsWhatItApplied) {
+  std::string captured;
+  log::set_output(&captured);
+  const std::string toml_text(kToml);
+  write(std::string(toml_text).replace(toml_text.find("level = \"info\""), 14, "level = \"warn\""));
+  const json r = ask({{"command", "reload"}});
+  log::set_output(stderr);
+  log::set_level(log::Level::Info);
+  ASSERT_TRUE(r["ok"]) << r;
+  EXPECT_NE(captured.find("applied the live keys"), std::string::npos) << captured;
+  EXPECT_EQ(live->running().log.level, log::Level::Warn);
+}
+
 TEST_F(AdminCommandsTest, CredentialsAreMintedForTheConfiguredSchemeWithBoundedLifetimes) {
   const json c = ask({{"command", "credentials"}, {"user", "alice"}, {"lifetime", 600}});
   ASSERT_TRUE(c["ok"]) << c;
