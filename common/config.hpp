@@ -8,7 +8,7 @@
 //   LOG_LEVEL: "loud" is not one of trace, debug, info, warn, error
 //
 // The schema (keys, flags, environment names, defaults, meanings) is one table
-// in config.cpp; --help and config_reference_markdown() are printed from it.
+// in common/config/schema.cpp; --help and config_reference_markdown() are printed from it.
 #pragma once
 
 #include <array>

@@ -1,5 +1,5 @@
 // README.md's configuration table is config_reference_markdown(), the
-// schema in common/config.cpp rendered, pasted between two marker lines.
+// schema in common/config/schema.cpp rendered, pasted between two marker lines.
 // This tool prints it, rewrites README's copy, or checks that the copy is
 // exact (the `config-reference` unit test), so the table cannot drift from
 // the schema:
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "--check") {
     std::fprintf(stderr,
-                 "%s: the configuration table differs from the schema in common/config.cpp at %s\n"
+                 "%s: the configuration table differs from the schema in common/config/schema.cpp at %s\n"
                  "Regenerate it with %s (it rewrites the table between the config-reference markers).\n",
                  path.c_str(), first_difference(readme.value(), region.value(), block).c_str(),
                  kRegenerate.data());

@@ -1,0 +1,45 @@
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+
+namespace relay {
+
+uint32_t EalSection::effective_main_lcore() const {
+  if (main_lcore) return *main_lcore;
+  return lcore_ids.empty() ? 0 : lcore_ids.front();
+}
+
+std::vector<std::string> eal_arguments(const RelayConfig& config, EalRole role,
+                                       std::string_view program) {
+  const auto& eal = config.eal;
+  std::vector<std::string> args{std::string(program)};
+  auto add = [&](std::initializer_list<std::string> more) { args.insert(args.end(), more); };
+  if (role == EalRole::Dataplane) {
+    add({"-l", eal.lcores});
+    if (eal.main_lcore) add({"--main-lcore", std::to_string(*eal.main_lcore)});
+    add({"--file-prefix", eal.file_prefix, "--proc-type=primary"});
+    if (eal.pci_allowlist.empty()) add({"--no-pci"});
+    for (const auto& pci : eal.pci_allowlist) add({"-a", pci});
+    for (const auto& vdev : eal.vdevs) add({"--vdev", vdev});
+    if (eal.memory_mb > 0) add({"-m", std::to_string(eal.memory_mb)});
+  } else {
+    // The control plane only uses rings and memory the primary made; it
+    // never probes a device, whatever the allowlist says.
+    add({"-l", std::to_string(eal.effective_main_lcore()), "--file-prefix", eal.file_prefix,
+         "--proc-type=secondary", "--no-pci"});
+  }
+  if (!eal.huge_pages) add({"--no-huge"});
+  args.insert(args.end(), eal.extra_args.begin(), eal.extra_args.end());
+  return args;
+}
+
+std::vector<char*> as_argv(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);  // C's argv[argc] convention
+  return argv;
+}
+
+}  // namespace relay
