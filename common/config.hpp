@@ -232,15 +232,22 @@ EnvLookup process_environment();  // getenv
 Result<RelayConfig, ConfigError> load_config(int argc, const char* const* argv,
                                              std::string_view program, const EnvLookup& env);
 
-// The EAL command line for one of the two processes. The data plane (primary)
-// gets -l, --main-lcore, memory options and the devices; the control plane
-// (secondary) runs on the primary's main lcore, never probes a device and so
-// always gets --no-pci. Every PCI device must be allowlisted (-a): with an
-// empty allowlist the primary gets --no-pci too, so DPDK never takes over a
-// NIC nobody named.
+// The EAL command line for one of the two processes: the one builder both
+// use. The data plane (primary) gets -l, --main-lcore, memory options and
+// the devices; the control plane (secondary) runs on the primary's main
+// lcore, never probes a device and so always gets --no-pci. Every PCI device
+// must be allowlisted (-a): with an empty allowlist the primary gets
+// --no-pci too, so DPDK never takes over a NIC nobody named. EAL's own logs
+// are quieted to errors (the primary's only above log.level debug; the
+// secondary also gets --no-telemetry, since the primary owns the socket of
+// this --file-prefix) right after the program name, so eal.extra_args,
+// which come last, still override them.
 enum class EalRole : uint8_t { Dataplane, ControlPlane };
-std::vector<std::string> eal_arguments(const RelayConfig& config, EalRole role,
-                                       std::string_view program);
+// argv[0] of each process, as its EAL, --help and --version name it.
+constexpr std::string_view program_name(EalRole role) {
+  return role == EalRole::Dataplane ? "relay-dataplane" : "relay-controlplane";
+}
+std::vector<std::string> eal_arguments(const RelayConfig& config, EalRole role);
 
 // rte_eal_init wants mutable char*; the pointers borrow from `args`.
 std::vector<char*> as_argv(std::vector<std::string>& args);

@@ -10,11 +10,15 @@ uint32_t EalSection::effective_main_lcore() const {
   return lcore_ids.empty() ? 0 : lcore_ids.front();
 }
 
-std::vector<std::string> eal_arguments(const RelayConfig& config, EalRole role,
-                                       std::string_view program) {
+std::vector<std::string> eal_arguments(const RelayConfig& config, EalRole role) {
   const auto& eal = config.eal;
-  std::vector<std::string> args{std::string(program)};
+  std::vector<std::string> args{std::string(program_name(role))};
   auto add = [&](std::initializer_list<std::string> more) { args.insert(args.end(), more); };
+  if (role == EalRole::ControlPlane) {
+    add({"--log-level=lib.eal:error", "--no-telemetry"});
+  } else if (config.log.level > log::Level::Debug) {
+    add({"--log-level=lib.eal:error", "--log-level=lib.telemetry:error"});
+  }
   if (role == EalRole::Dataplane) {
     add({"-l", eal.lcores});
     if (eal.main_lcore) add({"--main-lcore", std::to_string(*eal.main_lcore)});

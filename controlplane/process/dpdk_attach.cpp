@@ -6,12 +6,11 @@
 #include <rte_errno.h>
 
 #include "controlplane/process/datagram_meta.hpp"
-#include "controlplane/process/secondary_eal.hpp"
 
 namespace relay::process {
 
 std::optional<std::string> start_eal(const RelayConfig& config) {
-  auto args = secondary_eal_arguments(config);
+  auto args = eal_arguments(config, EalRole::ControlPlane);
   auto argv = as_argv(args);
   if (rte_eal_init(static_cast<int>(argv.size()) - 1, argv.data()) < 0) {
     // EAL has printed its own reason at error level; rte_errno is not

@@ -18,7 +18,7 @@
 
 namespace relay::process {
 
-// rte_eal_init with secondary_eal_arguments(); the error is one line.
+// rte_eal_init with eal_arguments(ControlPlane); the error is one line.
 std::optional<std::string> start_eal(const RelayConfig& config);
 
 struct SharedObjects {

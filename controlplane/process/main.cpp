@@ -44,13 +44,14 @@
 #include "controlplane/process/live_reload.hpp"
 #include "controlplane/process/metrics_endpoint.hpp"
 #include "controlplane/process/portal_logging.hpp"
-#include "controlplane/process/secondary_eal.hpp"
 #include "controlplane/process/server_replica.hpp"
 #include "controlplane/process/server_setup.hpp"
 #include "controlplane/process/stamp_secret_zone.hpp"
 
 namespace relay::process {
 namespace {
+
+constexpr std::string_view kProgram = program_name(EalRole::ControlPlane);
 
 constexpr std::string_view kTarget = "controlplane";
 

@@ -31,7 +31,7 @@
 namespace relay::dpprocess {
 namespace {
 
-constexpr std::string_view kProgram = "relay-dataplane";
+constexpr std::string_view kProgram = program_name(EalRole::Dataplane);
 constexpr std::string_view kTarget = "dataplane";
 
 sigset_t stop_signals() {
@@ -40,14 +40,6 @@ sigset_t stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   return set;
-}
-
-std::vector<std::string> primary_eal_arguments(const RelayConfig& config) {
-  auto args = eal_arguments(config, EalRole::Dataplane, kProgram);
-  // After the program name, before eal.extra_args: the operator's word wins.
-  if (config.log.level > log::Level::Debug)
-    args.insert(args.begin() + 1, {"--log-level=lib.eal:error", "--log-level=lib.telemetry:error"});
-  return args;
 }
 
 // Waits for SIGINT/SIGTERM, logging link changes once a second meanwhile.
@@ -120,7 +112,7 @@ int run(int argc, char** argv) {
   const sigset_t set = stop_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  auto args = primary_eal_arguments(config);
+  auto args = eal_arguments(config, EalRole::Dataplane);
   auto eal_argv = as_argv(args);
   if (rte_eal_init(static_cast<int>(eal_argv.size()) - 1, eal_argv.data()) < 0) {
     log::error(kTarget, "cannot start the DPDK EAL: " + std::string(rte_strerror(rte_errno)),
