@@ -321,8 +321,6 @@ void emit(Level level, std::string_view target, std::string_view message,
   }
 }
 
-std::string redact_secret(std::string_view /*secret*/) { return std::string(kRedacted); }
-
 namespace {
 
 char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }

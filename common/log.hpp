@@ -152,7 +152,6 @@ void append_json_escaped(std::string& out, std::string_view text);
 
 // Secrets never appear in logs, help or errors; this is what shows instead.
 inline constexpr std::string_view kRedacted = "<redacted>";
-std::string redact_secret(std::string_view secret);
 // The URL with user info and the values of secret query parameters (token,
 // secret, password and names ending in _token or _secret) replaced by
 // <redacted>. Safe on any input.

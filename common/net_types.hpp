@@ -33,8 +33,6 @@ struct IpAddress {
   [[nodiscard]] bool is_v4() const { return family == Family::V4; }
   [[nodiscard]] bool is_v6() const { return family == Family::V6; }
   [[nodiscard]] size_t size() const { return is_v4() ? 4 : 16; }
-  // Host byte order; only meaningful for IPv4.
-  [[nodiscard]] uint32_t v4_host_order() const;
   [[nodiscard]] std::string to_string() const;
 
   auto operator<=>(const IpAddress&) const = default;

@@ -5,8 +5,9 @@
 // included) and the hugepages through which every relayed payload passes.
 #pragma once
 
-#include <optional>
 #include <string>
+
+#include "common/result.hpp"
 
 namespace relay {
 
@@ -15,7 +16,7 @@ namespace relay {
 // PR_SET_DUMPABLE 0 (no core even when fs.suid_dumpable asks for one, no
 // ptrace attach without CAP_SYS_PTRACE, /proc/<pid>/{mem,environ,maps}
 // owned by root). DPDK still reads /proc/self (a process may always read its
-// own entries; the appliance runs as root). Returns what the kernel refused.
-std::optional<std::string> harden_process();
+// own entries; the appliance runs as root). The error is what the kernel refused.
+Result<void, std::string> harden_process();
 
 }  // namespace relay

@@ -1,8 +1,11 @@
 // A small std::expected stand-in (C++23) for paths that must not throw:
 // untrusted input turns into error values, never exceptions.
+// Result<void, E> is "ok or why": `return {};` on success, `Err{why}` else;
+// the one shape for a step that yields nothing but may fail.
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -48,6 +51,24 @@ class [[nodiscard]] Result {
 
  private:
   std::variant<T, E> v_;
+};
+
+template <class E>
+class [[nodiscard]] Result<void, E> {
+ public:
+  Result() = default;
+  Result(Err<E> err) : error_(std::move(err.error)) {}  // NOLINT(google-explicit-constructor)
+
+  [[nodiscard]] bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+
+  const E& error() const {
+    assert(!ok());
+    return *error_;
+  }
+
+ private:
+  std::optional<E> error_;
 };
 
 }  // namespace relay

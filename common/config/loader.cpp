@@ -42,29 +42,29 @@ class Loader {
  public:
   Loader(std::string file, const EnvLookup& env) : file_(std::move(file)), env_(env) {}
 
-  std::optional<std::string> read_file();
-  std::optional<std::string> read_env();
-  std::optional<std::string> read_flags(
+  Result<void, std::string> read_file();
+  Result<void, std::string> read_env();
+  Result<void, std::string> read_flags(
       const std::map<const Key*, std::vector<std::string>>& flags);
-  std::optional<std::string> check();
+  Result<void, std::string> check();
   RelayConfig finish();
 
  private:
-  std::optional<std::string> read_table(const toml::table& table, const std::string& prefix);
-  std::optional<std::string> read_value(const Key& key, const toml::node& node);
+  Result<void, std::string> read_table(const toml::table& table, const std::string& prefix);
+  Result<void, std::string> read_value(const Key& key, const toml::node& node);
   // `env`: the variable read, when it is not the key's own (an EnvAlias).
-  std::optional<std::string> apply_text(const Key& key, const std::vector<std::string>& items,
+  Result<void, std::string> apply_text(const Key& key, const std::vector<std::string>& items,
                                         Source source, std::string_view env = {});
   // The start of an error line about `path`, naming where its value came from.
   std::string at(std::string_view path) const;
   // Of keys that only together are wrong, the one the operator set last.
   std::string_view blame(std::initializer_list<std::string_view> paths) const;
-  std::optional<std::string> check_addresses(FamilyDraft& fam, std::string_view family);
-  std::optional<std::string> check_ports_and_lifetimes();
-  std::optional<std::string> check_lcores();
-  std::optional<std::string> check_dataplane();
-  std::optional<std::string> check_portal();
-  std::optional<std::string> check_auth();
+  Result<void, std::string> check_addresses(FamilyDraft& fam, std::string_view family);
+  Result<void, std::string> check_ports_and_lifetimes();
+  Result<void, std::string> check_lcores();
+  Result<void, std::string> check_dataplane();
+  Result<void, std::string> check_portal();
+  Result<void, std::string> check_auth();
 
   std::string file_;
   const EnvLookup& env_;
@@ -101,171 +101,171 @@ std::string_view Loader::blame(std::initializer_list<std::string_view> paths) co
   return chosen;
 }
 
-std::optional<std::string> Loader::read_file() {
-  if (file_.empty()) return std::nullopt;
+Result<void, std::string> Loader::read_file() {
+  if (file_.empty()) return {};
   std::ifstream in(file_, std::ios::binary);
-  if (!in) return file_ + ": cannot open: " + std::strerror(errno);
+  if (!in) return Err{file_ + ": cannot open: " + std::strerror(errno)};
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
     auto table = toml::parse(text, file_);
     return read_table(table, "");
   } catch (const toml::parse_error& e) {
-    return position(file_, e.source()) + ": " + printable(e.description());
+    return Err{position(file_, e.source()) + ": " + printable(e.description())};
   }
 }
 
-std::optional<std::string> Loader::read_table(const toml::table& table, const std::string& prefix) {
+Result<void, std::string> Loader::read_table(const toml::table& table, const std::string& prefix) {
   for (auto&& [k, node] : table) {
     std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
     if (is_table(path)) {
       if (const auto* sub = node.as_table()) {
-        if (auto e = read_table(*sub, path)) return e;
+        if (auto r = read_table(*sub, path); !r) return r;
         continue;
       }
-      return position(file_, node.source()) + ": " + printable(path) + ": expected a table, got " +
-             std::string(toml_type_name(node.type()));
+      return Err{position(file_, node.source()) + ": " + printable(path) + ": expected a table, got " +
+                 std::string(toml_type_name(node.type()))};
     }
     const Key* key = find_key(path);
     if (key == nullptr)
-      return position(file_, k.source()) + ": " + printable(path) + ": unknown key";
-    if (auto e = read_value(*key, node)) return e;
+      return Err{position(file_, k.source()) + ": " + printable(path) + ": unknown key"};
+    if (auto r = read_value(*key, node); !r) return r;
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Loader::read_value(const Key& key, const toml::node& node) {
+Result<void, std::string> Loader::read_value(const Key& key, const toml::node& node) {
   std::string path(key.path);
   auto in = input_from_toml(key.behaviour.kind, node);
   if (!in)
-    return position(file_, in.error().where->source()) + ": " + path + ": " + in.error().what;
+    return Err{position(file_, in.error().where->source()) + ": " + path + ": " + in.error().what};
   if (auto p = key.behaviour.apply(draft_, *in)) {
     const toml::node* where = &node;
     if (p->item && node.is_array()) where = node.as_array()->get(*p->item);
-    return position(file_, where->source()) + ": " + path + ": " + p->what;
+    return Err{position(file_, where->source()) + ": " + path + ": " + p->what};
   }
   origins_[path] = Origin{Source::File, position(file_, node.source())};
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Loader::apply_text(const Key& key, const std::vector<std::string>& items,
+Result<void, std::string> Loader::apply_text(const Key& key, const std::vector<std::string>& items,
                                               Source source, std::string_view env) {
   std::string where = source == Source::Flag ? std::string(key.flag)
                       : env.empty()            ? env_name(key.flag)
                                                : std::string(env);
   auto in = input_from_text(key.behaviour.kind, items, source == Source::Env);
-  if (!in) return where + ": " + in.error();
-  if (auto p = key.behaviour.apply(draft_, *in)) return where + ": " + p->what;
+  if (!in) return Err{where + ": " + in.error()};
+  if (auto p = key.behaviour.apply(draft_, *in)) return Err{where + ": " + p->what};
   origins_[std::string(key.path)] = Origin{source, where};
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Loader::read_env() {
+Result<void, std::string> Loader::read_env() {
   for (const auto& alias : env_aliases()) {
     auto value = env_(alias.env);
     auto translated = value ? alias.translate(*value) : std::nullopt;
     if (!translated) continue;
-    if (auto e = apply_text(*find_key(alias.path), {*translated}, Source::Env, alias.env)) return e;
+    if (auto r = apply_text(*find_key(alias.path), {*translated}, Source::Env, alias.env); !r) return r;
   }
   for (const auto& key : schema()) {
     auto value = env_(env_name(key.flag));
     if (!value) continue;
-    if (auto e = apply_text(key, {*value}, Source::Env)) return e;
+    if (auto r = apply_text(key, {*value}, Source::Env); !r) return r;
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Loader::read_flags(
+Result<void, std::string> Loader::read_flags(
     const std::map<const Key*, std::vector<std::string>>& flags) {
   for (const auto& key : schema()) {
     auto it = flags.find(&key);
     if (it == flags.end() || it->second.empty()) continue;
-    if (auto e = apply_text(key, it->second, Source::Flag)) return e;
+    if (auto r = apply_text(key, it->second, Source::Flag); !r) return r;
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Loader::check() {
+Result<void, std::string> Loader::check() {
   auto& d = draft_;
   if (!d.v4.address && !d.v6.address)
-    return at("relay.ipv4.address") +
-           "no relay address: set relay.ipv4.address or relay.ipv6.address (or both)";
-  if (auto e = check_addresses(d.v4, "ipv4")) return e;
-  if (auto e = check_addresses(d.v6, "ipv6")) return e;
-  if (auto e = check_ports_and_lifetimes()) return e;
-  if (auto e = check_lcores()) return e;
-  if (auto e = check_dataplane()) return e;
-  if (auto e = check_portal()) return e;
+    return Err{at("relay.ipv4.address") +
+               "no relay address: set relay.ipv4.address or relay.ipv6.address (or both)"};
+  if (auto r = check_addresses(d.v4, "ipv4"); !r) return r;
+  if (auto r = check_addresses(d.v6, "ipv6"); !r) return r;
+  if (auto r = check_ports_and_lifetimes(); !r) return r;
+  if (auto r = check_lcores(); !r) return r;
+  if (auto r = check_dataplane(); !r) return r;
+  if (auto r = check_portal(); !r) return r;
   return check_auth();
 }
 
-std::optional<std::string> Loader::check_addresses(FamilyDraft& fam, std::string_view family) {
+Result<void, std::string> Loader::check_addresses(FamilyDraft& fam, std::string_view family) {
   std::string prefix = "relay." + std::string(family) + ".";
   std::string address_key = prefix + "address";
   std::string gateway_key = prefix + "gateway";
   std::string public_key = prefix + "public_address";
   if (!fam.address) {
-    if (fam.gateway) return at(gateway_key) + "needs " + address_key;
-    if (fam.public_address) return at(public_key) + "needs " + address_key;
-    return std::nullopt;
+    if (fam.gateway) return Err{at(gateway_key) + "needs " + address_key};
+    if (fam.public_address) return Err{at(public_key) + "needs " + address_key};
+    return {};
   }
-  if (!fam.gateway) return std::nullopt;
+  if (!fam.gateway) return {};
   auto subnet = *Cidr::parse(fam.address->to_string() + "/" + std::to_string(fam.prefix_len));
   if (!subnet.contains(*fam.gateway))
-    return at(blame({gateway_key, address_key})) + "gateway " + fam.gateway->to_string() +
-           " is not inside " + subnet.to_string() + " (" + address_key + ")";
+    return Err{at(blame({gateway_key, address_key})) + "gateway " + fam.gateway->to_string() +
+               " is not inside " + subnet.to_string() + " (" + address_key + ")"};
   if (*fam.gateway == *fam.address)
-    return at(blame({gateway_key, address_key})) + "gateway " + fam.gateway->to_string() +
-           " is the relay's own address";
-  return std::nullopt;
+    return Err{at(blame({gateway_key, address_key})) + "gateway " + fam.gateway->to_string() +
+               " is the relay's own address"};
+  return {};
 }
 
-std::optional<std::string> Loader::check_ports_and_lifetimes() {
+Result<void, std::string> Loader::check_ports_and_lifetimes() {
   const auto& r = draft_.cfg.relay;
   auto range = std::to_string(r.lowest_port) + ".." + std::to_string(r.highest_port);
   if (r.lowest_port > r.highest_port)
-    return at(blame({"relay.lowest_port", "relay.highest_port"})) + "the allocation port range " +
-           range + " is empty (relay.lowest_port > relay.highest_port)";
+    return Err{at(blame({"relay.lowest_port", "relay.highest_port"})) + "the allocation port range " +
+               range + " is empty (relay.lowest_port > relay.highest_port)"};
   if (r.listen_port >= r.lowest_port && r.listen_port <= r.highest_port)
-    return at(blame({"relay.listen_port", "relay.lowest_port", "relay.highest_port"})) +
-           "relay.listen_port " + std::to_string(r.listen_port) +
-           " lies inside the allocation port range " + range;
+    return Err{at(blame({"relay.listen_port", "relay.lowest_port", "relay.highest_port"})) +
+               "relay.listen_port " + std::to_string(r.listen_port) +
+               " lies inside the allocation port range " + range};
   if (r.allocation_lifetime > r.max_allocation_lifetime)
-    return at(blame({"relay.allocation_lifetime", "relay.max_allocation_lifetime"})) +
-           "relay.allocation_lifetime " + std::to_string(r.allocation_lifetime.count()) +
-           " exceeds relay.max_allocation_lifetime " +
-           std::to_string(r.max_allocation_lifetime.count());
-  return std::nullopt;
+    return Err{at(blame({"relay.allocation_lifetime", "relay.max_allocation_lifetime"})) +
+               "relay.allocation_lifetime " + std::to_string(r.allocation_lifetime.count()) +
+               " exceeds relay.max_allocation_lifetime " +
+               std::to_string(r.max_allocation_lifetime.count())};
+  return {};
 }
 
-std::optional<std::string> Loader::check_lcores() {
+Result<void, std::string> Loader::check_lcores() {
   const auto& eal = draft_.cfg.eal;
   auto has = [&](uint32_t id) {
     return std::binary_search(eal.lcore_ids.begin(), eal.lcore_ids.end(), id);
   };
   if (eal.main_lcore && !has(*eal.main_lcore))
-    return at(blame({"eal.main_lcore", "eal.lcores"})) + "main lcore " +
-           std::to_string(*eal.main_lcore) + " is not in eal.lcores \"" + eal.lcores + "\"";
+    return Err{at(blame({"eal.main_lcore", "eal.lcores"})) + "main lcore " +
+               std::to_string(*eal.main_lcore) + " is not in eal.lcores \"" + eal.lcores + "\""};
   for (auto id : draft_.workers.value_or(std::vector<uint32_t>{})) {
     if (!has(id))
-      return at(blame({"dataplane.worker_lcores", "eal.lcores"})) + "worker lcore " +
-             std::to_string(id) + " is not in eal.lcores \"" + eal.lcores + "\"";
+      return Err{at(blame({"dataplane.worker_lcores", "eal.lcores"})) + "worker lcore " +
+                 std::to_string(id) + " is not in eal.lcores \"" + eal.lcores + "\""};
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<std::string> Loader::check_dataplane() {
+Result<void, std::string> Loader::check_dataplane() {
   const auto& dp = draft_.cfg.dataplane;
   // A worker refills a whole burst from its cache; a smaller cache would
   // go to the shared ring on every burst.
   if (dp.mbuf_cache < dp.burst_size)
-    return at(blame({"dataplane.mbuf_cache", "dataplane.burst_size"})) + "dataplane.mbuf_cache " +
-           std::to_string(dp.mbuf_cache) + " is smaller than dataplane.burst_size " +
-           std::to_string(dp.burst_size);
+    return Err{at(blame({"dataplane.mbuf_cache", "dataplane.burst_size"})) + "dataplane.mbuf_cache " +
+               std::to_string(dp.mbuf_cache) + " is smaller than dataplane.burst_size " +
+               std::to_string(dp.burst_size)};
   // rte_mempool_create refuses a cache larger than n / 1.5.
   if (uint64_t{dp.mbuf_cache} * 3 > uint64_t{dp.mempool_size} * 2)
-    return at(blame({"dataplane.mbuf_cache", "dataplane.mempool_size"})) + "dataplane.mbuf_cache " +
-           std::to_string(dp.mbuf_cache) + " exceeds dataplane.mempool_size / 1.5 (" +
-           std::to_string(dp.mempool_size) + " mbufs)";
+    return Err{at(blame({"dataplane.mbuf_cache", "dataplane.mempool_size"})) + "dataplane.mbuf_cache " +
+               std::to_string(dp.mbuf_cache) + " exceeds dataplane.mempool_size / 1.5 (" +
+               std::to_string(dp.mempool_size) + " mbufs)"};
   // Capacity is one number: the control plane grants no more channels and
   // permissions than these tables hold, so a per-allocation quota above
   // them could never be reached (0 leaves the tables the only bound).
@@ -276,23 +276,23 @@ std::optional<std::string> Loader::check_dataplane() {
            ": lower the quota or raise the table (every worker holds them all)";
   };
   if (q.max_channels_per_allocation > dp.channel_table_capacity)
-    return above("quotas.max_channels_per_allocation", q.max_channels_per_allocation,
-                 "dataplane.channel_table_capacity", dp.channel_table_capacity);
+    return Err{above("quotas.max_channels_per_allocation", q.max_channels_per_allocation,
+                     "dataplane.channel_table_capacity", dp.channel_table_capacity)};
   if (q.max_permissions_per_allocation > dp.permission_table_capacity)
-    return above("quotas.max_permissions_per_allocation", q.max_permissions_per_allocation,
-                 "dataplane.permission_table_capacity", dp.permission_table_capacity);
-  return std::nullopt;
+    return Err{above("quotas.max_permissions_per_allocation", q.max_permissions_per_allocation,
+                     "dataplane.permission_table_capacity", dp.permission_table_capacity)};
+  return {};
 }
 
-std::optional<std::string> Loader::check_portal() {
+Result<void, std::string> Loader::check_portal() {
   const auto& p = draft_.cfg.portal;
-  if (!p.ws_url) return std::nullopt;
+  if (!p.ws_url) return {};
   if (!p.token)
-    return at(blame({"portal.token", "portal.ws_url"})) + "portal.ws_url needs portal.token";
+    return Err{at(blame({"portal.token", "portal.ws_url"})) + "portal.ws_url needs portal.token"};
   if (p.ws_url->starts_with("ws://") && !p.allow_insecure_ws)
-    return at(blame({"portal.ws_url", "portal.allow_insecure_ws"})) +
-           "ws:// would send the token in clear text: use wss:// or set portal.allow_insecure_ws";
-  return std::nullopt;
+    return Err{at(blame({"portal.ws_url", "portal.allow_insecure_ws"})) +
+               "ws:// would send the token in clear text: use wss:// or set portal.allow_insecure_ws"};
+  return {};
 }
 
 // A secret file is read once, here, so both processes see the same value and a
@@ -324,17 +324,17 @@ Result<std::string, std::string> read_secret_file(const std::string& path) {
   return secret;
 }
 
-std::optional<std::string> Loader::check_auth() {
+Result<void, std::string> Loader::check_auth() {
   auto& r = draft_.cfg.relay;
   const bool listed = origins_.contains("relay.auth.secrets");
   if (listed + draft_.auth_secret.has_value() + r.auth_secret_file.has_value() > 1)
-    return at(blame({"relay.auth_secret_file", "relay.auth_secret", "relay.auth.secrets"})) +
-           "relay.auth.secrets, relay.auth_secret and relay.auth_secret_file each give the secrets: keep one";
-  if (listed && r.auth.secrets.empty()) return at("relay.auth.secrets") + "an empty list: give at least one secret";
+    return Err{at(blame({"relay.auth_secret_file", "relay.auth_secret", "relay.auth.secrets"})) +
+               "relay.auth.secrets, relay.auth_secret and relay.auth_secret_file each give the secrets: keep one"};
+  if (listed && r.auth.secrets.empty()) return Err{at("relay.auth.secrets") + "an empty list: give at least one secret"};
   if (draft_.auth_secret) r.auth.secrets = {*draft_.auth_secret};
   if (r.auth_secret_file) {
     auto text = read_secret_file(*r.auth_secret_file);
-    if (!text) return at("relay.auth_secret_file") + text.error();
+    if (!text) return Err{at("relay.auth_secret_file") + text.error()};
     size_t line_number = 0;
     for (std::string_view rest = *text; !rest.empty();) {
       const auto line = rest.substr(0, rest.find('\n'));
@@ -343,23 +343,23 @@ std::optional<std::string> Loader::check_auth() {
       if (line.empty() || line == "\r") continue;
       const auto secret = line.ends_with('\r') ? line.substr(0, line.size() - 1) : line;
       if (auto p = valid_secret(secret))
-        return at("relay.auth_secret_file") + shown(*r.auth_secret_file) + " line " + std::to_string(line_number) +
-               ": " + p->what;
+        return Err{at("relay.auth_secret_file") + shown(*r.auth_secret_file) + " line " + std::to_string(line_number) +
+                   ": " + p->what};
       r.auth.secrets.emplace_back(secret);
     }
   }
   const auto scheme = r.auth.scheme;
   if (scheme == AuthScheme::Rest && r.auth.secrets.empty())
-    return at("relay.auth.scheme") + "rest needs relay.auth.secrets (or relay.auth_secret_file)";
+    return Err{at("relay.auth.scheme") + "rest needs relay.auth.secrets (or relay.auth_secret_file)"};
   if (scheme == AuthScheme::Static && !r.auth.users_file)
-    return at("relay.auth.scheme") + "static needs relay.auth.users_file";
+    return Err{at("relay.auth.scheme") + "static needs relay.auth.users_file"};
   if (scheme != AuthScheme::Static && r.auth.users_file)
-    return at(blame({"relay.auth.users_file", "relay.auth.scheme"})) +
-           "relay.auth.users_file is read only with relay.auth.scheme = static";
+    return Err{at(blame({"relay.auth.users_file", "relay.auth.scheme"})) +
+               "relay.auth.users_file is read only with relay.auth.scheme = static"};
   if (scheme != AuthScheme::Firezone && draft_.cfg.portal.ws_url)
-    return at(blame({"relay.auth.scheme", "portal.ws_url"})) +
-           "a portal mints firezone credentials: relay.auth.scheme must be firezone";
-  return std::nullopt;
+    return Err{at(blame({"relay.auth.scheme", "portal.ws_url"})) +
+               "a portal mints firezone credentials: relay.auth.scheme must be firezone"};
+  return {};
 }
 
 RelayConfig Loader::finish() {
@@ -395,10 +395,10 @@ Result<RelayConfig, ConfigError> load_config(int argc, const char* const* argv,
   auto invalid = [](std::string message) {
     return Err{ConfigError{ConfigError::Kind::Invalid, std::move(message)}};
   };
-  if (auto e = loader.read_file()) return invalid(*e);
-  if (auto e = loader.read_env()) return invalid(*e);
-  if (auto e = loader.read_flags(line->values)) return invalid(*e);
-  if (auto e = loader.check()) return invalid(*e);
+  if (auto r = loader.read_file(); !r) return invalid(r.error());
+  if (auto r = loader.read_env(); !r) return invalid(r.error());
+  if (auto r = loader.read_flags(line->values); !r) return invalid(r.error());
+  if (auto r = loader.check(); !r) return invalid(r.error());
   RelayConfig config = loader.finish();
   config.check_only = line->check;
   return config;

@@ -32,7 +32,7 @@ std::vector<Setting> effective_settings(const RelayConfig& config, bool reveal_s
   out.reserve(schema().size());
   for (const auto& key : schema()) {
     std::string value = key.behaviour.show(d);
-    if (key.secret && !value.empty() && !reveal_secrets) value = "<redacted>";
+    if (key.secret && !value.empty() && !reveal_secrets) value = log::kRedacted;
     out.push_back({std::string(key.path), std::move(value)});
   }
   return out;

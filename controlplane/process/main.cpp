@@ -308,8 +308,8 @@ int run(int argc, char** argv) {
   // until then it must not end the process, as its default action would.
   std::signal(SIGHUP, SIG_IGN);
   // Before the secret is read (relay.auth_secret_file) or generated.
-  if (auto refused = harden_process()) {
-    log::error(kTarget, "cannot keep secrets out of core dumps", {{"error", *refused}});
+  if (auto hardened = harden_process(); !hardened) {
+    log::error(kTarget, "cannot keep secrets out of core dumps", {{"error", hardened.error()}});
     return 1;
   }
   const ConfigLoader load = [argc, argv] { return load_config(argc, argv, kProgram, process_environment()); };

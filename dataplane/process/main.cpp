@@ -95,8 +95,8 @@ int serve(const RelayConfig& config) {
 int run(int argc, char** argv) {
   std::signal(SIGHUP, SIG_IGN);
   // Before the configuration (and any secret in it) is read.
-  if (auto refused = harden_process()) {
-    log::error(kTarget, "cannot keep the process out of core dumps", {{"error", *refused}});
+  if (auto hardened = harden_process(); !hardened) {
+    log::error(kTarget, "cannot keep the process out of core dumps", {{"error", hardened.error()}});
     return 1;
   }
   auto loaded = load_config(argc, argv, kProgram, process_environment());

@@ -17,7 +17,7 @@ namespace {
 enum Outcome : int { kHardened = 0, kRefused = 1, kStillDumpable = 2, kCoreLimitLeft = 3, kCoreLimitRaised = 4 };
 
 [[noreturn]] void run_child() {
-  if (harden_process()) _exit(kRefused);
+  if (!harden_process()) _exit(kRefused);
   if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) _exit(kStillDumpable);
   rlimit core{};
   if (getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0) _exit(kCoreLimitLeft);
