@@ -152,8 +152,6 @@ class Server {
   // as if never granted and removed from the workers that took it; the
   // client is answered 508 (SendMessage::if_refused) instead.
   void undo_install(const Command& install);
-  // Keeps a port of the range out of use (e.g. taken by another service).
-  bool mark_port_taken(AllocationPort port) { return ports_.take(port); }
 
   // Operations (server_admin.cpp), for relayctl.
   [[nodiscard]] std::vector<AllocationView> allocations() const;

@@ -279,21 +279,6 @@ TEST_F(ServerTest, PortsComeFromTheRangeNeverTwiceAndExhaustionGets508) {
   ASSERT_EQ(out.size(), 2u);
 }
 
-TEST_F(ServerTest, PortsMarkedTakenAreNeverAllocated) {
-  config.port_min = 50000;
-  config.port_max = 50001;
-  EXPECT_TRUE(server().mark_port_taken(AllocationPort{50000}));
-  EXPECT_FALSE(server().mark_port_taken(AllocationPort{50000}));
-  EXPECT_FALSE(server().mark_port_taken(AllocationPort{3478}));
-  auto out = allocate(at(0));
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(created(out).port.value, 50001);
-  client = ClientSocket{addr("198.51.100.10:40001")};
-  out = allocate(at(0));
-  ASSERT_EQ(out.size(), 1u);
-  expect_error(out[0], 508);
-}
-
 TEST_F(ServerTest, RefreshExtendsTheLifetimeWithTheSameCapAndEmitsUpdateAllocation) {
   auto out = allocate(at(0));
   AllocationPort port = created(out).port;

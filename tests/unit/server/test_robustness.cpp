@@ -229,7 +229,8 @@ TEST_F(RestoreTest, RestoredAllocationKeepsItsPortAndExpiresOnItsOwn) {
   EXPECT_EQ(server().stats().active_allocations_v4, 1u);
   EXPECT_EQ(server().stats().active_allocations_v6, 1u);
   EXPECT_EQ(server().stats().active_channels, 1u);
-  EXPECT_FALSE(server().mark_port_taken(AllocationPort{50010}));
+  ASSERT_EQ(server().allocations().size(), 1u);
+  EXPECT_EQ(server().allocations()[0].port, AllocationPort{50010});
   EXPECT_EQ(server().poll_timeout(), at(300));
   auto out = tick(at(300));
   ASSERT_EQ(out.size(), 1u);
