@@ -18,29 +18,25 @@ MethodLabel label_of(stun::Method m) {
 }  // namespace
 
 void Server::send_response(const Request& r, uint16_t error_code, Remember remember,
-                           const Result<size_t, stun::BuildError>& size) {
+                           Result<std::vector<uint8_t>, stun::BuildError> response) {
   // Only a realm, software name or nonce longer than a datagram could get
   // here; the response is dropped rather than sent truncated.
-  if (!size) return drop(DropReason::ResponseTooLarge);
+  if (!response) return drop(DropReason::ResponseTooLarge);
   auto method = static_cast<size_t>(label_of(r.msg.method()));
   ++stats_.responses[method][static_cast<size_t>(response_code_from(error_code))];
-  std::span<const uint8_t> bytes(scratch_.data(), *size);
   // RFC 8489 §6.3.1 asks to remember what a retransmission must not redo;
   // idempotent requests (ChannelBind, CreatePermission, a non-zero Refresh)
   // are just processed again. Only authenticated outcomes get here, so
   // unauthenticated senders cannot fill the cache.
-  if (remember == Remember::Yes) responses_.insert(r.client, r.msg.transaction_id(), bytes, r.now);
-  emit(SendMessage{std::vector<uint8_t>(bytes.begin(), bytes.end()), r.client.client, r.client.listen});
+  if (remember == Remember::Yes) responses_.insert(r.client, r.msg.transaction_id(), *response, r.now);
+  emit(SendMessage{std::move(*response), r.client.client, r.client.listen});
 }
 
 void Server::respond_installed(const Request& r, const Auth& auth) {
-  // Built first: respond() reuses scratch_.
-  const auto refusal = build_response(r, stun::error_code::kInsufficientCapacity, &auth, [](stun::Builder&) {});
-  std::vector<uint8_t> if_refused;
-  if (refusal) if_refused.assign(scratch_.begin(), scratch_.begin() + static_cast<ptrdiff_t>(*refusal));
+  auto refusal = build_response(r, stun::error_code::kInsufficientCapacity, &auth, [](stun::Builder&) {});
   respond(r, 0, &auth, [](stun::Builder&) {});
-  if (commands_.empty()) return;
-  if (auto* sent = std::get_if<SendMessage>(&commands_.back())) sent->if_refused = std::move(if_refused);
+  if (commands_.empty() || !refusal) return;
+  if (auto* sent = std::get_if<SendMessage>(&commands_.back())) sent->if_refused = std::move(*refusal);
 }
 
 void Server::reply_error(const Request& r, uint16_t code, const Auth* auth) {

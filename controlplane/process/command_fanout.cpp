@@ -1,36 +1,8 @@
 #include "controlplane/process/command_fanout.hpp"
 
 #include <algorithm>
-#include <type_traits>
-#include <variant>
 
 namespace relay::process {
-
-std::optional<ring_abi::CommandMessage> to_command_message(const core::Command& command) {
-  return std::visit(
-      [](const auto& c) -> std::optional<ring_abi::CommandMessage> {
-        using C = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<C, core::SendMessage>) {
-          return std::nullopt;
-        } else if constexpr (std::is_same_v<C, core::CreateAllocation>) {
-          return ring_abi::make_create_allocation(c.port, c.relay_v4, c.relay_v6, c.client, c.expiry, c.owner.value);
-        } else if constexpr (std::is_same_v<C, core::UpdateAllocation>) {
-          return ring_abi::make_update_allocation(c.port, c.expiry);
-        } else if constexpr (std::is_same_v<C, core::FreeAllocation>) {
-          return ring_abi::make_free_allocation(c.port);
-        } else if constexpr (std::is_same_v<C, core::InstallChannel>) {
-          return ring_abi::make_install_channel(c.client, c.channel, c.peer, c.relay, c.expiry);
-        } else if constexpr (std::is_same_v<C, core::RemoveChannel>) {
-          return ring_abi::make_remove_channel(c.client, c.channel, c.peer, c.relay);
-        } else if constexpr (std::is_same_v<C, core::InstallPermission>) {
-          return ring_abi::make_install_permission(c.client, c.peer, c.relay, c.expiry);
-        } else {
-          static_assert(std::is_same_v<C, core::RemovePermission>, "a new Command kind needs a ring message");
-          return ring_abi::make_remove_permission(c.client, c.peer, c.relay);
-        }
-      },
-      command);
-}
 
 namespace {
 // Sequence numbers skip 0 (= not acknowledged) when they wrap.

@@ -32,14 +32,9 @@
 
 #include "common/ring_abi.hpp"
 #include "common/time.hpp"
-#include "controlplane/core/command.hpp"
 #include "controlplane/process/outbox.hpp"
 
 namespace relay::process {
-
-// The ring_abi message of a table command; nullopt for SendMessage, which
-// travels as a datagram on from_cp instead.
-std::optional<ring_abi::CommandMessage> to_command_message(const core::Command& command);
 
 // One "cmd.<lcore>" ring, as the fan-out sees it (rte_ring in the process,
 // a fake in tests).

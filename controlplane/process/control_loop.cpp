@@ -8,8 +8,8 @@
 
 #include <rte_mbuf.h>
 
-#include "controlplane/process/datagram_meta.hpp"
 #include "controlplane/process/dpdk_attach.hpp"
+#include "controlplane/process/ring_codec.hpp"
 
 namespace relay::process {
 

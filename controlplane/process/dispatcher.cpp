@@ -4,6 +4,8 @@
 #include <utility>
 #include <variant>
 
+#include "controlplane/process/ring_codec.hpp"
+
 namespace relay::process {
 
 Dispatcher::Dispatcher(DatagramRing& datagrams, std::vector<std::reference_wrapper<CommandRing>> command_rings,
@@ -34,16 +36,20 @@ void Dispatcher::perform(core::Command command) {
   }
 }
 
+// The Server built each response once, into the SendMessage's own bytes;
+// the ring copies them into the mbuf, the only copy on their way out.
 Delivery Dispatcher::send(const Outgoing& o) {
-  if (o.ticket == 0) return ring_.get().try_send(o.message);
+  const ring_abi::PacketMeta meta = packet_meta_for(o.message.to, o.message.from);
+  if (o.ticket == 0) return ring_.get().try_send(o.message.bytes, meta);
   if (fanout_.awaiting(o.ticket)) return Delivery::Busy;
   if (fanout_.take_refusal(o.ticket)) {
     for (const core::Command& install : o.installs)
       if (on_refused_install_) on_refused_install_(install);
     refused_.push_back(o.ticket);
   }
-  if (std::find(refused_.begin(), refused_.end(), o.ticket) == refused_.end()) return ring_.get().try_send(o.message);
-  const Delivery d = ring_.get().try_send(core::SendMessage{o.message.if_refused, o.message.to, o.message.from});
+  if (std::find(refused_.begin(), refused_.end(), o.ticket) == refused_.end())
+    return ring_.get().try_send(o.message.bytes, meta);
+  const Delivery d = ring_.get().try_send(o.message.if_refused, meta);
   if (d != Delivery::Busy) {
     std::erase(refused_, o.ticket);
     ++refusals_answered_;

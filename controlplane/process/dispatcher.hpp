@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "controlplane/core/command.hpp"
@@ -24,12 +25,13 @@
 namespace relay::process {
 
 // The "from_cp" ring with the mempool behind it (DPDK in the process, a fake
-// in tests): Busy when the ring is full or no mbuf is free, Refused when the
-// datagram can never fit one mbuf.
+// in tests): copies `payload` into an mbuf with `meta` in its private area.
+// Busy when the ring is full or no mbuf is free, Refused when the datagram
+// can never fit one mbuf.
 class DatagramRing {
  public:
   virtual ~DatagramRing() = default;
-  virtual Delivery try_send(const core::SendMessage& message) = 0;
+  virtual Delivery try_send(std::span<const uint8_t> payload, const ring_abi::PacketMeta& meta) = 0;
 };
 
 struct DispatchStats {

@@ -5,8 +5,6 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
-#include "controlplane/process/datagram_meta.hpp"
-
 namespace relay::process {
 
 std::optional<std::string> start_eal(const RelayConfig& config) {
@@ -95,17 +93,17 @@ bool RteCommandRing::try_enqueue_group(std::span<const ring_abi::CommandMessage>
                                     nullptr) == messages.size();
 }
 
-Delivery MbufDatagramRing::try_send(const core::SendMessage& message) {
+Delivery MbufDatagramRing::try_send(std::span<const uint8_t> payload, const ring_abi::PacketMeta& meta) {
   rte_mbuf* m = alloc_mbuf_uncached(pool_);
   if (m == nullptr) return Delivery::Busy;
-  const size_t size = message.bytes.size();
+  const size_t size = payload.size();
   char* data = size <= rte_pktmbuf_tailroom(m) ? rte_pktmbuf_append(m, static_cast<uint16_t>(size)) : nullptr;
   if (data == nullptr) {
     free_mbuf_uncached(m);
     return Delivery::Refused;
   }
-  std::memcpy(data, message.bytes.data(), size);
-  *static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(m)) = packet_meta_for(message);
+  std::memcpy(data, payload.data(), size);
+  *static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(m)) = meta;
   if (rte_ring_enqueue(ring_, m) != 0) {
     free_mbuf_uncached(m);
     return Delivery::Busy;

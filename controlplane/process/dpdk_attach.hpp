@@ -71,7 +71,7 @@ class RteDumpRing final : public DumpRing {
 class MbufDatagramRing final : public DatagramRing {
  public:
   MbufDatagramRing(rte_ring* ring, rte_mempool* pool) : ring_(ring), pool_(pool) {}
-  Delivery try_send(const core::SendMessage& message) override;
+  Delivery try_send(std::span<const uint8_t> payload, const ring_abi::PacketMeta& meta) override;
 
  private:
   rte_ring* ring_;

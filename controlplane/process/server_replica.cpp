@@ -1,5 +1,7 @@
 #include "controlplane/process/server_replica.hpp"
 
+#include "controlplane/process/ring_codec.hpp"
+
 namespace relay::process {
 
 std::vector<ring_abi::CommandMessage> ServerReplica::replica_of(uint16_t port, Instant now) {

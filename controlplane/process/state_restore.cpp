@@ -2,19 +2,14 @@
 
 #include <array>
 
+#include "controlplane/process/ring_codec.hpp"
+
 namespace relay::process {
 
 using ring_abi::CommandKind;
 using ring_abi::CommandMessage;
 
 namespace {
-
-std::optional<ClientFiveTuple> client_of(const CommandMessage& m) {
-  auto client = ring_abi::from_wire(m.client);
-  auto listen = ring_abi::from_wire(m.listen);
-  if (!client || !listen) return std::nullopt;
-  return ClientFiveTuple{ClientSocket{*client}, ListenSocket{*listen}};
-}
 
 // The refusals that leave the data plane forwarding for a client this
 // Server will not manage. Expired needs nothing; PortTaken means the port
@@ -41,69 +36,40 @@ bool StateRestore::take(const CommandMessage& m, Instant now) {
 }
 
 void StateRestore::adopt_allocation(const CommandMessage& m, Instant now) {
-  const auto client = client_of(m);
-  const bool has_v4 = m.relay_v4.family != 0, has_v6 = m.relay_v6.family != 0;
-  const auto relay_v4 = ring_abi::from_wire(m.relay_v4);
-  const auto relay_v6 = ring_abi::from_wire(m.relay_v6);
-  if (!client || has_v4 != relay_v4.has_value() || has_v6 != relay_v6.has_value()) {
+  const auto installed = installed_allocation(m);
+  if (!installed) {
     ++report_.malformed;
     return;
   }
-  const core::CreateAllocation c{AllocationPort{m.port}, relay_v4, relay_v6, *client, Instant::from_ns(m.expiry_ns),
-                                 core::OwnerId{m.owner}};
-  if (const auto refused = server_.restore_allocation(c, now)) {
+  if (const auto refused = server_.restore_allocation(*installed, now)) {
     ++report_.refused_allocations[*refused];
-    if (leaves_orphan(*refused)) report_.orphans.push_back(c.port);
+    if (leaves_orphan(*refused)) report_.orphans.push_back(installed->port);
     return;
   }
   ++report_.allocations;
 }
 
-namespace {
-
-// What every channel and permission message names: the client, the peer
-// and the allocation's relay address of the peer's family.
-struct PeerEntry {
-  ClientFiveTuple client;
-  SocketAddress peer;
-  SocketAddress relay;
-};
-std::optional<PeerEntry> peer_entry_of(const CommandMessage& m) {
-  const auto client = client_of(m);
-  const auto peer = ring_abi::from_wire(m.peer);
-  const auto relay = ring_abi::from_wire(m.relay);
-  if (!client || !peer || !relay) return std::nullopt;
-  return PeerEntry{*client, *peer, *relay};
-}
-
-}  // namespace
-
-template <class Restore>
-void StateRestore::adopt_peer_entry(const CommandMessage& m, Restore&& restore,
-                                    std::map<core::RestoreError, uint64_t>& refused, uint64_t& adopted) {
-  const auto entry = peer_entry_of(m);
-  if (!entry) {
+void StateRestore::count(bool decoded, std::optional<core::RestoreError> refused,
+                         std::map<core::RestoreError, uint64_t>& refusals, uint64_t& adopted) {
+  if (!decoded) {
     ++report_.malformed;
-    return;
+  } else if (refused) {
+    ++refusals[*refused];
+  } else {
+    ++adopted;
   }
-  if (const auto why = restore(*entry)) {
-    ++refused[*why];
-    return;
-  }
-  ++adopted;
 }
 
 void StateRestore::adopt_channel(const CommandMessage& m, Instant now) {
-  adopt_peer_entry(m, [&](const PeerEntry& e) {
-    return server_.restore_channel({e.client, ChannelNumber{m.channel}, PeerSocket{e.peer}, e.relay,
-                                    Instant::from_ns(m.expiry_ns)}, now);
-  }, report_.refused_channels, report_.channels);
+  const auto installed = installed_channel(m);
+  count(installed.has_value(), installed ? server_.restore_channel(*installed, now) : std::nullopt,
+        report_.refused_channels, report_.channels);
 }
 
 void StateRestore::adopt_permission(const CommandMessage& m, Instant now) {
-  adopt_peer_entry(m, [&](const PeerEntry& e) {
-    return server_.restore_permission({e.client, e.peer.ip, e.relay, Instant::from_ns(m.expiry_ns)}, now);
-  }, report_.refused_permissions, report_.permissions);
+  const auto installed = installed_permission(m);
+  count(installed.has_value(), installed ? server_.restore_permission(*installed, now) : std::nullopt,
+        report_.refused_permissions, report_.permissions);
 }
 
 RestoreReport restore_from_data_plane(core::Server& server, CommandRing& first_worker, DumpRing& dump,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -57,10 +58,10 @@ class StateRestore {
   void adopt_allocation(const ring_abi::CommandMessage& m, Instant now);
   void adopt_channel(const ring_abi::CommandMessage& m, Instant now);
   void adopt_permission(const ring_abi::CommandMessage& m, Instant now);
-  // Channels and permissions: decode, restore, count the outcome.
-  template <class Restore>
-  void adopt_peer_entry(const ring_abi::CommandMessage& m, Restore&& restore,
-                        std::map<core::RestoreError, uint64_t>& refused, uint64_t& adopted);
+  // Counts a channel's or permission's outcome: malformed (not decoded),
+  // refused by reason, or adopted.
+  void count(bool decoded, std::optional<core::RestoreError> refused,
+             std::map<core::RestoreError, uint64_t>& refusals, uint64_t& adopted);
 
   core::Server& server_;
   uint16_t dump_id_;

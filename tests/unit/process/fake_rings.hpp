@@ -33,18 +33,24 @@ class FakeCommandRing final : public CommandRing {
   std::vector<ring_abi::CommandMessage> taken;
 };
 
+// Keeps what it took as the SendMessage it came from, with its PacketMeta.
 class FakeDatagramRing final : public DatagramRing {
  public:
-  Delivery try_send(const core::SendMessage& message) override {
-    if (message.bytes.size() > max_size) return Delivery::Refused;
+  Delivery try_send(std::span<const uint8_t> payload, const ring_abi::PacketMeta& meta) override {
+    if (payload.size() > max_size) return Delivery::Refused;
     if (room == 0) return Delivery::Busy;
     --room;
-    sent.push_back(message);
+    const auto to = ring_abi::from_wire(meta.remote);
+    const auto from = ring_abi::from_wire(meta.local);
+    sent.push_back({{payload.begin(), payload.end()}, ClientSocket{to.value_or(SocketAddress{})},
+                    ListenSocket{from.value_or(SocketAddress{})}});
+    metas.push_back(meta);
     return Delivery::Accepted;
   }
   size_t room = std::numeric_limits<size_t>::max();
   size_t max_size = 2048;
   std::vector<core::SendMessage> sent;
+  std::vector<ring_abi::PacketMeta> metas;
 };
 
 inline SocketAddress sa(const char* text) { return SocketAddress::parse(text).value(); }

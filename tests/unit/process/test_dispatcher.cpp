@@ -7,8 +7,8 @@
 #include <array>
 
 #include "controlplane/core/server.hpp"
-#include "controlplane/process/datagram_meta.hpp"
 #include "controlplane/process/dispatcher.hpp"
+#include "controlplane/process/ring_codec.hpp"
 #include "tests/unit/process/fake_rings.hpp"
 
 namespace relay::process::testing {
@@ -21,35 +21,6 @@ const ClientFiveTuple kFiveTuple{kClient, kListen};
 core::SendMessage response(uint8_t tag) { return {{tag, 0x01}, kClient, kListen}; }
 core::InstallChannel channel(uint16_t n) {
   return {kFiveTuple, ChannelNumber{n}, PeerSocket{sa("192.0.2.20:5000")}, sa("203.0.113.1:50000"), at(600)};
-}
-
-TEST(DatagramMeta, FromCpMetaSendsToTheClientFromTheListenSocket) {
-  auto meta = packet_meta_for(response(1));
-  EXPECT_EQ(ring_abi::from_wire(meta.remote), kClient.value);
-  EXPECT_EQ(ring_abi::from_wire(meta.local), kListen.value);
-  EXPECT_EQ(meta.rx_timestamp_ns, 0u);
-}
-
-TEST(DatagramMeta, ToCpMetaNamesTheSenderAndTheListenSocketItReached) {
-  ring_abi::PacketMeta meta;
-  meta.remote = ring_abi::to_wire(sa("[2001:db8::10]:40000"));
-  meta.local = ring_abi::to_wire(sa("[2001:db8::1]:3478"));
-  meta.rx_timestamp_ns = 12345;
-  EXPECT_EQ(received_from(meta),
-            (Received{ClientSocket{sa("[2001:db8::10]:40000")}, ListenSocket{sa("[2001:db8::1]:3478")}}));
-}
-
-TEST(DatagramMeta, ToCpMetaWithAMissingUnknownOrMixedFamilyIsUnusable) {
-  ring_abi::PacketMeta meta;
-  meta.local = ring_abi::to_wire(kListen.value);
-  EXPECT_EQ(received_from(meta), std::nullopt);  // remote absent
-  meta.remote = ring_abi::to_wire(sa("[2001:db8::10]:40000"));
-  EXPECT_EQ(received_from(meta), std::nullopt);  // IPv6 client on an IPv4 listen socket
-  meta.remote = ring_abi::to_wire(kClient.value);
-  meta.remote.family = 7;
-  EXPECT_EQ(received_from(meta), std::nullopt);
-  meta.remote.family = static_cast<uint8_t>(Family::V4);
-  EXPECT_TRUE(received_from(meta).has_value());
 }
 
 struct DispatcherTest : ::testing::Test {
@@ -246,9 +217,10 @@ TEST(ServerToFromCp, BindingRequestIsAnsweredToTheSenderFromTheListenSocketItRea
   EXPECT_EQ(out.bytes[0], 0x01);  // Binding success response
   EXPECT_EQ(out.bytes[1], 0x01);
   EXPECT_TRUE(std::equal(request.begin() + 8, request.end(), out.bytes.begin() + 8));
-  auto meta = packet_meta_for(out);
+  const ring_abi::PacketMeta& meta = from_cp.metas[0];
   EXPECT_EQ(ring_abi::from_wire(meta.remote), kClient.value);
   EXPECT_EQ(ring_abi::from_wire(meta.local), kListen.value);
+  EXPECT_EQ(meta.rx_timestamp_ns, 0u);
 }
 
 }  // namespace
