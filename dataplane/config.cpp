@@ -3,7 +3,7 @@
 namespace relay::dataplane {
 
 namespace {
-Result<bool, std::string> validate_address(const InterfaceAddress& a, Family family) {
+Result<void, std::string> validate_address(const InterfaceAddress& a, Family family) {
   const unsigned max_prefix = family == Family::V4 ? 32 : 128;
   if (a.address.family != family) return Err{std::string("interface address of the wrong family")};
   if (a.prefix_len == 0 || a.prefix_len > max_prefix) return Err{std::string("bad prefix length")};
@@ -11,11 +11,11 @@ Result<bool, std::string> validate_address(const InterfaceAddress& a, Family fam
   // Cidr::parse clears the host bits, which contains() relies on.
   auto on_link = Cidr::parse(a.address.to_string() + "/" + std::to_string(a.prefix_len));
   if (a.gateway && (!on_link || !on_link->contains(*a.gateway))) return Err{std::string("gateway is not on-link")};
-  return true;
+  return {};
 }
 }  // namespace
 
-Result<bool, std::string> validate(const InterfaceConfig& c) {
+Result<void, std::string> validate(const InterfaceConfig& c) {
   if (!c.ipv4 && !c.ipv6) return Err{std::string("no relay address configured")};
   if (c.ipv4) {
     if (auto r = validate_address(*c.ipv4, Family::V4); !r) return r;
@@ -39,7 +39,7 @@ Result<bool, std::string> validate(const InterfaceConfig& c) {
   if (c.mtu < 1280 || c.mtu > 9000) return Err{std::string("mtu outside 1280..9000")};  // RFC 8200 §5 minimum
   if (c.max_idle_sleep_us == 0 || c.max_idle_sleep_us > 10'000)
     return Err{std::string("max_idle_sleep_us outside 1..10000")};
-  return true;
+  return {};
 }
 
 }  // namespace relay::dataplane

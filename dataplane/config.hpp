@@ -60,6 +60,6 @@ struct InterfaceConfig {
 constexpr uint16_t kMaxBurst = 64;
 
 // Returns a human-readable reason on the first problem found.
-Result<bool, std::string> validate(const InterfaceConfig& c);
+Result<void, std::string> validate(const InterfaceConfig& c);
 
 }  // namespace relay::dataplane

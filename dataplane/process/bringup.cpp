@@ -47,7 +47,7 @@ Result<std::unique_ptr<Dataplane>, std::string> Dataplane::start(const RelayConf
   return dp;
 }
 
-Result<bool, std::string> Dataplane::open_port() {
+Result<void, std::string> Dataplane::open_port() {
   auto port = the_one_port();
   if (!port) return Err{port.error()};
   port_ = *port;
@@ -69,10 +69,10 @@ Result<bool, std::string> Dataplane::open_port() {
   }
   interface_ = interface_config(config_, port_mac(port_));
   if (auto valid = dataplane::validate(interface_); !valid) return Err{"interface: " + valid.error()};
-  return true;
+  return {};
 }
 
-Result<bool, std::string> Dataplane::create_shared_objects() {
+Result<void, std::string> Dataplane::create_shared_objects() {
   const auto& dp = config_.dataplane;
   const std::string& prefix = dp.ring_prefix;
   auto pool = dataplane::create_mbuf_pool(prefix, dp.mempool_size, socket_, dp.mbuf_cache);
@@ -95,10 +95,10 @@ Result<bool, std::string> Dataplane::create_shared_objects() {
   auto counters = SharedCounters::create(prefix, placements, socket_);
   if (!counters) return Err{counters.error()};
   counters_.emplace(std::move(counters.value()));
-  return true;
+  return {};
 }
 
-Result<bool, std::string> Dataplane::start_port_and_flows() {
+Result<void, std::string> Dataplane::start_port_and_flows() {
   const auto& dp = config_.dataplane;
   const auto queues = static_cast<uint16_t>(dp.worker_lcores.size());
   auto started = dataplane::start_port(
@@ -114,10 +114,10 @@ Result<bool, std::string> Dataplane::start_port_and_flows() {
               {{"reason", flows_.refusal}});
   else
     log::info(kTarget, "rte_flow rules steer relay traffic to the worker queues", {{"rules", flows_.flows.size()}});
-  return true;
+  return {};
 }
 
-Result<bool, std::string> Dataplane::create_workers() {
+Result<void, std::string> Dataplane::create_workers() {
   const auto& lcores = config_.dataplane.worker_lcores;
   const auto slots = counters_->workers();
   for (size_t i = 0; i < lcores.size(); ++i) {
@@ -141,10 +141,10 @@ Result<bool, std::string> Dataplane::create_workers() {
     if (!worker) return Err{"worker on lcore " + std::to_string(lcores[i]) + ": " + worker.error()};
     workers_.push_back(std::move(worker.value()));
   }
-  return true;
+  return {};
 }
 
-Result<bool, std::string> Dataplane::launch() {
+Result<void, std::string> Dataplane::launch() {
   const auto& lcores = config_.dataplane.worker_lcores;
   for (size_t i = 0; i < lcores.size(); ++i) {
     if (lcores[i] == rte_get_main_lcore()) continue;
@@ -153,7 +153,7 @@ Result<bool, std::string> Dataplane::launch() {
       return Err{"rte_eal_remote_launch on lcore " + std::to_string(lcores[i]) + ": " + rte_strerror(-rc)};
     }
   }
-  return true;
+  return {};
 }
 
 dataplane::Worker* Dataplane::main_lcore_worker() {

@@ -35,7 +35,7 @@ class Dataplane {
 
   // Starts every worker on its lcore except one on the main lcore, which
   // the caller runs itself (main_lcore_worker()).
-  Result<bool, std::string> launch();
+  Result<void, std::string> launch();
   dataplane::Worker* main_lcore_worker();
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
 
@@ -45,10 +45,10 @@ class Dataplane {
 
  private:
   explicit Dataplane(const RelayConfig& config) : config_(config) {}
-  Result<bool, std::string> open_port();
-  Result<bool, std::string> create_shared_objects();
-  Result<bool, std::string> start_port_and_flows();
-  Result<bool, std::string> create_workers();
+  Result<void, std::string> open_port();
+  Result<void, std::string> create_shared_objects();
+  Result<void, std::string> start_port_and_flows();
+  Result<void, std::string> create_workers();
   void release_rings();
 
   const RelayConfig& config_;

@@ -84,8 +84,8 @@ int serve(const RelayConfig& config) {
   }
   dp.log_ready();
   // systemd (Type=notify) starts relay-controlplane after this.
-  if (auto unheard = notify_service_manager("READY=1"))
-    log::warn(kTarget, "cannot tell the service manager the data plane is ready", {{"error", *unheard}});
+  if (auto notified = notify_service_manager("READY=1"); !notified)
+    log::warn(kTarget, "cannot tell the service manager the data plane is ready", {{"error", notified.error()}});
   dataplane::Worker* on_main = dp.main_lcore_worker();
   const int signal = on_main != nullptr ? run_worker_on_main_lcore(dp, *on_main) : wait_for_stop_signal(dp.port());
   log::info(kTarget, "stopping", {{"signal", signal}});

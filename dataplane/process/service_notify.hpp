@@ -4,15 +4,16 @@
 // would add a dependency to every non-systemd host.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "common/result.hpp"
 
 namespace relay::dpprocess {
 
 // Sends `state` (e.g. "READY=1") to $NOTIFY_SOCKET; nothing when it is
 // unset (not started by systemd). An "@" name is in the abstract namespace.
 // The error, if the socket cannot be reached.
-std::optional<std::string> notify_service_manager(std::string_view state);
+Result<void, std::string> notify_service_manager(std::string_view state);
 
 }  // namespace relay::dpprocess
