@@ -31,7 +31,6 @@ Server::Server(ServerConfig config, std::optional<uint64_t> rng_seed)
     : config_(std::move(config)),
       rng_(rng_seed),
       ready_(!config_.has_portal),
-      ports_(config_.port_min, config_.port_max),
       policy_(policy_for(config_)),
       nonces_(config_.nonce_capacity, config_.nonce_uses),
       keys_(config_.key_cache_capacity),
@@ -73,7 +72,7 @@ void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket fr
   const ClientFiveTuple client{from, to};
   // Before the portal's init only what the relay already holds is served:
   // the allocations a restarted control plane adopted keep refreshing.
-  Allocation* allocation = allocation_of(client);
+  Allocation* allocation = allocations_.of(client);
   if (!ready_ && allocation == nullptr) return drop(DropReason::NotReady);
   if (!looks_like_stun(bytes)) return drop(DropReason::NotStun);
   auto parsed = stun::parse(bytes);
@@ -133,20 +132,19 @@ void Server::handle_request(const Request& r) {
 
 std::optional<RestoreError> Server::restore_allocation(const CreateAllocation& c, Instant now) {
   if (c.expiry <= now) return RestoreError::Expired;
-  if (!ports_.in_range(c.port.value)) return RestoreError::PortOutOfRange;
+  if (!allocations_.in_range(c.port.value)) return RestoreError::PortOutOfRange;
   auto ours = [&](const std::optional<SocketAddress>& relay, const std::optional<IpAddress>& configured) {
     return !relay || (configured && relay->ip == *configured && relay->port == c.port.value);
   };
   if ((!c.relay_v4 && !c.relay_v6) || !ours(c.relay_v4, config_.relay_v4) || !ours(c.relay_v6, config_.relay_v6))
     return RestoreError::RelayMismatch;
-  if (by_client_.contains(c.client)) return RestoreError::ClientHasAllocation;
-  if (!ports_.take(c.port)) return RestoreError::PortTaken;
+  if (allocations_.contains(c.client)) return RestoreError::ClientHasAllocation;
+  if (!allocations_.take_port(c.port)) return RestoreError::PortTaken;
   Instant expiry = std::min(c.expiry, now + config_.max_allocation_lifetime);
   Allocation& a = create_allocation(c.port, c.client, c.relay_v4.has_value(), c.relay_v6.has_value(), expiry, nullptr);
   // Charged to its owner at once (whose next Allocate sees it in its quota);
   // only a request of that owner claims it (owned_allocation).
-  a.owner_id = c.owner;
-  ++unclaimed_[c.owner.value];
+  allocations_.charge_unclaimed(a, c.owner);
   ++stats_.allocations_restored;
   return std::nullopt;
 }
@@ -154,7 +152,7 @@ std::optional<RestoreError> Server::restore_allocation(const CreateAllocation& c
 std::optional<RestoreError> Server::restore_channel(const InstallChannel& c, Instant now) {
   if (c.expiry <= now) return RestoreError::Expired;
   if (!is_valid_channel(c.channel.value)) return RestoreError::InvalidChannel;
-  Allocation* found = allocation_of(c.client);
+  Allocation* found = allocations_.of(c.client);
   if (!found) return RestoreError::NoAllocation;
   Allocation& a = *found;
   const auto& relay = a.relay_for(c.peer.value.family());
@@ -169,7 +167,7 @@ std::optional<RestoreError> Server::restore_channel(const InstallChannel& c, Ins
 
 std::optional<RestoreError> Server::restore_permission(const InstallPermission& p, Instant now) {
   if (p.expiry <= now) return RestoreError::Expired;
-  Allocation* a = allocation_of(p.client);
+  Allocation* a = allocations_.of(p.client);
   if (!a) return RestoreError::NoAllocation;
   const auto& relay = a->relay_for(p.peer.family);
   if (!relay || *relay != p.relay) return RestoreError::RelayMismatch;
@@ -194,7 +192,7 @@ InstallPermission Server::permission_of(const Allocation& a, const Permission& p
 }
 
 std::vector<Command> Server::replica_of(AllocationPort port, Instant now) const {
-  const Allocation* a = allocation_at(port.value);
+  const Allocation* a = allocations_.at(port.value);
   if (a == nullptr) return {FreeAllocation{port}};
   std::vector<Command> commands;
   commands.reserve(1 + a->channels.size() + a->permissions.size());

@@ -24,12 +24,12 @@
 #include "common/net_types.hpp"
 #include "common/time.hpp"
 #include "controlplane/core/allocation.hpp"
+#include "controlplane/core/allocations.hpp"
 #include "controlplane/core/command.hpp"
 #include "controlplane/core/fast_hash.hpp"
 #include "controlplane/core/key_cache.hpp"
 #include "controlplane/core/nonce_store.hpp"
 #include "controlplane/core/peer_policy.hpp"
-#include "controlplane/core/port_allocator.hpp"
 #include "controlplane/core/response_cache.hpp"
 #include "controlplane/core/rng.hpp"
 #include "controlplane/core/server_config.hpp"
@@ -40,9 +40,6 @@
 #include "controlplane/core/timer_queue.hpp"
 
 namespace relay::core {
-
-// RFC 8656 §7.2: a reserved port is held for the token's holder ~30 s.
-constexpr Duration kReservationLifetime = std::chrono::seconds(30);
 
 // Why the data plane's report of an installed entry was not adopted.
 enum class RestoreError : uint8_t {
@@ -94,8 +91,8 @@ class Server {
   // `config` must pass validate(); `rng_seed` makes every random choice
   // reproducible (tests, fuzzing); without it randomness is OpenSSL's.
   explicit Server(ServerConfig config, std::optional<uint64_t> rng_seed = std::nullopt);
-  // by_port_ and Allocation::owner point into node-based maps: a move
-  // keeps the nodes, a copy would not.
+  // Allocations' indexes and Allocation::owner point into node-based
+  // maps: a move keeps the nodes, a copy would not.
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
   Server(Server&&) = default;
@@ -141,7 +138,7 @@ class Server {
   // replica holds (what the replica digest covers).
   template <class F>
   void visit_digest_entries(F&& f) const {
-    for (const auto& [client, a] : by_client_) {
+    for (const auto& [client, a] : allocations_) {
       f(Command{creation_of(a)});
       for (const Channel& c : a.channels)
         if (c.bound) f(Command{installation_of(a, c)});
@@ -172,10 +169,15 @@ class Server {
 
   [[nodiscard]] Stats stats() const {
     Stats s = stats_;
-    s.free_ports = ports_.free_count();
+    const Allocations::Counts& counts = allocations_.counts();
+    s.active_allocations_v4 = counts.allocations_v4;
+    s.active_allocations_v6 = counts.allocations_v6;
+    s.held_ports = counts.held_ports;
+    s.port_holds_cut_short = counts.holds_cut_short;
+    s.free_ports = allocations_.free_ports();
     return s;
   }
-  [[nodiscard]] size_t allocation_count() const { return by_client_.size(); }
+  [[nodiscard]] size_t allocation_count() const { return allocations_.size(); }
   [[nodiscard]] const ServerConfig& config() const { return config_; }
 
  private:
@@ -190,11 +192,6 @@ class Server {
     std::string_view username;
     stun::Username parts;  // views into `username`; the user names the owner (see Owner)
   };
-  struct TransparentHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-
   // The commands that install `a`, its channel `c`, its permission `p`
   // (server.cpp).
   static CreateAllocation creation_of(const Allocation& a);
@@ -260,35 +257,13 @@ class Server {
   void handle_allocate(const Request& r, const Auth& auth);
   void handle_refresh(const Request& r, const Auth& auth);
   Duration granted_lifetime(std::optional<std::chrono::seconds> requested, bool for_refresh) const;
-  struct RelayFamilies {
-    bool v4 = true;
-    bool v6 = false;
-  };
-  struct PortGrant {
-    AllocationPort port;
-    std::optional<stun::ReservationToken> reserved_next;  // EVEN-PORT with R
-    std::optional<RelayFamilies> reserved_families;       // redeemed a RESERVATION-TOKEN
-  };
-  // `families` are those of the allocation being made: a port reserved
-  // next to it belongs to the same relay addresses.
-  std::optional<PortGrant> acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
-                                        const std::optional<stun::ReservationToken>& token, RelayFamilies families);
   std::optional<uint16_t> check_allocation_quota(const Request& r, std::string_view salt);
   // `owner` is null for an allocation restored from the data plane.
   Allocation& create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
                                 Instant expiry, const Auth* owner);
   void free_allocation(Allocation& a, Instant now);
-  // Makes `auth`'s user the owner of `a`, charged in users_ until released.
+  // Makes `auth`'s user the owner of `a` (Allocations::assign_owner).
   void assign_owner(Allocation& a, const Auth& auth);
-  // Allocations and held ports charged to the user `salt` names: its own
-  // and the restored ones nobody claimed yet whose owner it is.
-  [[nodiscard]] uint32_t charged_to(std::string_view salt) const;
-  // Ends one charge of an allocation or a held port: to `user` (a key of
-  // users_) or, when null, to the unclaimed owner `id`; and to `client_ip`.
-  void release_charge(const std::string* user, OwnerId id, const IpAddress& client_ip);
-  // Keeps `a`'s port out of use until `until`, still charged (see PortHold).
-  void hold_port(const Allocation& a, Instant until);
-  void end_hold(uint16_t port);
 
   // ChannelBind and CreatePermission (server_channels.cpp).
   void handle_channel_bind(const Request& r, const Auth& auth);
@@ -313,7 +288,6 @@ class Server {
   void run_timers(Instant now);
   void on_allocation_expired(uint16_t port);
   void on_channel_deadline(uint16_t port, uint16_t number);
-  void on_reservation_expired(uint64_t token);
   void on_drain_deadline();
 
   // Reconfiguration (server_admin.cpp): removes what the policy denies now.
@@ -326,64 +300,17 @@ class Server {
   Rng rng_;
   bool ready_;
   std::optional<std::chrono::seconds> unix_offset_;  // unix time - monotonic time
-  PortAllocator ports_;
   PeerPolicy policy_;
   NonceStore nonces_;
   KeyCache<stun::IntegrityKey> keys_;
   StaticUsers static_users_;
   ResponseCache responses_;
   TimerQueue timers_;
-  // The allocations by client 5-tuple (nodes are stable) and an index by
-  // port: one pointer per port of the range, so a timer finds its
-  // allocation without hashing. Sized by the range, not by 65536, so that a
-  // Server with a small range (tests, the fuzzer) is cheap to construct.
-  std::unordered_map<ClientFiveTuple, Allocation, FiveTupleHash, FiveTupleEqual> by_client_;
-  std::vector<Allocation*> by_port_ = std::vector<Allocation*>(config_.port_max - config_.port_min + 1u, nullptr);
-  Allocation*& port_slot(AllocationPort port) { return by_port_[port.value - config_.port_min]; }
-  Allocation* allocation_at(uint16_t port) const {
-    return port >= config_.port_min && port <= config_.port_max ? by_port_[port - config_.port_min] : nullptr;
-  }
-  Allocation* allocation_of(const ClientFiveTuple& client) {
-    const auto it = by_client_.find(client);
-    return it == by_client_.end() ? nullptr : &it->second;
-  }
-  // A user's (a salt's, see Owner) allocations and held ports, against
-  // quotas.allocations_per_user; its OwnerId is worked out once.
-  struct UserCharge {
-    uint32_t allocations = 0;
-    OwnerId id;
-  };
-  std::unordered_map<std::string, UserCharge, TransparentHash, std::equal_to<>> users_;
-  // Restored allocations and their held ports by the owner the data plane
-  // recorded, until the owner's first request claims them (then in users_).
-  std::unordered_map<uint64_t, uint32_t> unclaimed_;
-  std::unordered_map<IpAddress, uint32_t, IpHash, IpEqual> client_ips_;  // allocations and held ports per IP
-  // A port kept out of use after its allocation ended (RFC 8656 §12),
-  // still charged to the allocation's user and client IP: one socket
-  // looping Allocate, ChannelBind, Refresh 0 holds no more ports than its
-  // user may have allocations.
-  struct PortHold {
-    TimerId timer;
-    uint64_t sequence;        // tells this hold from an earlier one of its port in hold_order_
-    const std::string* user;  // a key of users_, or null: charged in unclaimed_ by owner_id
-    OwnerId owner_id;
-    IpAddress client_ip;
-  };
-  std::unordered_map<uint16_t, PortHold> holds_;
-  // (port, sequence) in the order the holds began; ended ones are dropped
-  // from the front, so front() is always the oldest hold still running.
-  std::deque<std::pair<uint16_t, uint64_t>> hold_order_;
-  uint64_t holds_begun_ = 0;
+  Allocations allocations_{config_.port_min, config_.port_max};
   // Every allocation's permissions, expired ones until they are forgotten:
   // never fewer than the data plane's live permission entries.
   uint64_t permissions_counted_ = 0;
   std::optional<Instant> last_reclaim_;  // of expired permissions across all allocations
-  struct Reservation {
-    AllocationPort port;
-    TimerId timer;
-    RelayFamilies families;
-  };
-  std::unordered_map<uint64_t, Reservation> reservations_;  // RFC 8656 §7.2 EVEN-PORT R=1
   DrainState drain_;
   std::deque<Command> commands_;
   Stats stats_;

@@ -9,8 +9,8 @@ namespace relay::core {
 
 std::vector<AllocationView> Server::allocations() const {
   std::vector<AllocationView> out;
-  out.reserve(by_client_.size());
-  for (const auto& [client, a] : by_client_) {
+  out.reserve(allocations_.size());
+  for (const auto& [client, a] : allocations_) {
     AllocationView v{a.port, a.client, a.relay_v4, a.relay_v6, a.expiry, a.owner ? *a.owner->user : std::string()};
     v.channels = static_cast<uint32_t>(std::count_if(a.channels.begin(), a.channels.end(),
                                                      [](const Channel& c) { return c.bound; }));
@@ -23,7 +23,7 @@ std::vector<AllocationView> Server::allocations() const {
 }
 
 bool Server::end_allocation(AllocationPort port, Instant now) {
-  Allocation* a = allocation_at(port.value);
+  Allocation* a = allocations_.at(port.value);
   if (!a) return false;
   free_allocation(*a, now);
   ++stats_.allocations_ended;
@@ -45,8 +45,8 @@ void Server::on_drain_deadline() {
   drain_.timer = kNoTimer;  // popped already
   const Instant deadline = *drain_.deadline;
   std::vector<AllocationPort> ports;
-  ports.reserve(by_client_.size());
-  for (const auto& [client, a] : by_client_) ports.push_back(a.port);
+  ports.reserve(allocations_.size());
+  for (const auto& [client, a] : allocations_) ports.push_back(a.port);
   for (AllocationPort port : ports) end_allocation(port, deadline);
 }
 
@@ -87,14 +87,14 @@ ReconfigureReport Server::reconfigure(const ServerConfig& next, Instant now) {
     config_.auth_secrets = next.auth_secrets;
     // Every key known so far was derived from some secret: derive again.
     keys_.clear();
-    for (auto& [client, a] : by_client_)
+    for (auto& [client, a] : allocations_)
       if (a.owner) a.owner->username_size = 0;  // no username is empty: key_is_for fails
   }
   return report;
 }
 
 void Server::revoke_denied_peers(Instant now, ReconfigureReport& report) {
-  for (auto& entry : by_client_) {
+  for (auto& entry : allocations_) {
     Allocation& a = entry.second;  // a structured binding cannot be captured below
     for (Channel& c : a.channels) {
       if (!c.bound || !check_peer(a, c.peer.value)) continue;

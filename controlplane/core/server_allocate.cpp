@@ -1,6 +1,4 @@
 // Allocate (RFC 8656 §7) and Refresh (RFC 8656 §8).
-#include <cstring>
-
 #include "controlplane/core/server.hpp"
 
 namespace relay::core {
@@ -13,12 +11,6 @@ using stun::error_code::kBadRequest;
 using stun::error_code::kInsufficientCapacity;
 using stun::error_code::kPeerAddressFamilyMismatch;
 using stun::error_code::kUnsupportedTransportProtocol;
-
-uint64_t token_value(const stun::ReservationToken& t) {
-  uint64_t v;
-  std::memcpy(&v, t.data(), sizeof v);
-  return v;
-}
 
 // Which relay families an Allocate asks for (RFC 8656 §7.2 steps on
 // REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY), or an error code.
@@ -57,48 +49,14 @@ std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::st
     return code;
   };
   if (drain_.draining) return reject(Quota::Draining, kInsufficientCapacity);
-  if (q.allocations_total && by_client_.size() >= q.allocations_total) return reject(Quota::Total, kInsufficientCapacity);
-  if (q.allocations_per_user && charged_to(salt) >= q.allocations_per_user)
+  if (q.allocations_total && allocations_.size() >= q.allocations_total)
+    return reject(Quota::Total, kInsufficientCapacity);
+  if (q.allocations_per_user && allocations_.charged_to(salt) >= q.allocations_per_user)
     return reject(Quota::PerUser, kAllocationQuotaReached);
-  if (q.allocations_per_client_ip) {
-    auto it = client_ips_.find(r.client.client.value.ip);
-    if (it != client_ips_.end() && it->second >= q.allocations_per_client_ip)
-      return reject(Quota::PerClientIp, kAllocationQuotaReached);
-  }
+  if (q.allocations_per_client_ip &&
+      allocations_.charged_to_ip(r.client.client.value.ip) >= q.allocations_per_client_ip)
+    return reject(Quota::PerClientIp, kAllocationQuotaReached);
   return std::nullopt;
-}
-
-std::optional<Server::PortGrant> Server::acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
-                                                      const std::optional<stun::ReservationToken>& token,
-                                                      RelayFamilies families) {
-  if (token) {
-    // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT R=1.
-    auto it = reservations_.find(token_value(*token));
-    if (it == reservations_.end()) return std::nullopt;
-    // RFC 8656 §7.2: the token names a relayed transport address, so the
-    // allocation gets the family of the reservation (a request may not
-    // carry REQUESTED-ADDRESS-FAMILY beside the token).
-    PortGrant grant{it->second.port, std::nullopt, it->second.families};
-    timers_.cancel(it->second.timer);
-    reservations_.erase(it);
-    return grant;
-  }
-  if (!even) {
-    auto port = ports_.acquire(rng_);
-    if (!port) return std::nullopt;
-    return PortGrant{*port, std::nullopt, std::nullopt};
-  }
-  auto port = ports_.acquire_even(rng_, even->reserve_next);
-  if (!port) return std::nullopt;
-  if (!even->reserve_next) return PortGrant{*port, std::nullopt, std::nullopt};
-  uint64_t value;
-  do value = rng_.next_u64();
-  while (reservations_.contains(value));
-  TimerId timer = timers_.schedule(now + kReservationLifetime, TimerKey{TimerKind::Reservation, 0, 0, value});
-  reservations_.emplace(value, Reservation{AllocationPort{static_cast<uint16_t>(port->value + 1)}, timer, families});
-  stun::ReservationToken wire;
-  std::memcpy(wire.data(), &value, sizeof value);
-  return PortGrant{*port, wire, std::nullopt};
 }
 
 void Server::handle_allocate(const Request& r, const Auth& auth) {
@@ -127,7 +85,7 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   if ((want.v4 && !config_.relay_v4) || (want.v6 && !config_.relay_v6))
     return reply_error(r, kAddressFamilyNotSupported, &auth);
   if (auto code = check_allocation_quota(r, auth.parts.user)) return reply_error(r, *code, &auth);
-  auto grant = acquire_port(r.now, *even, *token, RelayFamilies{want.v4, want.v6});
+  auto grant = allocations_.acquire_port(r.now, *even, *token, RelayFamilies{want.v4, want.v6}, rng_, timers_);
   if (!grant) {
     if (!*token) ++stats_.quota_rejections[static_cast<size_t>(Quota::Ports)];
     return reply_error(r, kInsufficientCapacity, &auth);
@@ -175,48 +133,16 @@ void Server::handle_refresh(const Request& r, const Auth& auth) {
 }
 
 void Server::assign_owner(Allocation& a, const Auth& auth) {
-  auto it = users_.find(auth.parts.user);
-  if (it == users_.end())
-    it = users_.emplace(std::string(auth.parts.user), UserCharge{0, owner_id_of(auth.parts.user)}).first;
-  ++it->second.allocations;
-  a.owner = Owner{&it->first, auth.key, static_cast<uint16_t>(auth.username.size()), auth.parts.expiry_unix_seconds};
-  a.owner_id = it->second.id;
-}
-
-uint32_t Server::charged_to(std::string_view salt) const {
-  const auto user = users_.find(salt);
-  uint32_t charged = user == users_.end() ? 0 : user->second.allocations;
-  // Hashing the salt is paid only while restored allocations wait for their owners.
-  if (!unclaimed_.empty()) {
-    const OwnerId id = user == users_.end() ? owner_id_of(salt) : user->second.id;
-    if (const auto restored = unclaimed_.find(id.value); restored != unclaimed_.end()) charged += restored->second;
-  }
-  return charged;
-}
-
-void Server::release_charge(const std::string* user, OwnerId id, const IpAddress& client_ip) {
-  if (user) {
-    if (auto it = users_.find(*user); it != users_.end() && --it->second.allocations == 0) users_.erase(it);
-  } else if (auto it = unclaimed_.find(id.value); it != unclaimed_.end() && --it->second == 0) {
-    unclaimed_.erase(it);
-  }
-  if (auto ip = client_ips_.find(client_ip); ip != client_ips_.end() && --ip->second == 0) client_ips_.erase(ip);
+  allocations_.assign_owner(a, auth.parts.user, auth.key, auth.username, auth.parts.expiry_unix_seconds);
 }
 
 Allocation& Server::create_allocation(AllocationPort port, const ClientFiveTuple& client, bool v4, bool v6,
                                       Instant expiry, const Auth* owner) {
-  Allocation& a = by_client_[client];
-  port_slot(port) = &a;
-  a.port = port;
-  a.client = client;
-  if (v4) a.relay_v4 = SocketAddress{*config_.relay_v4, port.value};
-  if (v6) a.relay_v6 = SocketAddress{*config_.relay_v6, port.value};
-  a.expiry = expiry;
+  std::optional<SocketAddress> relay_v4, relay_v6;
+  if (v4) relay_v4 = SocketAddress{*config_.relay_v4, port.value};
+  if (v6) relay_v6 = SocketAddress{*config_.relay_v6, port.value};
+  Allocation& a = allocations_.create(port, client, relay_v4, relay_v6, expiry, timers_);
   if (owner) assign_owner(a, *owner);
-  ++client_ips_[client.client.value.ip];
-  a.timer = timers_.schedule(expiry, TimerKey{TimerKind::Allocation, port.value});
-  stats_.active_allocations_v4 += v4;
-  stats_.active_allocations_v6 += v6;
   return a;
 }
 
@@ -237,18 +163,8 @@ void Server::free_allocation(Allocation& a, Instant now) {
   }
   timers_.cancel(a.timer);
   emit(FreeAllocation{a.port});
-  stats_.active_allocations_v4 -= a.relay_v4.has_value();
-  stats_.active_allocations_v6 -= a.relay_v6.has_value();
   permissions_counted_ -= a.permissions.size();
-  if (hold_until > now) {
-    hold_port(a, hold_until);  // the charges go with the hold
-  } else {
-    ports_.release(a.port);
-    release_charge(a.owner ? a.owner->user : nullptr, a.owner_id, a.client.client.value.ip);
-  }
-  port_slot(a.port) = nullptr;
-  ClientFiveTuple key = a.client;
-  by_client_.erase(key);  // `a` dies here
+  allocations_.remove(a, now, hold_until, timers_);  // `a` dies here
 }
 
 }  // namespace relay::core

@@ -173,10 +173,9 @@ Allocation* Server::owned_allocation(const Request& r, const Auth& auth) {
   };
   if (!a.owner) {
     // Restored: the owner the data plane recorded claims it, and its
-    // charge moves from unclaimed_ to its user.
-    if (owner_id_of(auth.parts.user) != a.owner_id) return wrong_credentials();
-    assign_owner(a, auth);
-    if (auto it = unclaimed_.find(a.owner_id.value); it != unclaimed_.end() && --it->second == 0) unclaimed_.erase(it);
+    // charge moves from the unclaimed owner to its user.
+    if (!allocations_.claim(a, auth.parts.user, auth.key, auth.username, auth.parts.expiry_unix_seconds))
+      return wrong_credentials();
   }
   if (*a.owner->user != auth.parts.user) return wrong_credentials();
   // The same salt under a new username is the portal's credential rotation:

@@ -50,7 +50,7 @@ bool Server::permission_room(size_t wanted, Instant now) {
   // requests does not walk them all each time.
   if (!last_reclaim_ || now - *last_reclaim_ >= std::chrono::seconds(1)) {
     last_reclaim_ = now;
-    for (auto& [client, a] : by_client_) forget_expired_permissions(a, now);
+    for (auto& [client, a] : allocations_) forget_expired_permissions(a, now);
   }
   return permissions_counted_ + wanted <= total;
 }
@@ -143,7 +143,7 @@ void Server::handle_create_permission(const Request& r, const Auth& auth) {
 
 void Server::undo_install(const Command& install) {
   if (const auto* c = std::get_if<InstallChannel>(&install)) {
-    Allocation* a = allocation_of(c->client);
+    Allocation* a = allocations_.of(c->client);
     const Channel* ch = a ? a->channel_by_number(c->channel) : nullptr;
     if (!ch || !ch->bound || !same_socket(ch->peer.value, c->peer.value)) return;
     emit(RemoveChannel{a->client, ch->number, ch->peer, c->relay});
@@ -152,7 +152,7 @@ void Server::undo_install(const Command& install) {
     --stats_.active_channels;
     ++stats_.quota_rejections[static_cast<size_t>(Quota::ChannelTable)];
   } else if (const auto* p = std::get_if<InstallPermission>(&install)) {
-    Allocation* a = allocation_of(p->client);
+    Allocation* a = allocations_.of(p->client);
     if (!a) return;
     const size_t removed = std::erase_if(a->permissions, [&](const Permission& q) { return same_ip(q.peer, p->peer); });
     if (removed == 0) return;
