@@ -29,8 +29,6 @@
 
 namespace relay {
 
-using MacAddress = std::array<uint8_t, 6>;
-
 // One address family of the relay interface.
 struct RelayAddress {
   IpAddress address;                 // ours on the wire

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace relay {
@@ -132,6 +133,13 @@ size_t hash_bytes(const void* data, size_t len, size_t seed) {
   const auto* p = static_cast<const uint8_t*>(data);
   for (size_t i = 0; i < len; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
   return static_cast<size_t>(h);
+}
+
+std::string mac_text(const MacAddress& mac) {
+  std::array<char, 18> buf{};
+  std::snprintf(buf.data(), buf.size(), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
+                mac[3], mac[4], mac[5]);
+  return buf.data();
 }
 
 }  // namespace relay

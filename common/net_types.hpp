@@ -97,6 +97,11 @@ struct ClientFiveTuple {
 
 size_t hash_bytes(const void* data, size_t len, size_t seed = 0);
 
+// An Ethernet address: the configured dataplane.mac_address and what the
+// data plane writes in frames.
+using MacAddress = std::array<uint8_t, 6>;
+std::string mac_text(const MacAddress& mac);  // "02:00:00:00:00:01"
+
 }  // namespace relay
 
 template <>

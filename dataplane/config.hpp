@@ -15,8 +15,6 @@
 
 namespace relay::dataplane {
 
-using MacAddress = std::array<uint8_t, 6>;
-
 // One address family of the interface: our relay address, the on-link
 // prefix length and the default gateway for everything off-link.
 struct InterfaceAddress {

@@ -342,13 +342,6 @@ std::optional<MacAddress> parse_mac(std::string_view s) {
   return mac;
 }
 
-std::string mac_text(const MacAddress& mac) {
-  std::array<char, 18> buf{};
-  std::snprintf(buf.data(), buf.size(), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-                mac[3], mac[4], mac[5]);
-  return buf.data();
-}
-
 Behaviour mac_address() {
   return {Kind::String,
           [](Draft& d, const Input& in) -> Check {

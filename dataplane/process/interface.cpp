@@ -13,7 +13,7 @@ std::optional<dataplane::InterfaceAddress> interface_address(const std::optional
 }
 }  // namespace
 
-dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dataplane::MacAddress& port_mac) {
+dataplane::InterfaceConfig interface_config(const RelayConfig& config, const MacAddress& port_mac) {
   const auto& dp = config.dataplane;
   dataplane::InterfaceConfig c;
   c.mac = dp.mac_address.value_or(port_mac);
@@ -33,12 +33,6 @@ dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dat
   c.idle = dp.idle;
   c.max_idle_sleep_us = dp.max_idle_sleep_us;
   return c;
-}
-
-std::string mac_text(const dataplane::MacAddress& mac) {
-  char buf[18];
-  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-  return buf;
 }
 
 }  // namespace relay::dpprocess

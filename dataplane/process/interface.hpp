@@ -10,8 +10,6 @@
 
 namespace relay::dpprocess {
 
-dataplane::InterfaceConfig interface_config(const RelayConfig& config, const dataplane::MacAddress& port_mac);
-
-std::string mac_text(const dataplane::MacAddress& mac);  // "02:00:00:00:00:01"
+dataplane::InterfaceConfig interface_config(const RelayConfig& config, const MacAddress& port_mac);
 
 }  // namespace relay::dpprocess

@@ -45,10 +45,10 @@ std::optional<std::string> queue_shortfall(std::string_view driver, uint16_t max
          " TX: use fewer dataplane.worker_lcores (net_af_packet takes qpairs=N)";
 }
 
-dataplane::MacAddress port_mac(uint16_t port) {
+MacAddress port_mac(uint16_t port) {
   rte_ether_addr addr{};
   rte_eth_macaddr_get(port, &addr);
-  dataplane::MacAddress mac{};
+  MacAddress mac{};
   std::copy(std::begin(addr.addr_bytes), std::end(addr.addr_bytes), mac.begin());
   return mac;
 }

@@ -27,7 +27,7 @@ int port_socket(uint16_t port);
 std::optional<std::string> queue_shortfall(std::string_view driver, uint16_t max_rx, uint16_t max_tx,
                                            size_t workers);
 
-dataplane::MacAddress port_mac(uint16_t port);
+MacAddress port_mac(uint16_t port);
 
 struct LinkState {
   bool up = false;

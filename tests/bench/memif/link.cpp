@@ -23,7 +23,7 @@ constexpr uint16_t kRxBurst = 32;
 // this long only matters when the link came up a moment ago.
 constexpr auto kArpRetry = 100ms;
 
-dataplane::InterfaceConfig host_config(const dataplane::MacAddress& mac, const IpAddress& ip) {
+dataplane::InterfaceConfig host_config(const MacAddress& mac, const IpAddress& ip) {
   dataplane::InterfaceConfig ic;
   ic.mac = mac;
   ic.ipv4 = dataplane::InterfaceAddress{ip, 24, std::nullopt};

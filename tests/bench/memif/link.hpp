@@ -81,7 +81,7 @@ class Link {
   dataplane::LocalIdentity peer_;
   dataplane::Neighbours neighbours_;
   dataplane::TokenBucket echo_limiter_;
-  dataplane::MacAddress relay_mac_{};
+  MacAddress relay_mac_{};
   bool started_ = false;
   uint64_t arp_replies_ = 0;
   uint64_t ignored_ = 0;

@@ -8,7 +8,7 @@
 namespace relay::dpprocess {
 namespace {
 
-constexpr dataplane::MacAddress kPortMac{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+constexpr MacAddress kPortMac{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
 
 RelayConfig dual_stack() {
   RelayConfig c;
@@ -45,7 +45,7 @@ TEST(InterfaceConfig, TheWorkerServesTheConfiguredAddressesPortsAndSizesWithTheP
 
 TEST(InterfaceConfig, AConfiguredMacAndVlanOverrideThePort) {
   RelayConfig c = dual_stack();
-  c.dataplane.mac_address = dataplane::MacAddress{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
+  c.dataplane.mac_address = MacAddress{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
   c.dataplane.vlan = 42;
   const auto i = interface_config(c, kPortMac);
   EXPECT_EQ(mac_text(i.mac), "02:aa:bb:cc:dd:ee");
