@@ -27,7 +27,7 @@ namespace relay {
 enum class CounterKind : uint8_t {
   Port,     // frames through the port: received, sent, refused by the TX queue
   Forward,  // a datagram relayed, or carried across the exception path
-  Host,     // the relay as a host on its link: ARP, Neighbor Discovery, echo
+  Host,     // the relay as a host on its link: ARP, Neighbour Discovery, echo
   Command,  // a table command from the control plane and its outcome
   Drop,     // a frame dropped, by reason; the name is "drop_" + reason
 };
@@ -47,10 +47,10 @@ enum class CounterKind : uint8_t {
   X(FromControlPlane, "from_control_plane", Forward)                           \
   /* host */                                                                   \
   X(ArpReplies, "arp_replies", Host)                                           \
-  X(NeighborAdvertisements, "neighbor_advertisements", Host)                   \
+  X(NeighbourAdvertisements, "neighbor_advertisements", Host)                  \
   X(EchoReplies, "echo_replies", Host)                                         \
   X(ArpRequestsSent, "arp_requests_sent", Host)                                \
-  X(NeighborSolicitationsSent, "neighbor_solicitations_sent", Host)            \
+  X(NeighbourSolicitationsSent, "neighbor_solicitations_sent", Host)           \
   X(NeighbourUpdatesConsumed, "neighbour_updates_consumed", Host)              \
   /* commands */                                                               \
   X(CommandsApplied, "commands_applied", Command)                              \

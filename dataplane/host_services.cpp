@@ -97,7 +97,7 @@ const uint8_t* find_link_layer_option(const uint8_t* icmp, uint16_t len, uint8_t
 // Duplicate Address Detection probe (source ::, RFC 4862 §5.4.3),
 // unsolicited to all nodes, so the prober sees the address is taken, like
 // an ARP probe's answer.
-Verdict neighbor_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+Verdict neighbour_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   uint8_t* f = frame_of(m);
   uint8_t* ip = f + p.l3;
   uint8_t* icmp = f + p.l4;
@@ -124,7 +124,7 @@ Verdict neighbor_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ct
   ip[7] = wire::kNdHopLimit;
   std::memcpy(ip + 24, dst_ip, 16);
   std::memcpy(ip + 8, ctx.me.v6, 16);
-  icmp[0] = wire::kIcmpv6NeighborAdvertisement;
+  icmp[0] = wire::kIcmpv6NeighbourAdvertisement;
   icmp[1] = 0;
   store_be16(icmp + 2, 0);
   store_be32(icmp + 4, dad ? 0x20000000u : 0x60000000u);  // [Solicited |] Override (RFC 4861 §4.4)
@@ -134,10 +134,10 @@ Verdict neighbor_solicitation(rte_mbuf* m, const ParsedFrame& p, HostContext& ct
   std::memcpy(icmp + 26, ctx.me.mac.data(), 6);
   wire::store_checksum(icmp + 2, wire::finish_checksum(icmpv6_sum(ip, icmp, 32)));
   m->ol_flags = 0;
-  return {Next::Tx, Counter::NeighborAdvertisements};
+  return {Next::Tx, Counter::NeighbourAdvertisements};
 }
 
-Verdict neighbor_advertisement(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
+Verdict neighbour_advertisement(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   const uint8_t* f = frame_of(m);
   const uint8_t* icmp = f + p.l4;
   const uint8_t* mac = find_link_layer_option(icmp, p.l4_len, wire::kNdOptTargetLinkAddr);
@@ -203,12 +203,12 @@ Verdict handle_icmp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx) {
   if (p.l4_len < 8 || !wire::checksum_ok(icmpv6_sum(f + p.l3, icmp, p.l4_len))) return drop(Counter::DropBadIcmp);
   const uint8_t type = icmp[0];
   if (type == wire::kIcmpv6EchoRequest && icmp[1] == 0) return echo_reply_v6(m, p, ctx);
-  if (type == wire::kIcmpv6NeighborSolicitation || type == wire::kIcmpv6NeighborAdvertisement) {
+  if (type == wire::kIcmpv6NeighbourSolicitation || type == wire::kIcmpv6NeighbourAdvertisement) {
     // RFC 4861 §7.1.1/§7.1.2: hop limit 255, code 0, at least 24 bytes.
     if (f[p.l3 + 7] != wire::kNdHopLimit || icmp[1] != 0 || p.l4_len < wire::kNdMessage)
       return drop(Counter::DropBadIcmp);
-    return type == wire::kIcmpv6NeighborSolicitation ? neighbor_solicitation(m, p, ctx)
-                                                     : neighbor_advertisement(m, p, ctx);
+    return type == wire::kIcmpv6NeighbourSolicitation ? neighbour_solicitation(m, p, ctx)
+                                                     : neighbour_advertisement(m, p, ctx);
   }
   return drop(Counter::DropUnhandledIcmp);
 }
@@ -249,7 +249,7 @@ bool build_solicitation(rte_mbuf* m, const LocalIdentity& me, const NextHop& hop
   std::memcpy(ip + 24, kGroupPrefix, 13);
   std::memcpy(ip + 37, hop.ip + 13, 3);
   uint8_t* icmp = ip + wire::kIpv6Header;
-  icmp[0] = wire::kIcmpv6NeighborSolicitation;
+  icmp[0] = wire::kIcmpv6NeighbourSolicitation;
   std::memcpy(icmp + 8, hop.ip, 16);
   icmp[24] = wire::kNdOptSourceLinkAddr;
   icmp[25] = 1;

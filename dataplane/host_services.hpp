@@ -1,5 +1,5 @@
 // What the relay answers as a host on its link: ARP requests and IPv6
-// Neighbor Solicitations for its own addresses (answered in place), ICMP
+// Neighbour Solicitations for its own addresses (answered in place), ICMP
 // and ICMPv6 echo (rate limited per worker), and the ARP requests / NS it
 // sends to resolve next hops. All rare compared to relayed traffic, so
 // none of it is templated or prefetched.
@@ -25,7 +25,7 @@ struct HostContext {
 };
 
 Verdict handle_arp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx);
-// ICMP (IPv4) and ICMPv6 addressed to us: echo and Neighbor Discovery.
+// ICMP (IPv4) and ICMPv6 addressed to us: echo and Neighbour Discovery.
 Verdict handle_icmp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx);
 
 // Turns `m` (a packet we cannot forward yet) into an ARP request or NS for

@@ -176,11 +176,11 @@ inline ParseOutcome parse_ipv6(std::span<const uint8_t> f, ParsedFrame& p, const
   if (!to_us && !to_our_group) return Counter::DropNotForUs;
   const uint8_t nh = ip[6];
   if (wire::is_ipv6_extension_header(nh)) return Counter::DropIpv6ExtensionHeader;
-  // Only Neighbor Discovery may use the multicast group (checked by the ND handler).
+  // Only Neighbour Discovery may use the multicast group (checked by the ND handler).
   if (to_our_group && nh != wire::kProtoIcmpv6) return Counter::DropNotForUs;
   static constexpr uint8_t kUnspecified[16] = {};
   const bool dad_probe = nh == wire::kProtoIcmpv6 && payload >= 1 &&
-                         ip[wire::kIpv6Header] == wire::kIcmpv6NeighborSolicitation &&
+                         ip[wire::kIpv6Header] == wire::kIcmpv6NeighbourSolicitation &&
                          std::memcmp(ip + 8, kUnspecified, 16) == 0;
   if (bogus_v6_source(ip + 8, me) && !dad_probe) return Counter::DropBogusSource;
   p.l3_kind = L3::Ipv6;

@@ -255,7 +255,7 @@ void Worker::prime_neighbour(const ring_abi::WireSocketAddress& peer, uint64_t n
     rte_pktmbuf_free(m);
     return;
   }
-  counters_->add(f == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighborSolicitationsSent);
+  counters_->add(f == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighbourSolicitationsSent);
 }
 
 // Readers outside this lcore (telemetry, metrics) get the replica's size
@@ -620,7 +620,7 @@ Verdict Worker::unresolved(rte_mbuf* m, const std::optional<NextHop>& solicit, u
   if (!neighbours_.may_solicit(*solicit, now_tsc) || !build_solicitation(m, me_, *solicit))
     return drop(Counter::DropNeighbourUnresolved);
   counters_->add(Counter::DropNeighbourUnresolved);
-  return {Next::Tx, solicit->family == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighborSolicitationsSent};
+  return {Next::Tx, solicit->family == Family::V4 ? Counter::ArpRequestsSent : Counter::NeighbourSolicitationsSent};
 }
 
 uint16_t Worker::dispatch(std::span<rte_mbuf* const> pkts, const Next* next) {

@@ -1,4 +1,4 @@
-// The relay as a host on its link: ARP, Neighbor Discovery and echo.
+// The relay as a host on its link: ARP, Neighbour Discovery and echo.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -164,7 +164,7 @@ TEST_F(WorkerTest, ArpRequestForAnotherAddressIsNotOurs) {
   EXPECT_EQ(count(Counter::DropNotForUs), 1u);
 }
 
-TEST_F(WorkerTest, NeighborSolicitationForTheRelayAddressIsAnsweredWithAnAdvertisement) {
+TEST_F(WorkerTest, NeighbourSolicitationForTheRelayAddressIsAnsweredWithAnAdvertisement) {
   std::vector<uint8_t> ns = {135, 0, 0, 0, 0, 0, 0, 0};
   const auto target = ip("2001:db8:1::1");
   ns.insert(ns.end(), target.bytes.begin(), target.bytes.end());
@@ -181,7 +181,7 @@ TEST_F(WorkerTest, NeighborSolicitationForTheRelayAddressIsAnsweredWithAnAdverti
   EXPECT_EQ(f[54], 136);
   EXPECT_EQ(f[58], 0x60);  // Solicited, Override
   EXPECT_EQ(rfc1071(std::span(f).subspan(54), pseudo_sum(ip("2001:db8:1::1"), ip("2001:db8:1::7"), 58, 32)), 0);
-  EXPECT_EQ(count(Counter::NeighborAdvertisements), 1u);
+  EXPECT_EQ(count(Counter::NeighbourAdvertisements), 1u);
 }
 
 TEST_F(WorkerTest, AnArpReplyNobodyAskedForIsConsumedAndTeachesNothing) {
@@ -219,7 +219,7 @@ TEST_F(WorkerTest, DatagramsFromAnOnLinkHostNeverTeachItsMac) {
   EXPECT_EQ(worker->neighbours().resolve(Family::V4, ip("203.0.113.7").bytes.data(), now).mac, nullptr);
 }
 
-TEST_F(WorkerTest, NeighborSolicitationWithoutASourceLinkLayerOptionIsAnsweredButTeachesNothing) {
+TEST_F(WorkerTest, NeighbourSolicitationWithoutASourceLinkLayerOptionIsAnsweredButTeachesNothing) {
   std::vector<uint8_t> ns = {135, 0, 0, 0, 0, 0, 0, 0};
   const auto target = ip("2001:db8:1::1");
   ns.insert(ns.end(), target.bytes.begin(), target.bytes.end());
