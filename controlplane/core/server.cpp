@@ -33,8 +33,7 @@ Server::Server(ServerConfig config, std::optional<uint64_t> rng_seed)
       ready_(!config_.has_portal),
       policy_(policy_for(config_)),
       nonces_(config_.nonce_capacity, config_.nonce_uses),
-      keys_(config_.key_cache_capacity),
-      responses_(config_.response_cache_capacity) {
+      keys_(config_.key_cache_capacity) {
   assert(!validate(config_));
 }
 
@@ -53,16 +52,11 @@ void Server::set_wall_clock(Instant now, std::chrono::seconds unix_time) {
 
 void Server::handle_portal_init() { ready_ = true; }
 
-std::optional<Command> Server::next_command() {
-  if (commands_.empty()) return std::nullopt;
-  Command c = std::move(commands_.front());
-  commands_.pop_front();
-  return c;
-}
+std::optional<Command> Server::next_command() { return responder_.next_command(); }
 
 void Server::handle_timeout(Instant now) {
   run_timers(now);
-  responses_.expire(now);
+  responder_.expire(now);
 }
 
 void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket from, ListenSocket to, Instant now) {
@@ -98,9 +92,8 @@ void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket fr
   bool may_be_cached = msg.has_message_integrity() &&
                        (msg.method() == stun::Method::Allocate ||
                         (msg.method() == stun::Method::Refresh && r.allocation == nullptr));
-  if (const auto* cached = may_be_cached ? responses_.find(r.client, msg.transaction_id()) : nullptr) {
+  if (may_be_cached && responder_.resend_remembered(r.client, msg.transaction_id())) {
     ++stats_.retransmissions;
-    emit(SendMessage{*cached, from, to});
     return;
   }
   handle_request(r);
@@ -109,17 +102,17 @@ void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket fr
 void Server::handle_request(const Request& r) {
   // RFC 8489 §6.3.1.1: unknown comprehension-required attributes → 420.
   if (auto unknown = r.msg.unknown_comprehension_required(); !unknown.empty()) {
-    respond(r, stun::error_code::kUnknownAttribute, nullptr,
+    responder_.respond(r, stun::error_code::kUnknownAttribute, nullptr,
             [&](stun::Builder& b) { b.add_unknown_attributes(unknown.view()); });
     return;
   }
   stun::Method method = r.msg.method();
   if (method == stun::Method::Binding) {
     // RFC 8489 §6.3.1.1: the reflexive address, no authentication.
-    respond(r, 0, nullptr, [&](stun::Builder& b) { b.add_xor_mapped_address(r.client.client.value); });
+    responder_.respond(r, 0, nullptr, [&](stun::Builder& b) { b.add_xor_mapped_address(r.client.client.value); });
     return;
   }
-  if (!is_turn_method(method)) return reply_error(r, stun::error_code::kBadRequest, nullptr);
+  if (!is_turn_method(method)) return responder_.reply_error(r, stun::error_code::kBadRequest, nullptr);
   auto auth = authenticate(r);
   if (!auth) return;
   switch (method) {

@@ -30,7 +30,7 @@
 #include "controlplane/core/key_cache.hpp"
 #include "controlplane/core/nonce_store.hpp"
 #include "controlplane/core/peer_policy.hpp"
-#include "controlplane/core/response_cache.hpp"
+#include "controlplane/core/responder.hpp"
 #include "controlplane/core/rng.hpp"
 #include "controlplane/core/server_config.hpp"
 #include "controlplane/core/static_users.hpp"
@@ -175,23 +175,14 @@ class Server {
     s.held_ports = counts.held_ports;
     s.port_holds_cut_short = counts.holds_cut_short;
     s.free_ports = allocations_.free_ports();
+    s.responses = responder_.responses();
+    s.drops[static_cast<size_t>(DropReason::ResponseTooLarge)] = responder_.too_large();
     return s;
   }
   [[nodiscard]] size_t allocation_count() const { return allocations_.size(); }
   [[nodiscard]] const ServerConfig& config() const { return config_; }
 
  private:
-  struct Request {
-    const stun::Message& msg;
-    ClientFiveTuple client;
-    Instant now;
-    Allocation* allocation;  // the client 5-tuple's, or null: looked up once per request
-  };
-  struct Auth {
-    stun::IntegrityKey key;
-    std::string_view username;
-    stun::Username parts;  // views into `username`; the user names the owner (see Owner)
-  };
   // The commands that install `a`, its channel `c`, its permission `p`
   // (server.cpp).
   static CreateAllocation creation_of(const Allocation& a);
@@ -203,33 +194,8 @@ class Server {
 
   // Dispatch (server.cpp).
   void handle_request(const Request& r);
-  void emit(Command c) { commands_.push_back(std::move(c)); }
+  void emit(Command c) { responder_.emit(std::move(c)); }
   void drop(DropReason reason) { ++stats_.drops[static_cast<size_t>(reason)]; }
-
-  // Responses (server_reply.cpp). `add` writes the method-specific
-  // attributes; SOFTWARE, MESSAGE-INTEGRITY (when `auth`) and FINGERPRINT
-  // follow. `Remember` says whether a retransmission gets this very response
-  // (non-idempotent outcomes: a new allocation, a deletion) or is simply
-  // processed again.
-  enum class Remember : bool { No, Yes };
-  template <class AddAttributes>
-  void respond(const Request& r, uint16_t error_code, const Auth* auth, AddAttributes&& add,
-               Remember remember = Remember::No);
-  // The response's bytes, built straight into the buffer the SendMessage
-  // carries: the IO shell's copy into an mbuf is their only copy. `add`
-  // may run twice: a response too large for the usual buffer is built
-  // again in one of the maximum size.
-  template <class AddAttributes>
-  Result<std::vector<uint8_t>, stun::BuildError> build_response(const Request& r, uint16_t error_code,
-                                                                const Auth* auth, AddAttributes&& add);
-  // The success of a request whose installs were just emitted, carrying the
-  // 508 to send instead should the data plane refuse one.
-  void respond_installed(const Request& r, const Auth& auth);
-  void send_response(const Request& r, uint16_t error_code, Remember remember,
-                     Result<std::vector<uint8_t>, stun::BuildError> response);
-  void reply_error(const Request& r, uint16_t code, const Auth* auth);
-  // 401/438 with REALM, NONCE and, when `signer`, MESSAGE-INTEGRITY.
-  void reply_challenge(const Request& r, uint16_t code, const Auth* signer);
 
   // Authentication (server_auth.cpp): the Auth, or nullopt once the error
   // response has been queued.
@@ -304,7 +270,6 @@ class Server {
   NonceStore nonces_;
   KeyCache<stun::IntegrityKey> keys_;
   StaticUsers static_users_;
-  ResponseCache responses_;
   TimerQueue timers_;
   Allocations allocations_{config_.port_min, config_.port_max};
   // Every allocation's permissions, expired ones until they are forgotten:
@@ -312,42 +277,8 @@ class Server {
   uint64_t permissions_counted_ = 0;
   std::optional<Instant> last_reclaim_;  // of expired permissions across all allocations
   DrainState drain_;
-  std::deque<Command> commands_;
+  Responder responder_{config_.software, config_.realm, config_.response_cache_capacity};
   Stats stats_;
 };
-
-// A response never exceeds the IPv6 minimum MTU; nearly all fit in much
-// less (a 401 with REALM and NONCE, a dual Allocate success: under 200
-// bytes), and a buffer that small comes from the allocator's per-thread
-// cache where one of the maximum would not (~20 ns more per response).
-constexpr size_t kMaxResponseSize = 1280;
-constexpr size_t kUsualResponseSize = 256;
-
-template <class AddAttributes>
-Result<std::vector<uint8_t>, stun::BuildError> Server::build_response(const Request& r, uint16_t error_code,
-                                                                      const Auth* auth, AddAttributes&& add) {
-  for (const size_t room : {kUsualResponseSize, kMaxResponseSize}) {
-    std::vector<uint8_t> out(room);
-    stun::Builder b(out, r.msg.method(),
-                    error_code == 0 ? stun::MessageClass::SuccessResponse : stun::MessageClass::ErrorResponse,
-                    r.msg.transaction_id());
-    if (error_code != 0) b.add_error_code(error_code);
-    add(b);
-    b.add_software(config_.software);  // RFC 8489 §14.14
-    if (auth) b.add_message_integrity(auth->key);
-    b.add_fingerprint();  // RFC 8489 §14.7: lets the client demultiplex cheaply
-    const auto size = b.finish();
-    if (!size && size.error() == stun::BuildError::BufferTooSmall && room < kMaxResponseSize) continue;
-    if (!size) return Err{size.error()};
-    out.resize(*size);
-    return out;
-  }
-  return Err{stun::BuildError::BufferTooSmall};
-}
-
-template <class AddAttributes>
-void Server::respond(const Request& r, uint16_t error_code, const Auth* auth, AddAttributes&& add, Remember remember) {
-  send_response(r, error_code, remember, build_response(r, error_code, auth, std::forward<AddAttributes>(add)));
-}
 
 }  // namespace relay::core

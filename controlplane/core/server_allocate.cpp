@@ -62,16 +62,16 @@ std::optional<uint16_t> Server::check_allocation_quota(const Request& r, std::st
 void Server::handle_allocate(const Request& r, const Auth& auth) {
   // Retransmissions were answered from the response cache before this, so
   // an existing allocation means a second Allocate (RFC 8656 §7.2).
-  if (r.allocation) return reply_error(r, kAllocationMismatch, &auth);
+  if (r.allocation) return responder_.reply_error(r, kAllocationMismatch, &auth);
   auto transport = r.msg.requested_transport();
-  if (!transport || !*transport) return reply_error(r, kBadRequest, &auth);
-  if (**transport != stun::kTransportUdp) return reply_error(r, kUnsupportedTransportProtocol, &auth);
+  if (!transport || !*transport) return responder_.reply_error(r, kBadRequest, &auth);
+  if (**transport != stun::kTransportUdp) return responder_.reply_error(r, kUnsupportedTransportProtocol, &auth);
   auto even = r.msg.even_port();
   auto token = r.msg.reservation_token();
   auto lifetime = r.msg.lifetime();
-  if (!even || !token || !lifetime || (*even && *token)) return reply_error(r, kBadRequest, &auth);
+  if (!even || !token || !lifetime || (*even && *token)) return responder_.reply_error(r, kBadRequest, &auth);
   auto families = requested_families(r.msg, token->has_value());
-  if (!families) return reply_error(r, families.error(), &auth);
+  if (!families) return responder_.reply_error(r, families.error(), &auth);
   Families want = *families;
   // RFC 8656 §7.2: a dual request the relay can only half serve gets the
   // address it has and an ADDRESS-ERROR-CODE for the other family (IPv6
@@ -83,12 +83,12 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   if (refused == Family::V4) want.v4 = false;
   if (refused == Family::V6) want.v6 = false;
   if ((want.v4 && !config_.relay_v4) || (want.v6 && !config_.relay_v6))
-    return reply_error(r, kAddressFamilyNotSupported, &auth);
-  if (auto code = check_allocation_quota(r, auth.parts.user)) return reply_error(r, *code, &auth);
+    return responder_.reply_error(r, kAddressFamilyNotSupported, &auth);
+  if (auto code = check_allocation_quota(r, auth.parts.user)) return responder_.reply_error(r, *code, &auth);
   auto grant = allocations_.acquire_port(r.now, *even, *token, RelayFamilies{want.v4, want.v6}, rng_, timers_);
   if (!grant) {
     if (!*token) ++stats_.quota_rejections[static_cast<size_t>(Quota::Ports)];
-    return reply_error(r, kInsufficientCapacity, &auth);
+    return responder_.reply_error(r, kInsufficientCapacity, &auth);
   }
   if (grant->reserved_families) {
     want.v4 = grant->reserved_families->v4;
@@ -99,7 +99,7 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   ++stats_.allocations_created;
   emit(creation_of(a));
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(a.expiry - r.now);
-  respond(r, 0, &auth, [&](stun::Builder& b) {
+  responder_.respond(r, 0, &auth, [&](stun::Builder& b) {
     if (a.relay_v4) b.add_xor_relayed_address({config_.advertised_v4.value_or(a.relay_v4->ip), a.relay_v4->port});
     if (a.relay_v6) b.add_xor_relayed_address({config_.advertised_v6.value_or(a.relay_v6->ip), a.relay_v6->port});
     if (refused) b.add_address_error_code(*refused, kAddressFamilyNotSupported);
@@ -114,9 +114,9 @@ void Server::handle_refresh(const Request& r, const Auth& auth) {
   if (!a) return;
   auto lifetime = r.msg.lifetime();
   auto family = r.msg.requested_address_family();
-  if (!lifetime || !family) return reply_error(r, kBadRequest, &auth);
+  if (!lifetime || !family) return responder_.reply_error(r, kBadRequest, &auth);
   // RFC 8656 §8: a family the allocation does not have → 443.
-  if (*family && !a->relay_for(**family)) return reply_error(r, kPeerAddressFamilyMismatch, &auth);
+  if (*family && !a->relay_for(**family)) return responder_.reply_error(r, kPeerAddressFamilyMismatch, &auth);
   Duration granted = granted_lifetime(*lifetime, true);
   bool deleting = granted == Duration{0};
   if (deleting) {
@@ -129,7 +129,8 @@ void Server::handle_refresh(const Request& r, const Auth& auth) {
     emit(UpdateAllocation{a->port, expiry});
   }
   auto seconds = std::chrono::duration_cast<std::chrono::seconds>(granted);
-  respond(r, 0, &auth, [&](stun::Builder& b) { b.add_lifetime(seconds); }, deleting ? Remember::Yes : Remember::No);
+  responder_.respond(r, 0, &auth, [&](stun::Builder& b) { b.add_lifetime(seconds); },
+                     deleting ? Remember::Yes : Remember::No);
 }
 
 void Server::assign_owner(Allocation& a, const Auth& auth) {

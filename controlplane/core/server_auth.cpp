@@ -43,7 +43,7 @@ std::optional<stun::Username> Server::parse_username(std::string_view username) 
   return std::nullopt;
 }
 
-std::optional<Server::Auth> Server::authenticate(const Request& r) {
+std::optional<Auth> Server::authenticate(const Request& r) {
   auto username = r.msg.username();
   auto realm = r.msg.realm();
   auto nonce = r.msg.nonce();
@@ -60,11 +60,11 @@ std::optional<Server::Auth> Server::authenticate(const Request& r) {
   auto challenge = [&](uint16_t code, std::optional<stun::IntegrityKey> key = std::nullopt) -> std::optional<Auth> {
     if (parts && !key) key = signing_key(r, **username, *parts);
     if (!key) {
-      reply_challenge(r, code, nullptr);
+      responder_.reply_challenge(r, code, nullptr, nonces_.mint(rng_).view());
       return std::nullopt;
     }
     const Auth signer{*key, **username, *parts};
-    reply_challenge(r, code, &signer);
+    responder_.reply_challenge(r, code, &signer, nonces_.mint(rng_).view());
     return std::nullopt;
   };
   auto fail = [&](AuthFailure why, std::optional<stun::IntegrityKey> key = std::nullopt) {
@@ -80,7 +80,7 @@ std::optional<Server::Auth> Server::authenticate(const Request& r) {
   if (malformed || !*username || !*realm || !*nonce) {
     if (!malformed && parts) return fail(AuthFailure::MissingAttributes);
     ++stats_.auth_failures[static_cast<size_t>(AuthFailure::MissingAttributes)];
-    reply_error(r, stun::error_code::kBadRequest, nullptr);
+    responder_.reply_error(r, stun::error_code::kBadRequest, nullptr);
     return std::nullopt;
   }
   if (**realm != config_.realm) return fail(AuthFailure::WrongRealm);
@@ -161,14 +161,14 @@ std::optional<stun::IntegrityKey> Server::signing_key(const Request& r, std::str
 
 Allocation* Server::owned_allocation(const Request& r, const Auth& auth) {
   if (!r.allocation) {
-    reply_error(r, stun::error_code::kAllocationMismatch, &auth);
+    responder_.reply_error(r, stun::error_code::kAllocationMismatch, &auth);
     return nullptr;
   }
   Allocation& a = *r.allocation;
   auto wrong_credentials = [&] {
     // RFC 8656 §5: same 5-tuple, different credentials.
     ++stats_.auth_failures[static_cast<size_t>(AuthFailure::WrongCredentials)];
-    reply_error(r, stun::error_code::kWrongCredentials, &auth);
+    responder_.reply_error(r, stun::error_code::kWrongCredentials, &auth);
     return nullptr;
   };
   if (!a.owner) {

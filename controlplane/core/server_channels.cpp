@@ -80,18 +80,18 @@ void Server::handle_channel_bind(const Request& r, const Auth& auth) {
   if (!a) return;
   auto number = r.msg.channel_number();
   auto peers = r.msg.xor_peer_addresses();
-  if (!number || !*number || !peers || peers->size() != 1) return reply_error(r, kBadRequest, &auth);
+  if (!number || !*number || !peers || peers->size() != 1) return responder_.reply_error(r, kBadRequest, &auth);
   ChannelNumber channel = **number;
-  if (!is_valid_channel(channel.value)) return reply_error(r, kBadRequest, &auth);  // RFC 8656 §11.2
+  if (!is_valid_channel(channel.value)) return responder_.reply_error(r, kBadRequest, &auth);  // RFC 8656 §11.2
   PeerSocket peer{(*peers)[0]};
-  if (auto code = check_peer(*a, peer.value)) return reply_error(r, *code, &auth);
+  if (auto code = check_peer(*a, peer.value)) return responder_.reply_error(r, *code, &auth);
   // RFC 8656 §11.2: one number ↔ one peer, also during the 5-minute
   // cool-down after expiry; re-binding the same pair refreshes it.
   Channel* existing = a->channel_by_number(channel);
-  if (existing != a->channel_by_peer(peer)) return reply_error(r, kBadRequest, &auth);
+  if (existing != a->channel_by_peer(peer)) return responder_.reply_error(r, kBadRequest, &auth);
   auto refuse = [&](Quota which) {
     ++stats_.quota_rejections[static_cast<size_t>(which)];
-    reply_error(r, kInsufficientCapacity, &auth);
+    responder_.reply_error(r, kInsufficientCapacity, &auth);
   };
   uint32_t limit = config_.quotas.channels_per_allocation;
   if (!existing && limit && a->channels.size() >= limit) return refuse(Quota::Channels);
@@ -111,17 +111,17 @@ void Server::handle_channel_bind(const Request& r, const Auth& auth) {
       grant_permission(*a, peer.value.ip, r.now, r.now + config_.permission_lifetime, false);
   emit(installation_of(*a, bound));
   announce_permission(*a, *implied);
-  respond_installed(r, auth);
+  responder_.respond_installed(r, auth);
 }
 
 void Server::handle_create_permission(const Request& r, const Auth& auth) {
   Allocation* a = owned_allocation(r, auth);
   if (!a) return;
   auto peers = r.msg.xor_peer_addresses();
-  if (!peers || peers->empty()) return reply_error(r, kBadRequest, &auth);
+  if (!peers || peers->empty()) return responder_.reply_error(r, kBadRequest, &auth);
   // RFC 8656 §9.2: all peers are acceptable or none is installed.
   for (const SocketAddress& peer : *peers)
-    if (auto code = check_peer(*a, peer)) return reply_error(r, *code, &auth);
+    if (auto code = check_peer(*a, peer)) return responder_.reply_error(r, *code, &auth);
   size_t fresh = 0;
   for (const SocketAddress& peer : *peers)
     fresh += std::none_of(a->permissions.begin(), a->permissions.end(),
@@ -130,15 +130,15 @@ void Server::handle_create_permission(const Request& r, const Auth& auth) {
   uint32_t limit = config_.quotas.permissions_per_allocation;
   if (limit && a->permissions.size() + fresh > limit) {
     ++stats_.quota_rejections[static_cast<size_t>(Quota::Permissions)];
-    return reply_error(r, kInsufficientCapacity, &auth);
+    return responder_.reply_error(r, kInsufficientCapacity, &auth);
   }
   if (!permission_room(fresh, r.now)) {
     ++stats_.quota_rejections[static_cast<size_t>(Quota::PermissionTable)];
-    return reply_error(r, kInsufficientCapacity, &auth);
+    return responder_.reply_error(r, kInsufficientCapacity, &auth);
   }
   const Instant expiry = r.now + config_.permission_lifetime;
   for (const SocketAddress& peer : *peers) announce_permission(*a, *grant_permission(*a, peer.ip, r.now, expiry, false));
-  respond_installed(r, auth);
+  responder_.respond_installed(r, auth);
 }
 
 void Server::undo_install(const Command& install) {
