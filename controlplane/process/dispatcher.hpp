@@ -46,8 +46,9 @@ struct DispatchStats {
 
 class Dispatcher {
  public:
-  // A STUN response is at most 1280 bytes (server.hpp), so 4096 waiting
-  // datagrams hold ~5 MiB at worst: one ring's worth (kPacketRingSize).
+  // A STUN response is at most 1280 bytes (core::kMaxResponseSize), so
+  // 4096 waiting datagrams hold ~5 MiB at worst: one ring's worth
+  // (kPacketRingSize).
   static constexpr size_t kDefaultDatagramCapacity = 4096;
 
   using RefusedInstall = std::function<void(const core::Command& install)>;
