@@ -25,6 +25,7 @@
 #include "common/idle_mode.hpp"
 #include "common/log.hpp"
 #include "common/net_types.hpp"
+#include "common/quotas.hpp"
 #include "common/result.hpp"
 
 namespace relay {
@@ -86,14 +87,6 @@ struct RelaySection {
   // relay's subnet by design (the demo and test topologies).
   bool deny_on_link = true;
 
-};
-
-struct QuotaSection {  // 0 = unlimited
-  uint32_t max_allocations_per_username = 64;
-  uint32_t max_allocations_per_client_ip = 0;  // an office behind one NAT address may be any size
-  uint32_t max_allocations = 0;                  // the port range is the natural global bound
-  uint32_t max_channels_per_allocation = 4096;   // a gateway binds one channel per peer
-  uint32_t max_permissions_per_allocation = 4096;
 };
 
 struct EalSection {
@@ -170,7 +163,7 @@ struct LogSection {
 struct RelayConfig {
   std::string source;  // the file it was read from, "" if none
   RelaySection relay;
-  QuotaSection quotas;
+  QuotaLimits quotas;
   EalSection eal;
   DataplaneSection dataplane;
   PortalSection portal;

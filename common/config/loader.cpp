@@ -275,11 +275,11 @@ Result<void, std::string> Loader::check_dataplane() {
            std::string(table) + " " + std::to_string(capacity) +
            ": lower the quota or raise the table (every worker holds them all)";
   };
-  if (q.max_channels_per_allocation > dp.channel_table_capacity)
-    return Err{above("quotas.max_channels_per_allocation", q.max_channels_per_allocation,
+  if (q.channels_per_allocation > dp.channel_table_capacity)
+    return Err{above("quotas.max_channels_per_allocation", q.channels_per_allocation,
                      "dataplane.channel_table_capacity", dp.channel_table_capacity)};
-  if (q.max_permissions_per_allocation > dp.permission_table_capacity)
-    return Err{above("quotas.max_permissions_per_allocation", q.max_permissions_per_allocation,
+  if (q.permissions_per_allocation > dp.permission_table_capacity)
+    return Err{above("quotas.max_permissions_per_allocation", q.permissions_per_allocation,
                      "dataplane.permission_table_capacity", dp.permission_table_capacity)};
   return {};
 }

@@ -12,17 +12,15 @@
 
 #include "common/auth_scheme.hpp"
 #include "common/net_types.hpp"
+#include "common/quotas.hpp"
 
 namespace relay::core {
 
 using Seconds = std::chrono::seconds;
 
-struct Quotas {  // 0 = unlimited
-  uint32_t allocations_per_user = 64;
-  uint32_t allocations_per_client_ip = 256;  // many clients may share one NAT address
-  uint32_t allocations_total = 0;            // the port range is the natural global bound
-  uint32_t channels_per_allocation = 4096;   // a gateway binds one channel per peer
-  uint32_t permissions_per_allocation = 4096;
+// The configured limits ([quotas], the same type) and the table totals the
+// process adds.
+struct Quotas : QuotaLimits {
   // What the data plane's tables hold (the process sets them to
   // dataplane.channel_table_capacity and permission_table_capacity): a
   // request granted beyond would be answered but not forwarded, so 508.

@@ -41,7 +41,6 @@ std::vector<Cidr> local_networks(const RelaySection& relay) {
 
 core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std::string> auth_secrets) {
   const RelaySection& r = config.relay;
-  const QuotaSection& q = config.quotas;
   core::ServerConfig c;
   if (r.ipv4) {
     c.relay_v4 = r.ipv4->address;
@@ -66,11 +65,7 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std
   c.peer_deny = r.peer_deny;
   c.local_networks = local_networks(r);
   c.has_portal = config.portal.ws_url.has_value();
-  c.quotas.allocations_per_user = q.max_allocations_per_username;
-  c.quotas.allocations_per_client_ip = q.max_allocations_per_client_ip;
-  c.quotas.allocations_total = q.max_allocations;
-  c.quotas.channels_per_allocation = q.max_channels_per_allocation;
-  c.quotas.permissions_per_allocation = q.max_permissions_per_allocation;
+  static_cast<QuotaLimits&>(c.quotas) = config.quotas;
   // Capacity is one number end to end: every worker holds the whole
   // replica, so the Server grants no channel or permission the tables
   // could not hold (the loader refuses per-allocation quotas above them).

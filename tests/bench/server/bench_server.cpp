@@ -53,7 +53,7 @@ struct Bench {
     c.relay_v6 = IpAddress::parse("2001:db8::1");
     c.auth_secrets = {kSecret};
     c.has_portal = false;
-    c.quotas = Quotas{0, 0, 0, 0, 0};
+    c.quotas = Quotas{{0, 0, 0, 0, 0}};
     return c;
   }
 

@@ -37,8 +37,8 @@ TEST(ConfigDefaults, OneRelayAddressIsAllThatMustBeGiven) {
   EXPECT_EQ(cfg->relay.nonce_uses, 10);
   EXPECT_TRUE(cfg->relay.peer_allow.empty());
   EXPECT_TRUE(cfg->relay.peer_deny.empty());
-  EXPECT_EQ(cfg->quotas.max_allocations_per_username, 64u);
-  EXPECT_EQ(cfg->quotas.max_allocations, 0u);
+  EXPECT_EQ(cfg->quotas.allocations_per_user, 64u);
+  EXPECT_EQ(cfg->quotas.allocations_total, 0u);
   EXPECT_EQ(cfg->eal.lcores, "0-1");
   EXPECT_EQ(cfg->eal.lcore_ids, (std::vector<uint32_t>{0, 1}));
   EXPECT_EQ(cfg->eal.effective_main_lcore(), 0u);
@@ -112,7 +112,7 @@ level = "debug"
   EXPECT_EQ(cfg->relay.peer_allow, (std::vector<Cidr>{*Cidr::parse("203.0.113.0/24")}));
   EXPECT_EQ(cfg->relay.peer_deny,
             (std::vector<Cidr>{*Cidr::parse("203.0.113.128/25"), *Cidr::parse("2001:db8:dead::/48")}));
-  EXPECT_EQ(cfg->quotas.max_channels_per_allocation, 16u);
+  EXPECT_EQ(cfg->quotas.channels_per_allocation, 16u);
   EXPECT_EQ(cfg->eal.lcore_ids, (std::vector<uint32_t>{2, 3, 4, 7}));
   EXPECT_EQ(cfg->eal.effective_main_lcore(), 7u);
   EXPECT_FALSE(cfg->eal.huge_pages);

@@ -91,7 +91,7 @@ TEST(PortalAndHealthDefaults, AsFirezoneRunsThem) {
   EXPECT_EQ(cfg->portal.join_timeout, 5s);
   ASSERT_TRUE(cfg->health.address);
   EXPECT_EQ(cfg->health.address->to_string(), "0.0.0.0:8080");
-  EXPECT_EQ(cfg->quotas.max_allocations_per_client_ip, 0u);  // an office behind one NAT is any size
+  EXPECT_EQ(cfg->quotas.allocations_per_client_ip, 0u);  // an office behind one NAT is any size
 }
 
 TEST(PortalAndHealthDefaults, EveryPortalTimingAndTheHealthAddressAreKeys) {
