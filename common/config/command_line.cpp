@@ -5,24 +5,8 @@
 namespace relay::config_detail {
 namespace {
 
-std::string_view type_label(Kind kind) {
-  switch (kind) {
-    case Kind::Bool:
-      return "BOOL";
-    case Kind::Int:
-      return "INT";
-    case Kind::String:
-      return "TEXT";
-    case Kind::StringList:
-      return "TEXT ...";
-    case Kind::IntList:
-      return "INT ...";
-  }
-  return "";
-}
-
 std::string option_text(const Key& key) {
-  std::string text = " " + std::string(type_label(key.behaviour.kind));
+  std::string text = " " + std::string(kind_words(key.behaviour.kind).label);
   auto def = default_text(key);
   if (!def.empty()) text += " [" + def + "]";
   return text + " (env: " + env_names(key) + ")";
@@ -41,7 +25,7 @@ void add_options(CLI::App& app, std::map<const Key*, CLI::Option*>& options) {
     bool list = key.behaviour.kind == Kind::StringList || key.behaviour.kind == Kind::IntList;
     opt->multi_option_policy(list ? CLI::MultiOptionPolicy::TakeAll
                                   : CLI::MultiOptionPolicy::TakeLast);
-    opt->type_name(std::string(type_label(key.behaviour.kind)));
+    opt->type_name(std::string(kind_words(key.behaviour.kind).label));
     opt->group("[" + section + "]")->option_text(option_text(key));
     options[&key] = opt;
   }

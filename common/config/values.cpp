@@ -114,25 +114,21 @@ std::string_view toml_type_name(toml::node_type t) {
   return "nothing";
 }
 
-namespace {
-
-std::string_view kind_name(Kind kind) {
+KindWords kind_words(Kind kind) {
   switch (kind) {
     case Kind::Bool:
-      return "a boolean";
+      return {"BOOL", "a boolean"};
     case Kind::Int:
-      return "an integer";
+      return {"INT", "an integer"};
     case Kind::String:
-      return "a string";
+      return {"TEXT", "a string"};
     case Kind::StringList:
-      return "an array of strings";
+      return {"TEXT ...", "an array of strings"};
     case Kind::IntList:
-      return "an array of integers";
+      return {"INT ...", "an array of integers"};
   }
-  return "";
+  return {"", ""};
 }
-
-}  // namespace
 
 Result<Input, TomlProblem> input_from_toml(Kind kind, const toml::node& node) {
   auto wrong = [&](const toml::node& n, std::string_view expected) {
@@ -143,23 +139,23 @@ Result<Input, TomlProblem> input_from_toml(Kind kind, const toml::node& node) {
   switch (kind) {
     case Kind::Bool:
       if (auto b = node.value<bool>(); b && node.is_boolean()) return Input{*b};
-      return wrong(node, kind_name(kind));
+      return wrong(node, kind_words(kind).name);
     case Kind::Int:
       if (const auto* i = node.as_integer()) {
         int64_t v = i->get();
         return Input{Integer{
             v < 0, v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : static_cast<uint64_t>(v)}};
       }
-      return wrong(node, kind_name(kind));
+      return wrong(node, kind_words(kind).name);
     case Kind::String:
       if (const auto* s = node.as_string()) return Input{s->get()};
-      return wrong(node, kind_name(kind));
+      return wrong(node, kind_words(kind).name);
     case Kind::StringList:
     case Kind::IntList:
       break;
   }
   const auto* array = node.as_array();
-  if (array == nullptr) return wrong(node, kind_name(kind));
+  if (array == nullptr) return wrong(node, kind_words(kind).name);
   std::vector<std::string> list;
   for (const auto& element : *array) {
     if (kind == Kind::StringList && element.is_string()) {

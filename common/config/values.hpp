@@ -24,6 +24,14 @@ struct Integer {
   [[nodiscard]] std::string text() const;
 };
 
+// How --help labels a kind of value ("INT ...") and how an error line
+// names it ("an array of integers").
+struct KindWords {
+  std::string_view label;
+  std::string_view name;
+};
+KindWords kind_words(Kind kind);
+
 // monostate: an empty environment variable or flag value for an integer key,
 // which unsets an optional one.
 using Input = std::variant<std::monostate, bool, Integer, std::string, std::vector<std::string>>;
