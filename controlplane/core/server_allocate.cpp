@@ -14,12 +14,11 @@ using stun::error_code::kUnsupportedTransportProtocol;
 
 // Which relay families an Allocate asks for (RFC 8656 §7.2 steps on
 // REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY), or an error code.
-struct Families {
-  bool v4 = true;
-  bool v6 = false;
-  bool dual = false;
+struct RequestedFamilies {
+  RelayFamilies families;
+  bool dual = false;  // both, through ADDITIONAL-ADDRESS-FAMILY: may be half served
 };
-Result<Families, uint16_t> requested_families(const stun::Message& msg, bool has_token) {
+Result<RequestedFamilies, uint16_t> requested_families(const stun::Message& msg, bool has_token) {
   auto requested = msg.requested_address_family();
   auto additional = msg.additional_address_family();
   if (!requested) {
@@ -29,8 +28,8 @@ Result<Families, uint16_t> requested_families(const stun::Message& msg, bool has
   if (!additional) return Err{kBadRequest};
   if (*requested && (*additional || has_token)) return Err{kBadRequest};
   if (*additional && **additional != Family::V6) return Err{kBadRequest};
-  if (*requested) return Families{**requested == Family::V4, **requested == Family::V6, false};
-  return Families{true, additional->has_value(), additional->has_value()};
+  if (*requested) return RequestedFamilies{{**requested == Family::V4, **requested == Family::V6}, false};
+  return RequestedFamilies{{true, additional->has_value()}, additional->has_value()};
 }
 }  // namespace
 
@@ -72,28 +71,26 @@ void Server::handle_allocate(const Request& r, const Auth& auth) {
   if (!even || !token || !lifetime || (*even && *token)) return responder_.reply_error(r, kBadRequest, &auth);
   auto families = requested_families(r.msg, token->has_value());
   if (!families) return responder_.reply_error(r, families.error(), &auth);
-  Families want = *families;
+  const bool dual = families->dual;
+  RelayFamilies want = families->families;
   // RFC 8656 §7.2: a dual request the relay can only half serve gets the
   // address it has and an ADDRESS-ERROR-CODE for the other family (IPv6
   // on an IPv4-only relay; IPv4 on an IPv6-only one, as Firezone's relay
   // answers connlib, which always asks for both).
   std::optional<Family> refused;
-  if (want.dual && !config_.relay_v6) refused = Family::V6;
-  if (want.dual && !config_.relay_v4) refused = Family::V4;
+  if (dual && !config_.relay_v6) refused = Family::V6;
+  if (dual && !config_.relay_v4) refused = Family::V4;
   if (refused == Family::V4) want.v4 = false;
   if (refused == Family::V6) want.v6 = false;
   if ((want.v4 && !config_.relay_v4) || (want.v6 && !config_.relay_v6))
     return responder_.reply_error(r, kAddressFamilyNotSupported, &auth);
   if (auto code = check_allocation_quota(r, auth.parts.user)) return responder_.reply_error(r, *code, &auth);
-  auto grant = allocations_.acquire_port(r.now, *even, *token, RelayFamilies{want.v4, want.v6}, rng_, timers_);
+  auto grant = allocations_.acquire_port(r.now, *even, *token, want, rng_, timers_);
   if (!grant) {
     if (!*token) ++stats_.quota_rejections[static_cast<size_t>(Quota::Ports)];
     return responder_.reply_error(r, kInsufficientCapacity, &auth);
   }
-  if (grant->reserved_families) {
-    want.v4 = grant->reserved_families->v4;
-    want.v6 = grant->reserved_families->v6;
-  }
+  if (grant->reserved_families) want = *grant->reserved_families;
   Instant expiry = r.now + granted_lifetime(*lifetime, false);
   Allocation& a = create_allocation(grant->port, r.client, want.v4, want.v6, expiry, &auth);
   ++stats_.allocations_created;
