@@ -61,9 +61,7 @@ struct RelaySection {
   std::optional<RelayAddress> ipv4;  // at least one of the two is set
   std::optional<RelayAddress> ipv6;
   uint16_t listen_port = 3478;  // RFC 8489 §18.6 default STUN/TURN port
-  // RFC 8656 §7.2 suggests the dynamic range 49152-65535 for relayed addresses.
-  uint16_t lowest_port = 49152;
-  uint16_t highest_port = 65535;
+  PortRange allocation_ports;  // relay.lowest_port, relay.highest_port
   std::string realm = "firezone";
   AuthSection auth;
   // One secret a line; loading puts them in auth.secrets (it excludes

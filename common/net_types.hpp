@@ -97,6 +97,17 @@ struct ClientFiveTuple {
 
 size_t hash_bytes(const void* data, size_t len, size_t seed = 0);
 
+// The relayed-address ports, both ends included: the configuration's
+// relay.lowest_port..relay.highest_port, what the Server allocates from and
+// what the data plane forwards to. RFC 8656 §7.2 suggests the dynamic range.
+struct PortRange {
+  uint16_t lowest = 49152;
+  uint16_t highest = 65535;
+
+  [[nodiscard]] bool contains(uint16_t port) const { return port >= lowest && port <= highest; }
+  auto operator<=>(const PortRange&) const = default;
+};
+
 // An Ethernet address: the configured dataplane.mac_address and what the
 // data plane writes in frames.
 using MacAddress = std::array<uint8_t, 6>;

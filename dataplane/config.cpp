@@ -25,9 +25,9 @@ Result<void, std::string> validate(const InterfaceConfig& c) {
   }
   if ((c.mac[0] & 0x01) != 0) return Err{std::string("interface MAC is a multicast address")};
   if (c.vlan && (*c.vlan == 0 || *c.vlan >= 4095)) return Err{std::string("VLAN id outside 1..4094")};
-  if (c.min_allocation_port == 0 || c.min_allocation_port > c.max_allocation_port)
+  if (c.allocation_ports.lowest == 0 || c.allocation_ports.lowest > c.allocation_ports.highest)
     return Err{std::string("bad allocation port range")};
-  if (c.listen_port >= c.min_allocation_port && c.listen_port <= c.max_allocation_port)
+  if (c.allocation_ports.contains(c.listen_port))
     return Err{std::string("listen port inside the allocation port range")};
   if (c.max_channels == 0 || c.max_channels > (1u << 26)) return Err{std::string("max_channels outside 1..2^26")};
   if (c.max_permissions == 0 || c.max_permissions > (1u << 26))

@@ -30,8 +30,7 @@ struct InterfaceConfig {
   std::optional<InterfaceAddress> ipv6;
   uint16_t listen_port = 3478;  // RFC 8489 §18.6 default STUN/TURN port
   // RFC 8656 §7.2 suggests 49152-65535 for relayed transport addresses.
-  uint16_t min_allocation_port = 49152;
-  uint16_t max_allocation_port = 65535;
+  PortRange allocation_ports;
   uint32_t max_channels = 65536;  // per worker replica; sizes both channel tables
   uint32_t max_permissions = 65536;  // per worker replica; sizes both permission tables
   // RFC 8656 §11.5 lets a Data indication carry FINGERPRINT; no browser

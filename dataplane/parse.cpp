@@ -23,8 +23,8 @@ LocalIdentity LocalIdentity::from(const InterfaceConfig& c) {
     std::memcpy(me.v6_solicited_node + 13, me.v6 + 13, 3);
   }
   me.listen_port = c.listen_port;
-  me.min_allocation_port = c.min_allocation_port;
-  me.max_allocation_port = c.max_allocation_port;
+  me.min_allocation_port = c.allocation_ports.lowest;
+  me.max_allocation_port = c.allocation_ports.highest;
   return me;
 }
 

@@ -36,7 +36,7 @@ uint64_t TscClock::expiry_ns(uint64_t deadline_tsc) const {
 
 ForwardingTables::ForwardingTables(const InterfaceConfig& config, const LocalIdentity& me, const HashSecret& secret)
     : me_(me),
-      allocations_(size_t{config.max_allocation_port} - config.min_allocation_port + 1),
+      allocations_(size_t{config.allocation_ports.highest} - config.allocation_ports.lowest + 1),
       origins_(allocations_.size()),
       allocation_digests_(allocations_.size()),
       channels_(config.max_channels, secret),

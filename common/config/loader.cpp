@@ -221,11 +221,12 @@ Result<void, std::string> Loader::check_addresses(FamilyDraft& fam, std::string_
 
 Result<void, std::string> Loader::check_ports_and_lifetimes() {
   const auto& r = draft_.cfg.relay;
-  auto range = std::to_string(r.lowest_port) + ".." + std::to_string(r.highest_port);
-  if (r.lowest_port > r.highest_port)
+  const PortRange& ports = r.allocation_ports;
+  auto range = std::to_string(ports.lowest) + ".." + std::to_string(ports.highest);
+  if (ports.lowest > ports.highest)
     return Err{at(blame({"relay.lowest_port", "relay.highest_port"})) + "the allocation port range " +
                range + " is empty (relay.lowest_port > relay.highest_port)"};
-  if (r.listen_port >= r.lowest_port && r.listen_port <= r.highest_port)
+  if (ports.contains(r.listen_port))
     return Err{at(blame({"relay.listen_port", "relay.lowest_port", "relay.highest_port"})) +
                "relay.listen_port " + std::to_string(r.listen_port) +
                " lies inside the allocation port range " + range};

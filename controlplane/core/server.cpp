@@ -43,7 +43,7 @@ PeerPolicy Server::policy_for(const ServerConfig& c) {
   std::vector<IpAddress> relay_addresses;
   for (const auto& a : {c.relay_v4, c.relay_v6, c.advertised_v4, c.advertised_v6})
     if (a) relay_addresses.push_back(*a);
-  return PeerPolicy(std::move(relay_addresses), c.port_min, c.port_max, c.peer_allow, c.peer_deny, c.local_networks);
+  return PeerPolicy(std::move(relay_addresses), c.allocation_ports.lowest, c.allocation_ports.highest, c.peer_allow, c.peer_deny, c.local_networks);
 }
 
 void Server::set_wall_clock(Instant now, std::chrono::seconds unix_time) {
@@ -167,7 +167,7 @@ std::optional<RestoreError> Server::restore_permission(const InstallPermission& 
   // The policy judges a socket; a permission is for an IP, judged as
   // CreatePermission judged it (at the port it named, any allocation port
   // standing in for the relay's own addresses).
-  if (check_peer(*a, SocketAddress{p.peer, config_.port_min})) return RestoreError::PeerDenied;
+  if (check_peer(*a, SocketAddress{p.peer, config_.allocation_ports.lowest})) return RestoreError::PeerDenied;
   grant_permission(*a, p.peer, now, std::min(p.expiry, now + config_.permission_lifetime), false);
   return std::nullopt;
 }

@@ -104,7 +104,7 @@ void Server::revoke_denied_peers(Instant now, ReconfigureReport& report) {
     // A permission is for an IP, judged as CreatePermission judged it (see
     // restore_permission).
     const size_t removed = std::erase_if(a.permissions, [&](const Permission& p) {
-      if (!check_peer(a, SocketAddress{p.peer, config_.port_min})) return false;
+      if (!check_peer(a, SocketAddress{p.peer, config_.allocation_ports.lowest})) return false;
       emit(RemovePermission{a.client, p.peer, *a.relay_for(p.peer.family)});
       return true;
     });

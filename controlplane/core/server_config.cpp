@@ -26,8 +26,9 @@ std::optional<ConfigError> validate(const ServerConfig& c) {
       (c.advertised_v4 && (!c.relay_v4 || !c.advertised_v4->is_v4())) ||
       (c.advertised_v6 && (!c.relay_v6 || !c.advertised_v6->is_v6())))
     return ConfigError::RelayAddressFamilyMismatch;
-  if (c.port_min == 0 || c.port_min > c.port_max) return ConfigError::EmptyPortRange;
-  if (c.listen_port >= c.port_min && c.listen_port <= c.port_max) return ConfigError::PortRangeHasListenPort;
+  const PortRange& ports = c.allocation_ports;
+  if (ports.lowest == 0 || ports.lowest > ports.highest) return ConfigError::EmptyPortRange;
+  if (ports.contains(c.listen_port)) return ConfigError::PortRangeHasListenPort;
   if (c.realm.empty()) return ConfigError::EmptyRealm;
   if (c.auth_scheme != AuthScheme::Static &&
       (c.auth_secrets.empty() || std::any_of(c.auth_secrets.begin(), c.auth_secrets.end(),

@@ -38,8 +38,7 @@ struct ServerConfig {
   std::optional<IpAddress> advertised_v4;
   std::optional<IpAddress> advertised_v6;
   uint16_t listen_port = 3478;          // RFC 8489 §18.1 default STUN/TURN port
-  uint16_t port_min = 49152;            // RFC 8656 §7.2 recommends the dynamic range
-  uint16_t port_max = 65535;
+  PortRange allocation_ports;
   std::string realm = "firezone";
   AuthScheme auth_scheme = AuthScheme::Firezone;
   // Firezone and REST: a username verifies if its password is minted with

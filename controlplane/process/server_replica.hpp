@@ -14,8 +14,8 @@ class ServerReplica final : public ReplicaSource {
  public:
   explicit ServerReplica(const core::Server& server) : server_(server) {}
 
-  [[nodiscard]] uint16_t first_port() const override { return server_.config().port_min; }
-  [[nodiscard]] uint16_t last_port() const override { return server_.config().port_max; }
+  [[nodiscard]] uint16_t first_port() const override { return server_.config().allocation_ports.lowest; }
+  [[nodiscard]] uint16_t last_port() const override { return server_.config().allocation_ports.highest; }
   std::vector<ring_abi::CommandMessage> replica_of(uint16_t port, Instant now) override;
   Digest digest() override;
 

@@ -51,8 +51,7 @@ core::ServerConfig server_config_from(const RelayConfig& config, std::vector<std
     c.advertised_v6 = r.ipv6->public_address;
   }
   c.listen_port = r.listen_port;
-  c.port_min = r.lowest_port;
-  c.port_max = r.highest_port;
+  c.allocation_ports = r.allocation_ports;
   c.realm = r.realm;
   c.auth_scheme = r.auth.scheme;
   c.auth_secrets = std::move(auth_secrets);

@@ -106,7 +106,7 @@ std::unique_ptr<const FlowPlan> plan_flow_rules(const dataplane::InterfaceConfig
   std::vector<uint16_t> queues(queue_count);
   for (uint16_t q = 0; q < queue_count; ++q) queues[q] = q;
   const PortBlock listen{config.listen_port, 0xffff};
-  const auto allocation = port_blocks(config.min_allocation_port, config.max_allocation_port);
+  const auto allocation = port_blocks(config.allocation_ports.lowest, config.allocation_ports.highest);
   std::vector<FlowMatch> matches;
   for (const auto& family : {config.ipv4, config.ipv6}) {
     if (!family) continue;

@@ -21,8 +21,7 @@ dataplane::InterfaceConfig interface_config(const RelayConfig& config, const Mac
   c.ipv4 = interface_address(config.relay.ipv4);
   c.ipv6 = interface_address(config.relay.ipv6);
   c.listen_port = config.relay.listen_port;
-  c.min_allocation_port = config.relay.lowest_port;
-  c.max_allocation_port = config.relay.highest_port;
+  c.allocation_ports = config.relay.allocation_ports;
   c.max_channels = dp.channel_table_capacity;
   c.max_permissions = dp.permission_table_capacity;
   c.data_indication_fingerprint = dp.data_indication_fingerprint;

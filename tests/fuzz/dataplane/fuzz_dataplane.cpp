@@ -46,8 +46,7 @@ InterfaceConfig make_config() {
   c.mac = {0x02, 0, 0, 0, 0, 0x01};
   c.ipv4 = InterfaceAddress{kRelayV4, 24, kGatewayV4};
   c.ipv6 = InterfaceAddress{kRelayV6, 64, kGatewayV6};
-  c.min_allocation_port = 49152;
-  c.max_allocation_port = 49159;
+  c.allocation_ports = {49152, 49159};
   c.max_channels = 16;
   c.max_permissions = 16;
   c.neighbour_capacity = 8;

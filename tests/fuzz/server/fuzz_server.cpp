@@ -45,8 +45,7 @@ ServerConfig make_config() {
   ServerConfig c;
   c.relay_v4 = IpAddress::parse("203.0.113.1");
   c.relay_v6 = IpAddress::parse("2001:db8::1");
-  c.port_min = 50000;
-  c.port_max = 50015;  // small, so exhaustion and reuse happen
+  c.allocation_ports = {50000, 50015};  // small, so exhaustion and reuse happen
   c.auth_secrets = {kSecret};
   c.has_portal = false;
   c.nonce_capacity = 8;
@@ -250,7 +249,7 @@ struct Driver {
     CHECK(!server.poll_timeout());
     // Every port of the range is free again: none leaked, no hold outlived its 5 minutes.
     CHECK(server.stats().held_ports == 0);
-    CHECK(server.stats().free_ports == size_t{kConfig.port_max} - kConfig.port_min + 1);
+    CHECK(server.stats().free_ports == size_t{kConfig.allocation_ports.highest} - kConfig.allocation_ports.lowest + 1);
     // For a look at what a corpus reaches: FUZZ_SERVER_TRACE=1 fuzz_server -runs=0 DIR
     if (std::getenv("FUZZ_SERVER_TRACE"))
       std::fprintf(stderr, "allocations %llu channels %llu permissions %llu\n",

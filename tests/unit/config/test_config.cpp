@@ -21,8 +21,8 @@ TEST(ConfigDefaults, OneRelayAddressIsAllThatMustBeGiven) {
   EXPECT_FALSE(cfg->relay.ipv4->gateway);
   EXPECT_FALSE(cfg->relay.ipv6);
   EXPECT_EQ(cfg->relay.listen_port, 3478);
-  EXPECT_EQ(cfg->relay.lowest_port, 49152);
-  EXPECT_EQ(cfg->relay.highest_port, 65535);
+  EXPECT_EQ(cfg->relay.allocation_ports.lowest, 49152);
+  EXPECT_EQ(cfg->relay.allocation_ports.highest, 65535);
   EXPECT_EQ(cfg->relay.realm, "firezone");
   EXPECT_EQ(cfg->relay.auth.scheme, AuthScheme::Firezone);
   EXPECT_TRUE(cfg->relay.auth.secrets.empty());

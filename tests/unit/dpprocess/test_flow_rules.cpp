@@ -16,8 +16,7 @@ dataplane::InterfaceConfig relay_v4() {
   dataplane::InterfaceConfig c;
   c.ipv4 = dataplane::InterfaceAddress{*IpAddress::parse("198.51.100.1"), 24, std::nullopt};
   c.listen_port = 3478;
-  c.min_allocation_port = 49152;  // RFC 8656 §7.2 dynamic range: one aligned block
-  c.max_allocation_port = 65535;
+  c.allocation_ports = {49152, 65535};  // RFC 8656 §7.2 dynamic range: one aligned block
   return c;
 }
 
@@ -125,8 +124,7 @@ TEST(FlowPlan, AnIpv6RelayMatchesItsWholeAddress) {
 TEST(FlowPlan, ADualStackRelayWithAnUnalignedRangeGetsOneRulePerBlockPerFamily) {
   dataplane::InterfaceConfig c = relay_v4();
   c.ipv6 = dataplane::InterfaceAddress{*IpAddress::parse("2001:db8:100::1"), 64, std::nullopt};
-  c.min_allocation_port = 50000;
-  c.max_allocation_port = 50010;
+  c.allocation_ports = {50000, 50010};
   const auto plan = plan_flow_rules(c, 2);
   ASSERT_EQ(plan->matches().size(), 2u * (1 + 3));
   EXPECT_EQ(plan->matches()[0].family, Family::V4);

@@ -16,8 +16,7 @@ RelayConfig dual_stack() {
                               IpAddress::parse("203.0.113.7")};
   c.relay.ipv6 = RelayAddress{*IpAddress::parse("2001:db8:100::1"), 64, std::nullopt, std::nullopt};
   c.relay.listen_port = 3479;
-  c.relay.lowest_port = 50000;
-  c.relay.highest_port = 50999;
+  c.relay.allocation_ports = {50000, 50999};
   c.dataplane.channel_table_capacity = 4096;
   c.dataplane.neighbour_capacity = 64;
   c.dataplane.burst_size = 16;
@@ -34,8 +33,7 @@ TEST(InterfaceConfig, TheWorkerServesTheConfiguredAddressesPortsAndSizesWithTheP
   EXPECT_EQ(i.ipv6->address.to_string(), "2001:db8:100::1");
   EXPECT_FALSE(i.ipv6->gateway);
   EXPECT_EQ(i.listen_port, 3479);
-  EXPECT_EQ(i.min_allocation_port, 50000);
-  EXPECT_EQ(i.max_allocation_port, 50999);
+  EXPECT_EQ(i.allocation_ports, (PortRange{50000, 50999}));
   EXPECT_EQ(i.max_channels, 4096u);
   EXPECT_EQ(i.neighbour_capacity, 64u);
   EXPECT_EQ(i.burst_size, 16);

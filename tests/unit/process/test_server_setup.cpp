@@ -71,8 +71,7 @@ TEST(ServerSetup, AddressesPortsRealmAndLifetimesComeFromTheirKeys) {
   EXPECT_EQ(c.relay_v4, IpAddress::parse("203.0.113.1"));
   EXPECT_EQ(c.relay_v6, IpAddress::parse("2001:db8:100::1"));
   EXPECT_EQ(c.listen_port, 3479);
-  EXPECT_EQ(c.port_min, 50000);
-  EXPECT_EQ(c.port_max, 50999);
+  EXPECT_EQ(c.allocation_ports, (PortRange{50000, 50999}));
   EXPECT_EQ(c.realm, "example.org");
   EXPECT_EQ(c.auth_scheme, AuthScheme::Firezone);
   EXPECT_EQ(c.auth_secrets, std::vector<std::string>{"s3cret"});

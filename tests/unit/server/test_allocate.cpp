@@ -255,8 +255,7 @@ TEST_F(ServerTest, DualRequestOnAnIpv4OnlyRelayGetsIpv4AndAddressErrorCode440For
 }
 
 TEST_F(ServerTest, PortsComeFromTheRangeNeverTwiceAndExhaustionGets508) {
-  config.port_min = 50000;
-  config.port_max = 50003;
+  config.allocation_ports = {50000, 50003};
   std::set<uint16_t> ports;
   for (uint16_t i = 0; i < 4; ++i) {
     client = ClientSocket{SocketAddress{client.value.ip, static_cast<uint16_t>(40000 + i)}};

@@ -206,8 +206,7 @@ TEST_F(ChannelTest, ARequestAfterTheDeadlineSeesTheAllocationGoneEvenWithoutATic
 }
 
 TEST_F(ServerTest, APortIsNotReusedWhileAChannelOfItsOldAllocationIsHeld) {
-  config.port_min = 50000;
-  config.port_max = 50001;
+  config.allocation_ports = {50000, 50001};
   auto first = allocate(at(0));
   ASSERT_EQ(first.size(), 2u);
   const uint16_t held = std::get<CreateAllocation>(first[0]).port.value;
@@ -253,8 +252,7 @@ struct HoldTest : ServerTest {
 };
 
 TEST_F(HoldTest, HeldPortsCountAgainstTheUsersQuotaSoALoopingUserCannotHoldTheRange) {
-  config.port_min = 50000;
-  config.port_max = 50063;
+  config.allocation_ports = {50000, 50063};
   config.quotas.allocations_per_user = 4;
   for (int round = 0; round < 4; ++round) EXPECT_GT(allocate_bind_delete(creds, at(round)), 0);
   EXPECT_EQ(server().stats().held_ports, 4u);
@@ -282,8 +280,7 @@ TEST_F(HoldTest, HeldPortsCountAgainstTheClientIpQuota) {
 }
 
 TEST_F(HoldTest, AtMostHalfTheRangeIsHeldAndTheOldestHoldEndsFirst) {
-  config.port_min = 50000;
-  config.port_max = 50003;
+  config.allocation_ports = {50000, 50003};
   const int first = allocate_bind_delete(creds, at(0));
   const int second = allocate_bind_delete(creds, at(1));
   ASSERT_GT(first, 0);
@@ -321,8 +318,7 @@ TEST_F(HoldTest, AtMostHalfTheRangeIsHeldAndTheOldestHoldEndsFirst) {
 }
 
 TEST_F(HoldTest, AOnePortRangeHoldsNothing) {
-  config.port_min = 50000;
-  config.port_max = 50000;
+  config.allocation_ports = {50000, 50000};
   ASSERT_EQ(allocate_bind_delete(creds, at(0)), 50000);
   EXPECT_EQ(server().stats().held_ports, 0u);
   EXPECT_EQ(server().stats().free_ports, 1u);
@@ -330,8 +326,7 @@ TEST_F(HoldTest, AOnePortRangeHoldsNothing) {
 }
 
 TEST_F(ServerTest, APortWithoutChannelsIsReusableAtOnce) {
-  config.port_min = 50000;
-  config.port_max = 50000;
+  config.allocation_ports = {50000, 50000};
   ASSERT_EQ(allocate(at(0)).size(), 2u);
   auto zero = [](stun::Builder& b) { b.add_lifetime(std::chrono::seconds(0)); };
   ASSERT_EQ(call(Method::Refresh, zero, at(10)).size(), 2u);

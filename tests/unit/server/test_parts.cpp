@@ -369,12 +369,12 @@ TEST(ServerConfig, ValidationNamesTheFirstProblem) {
   c.auth_scheme = AuthScheme::Rest;
   c.auth_secrets = {"s"};
   EXPECT_EQ(validate(c), std::nullopt);
-  c.port_min = 3000;
+  c.allocation_ports.lowest = 3000;
   EXPECT_EQ(validate(c), ConfigError::PortRangeHasListenPort);
-  c.port_min = 60000;
-  c.port_max = 50000;
+  c.allocation_ports.lowest = 60000;
+  c.allocation_ports.highest = 50000;
   EXPECT_EQ(validate(c), ConfigError::EmptyPortRange);
-  c.port_max = 60001;
+  c.allocation_ports.highest = 60001;
   c.default_allocation_lifetime = std::chrono::seconds(4000);
   EXPECT_EQ(validate(c), ConfigError::LifetimeOrder);
   c.default_allocation_lifetime = std::chrono::seconds(600);

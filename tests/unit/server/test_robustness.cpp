@@ -402,8 +402,7 @@ TEST_F(RestoreTest, RestoreJudgesTranslatedAndOnLinkPeersByTheSamePolicy) {
 }
 
 TEST_F(RestoreTest, ARestoredPortIsNeverHandedToANewAllocation) {
-  config.port_min = 50010;
-  config.port_max = 50011;
+  config.allocation_ports = {50010, 50011};
   ASSERT_EQ(server().restore_allocation(installed, at(0)), std::nullopt);
   client = ClientSocket{addr("198.51.100.20:1")};
   auto out = allocate(at(1));
