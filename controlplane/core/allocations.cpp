@@ -14,8 +14,8 @@ uint64_t token_value(const stun::ReservationToken& t) {
 }
 }  // namespace
 
-Allocations::Allocations(uint16_t port_min, uint16_t port_max)
-    : port_min_(port_min), ports_(port_min, port_max), by_port_(port_max - port_min + 1u, nullptr) {}
+Allocations::Allocations(PortRange ports)
+    : port_min_(ports.lowest), ports_(ports.lowest, ports.highest), by_port_(ports.highest - ports.lowest + 1u, nullptr) {}
 
 std::optional<PortGrant> Allocations::acquire_port(Instant now, const std::optional<stun::EvenPort>& even,
                                                    const std::optional<stun::ReservationToken>& token,

@@ -44,7 +44,7 @@ struct PortGrant {
 
 class Allocations {
  public:
-  Allocations(uint16_t port_min, uint16_t port_max);
+  explicit Allocations(PortRange ports);
 
   [[nodiscard]] Allocation* at(uint16_t port) const {
     return ports_.in_range(port) ? by_port_[port - port_min_] : nullptr;

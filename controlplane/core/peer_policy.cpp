@@ -103,10 +103,10 @@ bool PeerPolicy::Rule::contains(const IpAddress& ip) const {
   return ip.family == net.base.family && ((w[0] & mask[0]) ^ base[0]) == 0 && ((w[1] & mask[1]) ^ base[1]) == 0;
 }
 
-PeerPolicy::PeerPolicy(std::vector<IpAddress> relay_addresses, uint16_t port_min, uint16_t port_max,
+PeerPolicy::PeerPolicy(std::vector<IpAddress> relay_addresses, PortRange allocation_ports,
                        const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
                        const std::vector<Cidr>& local_networks)
-    : relay_addresses_(std::move(relay_addresses)), port_min_(port_min), port_max_(port_max) {
+    : relay_addresses_(std::move(relay_addresses)), allocation_ports_(allocation_ports) {
   for (const char* text : kBuiltinDeny) rules_.push_back({*Cidr::parse(text), PeerVerdict::Deny, Origin::Builtin});
   for (const Cidr& c : local_networks) rules_.push_back({c, PeerVerdict::Deny, Origin::Builtin});
   for (const Cidr& c : allow) rules_.push_back({c, PeerVerdict::Allow, Origin::ConfigAllow});
@@ -133,7 +133,7 @@ PeerVerdict PeerPolicy::judge(const IpAddress& ip, uint16_t port) const {
   // allocations of this relay; any other port of ours is a service of the
   // appliance itself (the listen port, management) and stays closed.
   if (std::ranges::any_of(relay_addresses_, [&](const IpAddress& ours) { return same_ip(ours, ip); }))
-    return port >= port_min_ && port <= port_max_ ? PeerVerdict::Allow : PeerVerdict::Deny;
+    return allocation_ports_.contains(port) ? PeerVerdict::Allow : PeerVerdict::Deny;
   const Rule* rule = match(ip);
   return rule != nullptr ? rule->verdict : PeerVerdict::Allow;
 }

@@ -15,11 +15,11 @@ enum class PeerVerdict : uint8_t { Allow, Deny };
 
 class PeerPolicy {
  public:
-  // `relay_addresses` are the relay's own addresses; [port_min, port_max]
+  // `relay_addresses` are the relay's own addresses; `allocation_ports`
   // the allocation range. `allow`/`deny` come from the configuration and sit
   // on top of the built-in deny list of special-purpose ranges, to which
   // `local_networks` (the relay's gateways and on-link subnets) are added.
-  PeerPolicy(std::vector<IpAddress> relay_addresses, uint16_t port_min, uint16_t port_max,
+  PeerPolicy(std::vector<IpAddress> relay_addresses, PortRange allocation_ports,
              const std::vector<Cidr>& allow, const std::vector<Cidr>& deny,
              const std::vector<Cidr>& local_networks = {});
 
@@ -42,7 +42,7 @@ class PeerPolicy {
   [[nodiscard]] PeerVerdict judge(const IpAddress& ip, uint16_t port) const;
 
   std::vector<IpAddress> relay_addresses_;
-  uint16_t port_min_, port_max_;
+  PortRange allocation_ports_;
   std::vector<Rule> rules_;  // most specific first; ties: config deny, config allow, builtin
 };
 

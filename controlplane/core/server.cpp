@@ -43,7 +43,7 @@ PeerPolicy Server::policy_for(const ServerConfig& c) {
   std::vector<IpAddress> relay_addresses;
   for (const auto& a : {c.relay_v4, c.relay_v6, c.advertised_v4, c.advertised_v6})
     if (a) relay_addresses.push_back(*a);
-  return PeerPolicy(std::move(relay_addresses), c.allocation_ports.lowest, c.allocation_ports.highest, c.peer_allow, c.peer_deny, c.local_networks);
+  return PeerPolicy(std::move(relay_addresses), c.allocation_ports, c.peer_allow, c.peer_deny, c.local_networks);
 }
 
 void Server::set_wall_clock(Instant now, std::chrono::seconds unix_time) {

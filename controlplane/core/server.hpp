@@ -271,7 +271,7 @@ class Server {
   KeyCache<stun::IntegrityKey> keys_;
   StaticUsers static_users_;
   TimerQueue timers_;
-  Allocations allocations_{config_.allocation_ports.lowest, config_.allocation_ports.highest};
+  Allocations allocations_{config_.allocation_ports};
   // Every allocation's permissions, expired ones until they are forgotten:
   // never fewer than the data plane's live permission entries.
   uint64_t permissions_counted_ = 0;

@@ -117,7 +117,7 @@ TEST(Rng, UnseededDrawsFromOpenSsl) {
 
 TEST(PeerPolicy, MostSpecificRuleWinsAndConfigBeatsBuiltinOnTies) {
   auto ip = [](const char* t) { return *SocketAddress::parse(t); };
-  PeerPolicy p({*IpAddress::parse("203.0.113.1")}, 49152, 65535, {*Cidr::parse("10.0.0.0/8")},
+  PeerPolicy p({*IpAddress::parse("203.0.113.1")}, PortRange{49152, 65535}, {*Cidr::parse("10.0.0.0/8")},
                {*Cidr::parse("10.9.0.0/16"), *Cidr::parse("2001:db8:bad::/48")});
   EXPECT_EQ(p.check(ip("10.1.1.1:1")), PeerVerdict::Allow);
   EXPECT_EQ(p.check(ip("10.9.1.1:1")), PeerVerdict::Deny);
@@ -127,7 +127,7 @@ TEST(PeerPolicy, MostSpecificRuleWinsAndConfigBeatsBuiltinOnTies) {
   EXPECT_EQ(p.check(ip("203.0.113.1:49152")), PeerVerdict::Allow);
   EXPECT_EQ(p.check(ip("203.0.113.1:49151")), PeerVerdict::Deny);
   // The same prefix allowed and denied: the deny wins.
-  PeerPolicy both({}, 49152, 65535, {*Cidr::parse("192.0.2.0/24")}, {*Cidr::parse("192.0.2.0/24")});
+  PeerPolicy both({}, PortRange{49152, 65535}, {*Cidr::parse("192.0.2.0/24")}, {*Cidr::parse("192.0.2.0/24")});
   EXPECT_EQ(both.check(ip("192.0.2.33:1")), PeerVerdict::Deny);
 }
 
@@ -140,8 +140,8 @@ TEST(PeerPolicy, TranslationPrefixesAreDeniedAndJudgedByTheIPv4TheyEmbedWhenReOp
   auto peer = [](const char* t) { return *SocketAddress::parse(t); };
   const std::vector<Cidr> translations = {*Cidr::parse("64:ff9b::/96"), *Cidr::parse("2002::/16"),
                                           *Cidr::parse("2001::/32"), *Cidr::parse("::ffff:0:0:0/96")};
-  PeerPolicy closed({*IpAddress::parse("203.0.113.1")}, 49152, 65535, {}, {});
-  PeerPolicy reopened({*IpAddress::parse("203.0.113.1")}, 49152, 65535, translations, {});
+  PeerPolicy closed({*IpAddress::parse("203.0.113.1")}, PortRange{49152, 65535}, {}, {});
+  PeerPolicy reopened({*IpAddress::parse("203.0.113.1")}, PortRange{49152, 65535}, translations, {});
   struct Vector {
     const char* internal;  // embeds a denied IPv4
     const char* outside;   // embeds 192.0.2.33
@@ -170,7 +170,7 @@ TEST(PeerPolicy, TranslationPrefixesAreDeniedAndJudgedByTheIPv4TheyEmbedWhenReOp
   EXPECT_EQ(reopened.check(peer("[64:ff9b::cb00:7101]:3478")), PeerVerdict::Deny);
   EXPECT_EQ(reopened.check(peer("[2002:cb00:7101::1]:22")), PeerVerdict::Deny);
   // A configured deny of the IPv4 reaches through the translation too.
-  PeerPolicy deny_v4({}, 49152, 65535, translations, {*Cidr::parse("192.0.2.0/24")});
+  PeerPolicy deny_v4({}, PortRange{49152, 65535}, translations, {*Cidr::parse("192.0.2.0/24")});
   EXPECT_EQ(deny_v4.check(peer("[64:ff9b::c000:221]:1")), PeerVerdict::Deny);
   EXPECT_EQ(deny_v4.check(peer("[2002:c000:221::1]:1")), PeerVerdict::Deny);
 }
@@ -180,7 +180,7 @@ TEST(PeerPolicy, TranslationPrefixesAreDeniedAndJudgedByTheIPv4TheyEmbedWhenReOp
 // Re-opening a prefix of length L judges every layout from L to /96.
 TEST(PeerPolicy, LocalUseNat64IsJudgedUnderEveryLayoutTheReOpenedPrefixMayUse) {
   auto peer = [](const char* t) { return *SocketAddress::parse(t); };
-  auto reopened = [](const char* prefix) { return PeerPolicy({}, 49152, 65535, {*Cidr::parse(prefix)}, {}); };
+  auto reopened = [](const char* prefix) { return PeerPolicy({}, PortRange{}, {*Cidr::parse(prefix)}, {}); };
   EXPECT_EQ(reopened("64:ff9b::/96").check(peer("[64:ff9b:1:ab::c000:221]:1")), PeerVerdict::Deny);  // still built in
 
   const PeerPolicy nsp96 = reopened("64:ff9b:1:ab::/96");  // the IPv4 in bits 96..127
@@ -202,7 +202,7 @@ TEST(PeerPolicy, LocalUseNat64IsJudgedUnderEveryLayoutTheReOpenedPrefixMayUse) {
 
 TEST(PeerPolicy, MoreSpecialPurposeRangesAreDenied) {
   auto peer = [](const char* t) { return *SocketAddress::parse(t); };
-  PeerPolicy p({}, 49152, 65535, {}, {});
+  PeerPolicy p({}, PortRange{49152, 65535}, {}, {});
   for (const char* denied : {"192.0.0.1:1", "192.0.0.170:1", "198.18.0.1:1", "198.19.255.254:1", "[fec0::1]:1",
                              "[100::1]:1", "[2001:2::1]:1"})
     EXPECT_EQ(p.check(peer(denied)), PeerVerdict::Deny) << denied;
@@ -214,7 +214,7 @@ TEST(PeerPolicy, LocalNetworksAreDeniedButTheRelaysOwnAddressStaysOpenOnAllocati
   auto peer = [](const char* t) { return *SocketAddress::parse(t); };
   const std::vector<Cidr> local = {*Cidr::parse("203.0.113.0/24"), *Cidr::parse("203.0.113.254/32"),
                                    *Cidr::parse("2001:db8:300::/64")};
-  PeerPolicy p({*IpAddress::parse("203.0.113.1"), *IpAddress::parse("2001:db8:300::1")}, 49152, 65535,
+  PeerPolicy p({*IpAddress::parse("203.0.113.1"), *IpAddress::parse("2001:db8:300::1")}, PortRange{49152, 65535},
                {*Cidr::parse("2002::/16")}, {}, local);
   EXPECT_EQ(p.check(peer("203.0.113.254:1")), PeerVerdict::Deny);  // the gateway
   EXPECT_EQ(p.check(peer("203.0.113.7:1")), PeerVerdict::Deny);    // a neighbour on the link
@@ -227,7 +227,7 @@ TEST(PeerPolicy, LocalNetworksAreDeniedButTheRelaysOwnAddressStaysOpenOnAllocati
   EXPECT_EQ(p.check(peer("203.0.113.1:3478")), PeerVerdict::Deny);
   EXPECT_EQ(p.check(peer("203.0.114.7:1")), PeerVerdict::Allow);  // off-link
   // A configured allow of the same prefix re-opens the link, not the gateway.
-  PeerPolicy open({*IpAddress::parse("203.0.113.1")}, 49152, 65535, {*Cidr::parse("203.0.113.0/24")}, {}, local);
+  PeerPolicy open({*IpAddress::parse("203.0.113.1")}, PortRange{49152, 65535}, {*Cidr::parse("203.0.113.0/24")}, {}, local);
   EXPECT_EQ(open.check(peer("203.0.113.7:1")), PeerVerdict::Allow);
   EXPECT_EQ(open.check(peer("203.0.113.254:1")), PeerVerdict::Deny);
 }
