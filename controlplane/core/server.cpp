@@ -34,7 +34,7 @@ Server::Server(ServerConfig config, std::optional<uint64_t> rng_seed)
       policy_(policy_for(config_)),
       nonces_(config_.nonce_capacity, config_.nonce_uses),
       keys_(config_.key_cache_capacity) {
-  assert(!validate(config_));
+  assert(validate(config_).ok());
 }
 
 PeerPolicy Server::policy_for(const ServerConfig& c) {

@@ -61,7 +61,7 @@ std::optional<MintedCredential> Server::mint_credential(std::string_view user, u
 }
 
 ReconfigureReport Server::reconfigure(const ServerConfig& next, Instant now) {
-  assert(!validate(next));
+  assert(validate(next).ok());
   ReconfigureReport report;
   auto same_quotas = [](const Quotas& a, const Quotas& b) {
     return a.allocations_per_user == b.allocations_per_user &&

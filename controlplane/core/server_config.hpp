@@ -13,6 +13,7 @@
 #include "common/auth_scheme.hpp"
 #include "common/net_types.hpp"
 #include "common/quotas.hpp"
+#include "common/result.hpp"
 
 namespace relay::core {
 
@@ -85,6 +86,6 @@ enum class ConfigError : uint8_t {
 };
 std::string_view to_string(ConfigError e);
 
-std::optional<ConfigError> validate(const ServerConfig& config);
+Result<void, ConfigError> validate(const ServerConfig& config);
 
 }  // namespace relay::core

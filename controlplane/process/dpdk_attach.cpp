@@ -7,16 +7,16 @@
 
 namespace relay::process {
 
-std::optional<std::string> start_eal(const RelayConfig& config) {
+Result<void, std::string> start_eal(const RelayConfig& config) {
   auto args = eal_arguments(config, EalRole::ControlPlane);
   auto argv = as_argv(args);
   if (rte_eal_init(static_cast<int>(argv.size()) - 1, argv.data()) < 0) {
     // EAL has printed its own reason at error level; rte_errno is not
     // always set (e.g. when it cannot map the primary's memory).
     const std::string why = rte_errno != 0 ? rte_strerror(rte_errno) : "see the EAL message above";
-    return "cannot start the DPDK EAL as a secondary of --file-prefix " + config.eal.file_prefix + ": " + why;
+    return Err{"cannot start the DPDK EAL as a secondary of --file-prefix " + config.eal.file_prefix + ": " + why};
   }
-  return std::nullopt;
+  return {};
 }
 
 Result<SharedObjects, std::string> attach_shared_objects(const RelayConfig& config) {

@@ -19,7 +19,7 @@
 namespace relay::process {
 
 // rte_eal_init with eal_arguments(ControlPlane); the error is one line.
-std::optional<std::string> start_eal(const RelayConfig& config);
+Result<void, std::string> start_eal(const RelayConfig& config);
 
 struct SharedObjects {
   rte_ring* to_cp = nullptr;

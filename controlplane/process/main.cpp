@@ -324,10 +324,10 @@ int run(int argc, char** argv) {
     return 1;
   }
   core::ServerConfig server_config = server_config_from(config, secret->values);
-  if (auto bad = core::validate(server_config)) {
+  if (auto valid = core::validate(server_config); !valid) {
+    const std::string_view why = core::to_string(valid.error());
     std::fprintf(stderr, "%s: the server cannot run with this configuration: %.*s\n",
-                 config.source.empty() ? "config" : config.source.c_str(),
-                 static_cast<int>(core::to_string(*bad).size()), core::to_string(*bad).data());
+                 config.source.empty() ? "config" : config.source.c_str(), static_cast<int>(why.size()), why.data());
     return 2;
   }
   std::optional<core::StaticUsers> users;
@@ -353,8 +353,8 @@ int run(int argc, char** argv) {
     log::error(kTarget, describe(state, config.eal.file_prefix, path));
     return 1;
   }
-  if (auto failed = start_eal(config)) {
-    log::error(kTarget, *failed);
+  if (auto started = start_eal(config); !started) {
+    log::error(kTarget, started.error());
     return 1;
   }
   if (adopt_kept_stamp_secret(config, secret.value())) server_config = server_config_from(config, secret->values);

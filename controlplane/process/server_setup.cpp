@@ -84,7 +84,7 @@ Result<core::ServerConfig, std::string> live_server_config(const core::ServerCon
   next.peer_deny = wanted.peer_deny;
   next.local_networks = wanted.local_networks;
   if (!wanted.auth_secrets.empty()) next.auth_secrets = wanted.auth_secrets;
-  if (auto bad = core::validate(next)) return Err{std::string(core::to_string(*bad))};
+  if (auto valid = core::validate(next); !valid) return Err{std::string(core::to_string(valid.error()))};
   return next;
 }
 

@@ -351,39 +351,39 @@ TEST(OwnerId, IsTheFirstEightBytesOfTheSaltsSha256SoEveryVersionAgrees) {
 
 TEST(ServerConfig, ValidationNamesTheFirstProblem) {
   ServerConfig c;
-  EXPECT_EQ(validate(c), ConfigError::NoRelayAddress);
+  EXPECT_EQ(validate(c).error(), ConfigError::NoRelayAddress);
   c.relay_v4 = IpAddress::parse("2001:db8::1");
-  EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
+  EXPECT_EQ(validate(c).error(), ConfigError::RelayAddressFamilyMismatch);
   c.relay_v4 = IpAddress::parse("203.0.113.1");
   c.advertised_v6 = IpAddress::parse("2001:db8::77");  // without relay_v6
-  EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
+  EXPECT_EQ(validate(c).error(), ConfigError::RelayAddressFamilyMismatch);
   c.advertised_v6.reset();
   c.advertised_v4 = IpAddress::parse("2001:db8::77");
-  EXPECT_EQ(validate(c), ConfigError::RelayAddressFamilyMismatch);
+  EXPECT_EQ(validate(c).error(), ConfigError::RelayAddressFamilyMismatch);
   c.advertised_v4 = IpAddress::parse("198.51.100.77");
-  EXPECT_EQ(validate(c), ConfigError::EmptySecret);
+  EXPECT_EQ(validate(c).error(), ConfigError::EmptySecret);
   c.auth_secrets = {"s", ""};
-  EXPECT_EQ(validate(c), ConfigError::EmptySecret);
+  EXPECT_EQ(validate(c).error(), ConfigError::EmptySecret);
   c.auth_scheme = AuthScheme::Static;  // its users come from the file, not from secrets
-  EXPECT_EQ(validate(c), std::nullopt);
+  EXPECT_TRUE(validate(c).ok());
   c.auth_scheme = AuthScheme::Rest;
   c.auth_secrets = {"s"};
-  EXPECT_EQ(validate(c), std::nullopt);
+  EXPECT_TRUE(validate(c).ok());
   c.allocation_ports.lowest = 3000;
-  EXPECT_EQ(validate(c), ConfigError::PortRangeHasListenPort);
+  EXPECT_EQ(validate(c).error(), ConfigError::PortRangeHasListenPort);
   c.allocation_ports.lowest = 60000;
   c.allocation_ports.highest = 50000;
-  EXPECT_EQ(validate(c), ConfigError::EmptyPortRange);
+  EXPECT_EQ(validate(c).error(), ConfigError::EmptyPortRange);
   c.allocation_ports.highest = 60001;
   c.default_allocation_lifetime = std::chrono::seconds(4000);
-  EXPECT_EQ(validate(c), ConfigError::LifetimeOrder);
+  EXPECT_EQ(validate(c).error(), ConfigError::LifetimeOrder);
   c.default_allocation_lifetime = std::chrono::seconds(600);
   c.quotas.channels_total = 1024;  // the data plane's table: below the 4096 per allocation
-  EXPECT_EQ(validate(c), ConfigError::QuotaAboveTotal);
+  EXPECT_EQ(validate(c).error(), ConfigError::QuotaAboveTotal);
   c.quotas.channels_per_allocation = 0;  // no quota of its own: the table is the bound
-  EXPECT_EQ(validate(c), std::nullopt);
+  EXPECT_TRUE(validate(c).ok());
   c.quotas.permissions_total = 4095;
-  EXPECT_EQ(validate(c), ConfigError::QuotaAboveTotal);
+  EXPECT_EQ(validate(c).error(), ConfigError::QuotaAboveTotal);
 }
 
 }  // namespace
