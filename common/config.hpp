@@ -218,8 +218,16 @@ inline void configure_logger(const LogSection& section) {
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 EnvLookup process_environment();  // getenv
 
+// Full: every rule, as the relay starts. KeysOnly: each key's own value is
+// checked but not the rules between keys (relay address required, port
+// range against the listen port, a secret for rest...), for a tool such as
+// relayctl that reads the relay's file for two keys without the secrets
+// the relay's environment adds.
+enum class Validation : uint8_t { Full, KeysOnly };
+
 Result<RelayConfig, ConfigError> load_config(int argc, const char* const* argv,
-                                             std::string_view program, const EnvLookup& env);
+                                             std::string_view program, const EnvLookup& env,
+                                             Validation validation = Validation::Full);
 
 // The EAL command line for one of the two processes: the one builder both
 // use. The data plane (primary) gets -l, --main-lcore, memory options and

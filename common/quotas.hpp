@@ -12,6 +12,8 @@ struct QuotaLimits {  // 0 = unlimited
   uint32_t allocations_total = 0;          // the port range is the natural global bound
   uint32_t channels_per_allocation = 4096;  // a gateway binds one channel per peer
   uint32_t permissions_per_allocation = 4096;
+
+  bool operator==(const QuotaLimits&) const = default;
 };
 
 }  // namespace relay

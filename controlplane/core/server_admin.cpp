@@ -63,13 +63,8 @@ std::optional<MintedCredential> Server::mint_credential(std::string_view user, u
 ReconfigureReport Server::reconfigure(const ServerConfig& next, Instant now) {
   assert(validate(next).ok());
   ReconfigureReport report;
-  auto same_quotas = [](const Quotas& a, const Quotas& b) {
-    return a.allocations_per_user == b.allocations_per_user &&
-           a.allocations_per_client_ip == b.allocations_per_client_ip &&
-           a.allocations_total == b.allocations_total && a.channels_per_allocation == b.channels_per_allocation &&
-           a.permissions_per_allocation == b.permissions_per_allocation;
-  };
-  report.quotas_changed = !same_quotas(config_.quotas, next.quotas);
+  // The table totals never change while running (live_server_config).
+  report.quotas_changed = static_cast<const QuotaLimits&>(config_.quotas) != next.quotas;
   config_.quotas = next.quotas;
 
   report.peer_policy_changed = config_.peer_allow != next.peer_allow || config_.peer_deny != next.peer_deny ||

@@ -53,8 +53,10 @@ std::string socket_path(const std::optional<std::string>& socket, std::optional<
   if (!config_file && std::filesystem::exists(kDefaultConfig)) config_file = kDefaultConfig;
   if (!config_file) return admin_socket_path(RelayConfig{});
   std::vector<const char*> argv = {"relayctl", "--config", config_file->c_str()};
-  auto loaded = load_config(static_cast<int>(argv.size()), argv.data(), "relayctl", env);
-  if (!loaded) throw Failure{loaded.error().message};
+  // Only eal.file_prefix and admin.socket matter here: the relay's
+  // environment file (its secrets, its scheme) is not relayctl's.
+  auto loaded = load_config(static_cast<int>(argv.size()), argv.data(), "relayctl", env, Validation::KeysOnly);
+  if (!loaded) throw Failure{loaded.error().message + " (or name the socket with --socket)"};
   return admin_socket_path(loaded.value());
 }
 

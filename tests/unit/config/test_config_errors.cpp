@@ -246,6 +246,21 @@ TEST(ConfigAdmin, TheAdminSocketIsPerFilePrefixUnlessNamedAndMustFitAUnixSocketP
   EXPECT_TRUE(too_long.error().message.ends_with("\" is longer than a unix socket path may be (107 bytes)"));
 }
 
+TEST(ConfigAdmin, KeysOnlyChecksEachValueButNotTheRulesBetweenKeys) {
+  // relayctl reads the relay's file for its socket: a rest scheme whose
+  // secret comes from the relay's environment file still names the socket.
+  TempToml file("[relay.auth]\nscheme = \"rest\"\n[eal]\nfile_prefix = \"edge7\"\n");
+  const char* argv[] = {"relayctl", "--config", file.path().c_str()};
+  auto no_env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  EXPECT_FALSE(load_config(3, argv, "relayctl", no_env).ok());  // no address, no secret
+  auto lenient = load_config(3, argv, "relayctl", no_env, Validation::KeysOnly);
+  ASSERT_TRUE(lenient.ok()) << lenient.error().message;
+  EXPECT_EQ(admin_socket_path(lenient.value()), "/run/turn-relay/edge7.sock");
+  TempToml bad("[eal]\nfile_prefix = 7\n");
+  const char* bad_argv[] = {"relayctl", "--config", bad.path().c_str()};
+  EXPECT_FALSE(load_config(3, bad_argv, "relayctl", no_env, Validation::KeysOnly).ok());
+}
+
 TEST(ConfigAdmin, EffectiveSettingsShowEveryKeyAndRedactSetSecrets) {
   auto c = load({"--ip4-addr", "198.51.100.1/24", "--auth-secret", "a-secret-of-16-bytes", "--listen-port", "3479"});
   ASSERT_TRUE(c.ok());
