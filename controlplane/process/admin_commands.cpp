@@ -138,8 +138,7 @@ json drain(AdminContext& ctx, const json& request) {
                {"deadline_seconds", deadline ? std::to_string(*deadline) : std::string("none")}});
   }
   ctx.on_drain(!cancel);
-  json out = status(ctx);
-  return out;
+  return status(ctx);
 }
 
 json reload(AdminContext& ctx) {

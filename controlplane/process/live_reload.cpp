@@ -53,8 +53,8 @@ ReloadOutcome LiveConfig::reload(Instant now) {
       running_.relay.auth.secrets = fresh->relay.auth.secrets;
       running_.relay.auth_secret_file = fresh->relay.auth_secret_file;
     }
-    out.applied.push_back("quotas");
-    out.applied.push_back("peer_policy");
+    if (r.quotas_changed) out.applied.push_back("quotas");
+    if (r.peer_policy_changed) out.applied.push_back("peer_policy");
     if (r.secrets_changed) out.applied.push_back("secrets");
     out.channels_revoked = r.channels_revoked;
     out.permissions_revoked = r.permissions_revoked;

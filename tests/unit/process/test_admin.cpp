@@ -172,6 +172,7 @@ TEST_F(AdminCommandsTest, ReloadAppliesTheNewDenyListAndNamesWhatWaitsForARestar
   EXPECT_EQ(r["channels_revoked"], 1);
   EXPECT_EQ(r["permissions_revoked"], 1);
   EXPECT_EQ(r["needs_restart"], json::array({"eal.file_prefix"}));
+  EXPECT_EQ(r["applied"], json::array({"peer_policy", "log"}));  // the quotas did not change
   EXPECT_TRUE(r["refused"].empty());
   EXPECT_EQ(drain().size(), 2u);  // RemoveChannel, RemovePermission
   EXPECT_EQ(live->running().relay.peer_deny, std::vector<Cidr>{*Cidr::parse("198.51.100.50/32")});
