@@ -128,6 +128,12 @@ ServerConfig ServerTest::default_config() {
   return c;
 }
 
+void AllocatedTest::SetUp() {
+  auto out = allocate(at(0), [](stun::Builder& b) { b.add_additional_address_family(Family::V6); });
+  ASSERT_EQ(out.size(), 2u);
+  alloc = std::get<CreateAllocation>(out[0]);
+}
+
 Server& ServerTest::server() {
   if (!server_) {
     server_.emplace(config, 42);

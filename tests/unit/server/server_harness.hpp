@@ -92,6 +92,13 @@ struct ServerTest : ::testing::Test {
   [[nodiscard]] ClientFiveTuple five_tuple() const { return {client, listen}; }
 };
 
+// A fixture whose client already holds a dual-family allocation (IPv4 and
+// IPv6 relay addresses), allocated at(0): `alloc` is its CreateAllocation.
+struct AllocatedTest : ServerTest {
+  CreateAllocation alloc;
+  void SetUp() override;
+};
+
 Attrs udp();  // REQUESTED-TRANSPORT UDP
 // Both parsers of the same response agree it is an error with `code`.
 void expect_error(const Command& c, uint16_t code);

@@ -8,13 +8,7 @@ namespace {
 
 using stun::Method;
 
-struct AdminTest : ServerTest {
-  CreateAllocation alloc;
-  void SetUp() override {
-    auto out = allocate(at(0), [](stun::Builder& b) { b.add_additional_address_family(Family::V6); });
-    ASSERT_EQ(out.size(), 2u);
-    alloc = std::get<CreateAllocation>(out[0]);
-  }
+struct AdminTest : AllocatedTest {
   std::vector<Command> permit(const char* peer, Instant now) {
     const SocketAddress p = addr(peer);
     return call(Method::CreatePermission, [=](stun::Builder& b) { b.add_xor_peer_address(p); }, now);

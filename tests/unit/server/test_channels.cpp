@@ -9,13 +9,7 @@ namespace {
 
 using stun::Method;
 
-struct ChannelTest : ServerTest {
-  CreateAllocation alloc;
-  void SetUp() override {
-    auto out = allocate(at(0), [](stun::Builder& b) { b.add_additional_address_family(Family::V6); });
-    ASSERT_EQ(out.size(), 2u);
-    alloc = std::get<CreateAllocation>(out[0]);
-  }
+struct ChannelTest : AllocatedTest {
   InstallChannel install(uint16_t n, const char* peer, Instant expiry) const {
     SocketAddress p = addr(peer);
     return {five_tuple(), ChannelNumber{n}, PeerSocket{p}, p.ip.is_v4() ? *alloc.relay_v4 : *alloc.relay_v6, expiry};
