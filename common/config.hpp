@@ -84,7 +84,33 @@ struct RelaySection {
   // the gateways are denied either way. Off only where peers share the
   // relay's subnet by design (the demo and test topologies).
   bool deny_on_link = true;
+  // TURN over TLS (RFC 8656 §3.1): the ports the stream server takes TLS
+  // on, served when stream.enabled and a certificate is set. 0 = none.
+  uint16_t tls_port = 5349;            // RFC 8656 §18.6 "turns"
+  uint16_t alternate_tls_port = 0;     // e.g. 443, for clients that reach only HTTPS
+  std::optional<std::string> tls_certificate;  // PEM chain; re-read on reload
+  std::optional<std::string> tls_private_key;  // PEM key; re-read on reload
+};
 
+// [stream]: TURN over TCP and TLS. The data plane steers TCP to the listen
+// port and the TLS ports into a kernel TAP interface it owns (`interface`);
+// the kernel terminates TCP, the control plane's stream server reads STUN
+// and ChannelData from each connection (ARCHITECTURE.md, "Streams").
+struct StreamSection {
+  bool enabled = false;
+  std::string interface = "turn-stream";  // the TAP interface's name
+  // Policy routing: replies from the relay addresses leave through the TAP
+  // by this table (ip rule from <relay address> lookup <table>).
+  uint32_t routing_table = 3478;
+  // A connection that holds no allocation is closed after this long
+  // without a complete message; one with an allocation lives with it.
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds handshake_timeout{10};  // TCP accept to a finished TLS handshake
+  uint32_t max_connections = 4096;
+  uint32_t max_connections_per_source = 32;  // per client IP address
+  // Bytes queued toward one client; past this, what peers relay to it is
+  // dropped (counted) until it reads.
+  uint32_t max_buffered_bytes = 262144;
 };
 
 struct EalSection {
@@ -164,6 +190,7 @@ struct RelayConfig {
   QuotaLimits quotas;
   EalSection eal;
   DataplaneSection dataplane;
+  StreamSection stream;
   PortalSection portal;
   MetricsSection metrics;
   HealthSection health;

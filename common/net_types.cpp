@@ -10,6 +10,15 @@ namespace relay {
 
 std::string_view to_string(Family f) { return f == Family::V4 ? "ipv4" : "ipv6"; }
 
+std::string_view to_string(Transport t) {
+  switch (t) {
+    case Transport::Udp: return "udp";
+    case Transport::Tcp: return "tcp";
+    case Transport::Tls: return "tls";
+  }
+  return "unknown";
+}
+
 IpAddress IpAddress::v4(std::array<uint8_t, 4> b) {
   IpAddress a;
   a.family = Family::V4;

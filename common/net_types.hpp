@@ -87,11 +87,20 @@ constexpr uint16_t kMinChannel = 0x4000;
 constexpr uint16_t kMaxChannel = 0x7FFF;
 constexpr bool is_valid_channel(uint16_t n) { return n >= kMinChannel && n <= kMaxChannel; }
 
-// The client 5-tuple (protocol is always UDP here): who spoke to which of our
-// listen sockets.
+// How a client reaches the relay (RFC 8656 §3.1): UDP datagrams through the
+// data plane, or a TCP / TLS-over-TCP stream the control plane terminates
+// (ARCHITECTURE.md, "Streams"). The relay talks UDP to peers either way.
+// The values travel on the rings (ring_abi::WireSocketAddress::transport).
+enum class Transport : uint8_t { Udp = 0, Tcp = 1, Tls = 2 };
+std::string_view to_string(Transport t);
+
+// The client 5-tuple: who spoke to which of our listen sockets, over what.
+// A TCP client and a UDP client with the same address and port are two
+// clients (RFC 8656 §2).
 struct ClientFiveTuple {
   ClientSocket client;
   ListenSocket listen;
+  Transport transport = Transport::Udp;
   auto operator<=>(const ClientFiveTuple&) const = default;
 };
 
@@ -134,7 +143,8 @@ struct std::hash<relay::Strong<Tag, T>> {
 template <>
 struct std::hash<relay::ClientFiveTuple> {
   size_t operator()(const relay::ClientFiveTuple& t) const noexcept {
-    return std::hash<relay::SocketAddress>{}(t.client.value) * 1000003u ^
-           std::hash<relay::SocketAddress>{}(t.listen.value);
+    return (std::hash<relay::SocketAddress>{}(t.client.value) * 1000003u ^
+            std::hash<relay::SocketAddress>{}(t.listen.value)) +
+           static_cast<size_t>(t.transport);
   }
 };

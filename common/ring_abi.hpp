@@ -16,8 +16,15 @@
 //   "<prefix>to_cp"        rte_mbuf* of received STUN datagrams, multi
 //                          producer (workers), single consumer.
 //   "<prefix>from_cp"      rte_mbuf* of datagrams the control plane wants
-//                          sent; single producer, single consumer (the first
-//                          worker, which owns the exception path).
+//                          sent, and of what stream clients relay
+//                          (PacketMeta::kind); single producer, single
+//                          consumer (the first worker, which owns the
+//                          exception path).
+//   "<prefix>to_stream"    rte_mbuf* of what peers relay to stream clients:
+//                          the ChannelData (padded to 4, RFC 8656 §12.5) or
+//                          Data indication to write to the client's stream;
+//                          multi producer (workers), single consumer (the
+//                          control plane). Full: the worker drops and counts.
 //   "<prefix>dump"         CommandMessage elements, single producer (the first
 //                          worker), single consumer (the control plane): the
 //                          answer to DumpState, see "Control-plane restart"
@@ -54,6 +61,7 @@ namespace relay::ring_abi {
 constexpr std::string_view kCommandRingStem = "cmd.";
 constexpr std::string_view kToControlPlaneRing = "to_cp";
 constexpr std::string_view kFromControlPlaneRing = "from_cp";
+constexpr std::string_view kToStreamRing = "to_stream";
 constexpr std::string_view kMbufPool = "mbufs";
 constexpr std::string_view kDumpRing = "dump";
 constexpr std::string_view kAckRing = "acks";
@@ -88,10 +96,11 @@ inline unsigned ack_ring_size(unsigned command_ring_size, unsigned workers) {
 
 // An address as it travels on the rings: family code as in STUN (RFC 8489
 // §14.1; 0 = absent), port in host byte order, IP in network byte order
-// (IPv4 in ip[0..3], rest zero).
+// (IPv4 in ip[0..3], rest zero). `transport` (a relay::Transport) is the
+// client's for a client address, 0 (UDP) for every other.
 struct WireSocketAddress {
   uint8_t family = 0;
-  uint8_t reserved = 0;
+  uint8_t transport = 0;
   uint16_t port = 0;
   uint8_t ip[16] = {};
 };
@@ -107,6 +116,16 @@ inline WireSocketAddress to_wire(const SocketAddress& a) {
 }
 inline WireSocketAddress to_wire(const std::optional<SocketAddress>& a) {
   return a ? to_wire(*a) : WireSocketAddress{};
+}
+inline WireSocketAddress to_wire(ClientSocket client, Transport transport) {
+  WireSocketAddress w = to_wire(client.value);
+  w.transport = static_cast<uint8_t>(transport);
+  return w;
+}
+// A known Transport, or nullopt.
+inline std::optional<Transport> transport_of(const WireSocketAddress& w) {
+  if (w.transport > static_cast<uint8_t>(Transport::Tls)) return std::nullopt;
+  return static_cast<Transport>(w.transport);
 }
 // Absent or unknown family → nullopt; the receiver counts and ignores it.
 inline std::optional<SocketAddress> from_wire(const WireSocketAddress& w) {
@@ -218,7 +237,7 @@ namespace detail {
 inline uint64_t digest_address(uint64_t h, const WireSocketAddress& a) {
   uint64_t words[2] = {};
   std::memcpy(words, a.ip, a.family == static_cast<uint8_t>(Family::V4) ? 4 : 16);
-  h = mix64(h ^ (uint64_t{a.family} << 16 | a.port));
+  h = mix64(h ^ (uint64_t{a.transport} << 24 | uint64_t{a.family} << 16 | a.port));
   h = mix64(h ^ words[0]);
   return mix64(h ^ words[1]);
 }
@@ -244,7 +263,7 @@ inline CommandMessage make_create_allocation(AllocationPort port, const std::opt
   m.expiry_ns = expiry.ns();
   m.relay_v4 = to_wire(relay_v4);
   m.relay_v6 = to_wire(relay_v6);
-  m.client = to_wire(client.client.value);
+  m.client = to_wire(client.client, client.transport);
   m.listen = to_wire(client.listen.value);
   m.owner = owner;
   return m;
@@ -271,7 +290,7 @@ inline CommandMessage make_install_channel(const ClientFiveTuple& client, Channe
   m.port = relay.port;
   m.channel = channel.value;
   m.expiry_ns = expiry.ns();
-  m.client = to_wire(client.client.value);
+  m.client = to_wire(client.client, client.transport);
   m.listen = to_wire(client.listen.value);
   m.peer = to_wire(peer.value);
   m.relay = to_wire(relay);
@@ -292,7 +311,7 @@ inline CommandMessage make_install_permission(const ClientFiveTuple& client, con
   m.kind = CommandKind::InstallPermission;
   m.port = relay.port;
   m.expiry_ns = expiry.ns();
-  m.client = to_wire(client.client.value);
+  m.client = to_wire(client.client, client.transport);
   m.listen = to_wire(client.listen.value);
   m.peer = to_wire(SocketAddress{peer, 0});
   m.relay = to_wire(relay);
@@ -319,16 +338,31 @@ inline CommandMessage make_dump_end(uint16_t dump_id) {
   return m;
 }
 
+// What an mbuf on "from_cp" asks of the data plane.
+enum class PacketKind : uint8_t {
+  // Send the payload as a UDP datagram from `local` to `remote`.
+  Datagram = 0,
+  // A stream client's ChannelData or Send indication, unframed: relay it
+  // exactly as if it had arrived from `remote` (remote.transport says over
+  // what) on `local`, through the same tables and checks.
+  StreamInput = 1,
+};
+
 // Metadata of an mbuf on "to_cp" (remote = the client that sent it, local =
-// our listen socket it arrived on) and on "from_cp" (remote = destination,
-// local = source, which must be one of our listen sockets).
+// our listen socket it arrived on), on "from_cp" (remote = destination,
+// local = source, which must be one of our listen sockets; or, for
+// StreamInput, the stream client and the listen socket it spoke to) and on
+// "to_stream" (remote = the stream client with its transport, local = the
+// listen socket of its stream).
 struct PacketMeta {
   WireSocketAddress remote;
   WireSocketAddress local;
   uint64_t rx_timestamp_ns = 0;  // CLOCK_MONOTONIC; 0 on from_cp
+  PacketKind kind = PacketKind::Datagram;  // from_cp only
+  uint8_t reserved[7] = {};
 };
 static_assert(std::is_trivially_copyable_v<PacketMeta>);
-static_assert(sizeof(PacketMeta) == 48);
+static_assert(sizeof(PacketMeta) == 56);
 
 // Private area size of every mbuf of "<prefix>mbufs" (a multiple of
 // RTE_MBUF_PRIV_ALIGN = 8, checked where the pool is created).

@@ -230,6 +230,22 @@ Result<void, std::string> Loader::check_ports_and_lifetimes() {
     return Err{at(blame({"relay.listen_port", "relay.lowest_port", "relay.highest_port"})) +
                "relay.listen_port " + std::to_string(r.listen_port) +
                " lies inside the allocation port range " + range};
+  for (const char* key : {"relay.tls_port", "relay.alternate_tls_port"}) {
+    const uint16_t port = std::string_view(key) == "relay.tls_port" ? r.tls_port : r.alternate_tls_port;
+    if (port == 0) continue;
+    if (port == r.listen_port)
+      return Err{at(blame({key, "relay.listen_port"})) + std::string(key) + " " + std::to_string(port) +
+                 " is relay.listen_port, which serves TURN over TCP"};
+    if (ports.contains(port))
+      return Err{at(blame({key, "relay.lowest_port", "relay.highest_port"})) + std::string(key) + " " +
+                 std::to_string(port) + " lies inside the allocation port range " + range};
+  }
+  if (r.tls_port != 0 && r.tls_port == r.alternate_tls_port)
+    return Err{at(blame({"relay.alternate_tls_port", "relay.tls_port"})) + "relay.alternate_tls_port " +
+               std::to_string(r.alternate_tls_port) + " is relay.tls_port already"};
+  if (r.tls_certificate.has_value() != r.tls_private_key.has_value())
+    return Err{at(blame({"relay.tls_certificate", "relay.tls_private_key"})) +
+               "relay.tls_certificate and relay.tls_private_key come together"};
   if (r.allocation_lifetime > r.max_allocation_lifetime)
     return Err{at(blame({"relay.allocation_lifetime", "relay.max_allocation_lifetime"})) +
                "relay.allocation_lifetime " + std::to_string(r.allocation_lifetime.count()) +

@@ -599,6 +599,50 @@ const std::vector<Key>& schema() {
        "relay.ipv6.address); the gateways are denied either way. false only where peers share "
        "the relay's subnet by design (the demo, test topologies).",
        boolean(FIELD(relay.deny_on_link))},
+      {"relay.tls_port", "--tls-port",
+       "TCP port of TURN over TLS (turns:, RFC 8656 §18.6: 5349), served when stream.enabled and "
+       "relay.tls_certificate is set. 0: none.",
+       integer(FIELD(relay.tls_port), 0, 65535)},
+      {"relay.alternate_tls_port", "--alternate-tls-port",
+       "A second TLS port, e.g. 443 for clients behind firewalls that pass only HTTPS. 0: none.",
+       integer(FIELD(relay.alternate_tls_port), 0, 65535)},
+      {"relay.tls_certificate", "--tls-certificate",
+       "PEM file of the TLS certificate chain (the relay's first). Needs relay.tls_private_key; "
+       "re-read on reload.",
+       optional_text(FIELD(relay.tls_certificate), not_empty)},
+      {"relay.tls_private_key", "--tls-private-key",
+       "PEM file of the certificate's private key; re-read on reload.",
+       optional_text(FIELD(relay.tls_private_key), not_empty)},
+      {"stream.enabled", "--stream",
+       "Serve TURN over TCP on relay.listen_port and over TLS on the TLS ports: the data plane "
+       "steers that TCP into a kernel TAP interface (stream.interface) and the control plane "
+       "terminates it. Off: TCP to a relay address gets a RST.",
+       boolean(FIELD(stream.enabled))},
+      {"stream.interface", "--stream-interface",
+       "Name of the TAP interface the data plane creates for streams; it carries the relay "
+       "addresses in the kernel and must not exist.",
+       text(FIELD(stream.interface), name(15))},
+      {"stream.routing_table", "--stream-routing-table",
+       "Policy routing table of the stream replies: the kernel sends whatever leaves a relay "
+       "address through the TAP interface by this table.",
+       integer(FIELD(stream.routing_table), 1, 252)},
+      {"stream.idle_timeout", "--stream-idle-timeout",
+       "Seconds a connection without an allocation may stay silent (no complete message) before "
+       "it is closed; one with an allocation lives as long as the allocation.",
+       seconds(FIELD(stream.idle_timeout), 1, kDay)},
+      {"stream.handshake_timeout", "--stream-handshake-timeout",
+       "Seconds from accepting a TLS connection to the end of its handshake.",
+       seconds(FIELD(stream.handshake_timeout), 1, 300)},
+      {"stream.max_connections", "--stream-max-connections",
+       "TCP and TLS connections at once; more are closed at accept.",
+       integer(FIELD(stream.max_connections), 1, 1'000'000)},
+      {"stream.max_connections_per_source", "--stream-max-connections-per-source",
+       "Connections at once from one client IP address.",
+       integer(FIELD(stream.max_connections_per_source), 1, 1'000'000)},
+      {"stream.max_buffered_bytes", "--stream-max-buffered-bytes",
+       "Bytes queued toward one client; beyond, what peers relay to it is dropped (counted) until "
+       "it reads.",
+       integer(FIELD(stream.max_buffered_bytes), 4096, 64u << 20)},
       {"quotas.max_allocations_per_username", "--max-allocations-per-username",
        "Allocations one user may hold, counting the ports its ended allocations still hold (RFC "
        "8656 §12, up to 5 minutes); usernames with the same salt (after the ':') are one user "

@@ -23,6 +23,9 @@ struct SendMessage {
   // full table, after Server::undo_install of each (process/dispatcher.hpp).
   // Empty for every other response.
   std::vector<uint8_t> if_refused = {};
+  // UDP: a datagram through the data plane; TCP/TLS: written to the client's
+  // stream (the control plane's stream server), framed as it is.
+  Transport transport = Transport::Udp;
   bool operator==(const SendMessage&) const = default;
 };
 

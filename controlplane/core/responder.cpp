@@ -39,7 +39,7 @@ void Responder::send_response(const Request& r, uint16_t error_code, Remember re
   // are just processed again. Only authenticated outcomes get here, so
   // unauthenticated senders cannot fill the cache.
   if (remember == Remember::Yes) cache_.insert(r.client, r.msg.transaction_id(), *response, r.now);
-  emit(SendMessage{std::move(*response), r.client.client, r.client.listen});
+  emit(SendMessage{std::move(*response), r.client.client, r.client.listen, {}, r.client.transport});
 }
 
 void Responder::respond_installed(const Request& r, const Auth& auth) {
@@ -63,7 +63,7 @@ void Responder::reply_challenge(const Request& r, uint16_t code, const Auth* sig
 bool Responder::resend_remembered(const ClientFiveTuple& client, const stun::TransactionId& id) {
   const auto* remembered = cache_.find(client, id);
   if (remembered == nullptr) return false;
-  emit(SendMessage{*remembered, client.client, client.listen});
+  emit(SendMessage{*remembered, client.client, client.listen, {}, client.transport});
   return true;
 }
 

@@ -59,11 +59,12 @@ void Server::handle_timeout(Instant now) {
   responder_.expire(now);
 }
 
-void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket from, ListenSocket to, Instant now) {
+void Server::handle_client_input(std::span<const uint8_t> bytes, ClientSocket from, ListenSocket to, Instant now,
+                                 Transport transport) {
   // Due expiries first, so a request never sees (or a command never names)
   // an entry whose time has passed.
   handle_timeout(now);
-  const ClientFiveTuple client{from, to};
+  const ClientFiveTuple client{from, to, transport};
   // Before the portal's init only what the relay already holds is served:
   // the allocations a restarted control plane adopted keep refreshing.
   Allocation* allocation = allocations_.of(client);

@@ -119,7 +119,10 @@ class Server {
   void handle_portal_init();
   [[nodiscard]] bool ready() const { return ready_; }
 
-  void handle_client_input(std::span<const uint8_t> bytes, ClientSocket from, ListenSocket to, Instant now);
+  // One STUN message from a client: a UDP datagram, or one message a stream
+  // client's framing delimited (`transport` TCP or TLS).
+  void handle_client_input(std::span<const uint8_t> bytes, ClientSocket from, ListenSocket to, Instant now,
+                           Transport transport = Transport::Udp);
   void handle_timeout(Instant now);
   std::optional<Command> next_command();
   [[nodiscard]] std::optional<Instant> poll_timeout() const { return timers_.earliest(); }

@@ -38,8 +38,9 @@ namespace {
 std::optional<ClientFiveTuple> client_of(const CommandMessage& m) {
   auto client = ring_abi::from_wire(m.client);
   auto listen = ring_abi::from_wire(m.listen);
-  if (!client || !listen) return std::nullopt;
-  return ClientFiveTuple{ClientSocket{*client}, ListenSocket{*listen}};
+  auto transport = ring_abi::transport_of(m.client);
+  if (!client || !listen || !transport) return std::nullopt;
+  return ClientFiveTuple{ClientSocket{*client}, ListenSocket{*listen}, *transport};
 }
 
 // What every channel and permission message names: the client, the peer
