@@ -11,6 +11,7 @@
 // in common/config/schema.cpp; --help and config_reference_markdown() are printed from it.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -199,6 +200,20 @@ struct RelayConfig {
   // --check: validate everything and exit, starting nothing.
   bool check_only = false;
 };
+
+// The TCP ports TURN streams reach on every relay address: TURN over TCP on
+// relay.listen_port, over TLS on relay.tls_port and relay.alternate_tls_port
+// (those set) when a certificate is configured. Nothing when stream.enabled
+// is off. What the data plane steers to the kernel and the control plane
+// listens on.
+struct StreamPorts {
+  std::optional<uint16_t> tcp;
+  std::vector<uint16_t> tls;
+  [[nodiscard]] bool contains(uint16_t port) const {
+    return tcp == port || std::find(tls.begin(), tls.end(), port) != tls.end();
+  }
+};
+StreamPorts stream_ports(const RelayConfig& config);
 
 // Where the control plane listens for relayctl: admin.socket, else
 // /run/turn-relay/<eal.file_prefix>.sock (one relay per file prefix).

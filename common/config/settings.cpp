@@ -58,4 +58,15 @@ std::string config_reference_markdown() {
   return md;
 }
 
+StreamPorts stream_ports(const RelayConfig& config) {
+  StreamPorts ports;
+  if (!config.stream.enabled) return ports;
+  ports.tcp = config.relay.listen_port;
+  if (config.relay.tls_certificate) {
+    for (uint16_t p : {config.relay.tls_port, config.relay.alternate_tls_port})
+      if (p != 0) ports.tls.push_back(p);
+  }
+  return ports;
+}
+
 }  // namespace relay
