@@ -176,7 +176,7 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
   report(kTarget, r.complete ? "adopted the data plane's state" : "the data plane's dump did not finish: serving with what arrived",
          {{"allocations", r.allocations}, {"channels", r.channels}, {"permissions", r.permissions},
           {"refused_allocations", refused_allocations}, {"refused_channels", refused_channels},
-          {"refused_permissions", refused_permissions}, {"freed_orphans", r.orphans.size()}, {"stale", r.stale},
+          {"refused_permissions", refused_permissions}, {"freed_orphans", r.orphans.size()}, {"streams_lost", r.streams_lost}, {"stale", r.stale},
           {"malformed", r.malformed}});
 }
 
