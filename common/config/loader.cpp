@@ -243,6 +243,9 @@ Result<void, std::string> Loader::check_ports_and_lifetimes() {
   if (r.tls_port != 0 && r.tls_port == r.alternate_tls_port)
     return Err{at(blame({"relay.alternate_tls_port", "relay.tls_port"})) + "relay.alternate_tls_port " +
                std::to_string(r.alternate_tls_port) + " is relay.tls_port already"};
+  if (const uint32_t table = draft_.cfg.stream.routing_table; table >= 253 && table <= 255)
+    return Err{at("stream.routing_table") + std::to_string(table) +
+               " is one of the kernel's own tables (253 default, 254 main, 255 local)"};
   if (r.tls_certificate.has_value() != r.tls_private_key.has_value())
     return Err{at(blame({"relay.tls_certificate", "relay.tls_private_key"})) +
                "relay.tls_certificate and relay.tls_private_key come together"};

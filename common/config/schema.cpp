@@ -624,8 +624,9 @@ const std::vector<Key>& schema() {
        text(FIELD(stream.interface), name(15))},
       {"stream.routing_table", "--stream-routing-table",
        "Policy routing table of the stream replies: the kernel sends whatever leaves a relay "
-       "address through the TAP interface by this table.",
-       integer(FIELD(stream.routing_table), 1, 252)},
+       "address through the TAP interface by this table. Not 253-255 (the kernel's default, "
+       "main and local tables).",
+       integer(FIELD(stream.routing_table), 1, INT32_MAX)},
       {"stream.idle_timeout", "--stream-idle-timeout",
        "Seconds a connection without an allocation may stay silent (no complete message) before "
        "it is closed; one with an allocation lives as long as the allocation.",

@@ -179,6 +179,15 @@ TEST(ConfigCrossChecks, TheTlsCertificateAndKeyComeTogether) {
   EXPECT_EQ(file_error(kAddr + "[relay]\ntls_certificate = \"/c.pem\"\ntls_private_key = \"/k.pem\"\n"), "");
 }
 
+TEST(ConfigCrossChecks, TheStreamRoutingTableIsNoneOfTheKernelsOwn) {
+  EXPECT_EQ(file_error(kAddr + "[stream]\nrouting_table = 254\n"),
+            "FILE:4:17: stream.routing_table: 254 is one of the kernel's own tables (253 default, 254 main, "
+            "255 local)");
+  // The default, written out, and a table past 255 are fine.
+  EXPECT_EQ(file_error(kAddr + "[stream]\nrouting_table = 3478\n"), "");
+  EXPECT_EQ(file_error(kAddr + "[stream]\nrouting_table = 252\n"), "");
+}
+
 TEST(ConfigCrossChecks, LifetimesLcoresAndPoolsMustFitTogether) {
   EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--allocation-lifetime", "7200"}),
             "--allocation-lifetime: relay.allocation_lifetime 7200 exceeds "
