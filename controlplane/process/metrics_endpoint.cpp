@@ -60,10 +60,10 @@ metrics::ControlPlaneIo io_of(const ControlLoop& loop, const Dispatcher& dispatc
                              .replica_digest_checks = d.reconcile.digest_checks,
                              .replica_digest_mismatches = d.reconcile.digest_mismatches,
                              .replica_installs_refused = d.reconcile.install_refused,
-                             .replicas_resyncing = d.reconcile.lanes_resyncing};
+                             .replicas_resyncing = d.reconcile.lanes_resyncing,
+                             .streams = streams_of(streams)};
   for (size_t i = 0; i < kDivergenceCount; ++i)
     io.replica_divergences.push_back({kDivergenceNames[i], d.reconcile.divergences[i]});
-  io.streams = streams_of(streams);
   return io;
 }
 

@@ -6,6 +6,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <vector>
@@ -172,6 +173,8 @@ Result<void, std::string> Dataplane::open_stream_tap() {
   tap_port_ = port;
   const StreamKernelPlan plan = plan_stream_kernel(config_, interface_.mtu);
   for (const auto& [path, value] : plan.sysctls) {
+    // A kernel without IPv6 has nothing to turn off.
+    if (path.ends_with("/disable_ipv6") && access("/proc/sys/net/ipv6", F_OK) != 0) continue;
     std::ofstream out(path);
     out << value << '\n';
     out.flush();
