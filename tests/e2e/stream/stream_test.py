@@ -494,8 +494,8 @@ def test_uclient(relay, tls_ca: Path, ours: bool) -> None:
     closed = with_label(samples, CLOSED_METRIC, "reason")
     messages = with_label(samples, "relay_stream_messages_total", "direction")
     assert not any(now_open.values()), f"connections still open after every client left: {now_open}"
-    # uclient's connections (at least two a run), the six of python_clients and hold
-    assert closed.get("peer_closed", 0) >= 12, f"closed by reason: {closed}"
+    # At least one per uclient run, three of python_clients, three of hold.
+    assert closed.get("peer_closed", 0) >= 9, f"closed by reason: {closed}"
     assert messages.get("in", 0) > 600 and messages.get("out", 0) > 600, f"messages: {messages}"
     print(f"ok: /metrics: {held} open while held, then none; closed {closed}; messages {messages}")
 
