@@ -27,6 +27,7 @@ CLIENT4, CLIENT6 = "198.51.100.2", "2001:db8:100::2"
 PEER4, PEER6 = "198.51.100.3", "2001:db8:100::3"
 PORT = 3478
 ALTERNATE_TLS_PORT = 443  # relay.alternate_tls_port of the TLS tests (relay.tls_port keeps 5349)
+STREAM_ADDRESS_WAIT_S = 120.0
 
 CONFIG = """
 [relay]
@@ -173,6 +174,8 @@ class Appliance:
             print(f"relay logs kept in {self.tmp}", file=sys.stderr)
 
     def start(self) -> None:
+        if self.stream_interface:
+            self._wait_for_stream_addresses()
         subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
         self.start_dataplane()
         self.start_controlplane()
@@ -222,6 +225,26 @@ class Appliance:
             leftover.unlink(missing_ok=True)
         if self.stream_interface:
             self._remove_stream_leftovers()
+
+    def _wait_for_stream_addresses(self, timeout: float = STREAM_ADDRESS_WAIT_S) -> None:
+        """The stream server listens in the root namespace, on the relay
+        addresses every test shares: while another relay with streams runs
+        on this host (another test, the demo, a benchmark), ours could not
+        bind. Waits, bounded, for it to end."""
+        deadline = time.monotonic() + timeout
+        said = False
+        while True:
+            held = subprocess.run(["ss", "-Hltnp", "src", RELAY4], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+            if not held:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"another relay holds TCP on {RELAY4} for over {timeout:.0f} s:\n{held}")
+            if not said:
+                print(f"waiting (at most {timeout:.0f} s) for another relay's streams on {RELAY4} to end:\n{held}",
+                      file=sys.stderr, flush=True)
+                said = True
+            time.sleep(1.0)
 
     def _remove_stream_leftovers(self) -> None:
         """What a data plane that did not exit cleanly may leave of its
