@@ -241,9 +241,11 @@ SCENARIOS = {name[len("scenario_"):]: f for name, f in globals().items() if name
 
 
 # --- root namespace: the tests ---------------------------------------------------
-def uclient(relay, label: str, *args: str, auth: list[str] | None = None) -> None:
+def uclient(relay, label: str, *args: str, auth: list[str] | None = None, max_lost: int = 0) -> None:
     """turnutils_uclient with `args`; `auth` replaces the portal-style
-    -u/-w credentials (e.g. -W SECRET, coturn's REST scheme)."""
+    -u/-w credentials (e.g. -W SECRET, coturn's REST scheme). Passes when
+    it sent everything and lost at most `max_lost` (0: every message
+    echoed)."""
     if auth is None:
         user, password = relay.credentials()
         auth = ["-u", user, "-w", password]
@@ -252,9 +254,10 @@ def uclient(relay, label: str, *args: str, auth: list[str] | None = None) -> Non
     out = r.stdout + r.stderr
     lost = re.findall(r"Total lost packets (\d+)", out)
     sent = re.findall(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)", out)
-    if r.returncode != 0 or lost != ["0"] or not sent or sent[-1][0] == "0" or sent[-1][0] != sent[-1][1]:
+    if (r.returncode != 0 or len(lost) != 1 or int(lost[0]) > max_lost or not sent or sent[-1][0] == "0"
+            or int(sent[-1][0]) - int(sent[-1][1]) > max_lost):
         raise AssertionError(f"turnutils_uclient {label}:\n{out[-3000:]}\n{relay.logs()}")
-    print(f"ok: turnutils_uclient {label}: {sent[-1][0]} sent, {sent[-1][1]} received, 0 lost")
+    print(f"ok: turnutils_uclient {label}: {sent[-1][0]} sent, {sent[-1][1]} received, {lost[0]} lost")
 
 
 def test_uclient(relay) -> None:

@@ -3,11 +3,21 @@
 clients' namespace (scripts/topology) make two relay-only peer connections
 through one relay and send 200 messages on a data channel
 (tests/e2e/lib/browser.py). Passes when the channel opened, both selected
-candidate pairs are relay <-> relay and >= 99 % of the messages arrived.
+candidate pairs are relay <-> relay, their local candidates reach the relay
+over --transport (the stats' relayProtocol) and >= 99 % of the messages
+arrived.
 
     browsers_test.py --browser chromium|firefox [--relay ours|coturn|demo]
-                     [--auth firezone|rest] [--messages N] [--timeout SECONDS]
-                     [--capture FILE.pcap]
+                     [--auth firezone|rest] [--transport udp|tcp|tls]
+                     [--messages N] [--timeout SECONDS] [--capture FILE.pcap]
+
+--transport tcp gives the browser only turn:198.51.100.1:3478?transport=tcp,
+tls only turns:198.51.100.1:443?transport=tcp: the relay serves streams
+(ours: [stream] enabled; coturn: its TCP and TLS listeners) with a test CA's
+certificate (tests/e2e/lib/testca.py; the demo's in /run/turn-demo/tls),
+which the browser trusts for the call through an NSS database in its
+throw-away HOME (Chromium) or profile (Firefox); with nft installed the
+clients' namespace then lets out only TCP to the relay's port 443.
 
 --relay ours (the default, what CI runs) starts our appliance
 (tests/e2e/lib/appliance.py; RELAY_BUILD_DIR names the build), with
@@ -31,12 +41,11 @@ import argparse
 import contextlib
 import fcntl
 import json
-import secrets
+import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections import defaultdict
@@ -44,7 +53,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import browser as browsers  # noqa: E402
-from appliance import ROOT, Appliance  # noqa: E402
+from appliance import Appliance  # noqa: E402
+from coturn import ALTERNATE_TLS_PORT, CoturnRelay  # noqa: E402
+from testca import TestCA  # noqa: E402
 from turnclient import mint_credentials, mint_rest_credentials  # noqa: E402
 
 RELAY4, RELAY6, PORT = "198.51.100.1", "2001:db8:100::1", 3478
@@ -52,31 +63,6 @@ INNER_IF = "relay0"  # scripts/topology's name for the clients' end of the veth
 SKIP = 77
 MIN_DELIVERY = 0.99
 CALL_TIMEOUT_S = 45.0
-
-COTURN_CONFIG = """
-listening-ip={relay4}
-listening-ip={relay6}
-relay-ip={relay4}
-relay-ip={relay6}
-listening-port={port}
-min-port=49152
-max-port=65535
-use-auth-secret
-static-auth-secret={secret}
-realm=firezone
-fingerprint
-no-tls
-no-dtls
-no-tcp-relay
-no-cli
-no-rfc5780
-no-stun-backward-compatibility
-allowed-peer-ip=198.51.100.0-198.51.100.255
-log-file={tmp}/turnserver-own.log
-simple-log
-pidfile={tmp}/turnserver.pid
-"""
-
 
 @contextlib.contextmanager
 def browser_namespace(netns: str, root_if: str):
@@ -131,6 +117,31 @@ def browser_namespace(netns: str, root_if: str):
             etc.parent.rmdir()  # only when no other namespace has one
 
 
+TURN_URLS = {"udp": f"turn:{RELAY4}:{PORT}?transport=udp", "tcp": f"turn:{RELAY4}:{PORT}?transport=tcp",
+             "tls": f"turns:{RELAY4}:{ALTERNATE_TLS_PORT}?transport=tcp"}
+
+
+@contextlib.contextmanager
+def only_tcp_443(netns: str):
+    """A firewall in the clients' namespace that lets out only TCP to the
+    relay's port 443 (and loopback, where the page is served): the network
+    of a hotel or an office that passes only HTTPS. Removed afterwards."""
+    table = "browser_only_tcp_443"
+    rules = (f"table inet {table} {{\n chain output {{\n  type filter hook output priority 0; policy drop;\n"
+             f'  oif "lo" accept\n  ip daddr {RELAY4} tcp dport {ALTERNATE_TLS_PORT} accept\n'
+             f"  counter comment \"dropped\"\n }}\n}}\n")
+    ns = ["ip", "netns", "exec", netns]
+    subprocess.run([*ns, "nft", "-f", "-"], input=rules, text=True, check=True, timeout=10)
+    try:
+        yield
+    finally:
+        r = subprocess.run([*ns, "nft", "list", "table", "inet", table], capture_output=True, text=True, timeout=10)
+        dropped = re.search(r"counter packets (\d+)", r.stdout)
+        print(f"firewall in {netns}: only TCP {RELAY4}:{ALTERNATE_TLS_PORT} out; "
+              f"{dropped.group(1) if dropped else '?'} other packets dropped")
+        subprocess.run([*ns, "nft", "delete", "table", "inet", table], check=False, timeout=10)
+
+
 class DemoRelay:
     """The relay of a running `scripts/demo --keep`: namespace turn-demo on
     the veth turn-demo0, the secret, its scheme (scripts/demo --auth) and the
@@ -139,6 +150,7 @@ class DemoRelay:
     namespace setup; leaving releases the lock and nothing else."""
 
     RUN_DIR = Path("/run/turn-demo")
+    TLS_DIR = RUN_DIR / "tls"  # scripts/demo's CA and certificate (tests/e2e/lib/testca.py)
     LOCK_WAIT_S = 120.0
 
     def __init__(self):
@@ -222,87 +234,6 @@ class DemoMissing(RuntimeError):
     """--relay demo without a usable running demo."""
 
 
-class CoturnRelay:
-    """coturn on 198.51.100.1 / 2001:db8:100::1:3478 with TURN REST
-    credentials, in a namespace of its own (`<name>-turn`) that holds the
-    root end of scripts/topology's veth: no default route there and
-    forwarding off, so the browsers' stray packets go nowhere."""
-
-    def __init__(self, name: str):
-        self.netns, self.root_if, self.turn_netns = f"{name}-ns", f"{name}0", f"{name}-turn"
-        self.secret = secrets.token_hex(16)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"relay-{name}-"))
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> "CoturnRelay":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        self.stop()
-        if exc_type is None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            print(f"coturn logs kept in {self.tmp}", file=sys.stderr)
-
-    def _turn(self, *args: str) -> None:
-        subprocess.run(["ip", "netns", "exec", self.turn_netns, *args], check=True)
-
-    def start(self) -> None:
-        subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
-        subprocess.run(["ip", "netns", "add", self.turn_netns], check=True)
-        subprocess.run(["ip", "link", "set", self.root_if, "netns", self.turn_netns], check=True)
-        self._turn("ip", "link", "set", "lo", "up")
-        self._turn("sysctl", "-qw", f"net.ipv6.conf.{self.root_if}.disable_ipv6=0",
-                   f"net.ipv6.conf.{self.root_if}.accept_dad=0")
-        self._turn("ip", "-4", "addr", "replace", f"{RELAY4}/24", "dev", self.root_if)
-        self._turn("ip", "-6", "addr", "replace", f"{RELAY6}/64", "dev", self.root_if, "nodad")
-        self._turn("ip", "link", "set", self.root_if, "up")
-        conf = self.tmp / "turnserver.conf"
-        conf.write_text(COTURN_CONFIG.format(relay4=RELAY4, relay6=RELAY6, port=PORT, secret=self.secret,
-                                             tmp=self.tmp))
-        log = open(self.tmp / "turnserver.log", "ab")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", self.turn_netns, "turnserver", "-c", str(conf)],
-                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 15
-        while not self.answers_binding():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"turnserver does not answer STUN\n{self.logs()}")
-            time.sleep(0.2)
-
-    def answers_binding(self) -> bool:
-        try:
-            r = subprocess.run(["ip", "netns", "exec", self.netns, "turnutils_stunclient", "-p", str(PORT), RELAY4],
-                               capture_output=True, timeout=3)
-        except subprocess.TimeoutExpired:
-            return False
-        return r.returncode == 0
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        # Deleting coturn's namespace deletes the veth with it.
-        subprocess.run(["ip", "netns", "del", self.turn_netns], check=False, stderr=subprocess.DEVNULL)
-        subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
-
-    def logs(self) -> str:
-        path = self.tmp / "turnserver.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def credentials(self) -> tuple[str, str]:
-        return mint_rest_credentials(self.secret, user="browser")
-
-
 class Capture:
     """tshark on the clients' end of the veth, inside their namespace."""
 
@@ -371,8 +302,12 @@ def stun_attributes(pcap: Path) -> dict[str, int]:
     return dict(sorted(kinds.items()))
 
 
-def check(result: dict, messages: int) -> list[str]:
+def check(result: dict, messages: int, transport: str = "udp") -> list[str]:
     problems = []
+    protocols = browsers.relay_protocols(result)
+    # Over UDP only a browser that reports relayProtocol is held to it.
+    if any(p != transport and (p is not None or transport != "udp") for p in protocols.values()):
+        problems.append(f"the selected local candidates reach the relay over {protocols}, not {transport}")
     if not result.get("opened"):
         problems.append("the data channel did not open")
     if result.get("received", 0) < MIN_DELIVERY * messages:
@@ -407,6 +342,11 @@ def main() -> int:
                     help="demo: the relay of a running `scripts/demo --keep`")
     ap.add_argument("--auth", choices=["firezone", "rest"], default="firezone",
                     help="ours: relay.auth.scheme; rest: coturn's REST credentials, as the README mints them")
+    ap.add_argument("--transport", choices=["udp", "tcp", "tls"], default="udp",
+                    help="how the browsers reach the relay: turn:…?transport=udp (default), "
+                         f"turn:…:{PORT}?transport=tcp or turns:…:{ALTERNATE_TLS_PORT}?transport=tcp "
+                         "(a test CA the browser trusts for the call; the clients' namespace then "
+                         f"reaches the relay on TCP {ALTERNATE_TLS_PORT} only)")
     ap.add_argument("--messages", type=int, default=200)
     ap.add_argument("--timeout", type=float, default=CALL_TIMEOUT_S,
                     help=f"seconds the call may take (default {CALL_TIMEOUT_S:.0f})")
@@ -427,30 +367,43 @@ def main() -> int:
         print("SKIP: --capture needs tshark")
         return SKIP
 
+    if a.transport == "tls" and shutil.which("certutil") is None:
+        print("SKIP: --transport tls needs certutil (Debian package 'libnss3-tools')")
+        return SKIP
+
     name = f"br{'ch' if a.browser == 'chromium' else 'ff'}-{'ct' if a.relay == 'coturn' else 'us'}"
-    if a.relay == "demo":
-        relay = DemoRelay()
-    else:
-        relay = CoturnRelay(name) if a.relay == "coturn" else Appliance(
-            name, metrics=True, extra_relay=f'auth.scheme = "{a.auth}"')
-    try:
-        with relay, browser_namespace(relay.netns, relay.root_if):
+    streams = a.transport != "udp"
+    with contextlib.ExitStack() as stack:
+        ca = None
+        if a.transport == "tls":
+            ca = TestCA.at(DemoRelay.TLS_DIR) if a.relay == "demo" else stack.enter_context(TestCA())
+        if a.relay == "demo":
+            relay = DemoRelay()
+        else:
+            relay = CoturnRelay(name, tls=ca) if a.relay == "coturn" else Appliance(
+                name, metrics=True, extra_relay=f'auth.scheme = "{a.auth}"', stream={} if streams else None,
+                tls=ca)
+        try:
+            stack.enter_context(relay)
+            stack.enter_context(browser_namespace(relay.netns, relay.root_if))
             if a.relay == "ours" and a.auth == "rest":
                 user, password = mint_rest_credentials(relay.secret, user="browser")
             else:
                 user, password = relay.credentials()
-            turn_url = f"turn:{RELAY4}:{PORT}?transport=udp"
+            turn_url = TURN_URLS[a.transport]
+            if a.transport == "tls" and shutil.which("nft"):
+                stack.enter_context(only_tcp_443(relay.netns))
             # The demo's counters already hold its earlier clients: show what this call moved.
             before = our_relay_counters(relay) if a.relay == "demo" else {}
             with Capture(relay.netns, a.capture.resolve()) if a.capture else contextlib.nullcontext():
                 result = browsers.run_call(relay.netns, a.browser, turn_url, user, password, a.messages,
-                                           timeout=a.timeout)
+                                           timeout=a.timeout, trust_ca=ca)
             counters = our_relay_counters(relay) if isinstance(relay, (Appliance, DemoRelay)) else {}
             if a.relay == "demo" and "metrics unavailable" not in counters:
                 counters = {k: v - before.get(k, 0) for k, v in counters.items() if v != before.get(k, 0)}
-    except DemoMissing as e:
-        print(f"FAIL: {e}")
-        return 1
+        except DemoMissing as e:
+            print(f"FAIL: {e}")
+            return 1
 
     print(json.dumps({"relay": a.relay, **browsers.summary(result)}))
     if counters:
@@ -460,13 +413,14 @@ def main() -> int:
         print(f"STUN/TURN attributes in {a.capture}:")
         for kind, count in stun_attributes(a.capture).items():
             print(f"  {count:5d} × {kind}")
-    problems = check(result, a.messages)
+    problems = check(result, a.messages, a.transport)
     if problems:
         print(json.dumps(result, indent=1))
         print("FAIL: " + "; ".join(problems))  # last, where a log's tail shows it
         return 1
-    print(f"PASS: {a.browser} through {a.relay}: opened in {result['msToOpen']} ms, "
-          f"{result['received']}/{result['sent']} messages, relay<->relay on both connections")
+    print(f"PASS: {a.browser} through {a.relay} over {a.transport}: opened in {result['msToOpen']} ms, "
+          f"{result['received']}/{result['sent']} messages, relay<->relay on both connections, "
+          f"relayed over {'/'.join(sorted(set(browsers.relay_protocols(result).values())))}")
     return 0
 
 

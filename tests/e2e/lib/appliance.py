@@ -3,6 +3,7 @@ veth (scripts/topology), its own DPDK --file-prefix, both processes, and a
 teardown that ends only what it started, also when the test fails."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,8 @@ RELAY4, RELAY6 = "198.51.100.1", "2001:db8:100::1"
 CLIENT4, CLIENT6 = "198.51.100.2", "2001:db8:100::2"
 PEER4, PEER6 = "198.51.100.3", "2001:db8:100::3"
 PORT = 3478
+ALTERNATE_TLS_PORT = 443  # relay.alternate_tls_port of the TLS tests (relay.tls_port keeps 5349)
+STREAM_ADDRESS_WAIT_S = 120.0
 
 CONFIG = """
 [relay]
@@ -68,6 +71,14 @@ def write_config(path: Path, prefix: str, root_if: str, lowest_port: int = 49152
     return path
 
 
+def toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return str(v)
+
+
 def build_dir() -> Path:
     return Path(os.environ.get("RELAY_BUILD_DIR", ROOT / "build" / "release"))
 
@@ -105,7 +116,11 @@ class Appliance:
 
     def __init__(self, name: str, lowest_port: int = 49152, highest_port: int = 65535,
                  extra_relay: str = "", extra: str = "", log_level: str = "debug", serves_at_once: bool = True,
-                 metrics: bool = False):
+                 metrics: bool = False, stream: dict | None = None, tls=None):
+        """`stream`: serve TURN over TCP (and TLS with `tls`, a
+        testca.TestCA: relay.tls_certificate and relay.tls_private_key, TLS on
+        5349 and 443), with these [stream] keys on top of a TAP interface and
+        a routing table of the test's own."""
         assert len(name) <= 12, "veth names are limited to 15 characters"
         self.name = name
         self.netns = f"{name}-ns"
@@ -113,6 +128,9 @@ class Appliance:
         self.prefix = name
         self.secret = secrets.token_hex(32)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"relay-{name}-"))
+        self.stream_interface = self.stream_table = None
+        if stream is not None:
+            extra_relay, extra = self._stream_config(stream, tls, extra_relay, extra)
         # With `metrics`, /metrics is served on a free loopback port.
         self.metrics_port = free_local_port() if metrics else None
         if self.metrics_port:
@@ -126,6 +144,18 @@ class Appliance:
         # False with a portal: nothing is answered before its init, so the
         # control plane counts as started once it attached to the data plane.
         self.serves_at_once = serves_at_once
+
+    def _stream_config(self, stream: dict, tls, extra_relay: str, extra: str) -> tuple[str, str]:
+        # Each test's own TAP interface and routing table, so that a relay
+        # left behind by a killed test does not stop the next one starting.
+        self.stream_interface = f"{self.name}st"
+        self.stream_table = 100 + int(hashlib.sha256(self.name.encode()).hexdigest(), 16) % 150
+        keys = {"enabled": True, "interface": self.stream_interface, "routing_table": self.stream_table, **stream}
+        extra += "\n[stream]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in keys.items())
+        if tls is not None:
+            extra_relay += (f'\ntls_certificate = "{tls.certificate}"\ntls_private_key = "{tls.private_key}"\n'
+                            f"alternate_tls_port = {ALTERNATE_TLS_PORT}\n")
+        return extra_relay, extra
 
     # --- lifecycle -----------------------------------------------------------
     def __enter__(self) -> "Appliance":
@@ -144,6 +174,8 @@ class Appliance:
             print(f"relay logs kept in {self.tmp}", file=sys.stderr)
 
     def start(self) -> None:
+        if self.stream_interface:
+            self._wait_for_stream_addresses()
         subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
         self.start_dataplane()
         self.start_controlplane()
@@ -165,6 +197,8 @@ class Appliance:
         p = self._spawn("controlplane", build_dir() / "controlplane" / "process" / "relay-controlplane")
         if self.serves_at_once:
             self._wait(self.answers_binding, p, "relay-controlplane does not answer STUN")
+            if self.stream_interface:
+                self._wait(self.accepts_tcp, p, f"relay-controlplane does not accept TCP on {RELAY4}:{PORT}")
         else:
             self._wait(lambda: "attached to the data plane" in self.log("controlplane"), p,
                        "relay-controlplane did not attach")
@@ -189,6 +223,42 @@ class Appliance:
         subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
         for leftover in Path("/dev/hugepages").glob(f"{self.prefix}map_*"):
             leftover.unlink(missing_ok=True)
+        if self.stream_interface:
+            self._remove_stream_leftovers()
+
+    def _wait_for_stream_addresses(self, timeout: float = STREAM_ADDRESS_WAIT_S) -> None:
+        """The stream server listens in the root namespace, on the relay
+        addresses every test shares: while another relay with streams runs
+        on this host (another test, the demo, a benchmark), ours could not
+        bind. Waits, bounded, for it to end."""
+        deadline = time.monotonic() + timeout
+        said = False
+        while True:
+            held = subprocess.run(["ss", "-Hltnp", "src", RELAY4], capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+            if not held:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"another relay holds TCP on {RELAY4} for over {timeout:.0f} s:\n{held}")
+            if not said:
+                print(f"waiting (at most {timeout:.0f} s) for another relay's streams on {RELAY4} to end:\n{held}",
+                      file=sys.stderr, flush=True)
+                said = True
+            time.sleep(1.0)
+
+    def _remove_stream_leftovers(self) -> None:
+        """What a data plane that did not exit cleanly may leave of its
+        streams: the policy rules and routes of this test's table and its TAP
+        interface. Both names are this test's own."""
+        for family in ("-4", "-6"):
+            for _ in range(8):  # one rule per relay address and family
+                r = subprocess.run(["ip", family, "rule", "del", "table", str(self.stream_table)],
+                                   capture_output=True, timeout=10)
+                if r.returncode != 0:
+                    break
+            subprocess.run(["ip", family, "route", "flush", "table", str(self.stream_table)], capture_output=True,
+                           timeout=10)
+        subprocess.run(["ip", "link", "del", self.stream_interface], capture_output=True, timeout=10)
 
     def _wait(self, ready, proc: subprocess.Popen, what: str, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -230,7 +300,20 @@ class Appliance:
         return mint_credentials(self.secret, salt=salt)
 
     def answers_binding(self) -> bool:
-        r = self.ns_run(["turnutils_stunclient", "-p", str(PORT), RELAY4], capture_output=True, timeout=5)
+        # turnutils_stunclient waits long for an answer that was lost (a data
+        # plane still resolving the client's address): a try, not a failure.
+        try:
+            r = self.ns_run(["turnutils_stunclient", "-p", str(PORT), RELAY4], capture_output=True, timeout=5)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0
+
+    def accepts_tcp(self) -> bool:
+        """A TCP connection from the clients' namespace to the listen port
+        opens (and is closed at once)."""
+        probe = ("import socket\ntry:\n socket.create_connection(('%s', %d), timeout=2).close()\n"
+                 "except OSError:\n raise SystemExit(1)\n") % (RELAY4, PORT)
+        r = self.ns_run(["/usr/bin/python3", "-c", probe], capture_output=True, timeout=5)
         return r.returncode == 0
 
     def scenario(self, script: Path, name: str, timeout: float = 60, **env) -> str:

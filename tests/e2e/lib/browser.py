@@ -194,12 +194,24 @@ def _end(proc: subprocess.Popen) -> None:
         pass
 
 
+def trust(browser: str, tmp: Path, ca) -> None:
+    """Makes the browser of a run in `tmp` (its HOME) trust the test CA
+    `ca` (testca.TestCA) for TLS servers, for that run only: Chromium on
+    Linux reads the NSS database in HOME/.pki/nssdb, Firefox the one in its
+    profile."""
+    if browser == "chromium":
+        ca.nss_db(tmp)
+    else:
+        ca.nss_db(tmp, tmp / "profile")
+
+
 def run_call(netns: str, browser: str, turn_url: str, username: str, credential: str, messages: int = 200,
-             timeout: float = 45.0) -> dict:
+             timeout: float = 45.0, trust_ca=None) -> dict:
     """One call in `browser` inside `netns`. Returns the page's result:
-    opened, msToOpen, sent, received, pairs.{pc1,pc2}.{local,remote}.candidateType,
-    errors, candidates; plus browser, wallSeconds and, when the page did not
-    report, pageLog and browserLog."""
+    opened, msToOpen, sent, received, pairs.{pc1,pc2}.{local,remote}.candidateType
+    (and .relayProtocol), errors, candidates; plus browser, wallSeconds and,
+    when the page did not report, pageLog and browserLog. `trust_ca` (a
+    testca.TestCA): the browser trusts it for this call (turns: URLs)."""
     assert browser in BINARIES, browser
     tmp = Path(tempfile.mkdtemp(prefix=f"webrtc-{browser}-"))
     server = _PageServer(listening_socket_in(netns))
@@ -217,8 +229,11 @@ def run_call(netns: str, browser: str, turn_url: str, username: str, credential:
                    XDG_CONFIG_HOME=str(tmp / "config"), XDG_CACHE_HOME=str(tmp / "cache"))
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
+        command = _command(browser, url, tmp)  # makes Firefox's profile, which trust() may fill
+        if trust_ca is not None:
+            trust(browser, tmp, trust_ca)
         with open(tmp / "browser.log", "wb") as log:
-            proc = subprocess.Popen(["ip", "netns", "exec", netns, *_command(browser, url, tmp)], stdout=log,
+            proc = subprocess.Popen(["ip", "netns", "exec", netns, *command], stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                     start_new_session=True)
         deadline = started + timeout
@@ -250,6 +265,13 @@ def relay_to_relay(result: dict) -> bool:
                for pc in ("pc1", "pc2") for end in ("local", "remote"))
 
 
+def relay_protocols(result: dict) -> dict:
+    """How each connection's selected local (relay) candidate reaches the
+    relay: the stats' relayProtocol, 'udp', 'tcp' or 'tls'."""
+    pairs = result.get("pairs", {})
+    return {pc: pairs.get(pc, {}).get("local", {}).get("relayProtocol") for pc in ("pc1", "pc2")}
+
+
 def summary(result: dict) -> dict:
     """The figures a test prints and asserts on, one JSON-able dict."""
     pairs = result.get("pairs", {})
@@ -258,5 +280,6 @@ def summary(result: dict) -> dict:
         "sent": result.get("sent"), "received": result.get("received"),
         "pairs": {pc: f"{pairs.get(pc, {}).get('local', {}).get('candidateType')}"
                       f"<->{pairs.get(pc, {}).get('remote', {}).get('candidateType')}" for pc in ("pc1", "pc2")},
+        "relay_protocols": relay_protocols(result),
         "wall_s": result.get("wallSeconds"), "errors": result.get("errors", []),
     }

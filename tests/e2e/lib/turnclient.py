@@ -189,7 +189,11 @@ class TurnError(Exception):
 
 class TurnClient:
     """One UDP socket, one allocation. Every request is retransmitted (RFC
-    8489 §6.2.1, shortened) until answered or the timeout passes."""
+    8489 §6.2.1, shortened) until answered or the timeout passes; over a
+    reliable transport (`reliable`, streamclient.StreamTurnClient) it is
+    sent once (§6.2.2)."""
+
+    reliable = False
 
     def __init__(self, server: tuple[str, int], username: str = "", password: str = "",
                  local: tuple[str, int] | None = None, timeout: float = 3.0):
@@ -243,7 +247,7 @@ class TurnClient:
             full += credentials
         wire = encode(method, REQUEST, tid, full, self.key if credentials is not None else None)
         deadline = time.monotonic() + self.timeout
-        rto = 0.1
+        rto = self.timeout if self.reliable else 0.1
         while time.monotonic() < deadline:
             self.sock.sendto(wire, self.server)
             end = min(deadline, time.monotonic() + rto)
