@@ -1,0 +1,89 @@
+// One TURN client's TCP or TLS-over-TCP connection to the relay (RFC 8656
+// §3.1): a non-blocking socket, OpenSSL on top for TLS, a queue of bytes
+// not yet taken by the kernel and a framing reader that cuts the byte
+// stream back into STUN messages and ChannelData (§12.5: padded to 4 bytes
+// over a stream). The clients' TURN setup runs over it through StreamPath;
+// the measured phase (traffic.cpp) queues frames and reads them back.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/net_types.hpp"
+#include "common/result.hpp"
+#include "tests/bench/load/udp.hpp"
+#include "tests/bench/turn_client/session.hpp"
+
+struct ssl_st;
+
+namespace relay::loadgen {
+
+// The size on the stream of the frame that starts `bytes` (its first 4
+// bytes are enough): STUN is 20 + its length (RFC 8489 §5), ChannelData 4 +
+// its length rounded up to 4 (RFC 8656 §12.5). 0 when the first two bits
+// are neither (the stream is out of step and cannot be read on).
+size_t stream_frame_size(std::span<const uint8_t, 4> header);
+
+enum class IoStatus : uint8_t { Progress, WouldBlock, Closed };
+
+class Stream {
+ public:
+  // TCP from `client_ip` (ephemeral port) to `relay`, then the TLS handshake
+  // when `transport` is Tls; blocks at most `limit_ms` in all. Err names
+  // the step: "connect: ...", "TLS handshake: ...".
+  static Result<std::unique_ptr<Stream>, std::string> open(Transport transport, const IpAddress& client_ip,
+                                                           const SocketAddress& relay, int limit_ms);
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  [[nodiscard]] int fd() const { return socket_.fd(); }
+  [[nodiscard]] Transport transport() const { return ssl_ ? Transport::Tls : Transport::Tcp; }
+
+  // Bytes waiting to be written, behind whatever is still queued. Callers
+  // append here (and bound it: queued_bytes()), then call flush().
+  std::vector<uint8_t>& queue() { return out_; }
+  [[nodiscard]] size_t queued_bytes() const { return out_.size() - out_begin_; }
+  // Writes as much of the queue as the socket takes. Progress: all of it.
+  IoStatus flush();
+
+  // Reads what the socket has into the framing buffer (one read call).
+  IoStatus read_some();
+  // The next complete frame in the buffer, empty when none is; valid until
+  // the next read_some(). `desynced()` after an empty frame: the stream
+  // carries something that is neither STUN nor ChannelData.
+  std::span<const uint8_t> next_frame();
+  [[nodiscard]] bool desynced() const { return desynced_; }
+
+ private:
+  Stream() = default;
+  Result<void, std::string> handshake(int limit_ms);
+
+  OwnedFd socket_;
+  ssl_st* ssl_ = nullptr;
+  std::vector<uint8_t> out_;
+  size_t out_begin_ = 0;
+  // SSL_write after a WANT_WRITE must be repeated with the same length.
+  size_t tls_retry_len_ = 0;
+  std::vector<uint8_t> in_;
+  size_t in_begin_ = 0, in_end_ = 0;
+  bool desynced_ = false;
+};
+
+// TurnSession's datagram path over a stream: a STUN message per send, the
+// next STUN message from the stream per receive (ChannelData skipped).
+class StreamPath final : public StunPath {
+ public:
+  explicit StreamPath(Stream& stream) : stream_(stream) {}
+  bool send(std::span<const uint8_t> message) override;
+  size_t receive(std::span<uint8_t> into, Deadline deadline) override;
+
+ private:
+  Stream& stream_;
+};
+
+}  // namespace relay::loadgen
