@@ -246,6 +246,9 @@ def main() -> int:
                          "self-signed certificate the generator does not verify); the peer is UDP either way")
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 512])
     ap.add_argument("--duration", type=float, default=5.0, help="seconds of traffic per point")
+    ap.add_argument("--loads", type=int, nargs="+",
+                    help="offered loads (client -> peer packets/s) instead of the ladder, e.g. below its first "
+                         "50k where a relay already loses more than 1 %% (--quick: the first only)")
     ap.add_argument("--budget", type=float, default=1500.0, help="seconds for the whole run")
     ap.add_argument("--relays", nargs="*", default=["coturn", "relay"], choices=["coturn", "relay"],
                     help="the socket stages to run; none with --ceiling runs the ceiling alone")
@@ -261,7 +264,8 @@ def main() -> int:
     netns, root_if = f"{a.file_prefix}-ns", f"{a.file_prefix}0"
     loadgen = a.build / "tests/bench/load/turn-loadgen"
     clients = [8] if a.quick else a.clients
-    loads = [50_000] if a.quick else LADDER
+    loads = a.loads or LADDER
+    loads = loads[:1] if a.quick else loads
     duration = 2.0 if a.quick else a.duration
     started = time.monotonic()
     deadline = started + (55 if a.quick else a.budget)

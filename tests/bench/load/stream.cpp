@@ -174,6 +174,7 @@ IoStatus Stream::read_some() {
   const size_t room = in_.size() - in_end_;
   if (ssl_ == nullptr) {
     const ssize_t n = ::read(socket_.fd(), into, room);
+    drained_ = n > 0 && static_cast<size_t>(n) < room;
     if (n > 0) return in_end_ += static_cast<size_t>(n), IoStatus::Progress;
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return IoStatus::WouldBlock;
     return IoStatus::Closed;

@@ -53,6 +53,10 @@ class Stream {
 
   // Reads what the socket has into the framing buffer (one read call).
   IoStatus read_some();
+  // After Progress: TCP's read came back short, so the socket is empty for
+  // now (edge-triggered epoll reports what arrives later), and a second
+  // read would only say EAGAIN. TLS reads a record at a time: never.
+  [[nodiscard]] bool drained() const { return drained_; }
   // The next complete frame in the buffer, empty when none is; valid until
   // the next read_some(). `desynced()` after an empty frame: the stream
   // carries something that is neither STUN nor ChannelData.
@@ -72,6 +76,7 @@ class Stream {
   std::vector<uint8_t> in_;
   size_t in_begin_ = 0, in_end_ = 0;
   bool desynced_ = false;
+  bool drained_ = false;
 };
 
 // TurnSession's datagram path over a stream: a STUN message per send, the

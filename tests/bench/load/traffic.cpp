@@ -240,7 +240,7 @@ void Run::read_stream(uint32_t index) {
       return close_stream(index);
     }
     if (status == IoStatus::Closed) return close_stream(index);
-    if (status == IoStatus::WouldBlock) return;
+    if (status == IoStatus::WouldBlock || s.drained()) return;
   }
 }
 
