@@ -207,7 +207,7 @@ bool StreamPath::send(std::span<const uint8_t> message) {
   for (;;) {
     switch (stream_.flush()) {
       case IoStatus::Progress: return true;
-      case IoStatus::Closed: return false;
+      case IoStatus::Closed: return closed_ = true, false;
       case IoStatus::WouldBlock:
         if (!wait_for(stream_.fd(), POLLOUT, deadline)) return false;
     }
@@ -223,10 +223,11 @@ size_t StreamPath::receive(std::span<uint8_t> into, Deadline deadline) {
       std::memcpy(into.data(), frame.data(), frame.size());
       return frame.size();
     }
-    if (stream_.desynced() || Clock::now() >= deadline) return 0;
+    if (stream_.desynced()) return closed_ = true, 0;
+    if (Clock::now() >= deadline) return 0;
     switch (stream_.read_some()) {
       case IoStatus::Progress: continue;
-      case IoStatus::Closed: return 0;
+      case IoStatus::Closed: return closed_ = true, 0;
       case IoStatus::WouldBlock:
         if (!wait_for(stream_.fd(), POLLIN, deadline)) return 0;
     }

@@ -86,9 +86,12 @@ class StreamPath final : public StunPath {
   explicit StreamPath(Stream& stream) : stream_(stream) {}
   bool send(std::span<const uint8_t> message) override;
   size_t receive(std::span<uint8_t> into, Deadline deadline) override;
+  [[nodiscard]] bool reliable() const override { return true; }
+  [[nodiscard]] bool closed() const override { return closed_; }
 
  private:
   Stream& stream_;
+  bool closed_ = false;
 };
 
 }  // namespace relay::loadgen
