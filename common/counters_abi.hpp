@@ -45,6 +45,10 @@ enum class CounterKind : uint8_t {
   X(DataToClient, "data_to_client", Forward)                                   \
   X(ToControlPlane, "to_control_plane", Forward)                               \
   X(FromControlPlane, "from_control_plane", Forward)                           \
+  /* streams (TURN over TCP/TLS, ARCHITECTURE.md "Streams") */                 \
+  X(ToKernel, "to_kernel", Forward)                                            \
+  X(FromKernel, "from_kernel", Forward)                                        \
+  X(ToStream, "to_stream", Forward)                                            \
   /* host */                                                                   \
   X(ArpReplies, "arp_replies", Host)                                           \
   X(NeighbourAdvertisements, "neighbor_advertisements", Host)                  \
@@ -52,6 +56,7 @@ enum class CounterKind : uint8_t {
   X(ArpRequestsSent, "arp_requests_sent", Host)                                \
   X(NeighbourSolicitationsSent, "neighbor_solicitations_sent", Host)           \
   X(NeighbourUpdatesConsumed, "neighbour_updates_consumed", Host)              \
+  X(TcpResetsSent, "tcp_resets_sent", Host)                                    \
   /* commands */                                                               \
   X(CommandsApplied, "commands_applied", Command)                              \
   X(CommandsRejected, "commands_rejected", Command)                            \
@@ -76,6 +81,7 @@ enum class CounterKind : uint8_t {
   X(DropBadUdpChecksum, "drop_bad_udp_checksum", Drop)                         \
   X(DropBadArp, "drop_bad_arp", Drop)                                          \
   X(DropBadIcmp, "drop_bad_icmp", Drop)                                        \
+  X(DropBadTcp, "drop_bad_tcp", Drop)                                          \
   /* drops: on a relay address but nothing to do */                            \
   X(DropUnsupportedProtocol, "drop_unsupported_protocol", Drop)                \
   X(DropUnhandledIcmp, "drop_unhandled_icmp", Drop)                            \
@@ -97,7 +103,14 @@ enum class CounterKind : uint8_t {
   X(DropNeighbourUnresolved, "drop_neighbour_unresolved", Drop)                \
   X(DropNoRoute, "drop_no_route", Drop)                                        \
   X(DropToControlPlaneFull, "drop_to_control_plane_full", Drop)                \
-  X(DropFromControlPlaneInvalid, "drop_from_control_plane_invalid", Drop)
+  X(DropFromControlPlaneInvalid, "drop_from_control_plane_invalid", Drop)      \
+  /* drops: streams */                                                         \
+  X(DropTcpReset, "drop_tcp_reset", Drop)                                      \
+  X(DropTcpResetRateLimited, "drop_tcp_reset_rate_limited", Drop)              \
+  X(DropToKernelFull, "drop_to_kernel_full", Drop)                             \
+  X(DropFromKernelUnexpected, "drop_from_kernel_unexpected", Drop)             \
+  X(DropToStreamFull, "drop_to_stream_full", Drop)                             \
+  X(DropStreamInputInvalid, "drop_stream_input_invalid", Drop)
 
 enum class Counter : uint16_t {
 #define RELAY_X(name, text, kind) name,
@@ -256,7 +269,7 @@ inline std::string counters_memzone_name(std::string_view prefix) {
   return std::string(prefix) + std::string(kCountersMemzoneStem);
 }
 constexpr uint32_t kCountersMagic = 0x544e4352;  // "RCNT" in memory
-constexpr uint32_t kCountersVersion = 5;
+constexpr uint32_t kCountersVersion = 6;
 // RTE_MAX_LCORE of Debian's DPDK 22.11 build: no more workers than lcores.
 constexpr size_t kMaxCounterWorkers = 128;
 

@@ -40,6 +40,12 @@ struct InterfaceConfig {
   uint16_t burst_size = 32;
   uint16_t mtu = 1500;  // largest IP packet we send; bigger rewrites are dropped, not fragmented
   uint32_t echo_replies_per_second = 100;  // per worker
+  // TCP destination ports steered to the kernel's TCP stack through the
+  // stream TAP (relay::stream_ports: the listen port and the TLS ports),
+  // 0 = unused. All zero: streams are off, and TCP to a relay address is
+  // answered with a RST (RFC 9293 §3.10.7.1).
+  std::array<uint16_t, 3> stream_ports{};
+  uint32_t tcp_resets_per_second = 100;  // per worker, like echo replies
   // STUN to the control plane per source (IPv4 address or IPv6 /64), per
   // worker; 0: unlimited. A client needs a handful per allocation and
   // refresh interval; ICE agents pace Binding checks at 50/s (RFC 8445 §14.2).

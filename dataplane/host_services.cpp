@@ -258,4 +258,85 @@ bool build_solicitation(rte_mbuf* m, const LocalIdentity& me, const NextHop& hop
   return true;
 }
 
+// RFC 9293 §3.10.7.1 (CLOSED state): a segment with ACK gets <SEQ=SEG.ACK>
+// <CTL=RST>, any other <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, where
+// SEG.LEN counts the data and SYN and FIN; an incoming RST is never
+// answered (two relays must not reset each other forever). The checksum is
+// verified first: a corrupted segment would teach the sender a wrong ACK.
+Verdict reset_tcp(rte_mbuf* m, const ParsedFrame& p, const LocalIdentity& me, TokenBucket& limiter,
+                  uint64_t now_tsc) {
+  uint8_t* f = frame_of(m);
+  const uint8_t* tcp = f + p.l4;
+  if (p.l4_len < wire::kTcpHeader) return drop(Counter::DropBadTcp);
+  const uint16_t header_len = static_cast<uint16_t>((tcp[12] >> 4) * 4);
+  if (header_len < wire::kTcpHeader || header_len > p.l4_len) return drop(Counter::DropBadTcp);
+  const size_t alen = p.addr_len();
+  const uint32_t pseudo = wire::pseudo_header_sum(f + p.src_addr(), f + p.dst_addr(), alen, wire::kProtoTcp, p.l4_len);
+  if (!wire::checksum_ok(wire::sum_bytes(tcp, p.l4_len, pseudo))) return drop(Counter::DropBadTcp);
+  const uint8_t flags = tcp[13];
+  if ((flags & wire::kTcpRst) != 0) return drop(Counter::DropTcpReset);
+  if (p.broadcast_or_multicast) return drop(Counter::DropNotForUs);
+  if (!limiter.allow(now_tsc)) return drop(Counter::DropTcpResetRateLimited);
+
+  uint8_t ports[4];  // the sender's source and destination ports, swapped below
+  std::memcpy(ports, tcp, 4);
+  const uint32_t seg_seq = load_be32(tcp + 4);
+  const uint32_t seg_ack = load_be32(tcp + 8);
+  uint8_t peer[16];
+  std::memcpy(peer, f + p.src_addr(), alen);
+  const uint8_t* ours = me.address(p.family());
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint8_t out_flags = wire::kTcpRst;
+  if ((flags & wire::kTcpAck) != 0) {
+    seq = seg_ack;
+  } else {
+    ack = seg_seq + (p.l4_len - header_len) + ((flags & wire::kTcpSyn) != 0 ? 1 : 0) +
+          ((flags & wire::kTcpFin) != 0 ? 1 : 0);
+    out_flags |= wire::kTcpAck;
+  }
+
+  turn_around_l2(f, me);
+  uint8_t* ip = f + p.l3;
+  uint8_t* out;
+  if (p.l3_kind == L3::Ipv4) {
+    // A fresh 20-byte header: the sender's options are not echoed.
+    ip[0] = 0x45;
+    ip[1] = 0;
+    store_be16(ip + 2, static_cast<uint16_t>(wire::kIpv4Header + wire::kTcpHeader));
+    store_be16(ip + 4, 0);
+    store_be16(ip + 6, wire::kIpv4DontFragment);
+    ip[8] = wire::kTtl;
+    ip[9] = wire::kProtoTcp;
+    store_be16(ip + 10, 0);
+    std::memcpy(ip + 12, ours, 4);
+    std::memcpy(ip + 16, peer, 4);
+    wire::store_checksum(ip + 10, wire::finish_checksum(wire::sum_bytes(ip, wire::kIpv4Header)));
+    out = ip + wire::kIpv4Header;
+  } else {
+    store_be32(ip, 0x60000000u);
+    store_be16(ip + 4, static_cast<uint16_t>(wire::kTcpHeader));
+    ip[6] = wire::kProtoTcp;
+    ip[7] = wire::kTtl;
+    std::memcpy(ip + 8, ours, 16);
+    std::memcpy(ip + 24, peer, 16);
+    out = ip + wire::kIpv6Header;
+  }
+  std::memcpy(out, ports + 2, 2);
+  std::memcpy(out + 2, ports, 2);
+  store_be32(out + 4, seq);
+  store_be32(out + 8, ack);
+  out[12] = static_cast<uint8_t>((wire::kTcpHeader / 4) << 4);
+  out[13] = out_flags;
+  store_be16(out + 14, 0);  // window
+  store_be16(out + 16, 0);  // checksum, below
+  store_be16(out + 18, 0);  // urgent pointer
+  const uint32_t out_pseudo = wire::pseudo_header_sum(ours, peer, alen, wire::kProtoTcp, wire::kTcpHeader);
+  wire::store_checksum(out + 16, wire::finish_checksum(wire::sum_bytes(out, wire::kTcpHeader, out_pseudo)));
+  if (set_reply_length(m, static_cast<uint16_t>(out + wire::kTcpHeader - f)) == nullptr)
+    return drop(Counter::DropNoHeadroom);
+  m->ol_flags = 0;
+  return {Next::Tx, Counter::TcpResetsSent};
+}
+
 }  // namespace relay::dataplane

@@ -28,6 +28,12 @@ Verdict handle_arp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx);
 // ICMP (IPv4) and ICMPv6 addressed to us: echo and Neighbour Discovery.
 Verdict handle_icmp(rte_mbuf* m, const ParsedFrame& p, HostContext& ctx);
 
+// A TCP segment to a relay address that no stream listener takes: answered
+// in place with a RST (RFC 9293 §3.10.7.1), never in answer to a RST, at
+// most as often as `limiter` allows. Checksums in software (a rare path).
+Verdict reset_tcp(rte_mbuf* m, const ParsedFrame& p, const LocalIdentity& me, TokenBucket& limiter,
+                  uint64_t now_tsc);
+
 // Turns `m` (a packet we cannot forward yet) into an ARP request or NS for
 // the next hop. Returns false when the mbuf cannot hold it.
 bool build_solicitation(rte_mbuf* m, const LocalIdentity& me, const NextHop& hop);

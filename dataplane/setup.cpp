@@ -43,6 +43,11 @@ Result<WorkerRings, std::string> create_exception_rings(std::string_view prefix,
   if (rings.to_cp == nullptr) return Err{dpdk_error("rte_ring_create " + to_cp)};
   rings.from_cp = rte_ring_create(from_cp.c_str(), size, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
   if (rings.from_cp == nullptr) return Err{dpdk_error("rte_ring_create " + from_cp)};
+  // Created whether or not streams are on, so a control plane never has to
+  // tell a missing ring from a data plane that is not up yet.
+  const std::string to_stream = ring_abi::ring_name(prefix, ring_abi::kToStreamRing);
+  rings.to_stream = rte_ring_create(to_stream.c_str(), size, socket, RING_F_SC_DEQ);
+  if (rings.to_stream == nullptr) return Err{dpdk_error("rte_ring_create " + to_stream)};
   const std::string dump = ring_abi::ring_name(prefix, ring_abi::kDumpRing);
   rings.dump = rte_ring_create_elem(dump.c_str(), ring_abi::kCommandElementSize, ring_abi::kDumpRingSize, socket,
                                     RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -60,7 +65,7 @@ Result<bool, std::string> start_port(uint16_t port, rte_mempool* pool, const Por
   constexpr uint64_t kCsum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
   const bool offload = q.want_tx_checksum_offload && (info.tx_offload_capa & kCsum) == kCsum;
   if (offload) conf.txmode.offloads = kCsum;
-  if (q.rx_queues > 1) {
+  if (q.rx_queues > 1 && q.rss) {
     conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
     conf.rx_adv_conf.rss_conf.rss_hf = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
   }

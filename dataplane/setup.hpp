@@ -27,8 +27,9 @@ struct WorkerRings {
   rte_ring* from_cp = nullptr;
   rte_ring* dump = nullptr;  // CommandMessage elements; the first worker writes it
   rte_ring* acks = nullptr;  // AckMessage elements; every worker writes it
+  rte_ring* to_stream = nullptr;  // rte_mbuf* for stream clients; every worker writes it
 };
-// Creates "<prefix>cmd.<lcore>"; to_cp/from_cp/dump/acks are created once per
+// Creates "<prefix>cmd.<lcore>"; to_cp/from_cp/to_stream/dump/acks are created once per
 // process (create_exception_rings) and shared by the workers. Sizes are
 // powers of two; the ack ring's follows from the command rings
 // (ring_abi::ack_ring_size).
@@ -44,6 +45,9 @@ struct PortQueues {
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   bool want_tx_checksum_offload = true;
+  // Spread received packets over the RX queues by RSS (IP addresses and UDP
+  // ports); off for the stream TAP, whose kernel side picks the queue.
+  bool rss = true;
 };
 // Configures and starts `port`; returns whether IPv4/UDP TX checksum
 // offload is on (the worker's template flag).

@@ -15,6 +15,10 @@ namespace {
 bool valid_socket(const WireSocketAddress& a) {
   return a.family == static_cast<uint8_t>(Family::V4) || a.family == static_cast<uint8_t>(Family::V6);
 }
+// A client address: a valid socket with a known transport.
+bool valid_client(const WireSocketAddress& a) { return valid_socket(a) && ring_abi::transport_of(a).has_value(); }
+// Only for addresses valid_client accepted.
+Transport transport_or_udp(const WireSocketAddress& a) { return ring_abi::transport_of(a).value_or(Transport::Udp); }
 bool stored(Upsert u) { return u == Upsert::Inserted || u == Upsert::Updated; }
 Applied refusal(Upsert u) { return u == Upsert::ProbeLimit ? Applied::ProbeLimit : Applied::TableFull; }
 }  // namespace
@@ -109,6 +113,7 @@ Applied ForwardingTables::create_allocation(const CommandMessage& m, const TscCl
   const bool v4 = m.relay_v4.family != 0;
   const bool v6 = m.relay_v6.family != 0;
   if (!v4 && !v6) return Applied::Rejected;
+  if (m.client.family != 0 && !valid_client(m.client)) return Applied::Rejected;
   if (v4 && (m.relay_v4.family != static_cast<uint8_t>(Family::V4) || !is_our_relay(m.relay_v4) ||
              m.relay_v4.port != m.port))
     return Applied::Rejected;
@@ -143,7 +148,8 @@ void ForwardingTables::index_client(uint16_t port, bool live) {
   const size_t index = port - me_.min_allocation_port;
   const ring_abi::WireSocketAddress& c = origins_[index].client;
   if (!valid_socket(c)) return;
-  const ChannelKey k = make_channel_key(static_cast<Family>(c.family), c.ip, rte_cpu_to_be_16(c.port), 0);
+  const ChannelKey k =
+      make_channel_key(static_cast<Family>(c.family), c.ip, rte_cpu_to_be_16(c.port), 0, transport_or_udp(c));
   if (live) {
     // Sized by the port range: one client per allocation, so never full.
     clients_.upsert(k, AllocationRef{port, allocations_[index].generation, {}});
@@ -152,15 +158,16 @@ void ForwardingTables::index_client(uint16_t port, bool live) {
   }
 }
 
-bool ForwardingTables::has_allocation(Family family, const uint8_t* ip, uint16_t port_be, uint64_t now_tsc) {
-  const AllocationRef* r = clients_.find(make_channel_key(family, ip, port_be, 0));
+bool ForwardingTables::has_allocation(Family family, const uint8_t* ip, uint16_t port_be, uint64_t now_tsc,
+                                      Transport transport) {
+  const AllocationRef* r = clients_.find(make_channel_key(family, ip, port_be, 0, transport));
   if (r == nullptr) return false;
   const AllocationEntry& a = allocations_[r->allocation_port - me_.min_allocation_port];
   return a.live && a.generation == r->generation && a.deadline_tsc > now_tsc;
 }
 
 AllocationEntry* ForwardingTables::live_target(const CommandMessage& m) {
-  if (!valid_socket(m.client) || !valid_socket(m.peer)) return nullptr;
+  if (!valid_client(m.client) || !valid_socket(m.peer)) return nullptr;
   // Listen socket must be ours: the worker only ever sends to clients from it.
   if (!is_our_relay(m.listen) || m.listen.port != me_.listen_port || m.listen.family != m.client.family)
     return nullptr;
@@ -178,7 +185,7 @@ Applied ForwardingTables::install_channel(const CommandMessage& m, const TscCloc
   const auto peer_family = static_cast<Family>(m.peer.family);
   const uint64_t deadline = clock.deadline(m.expiry_ns);
   const ChannelKey ck = make_channel_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port),
-                                         rte_cpu_to_be_16(m.channel));
+                                         rte_cpu_to_be_16(m.channel), transport_or_udp(m.client));
   ChannelEntry ce{};
   std::memcpy(ce.peer_ip, m.peer.ip, peer_family == Family::V4 ? 4 : 16);
   ce.peer_port_be = rte_cpu_to_be_16(m.peer.port);
@@ -193,6 +200,7 @@ Applied ForwardingTables::install_channel(const CommandMessage& m, const TscCloc
   be.client_port_be = rte_cpu_to_be_16(m.client.port);
   be.channel_be = rte_cpu_to_be_16(m.channel);
   be.client_family = m.client.family;
+  be.client_transport = m.client.transport;
   be.generation = a->generation;
   be.deadline_tsc = deadline;
 
@@ -217,13 +225,15 @@ Applied ForwardingTables::install_permission(const CommandMessage& m, const TscC
   const auto client_family = static_cast<Family>(m.client.family);
   const auto peer_family = static_cast<Family>(m.peer.family);
   const uint64_t deadline = clock.deadline(m.expiry_ns);
-  const SendKey sk = make_send_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), peer_family, m.peer.ip);
+  const SendKey sk = make_send_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), peer_family, m.peer.ip,
+                                   transport_or_udp(m.client));
   const SendEntry se{m.port, a->generation, 0, deadline};
   const BindingKey pk = make_permission_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.port));
   BindingEntry pe{};
   std::memcpy(pe.client_ip, m.client.ip, client_family == Family::V4 ? 4 : 16);
   pe.client_port_be = rte_cpu_to_be_16(m.client.port);
   pe.client_family = m.client.family;
+  pe.client_transport = m.client.transport;
   pe.generation = a->generation;
   pe.deadline_tsc = deadline;
 
@@ -237,11 +247,11 @@ Applied ForwardingTables::install_permission(const CommandMessage& m, const TscC
 }
 
 Applied ForwardingTables::remove_channel(const CommandMessage& m) {
-  if (!valid_socket(m.client) || !valid_socket(m.peer)) return Applied::Rejected;
+  if (!valid_client(m.client) || !valid_socket(m.peer)) return Applied::Rejected;
   const auto client_family = static_cast<Family>(m.client.family);
   const auto peer_family = static_cast<Family>(m.peer.family);
-  const ChannelKey ck =
-      make_channel_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), rte_cpu_to_be_16(m.channel));
+  const ChannelKey ck = make_channel_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port),
+                                         rte_cpu_to_be_16(m.channel), transport_or_udp(m.client));
   if (const ChannelEntry* old = channels_.find(ck); old != nullptr && counted(*old))
     toggle_digest(old->allocation_port, ring_abi::entry_digest(channel_identity(ck, *old)));
   // Idempotent: a channel the worker swept at its expiry, or never got
@@ -252,11 +262,12 @@ Applied ForwardingTables::remove_channel(const CommandMessage& m) {
 }
 
 Applied ForwardingTables::remove_permission(const CommandMessage& m) {
-  if (!valid_socket(m.client) || !valid_socket(m.peer)) return Applied::Rejected;
+  if (!valid_client(m.client) || !valid_socket(m.peer)) return Applied::Rejected;
   const auto client_family = static_cast<Family>(m.client.family);
   const auto peer_family = static_cast<Family>(m.peer.family);
   // Idempotent like remove_channel: a worker that refused it has none.
-  sends_.erase(make_send_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), peer_family, m.peer.ip));
+  sends_.erase(make_send_key(client_family, m.client.ip, rte_cpu_to_be_16(m.client.port), peer_family, m.peer.ip,
+                             transport_or_udp(m.client)));
   permissions_.erase(make_permission_key(peer_family, m.peer.ip, rte_cpu_to_be_16(m.port)));
   return Applied::Ok;
 }
@@ -294,6 +305,7 @@ CommandMessage ForwardingTables::channel_identity(const ChannelKey& k, const Cha
   m.port = e.allocation_port;
   m.channel = rte_be_to_cpu_16(k.channel_be);
   m.client.family = k.client_family;
+  m.client.transport = k.client_transport;
   m.client.port = rte_be_to_cpu_16(k.client_port_be);
   std::memcpy(m.client.ip, k.client_ip, client_family == Family::V4 ? 4 : 16);
   m.listen = ours(client_family, me_.listen_port);
@@ -323,6 +335,7 @@ std::optional<CommandMessage> ForwardingTables::permission_message(const Binding
   m.port = port;
   m.expiry_ns = clock.expiry_ns(e.deadline_tsc);
   m.client.family = e.client_family;
+  m.client.transport = e.client_transport;
   m.client.port = rte_be_to_cpu_16(e.client_port_be);
   std::memcpy(m.client.ip, e.client_ip, client_family == Family::V4 ? 4 : 16);
   m.listen = ours(client_family, me_.listen_port);

@@ -28,12 +28,17 @@ namespace relay::dataplane {
 
 // Ports in keys and entries are in network byte order: the fast path copies
 // them straight from the packet.
+// A client is its address and its transport (relay::Transport): a TCP and
+// a UDP client with the same IP:port are two clients (RFC 8656 §2). Wire
+// UDP always looks up with Transport::Udp (0), which keeps the fast path's
+// keys what they were.
 struct ChannelKey {
   uint8_t client_ip[16];
   uint16_t client_port_be;
   uint16_t channel_be;
   uint8_t client_family;
-  uint8_t zero[3];
+  uint8_t client_transport;
+  uint8_t zero[2];
 };
 struct ChannelEntry {
   uint8_t peer_ip[16];
@@ -56,7 +61,7 @@ struct BindingEntry {
   uint16_t client_port_be;
   uint16_t channel_be;
   uint8_t client_family;
-  uint8_t zero;
+  uint8_t client_transport;  // not Udp: a stream client, reached through the to_stream ring
   uint16_t generation;
   uint64_t deadline_tsc;
 };
@@ -68,7 +73,8 @@ struct SendKey {
   uint16_t client_port_be;
   uint8_t client_family;
   uint8_t peer_family;
-  uint8_t zero[4];
+  uint8_t client_transport;
+  uint8_t zero[3];
 };
 struct SendEntry {
   uint16_t allocation_port;  // host order
@@ -162,7 +168,8 @@ class ForwardingTables {
   PermissionTable& permissions() { return permissions_; }
   SendTable& sends() { return sends_; }
   // Whether a client 5-tuple has a live allocation (cold path).
-  [[nodiscard]] bool has_allocation(Family family, const uint8_t* ip, uint16_t port_be, uint64_t now_tsc);
+  [[nodiscard]] bool has_allocation(Family family, const uint8_t* ip, uint16_t port_be, uint64_t now_tsc,
+                                    Transport transport = Transport::Udp);
   [[nodiscard]] bool live(uint16_t allocation_port, uint16_t generation, uint64_t entry_deadline,
                           uint64_t now_tsc) const {
     const AllocationEntry& a = allocations_[allocation_port - me_.min_allocation_port];
@@ -257,9 +264,9 @@ inline void address_words(Family family, const uint8_t* ip, uint64_t* w) {
   }
 }
 template <class Key>
-inline Key key_from_words(Family family, const uint8_t* ip, uint64_t tail) {
+inline Key key_from_words(Family family, const uint8_t* ip, uint64_t tail, uint8_t byte_after_family = 0) {
   static_assert(sizeof(Key) == 24);
-  uint64_t w[3] = {0, 0, tail | uint64_t{static_cast<uint8_t>(family)} << 32};
+  uint64_t w[3] = {0, 0, tail | uint64_t{static_cast<uint8_t>(family)} << 32 | uint64_t{byte_after_family} << 40};
   address_words(family, ip, w);
   Key k;
   std::memcpy(&k, w, sizeof w);
@@ -268,11 +275,12 @@ inline Key key_from_words(Family family, const uint8_t* ip, uint64_t tail) {
 }  // namespace detail
 
 inline ChannelKey make_channel_key(Family client_family, const uint8_t* client_ip, uint16_t client_port_be,
-                                   uint16_t channel_be) {
+                                   uint16_t channel_be, Transport client_transport = Transport::Udp) {
   static_assert(offsetof(ChannelKey, client_port_be) == 16 && offsetof(ChannelKey, channel_be) == 18 &&
-                offsetof(ChannelKey, client_family) == 20);
+                offsetof(ChannelKey, client_family) == 20 && offsetof(ChannelKey, client_transport) == 21);
   return detail::key_from_words<ChannelKey>(client_family, client_ip,
-                                            uint64_t{client_port_be} | uint64_t{channel_be} << 16);
+                                            uint64_t{client_port_be} | uint64_t{channel_be} << 16,
+                                            static_cast<uint8_t>(client_transport));
 }
 inline BindingKey make_binding_key(Family peer_family, const uint8_t* peer_ip, uint16_t peer_port_be,
                                    uint16_t allocation_port_be) {
@@ -286,14 +294,15 @@ inline BindingKey make_permission_key(Family peer_family, const uint8_t* peer_ip
   return make_binding_key(peer_family, peer_ip, 0, allocation_port_be);
 }
 inline SendKey make_send_key(Family client_family, const uint8_t* client_ip, uint16_t client_port_be,
-                             Family peer_family, const uint8_t* peer_ip) {
+                             Family peer_family, const uint8_t* peer_ip, Transport client_transport = Transport::Udp) {
   static_assert(offsetof(SendKey, peer_ip) == 16 && offsetof(SendKey, client_port_be) == 32 &&
-                offsetof(SendKey, client_family) == 34 && offsetof(SendKey, peer_family) == 35);
+                offsetof(SendKey, client_family) == 34 && offsetof(SendKey, peer_family) == 35 &&
+                offsetof(SendKey, client_transport) == 36);
   uint64_t w[5];
   detail::address_words(client_family, client_ip, w);
   detail::address_words(peer_family, peer_ip, w + 2);
   w[4] = uint64_t{client_port_be} | uint64_t{static_cast<uint8_t>(client_family)} << 16 |
-         uint64_t{static_cast<uint8_t>(peer_family)} << 24;
+         uint64_t{static_cast<uint8_t>(peer_family)} << 24 | uint64_t{static_cast<uint8_t>(client_transport)} << 32;
   SendKey k;
   std::memcpy(&k, w, sizeof w);
   return k;

@@ -9,7 +9,9 @@
 
 namespace relay::dataplane {
 
-enum class Next : uint8_t { Tx, ToControlPlane, Free };
+// ToKernel: the stream TAP's TX queue (TCP to a stream port); ToStream:
+// the "to_stream" ring (a message for a TCP/TLS client).
+enum class Next : uint8_t { Tx, ToControlPlane, Free, ToKernel, ToStream };
 
 struct Verdict {
   Next next;

@@ -38,8 +38,15 @@ constexpr size_t kIpv6Header = 40;
 // RFC 768.
 constexpr size_t kUdpHeader = 8;
 
+// RFC 9293 §3.1: the header without options, and the flags of byte 13.
+constexpr size_t kTcpHeader = 20;
+constexpr uint8_t kTcpFin = 0x01;
+constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint8_t kTcpRst = 0x04;
+constexpr uint8_t kTcpAck = 0x10;
 // IANA protocol numbers.
 constexpr uint8_t kProtoIcmp = 1;
+constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoIcmpv6 = 58;
 

@@ -23,6 +23,9 @@ Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerSetup& s
   if (auto valid = validate(setup.config); !valid) return Err{valid.error()};
   if (setup.tsc_hz == 0) return Err{std::string("tsc_hz is zero")};
   if (setup.has_port && setup.stop == nullptr) return Err{std::string("a worker with a port needs a stop flag")};
+  const auto& ports = setup.config.stream_ports;
+  if (!setup.kernel_port && (ports[0] != 0 || ports[1] != 0 || ports[2] != 0))
+    return Err{std::string("stream ports without a kernel (TAP) port to steer them to")};
   return std::make_unique<Worker>(setup, setup.counters);
 }
 
@@ -42,6 +45,12 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       echo_limiter_(setup.config.echo_replies_per_second, setup.config.echo_replies_per_second, setup.tsc_hz),
       stun_limiter_(setup.config.stun_rate_per_source, setup.config.stun_burst_per_source, setup.tsc_hz,
                     setup.config.stun_limiter_sets, rte_rdtsc()),
+      stream_ports_(setup.kernel_port ? setup.config.stream_ports : std::array<uint16_t, 3>{}),
+      has_kernel_(setup.has_port && setup.kernel_port.has_value()),
+      kernel_port_(setup.kernel_port.value_or(0)),
+      kernel_poll_interval_(setup.tsc_hz / kKernelPollsPerSecond),
+      to_stream_(setup.to_stream),
+      reset_limiter_(setup.config.tcp_resets_per_second, setup.config.tcp_resets_per_second, setup.tsc_hz),
       commands_(setup.commands),
       acks_(setup.acks),
       worker_index_(setup.worker_index),
@@ -53,6 +62,7 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       stop_(setup.stop),
       tsc_hz_(setup.tsc_hz),
       backoff_(setup.config.idle, setup.config.max_idle_sleep_us, setup.tsc_hz) {
+  std::memcpy(kernel_mac_, setup.kernel_mac.data(), 6);
   tsc_base_ = rte_rdtsc();
   last_iteration_tsc_ = tsc_base_;
   monotonic_base_ns_ = monotonic_now_ns();
@@ -120,7 +130,9 @@ uint16_t Worker::iterate() {
     dispatch({rx, n}, next);
   }
   const unsigned from_cp = from_cp_ != nullptr ? drain_control_plane<kTxOffload>(now) : 0;
-  worked_ = n != 0 || commands != 0 || from_cp != 0 || dump_cursor_.active();
+  const unsigned from_kernel = has_kernel_ ? drain_kernel<kTxOffload>(now) : 0;
+  if (kernel_tx_count_ != 0) send_to_kernel();
+  worked_ = n != 0 || commands != 0 || from_cp != 0 || from_kernel != 0 || dump_cursor_.active();
   if (tx_count_ != 0) {
     // Summed before the burst: once the PMD has an mbuf it may already be freed.
     uint64_t bytes = 0;
@@ -306,7 +318,9 @@ void Worker::classify_impl(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, ui
     s.kind = Stage::Kind::None;
     const Verdict v = stage_packet(pkts[i], s, now_tsc, now_ns);
     next[i] = v.next;
-    if (s.kind == Stage::Kind::None && v.next != Next::ToControlPlane) counters_->add(v.counter);
+    // Hand-offs (to_cp, the kernel) are counted when the ring or queue takes them.
+    if (s.kind == Stage::Kind::None && v.next != Next::ToControlPlane && v.next != Next::ToKernel)
+      counters_->add(v.counter);
   }
   for (size_t i = 0; i < n; ++i) {
     Stage& s = stages_[i];
@@ -351,7 +365,28 @@ Verdict Worker::stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t n
   if (p.protocol == wire::kProtoUdp) [[likely]]
     return stage_udp(m, s, now_tsc, now_ns);
   if (p.protocol == (p.l3_kind == L3::Ipv4 ? wire::kProtoIcmp : wire::kProtoIcmpv6)) return handle_icmp(m, p, host);
+  if (p.protocol == wire::kProtoTcp) return tcp_segment(m, p, now_tsc);
   return drop(Counter::DropUnsupportedProtocol);
+}
+
+// TURN over TCP/TLS (RFC 8656 §3.1) is the kernel's to terminate: a
+// segment for a stream port crosses to the TAP as it came, under a new
+// Ethernet header (the kernel side has no VLAN and expects its own MAC).
+// Any other TCP, and all of it when streams are off, gets a RST rather
+// than silence, so a client fails at once instead of timing out.
+Verdict Worker::tcp_segment(rte_mbuf* m, const ParsedFrame& p, uint64_t now_tsc) {
+  uint8_t* f = rte_pktmbuf_mtod(m, uint8_t*);
+  if (p.l4_len < wire::kTcpHeader) return drop(Counter::DropBadTcp);
+  if (!is_stream_port(load_be16(f + p.l4 + 2)) || p.broadcast_or_multicast)
+    return reset_tcp(m, p, me_, reset_limiter_, now_tsc);
+  if (p.l3 != wire::kEthernetHeader) {  // drop the 802.1Q tag: slide the MACs over it
+    std::memmove(f + wire::kVlanTag, f, 12);
+    f = reinterpret_cast<uint8_t*>(rte_pktmbuf_adj(m, wire::kVlanTag));
+  }
+  std::memcpy(f, kernel_mac_, 6);
+  std::memcpy(f + 6, me_.mac.data(), 6);
+  m->ol_flags = 0;
+  return {Next::ToKernel, Counter::ToKernel};
 }
 
 Verdict Worker::stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns) {
@@ -545,7 +580,11 @@ Verdict Worker::to_client(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, 
   const Counter success = direction == Direction::ClientToClient ? Counter::ClientToClient
                           : b.channel_be != 0                    ? Counter::PeerToClient
                                                                  : Counter::DataToClient;
-  const Verdict v = emit_udp<kTxOffload>(m, keep_offset, keep_len, a, framing, success, now_tsc, kept_sum);
+  Verdict v;
+  if (b.client_transport != static_cast<uint8_t>(Transport::Udp)) [[unlikely]]
+    v = to_stream_client(m, keep_offset, keep_len, b, framing, success);
+  else
+    v = emit_udp<kTxOffload>(m, keep_offset, keep_len, a, framing, success, now_tsc, kept_sum);
   if (v.counter == success) counters_->add_relayed(direction, in_family, client_family, keep_len);
   return v;
 }
@@ -626,16 +665,22 @@ Verdict Worker::unresolved(rte_mbuf* m, const std::optional<NextHop>& solicit, u
 uint16_t Worker::dispatch(std::span<rte_mbuf* const> pkts, const Next* next) {
   rte_mbuf* to_cp[kMaxBurst];
   rte_mbuf* dead[kMaxBurst];
+  rte_mbuf* to_stream[kMaxBurst];
   uint16_t n_cp = 0;
   uint16_t n_dead = 0;
+  uint16_t n_stream = 0;
   const uint16_t tx_before = tx_count_;
   for (size_t i = 0; i < pkts.size(); ++i) {
     switch (next[i]) {
       case Next::Tx: tx_[tx_count_++] = pkts[i]; break;
       case Next::ToControlPlane: to_cp[n_cp++] = pkts[i]; break;
       case Next::Free: dead[n_dead++] = pkts[i]; break;
+      case Next::ToKernel: kernel_tx_[kernel_tx_count_++] = pkts[i]; break;
+      case Next::ToStream: to_stream[n_stream++] = pkts[i]; break;
     }
   }
+  if (n_stream != 0) [[unlikely]]
+    hand_to_stream(to_stream, n_stream);
   if (n_cp != 0) {
     const unsigned queued =
         to_cp_ != nullptr ? rte_ring_enqueue_burst(to_cp_, reinterpret_cast<void* const*>(to_cp), n_cp, nullptr) : 0;
@@ -655,9 +700,23 @@ template <bool kTxOffload>
 unsigned Worker::drain_control_plane(uint64_t now_tsc) {
   rte_mbuf* batch[kMaxBurst];
   const unsigned n = rte_ring_dequeue_burst(from_cp_, reinterpret_cast<void**>(batch), burst_, nullptr);
+  rte_mbuf* to_stream[kMaxBurst];
+  unsigned n_stream = 0;
   for (unsigned i = 0; i < n; ++i) {
     rte_mbuf* m = batch[i];
     const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+    if (meta->kind != ring_abi::PacketKind::Datagram) [[unlikely]] {
+      const Verdict v = stream_input_impl<kTxOffload>(m, now_tsc);
+      counters_->add(v.counter);
+      if (v.next == Next::Tx) {
+        tx_[tx_count_++] = m;
+      } else if (v.next == Next::ToStream) {
+        to_stream[n_stream++] = m;
+      } else {
+        rte_pktmbuf_free(m);
+      }
+      continue;
+    }
     const auto family = static_cast<Family>(meta->local.family);
     const bool valid = m->nb_segs == 1 && meta->remote.family == meta->local.family &&
                        (family == Family::V4 || family == Family::V6) && me_.has(family) &&
@@ -676,7 +735,179 @@ unsigned Worker::drain_control_plane(uint64_t now_tsc) {
       rte_pktmbuf_free(m);
     }
   }
+  if (n_stream != 0) hand_to_stream(to_stream, n_stream);
   return n;
+}
+
+void Worker::hand_to_stream(rte_mbuf* const* ms, unsigned n) {
+  const unsigned queued =
+      to_stream_ != nullptr ? rte_ring_enqueue_burst(to_stream_, reinterpret_cast<void* const*>(ms), n, nullptr) : 0;
+  counters_->add(Counter::ToStream, queued);
+  if (queued < n) {
+    counters_->add(Counter::DropToStreamFull, n - queued);
+    rte_pktmbuf_free_bulk(const_cast<rte_mbuf**>(ms) + queued, n - queued);
+  }
+}
+
+// The message a stream client reads: the control plane writes the mbuf's
+// bytes to the connection as they are, so the ChannelData carries its
+// padding to 4 here (RFC 8656 §12.5: over TCP/TLS it is mandatory).
+Verdict Worker::to_stream_client(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const BindingEntry& b,
+                                 const Framing& framing, Counter success) {
+  const bool indication = framing.peer_ip != nullptr;
+  const uint16_t head = indication ? data_indication_prefix(framing.peer_family) : kChannelDataHeaderSize;
+  const uint16_t tail = indication ? data_indication_suffix(keep_len, data_indication_fingerprint_)
+                                   : static_cast<uint16_t>((4 - keep_len % 4) % 4);
+  // A Data indication's XOR-PEER-ADDRESS may come from the bytes the
+  // header overwrites (a relayed client's address is ours, a peer's was
+  // copied by from_peer), so it is written from a copy.
+  uint8_t peer_ip[16] = {};
+  if (indication) std::memcpy(peer_ip, framing.peer_ip, framing.peer_family == Family::V4 ? 4 : 16);
+  uint8_t* msg = reframe(m, keep_offset, keep_len, head);
+  if (msg == nullptr || (tail != 0 && rte_pktmbuf_append(m, tail) == nullptr)) [[unlikely]]
+    return drop(Counter::DropNoHeadroom);
+  if (indication) {
+    const uint64_t id[2] = {splitmix64(transaction_ids_), splitmix64(transaction_ids_)};
+    write_data_indication(msg, keep_len, data_indication_fingerprint_, framing.peer_family, peer_ip,
+                          framing.peer_port_be, reinterpret_cast<const uint8_t*>(id));
+  } else {
+    std::memcpy(msg, &framing.channel_be, 2);
+    store_be16(msg + 2, keep_len);
+    std::memset(msg + head + keep_len, 0, tail);
+  }
+  auto* meta = static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  *meta = ring_abi::PacketMeta{};
+  const auto family = static_cast<Family>(b.client_family);
+  meta->remote.family = b.client_family;
+  meta->remote.transport = b.client_transport;
+  meta->remote.port = rte_be_to_cpu_16(b.client_port_be);
+  std::memcpy(meta->remote.ip, b.client_ip, family == Family::V4 ? 4 : 16);
+  meta->local.family = b.client_family;
+  meta->local.port = me_.listen_port;
+  std::memcpy(meta->local.ip, me_.address(family), family == Family::V4 ? 4 : 16);
+  m->ol_flags = 0;
+  return {Next::ToStream, success};
+}
+
+Verdict Worker::stream_input(rte_mbuf* m, uint64_t now_tsc) {
+  return tx_offload_ ? stream_input_impl<true>(m, now_tsc) : stream_input_impl<false>(m, now_tsc);
+}
+
+// The mbuf holds exactly what the client framed (the control plane strips
+// the padding); it is staged like a datagram whose UDP payload starts at
+// offset 0 with no checksum known, so from_client / from_send do the rest.
+template <bool kTxOffload>
+Verdict Worker::stream_input_impl(rte_mbuf* m, uint64_t now_tsc) {
+  const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  const auto family = static_cast<Family>(meta->remote.family);
+  const std::optional<Transport> transport = ring_abi::transport_of(meta->remote);
+  const bool valid = meta->kind == ring_abi::PacketKind::StreamInput && m->nb_segs == 1 && transport &&
+                     *transport != Transport::Udp && meta->remote.family == meta->local.family &&
+                     (family == Family::V4 || family == Family::V6) && me_.has(family) &&
+                     meta->local.port == me_.listen_port &&
+                     std::memcmp(meta->local.ip, me_.address(family), family == Family::V4 ? 4 : 16) == 0;
+  if (!valid) return drop(Counter::DropStreamInputInvalid);
+  Stage s;
+  s.frame = ParsedFrame{};
+  s.frame.l3_kind = family == Family::V4 ? L3::Ipv4 : L3::Ipv6;
+  s.udp = UdpView{};
+  s.udp.payload_len = m->data_len;
+  const std::span<const uint8_t> payload{rte_pktmbuf_mtod(m, const uint8_t*), m->data_len};
+  const uint16_t client_port_be = rte_cpu_to_be_16(meta->remote.port);
+  const auto channel_data = parse_channel_data(payload);
+  if (channel_data) {
+    s.kind = Stage::Kind::Channel;
+    s.channel_data_len = static_cast<uint16_t>(channel_data->data.size());
+    s.entry.channel = tables_.channels().find(make_channel_key(
+        family, meta->remote.ip, client_port_be, rte_cpu_to_be_16(channel_data->channel.value), *transport));
+    if (s.entry.channel == nullptr) return drop(Counter::DropUnknownChannel);
+    return from_client<kTxOffload>(m, s, now_tsc);
+  }
+  if (channel_data.error() == ChannelDataError::LengthExceedsData) return drop(Counter::DropChannelDataLength);
+  if (!is_send_indication(payload)) return drop(Counter::DropStreamInputInvalid);
+  if (const ParseOutcome o = parse_send_indication(payload, s.indication); !o.accepted()) return drop(o.reason());
+  s.kind = Stage::Kind::Send;
+  s.entry.send = tables_.sends().find(make_send_key(family, meta->remote.ip, client_port_be, s.indication.peer_family,
+                                                    s.indication.peer_ip, *transport));
+  if (s.entry.send == nullptr)
+    return drop(tables_.has_allocation(family, meta->remote.ip, client_port_be, now_tsc, *transport)
+                    ? Counter::DropNoPermission
+                    : Counter::DropNoAllocation);
+  return from_send<kTxOffload>(m, s, now_tsc);
+}
+
+Verdict Worker::from_kernel(rte_mbuf* m, uint64_t now_tsc) {
+  return tx_offload_ ? from_kernel_impl<true>(m, now_tsc) : from_kernel_impl<false>(m, now_tsc);
+}
+
+// The kernel answers for the relay addresses it holds on the TAP (its TCP
+// stack). Only unicast IP from those addresses leaves: the kernel's own
+// chatter on the TAP (router solicitations, MLD reports) has no business
+// on the wire. Checksums are the kernel's (the TAP has no offloads on), so
+// only the Ethernet header is rewritten.
+template <bool kTxOffload>
+Verdict Worker::from_kernel_impl(rte_mbuf* m, uint64_t now_tsc) {
+  if (m->nb_segs != 1) [[unlikely]]
+    return drop(Counter::DropMultiSegment);
+  const uint8_t* f = rte_pktmbuf_mtod(m, const uint8_t*);
+  const uint16_t len = m->data_len;
+  if (len < wire::kEthernetHeader) return drop(Counter::DropFromKernelUnexpected);
+  const uint16_t ethertype = load_be16(f + 12);
+  const uint8_t* ip = f + wire::kEthernetHeader;
+  Family family;
+  uint8_t dst[16];
+  if (ethertype == wire::kEtherTypeIpv4 && len >= wire::kEthernetHeader + wire::kIpv4Header && me_.has_v4 &&
+      std::memcmp(ip + 12, me_.v4, 4) == 0 && ip[16] < 224) {
+    family = Family::V4;
+    std::memcpy(dst, ip + 16, 4);
+  } else if (ethertype == wire::kEtherTypeIpv6 && len >= wire::kEthernetHeader + wire::kIpv6Header && me_.has_v6 &&
+             std::memcmp(ip + 8, me_.v6, 16) == 0 && ip[24] != 0xFF) {
+    family = Family::V6;
+    std::memcpy(dst, ip + 24, 16);
+  } else {
+    return drop(Counter::DropFromKernelUnexpected);
+  }
+  const Resolution r = neighbours_.resolve(family, dst, now_tsc);
+  if (r.mac == nullptr) [[unlikely]]
+    return unresolved(m, r.solicit, now_tsc);
+  // The kernel's frames are untagged; a VLAN tag needs 4 more bytes in front.
+  if (me_.vlan != 0 && rte_pktmbuf_prepend(m, wire::kVlanTag) == nullptr) [[unlikely]]
+    return drop(Counter::DropNoHeadroom);
+  write_ethernet(rte_pktmbuf_mtod(m, uint8_t*), r.mac, me_, ethertype);
+  m->ol_flags = 0;
+  return {Next::Tx, Counter::FromKernel};
+}
+
+// The TAP's RX costs a read() system call per poll (net_tap), so a quiet
+// TAP is polled at most kKernelPollsPerSecond times a second, and a busy
+// one every iteration: the UDP loop does not pay a syscall per burst.
+template <bool kTxOffload>
+unsigned Worker::drain_kernel(uint64_t now_tsc) {
+  if (!kernel_busy_ && now_tsc < next_kernel_poll_tsc_) return 0;
+  next_kernel_poll_tsc_ = now_tsc + kernel_poll_interval_;
+  rte_mbuf* batch[kMaxBurst];
+  const uint16_t n = rte_eth_rx_burst(kernel_port_, queue_id_, batch, burst_);
+  kernel_busy_ = n != 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    const Verdict v = from_kernel_impl<kTxOffload>(batch[i], now_tsc);
+    counters_->add(v.counter);
+    if (v.next == Next::Tx) {
+      tx_[tx_count_++] = batch[i];
+    } else {
+      rte_pktmbuf_free(batch[i]);
+    }
+  }
+  return n;
+}
+
+void Worker::send_to_kernel() {
+  const uint16_t sent = rte_eth_tx_burst(kernel_port_, queue_id_, kernel_tx_, kernel_tx_count_);
+  counters_->add(Counter::ToKernel, sent);
+  if (sent < kernel_tx_count_) [[unlikely]] {
+    counters_->add(Counter::DropToKernelFull, kernel_tx_count_ - sent);
+    rte_pktmbuf_free_bulk(kernel_tx_ + sent, kernel_tx_count_ - sent);
+  }
+  kernel_tx_count_ = 0;
 }
 
 template uint16_t Worker::iterate<true>();

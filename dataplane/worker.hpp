@@ -13,6 +13,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -45,6 +46,9 @@ constexpr unsigned kCommandsPerIteration = 32;
 // ~1 µs; a 1M-channel replica (1.4M slots) dumps in ~3000 iterations.
 constexpr unsigned kDumpMessagesPerIteration = 32;
 constexpr unsigned kDumpVisitsPerIteration = 512;
+// How often a quiet stream TAP is polled: its RX is a read() system call
+// (~1 µs on this KVM guest), so every 10 µs rather than every iteration.
+constexpr uint64_t kKernelPollsPerSecond = 100'000;
 // Packets ahead of the one being parsed whose data is prefetched.
 constexpr unsigned kPrefetchAhead = 4;
 
@@ -70,6 +74,15 @@ struct WorkerSetup {
   // first packet finds the neighbour resolved; nullptr: resolve on demand.
   rte_mempool* solicitation_pool = nullptr;
   const std::atomic<bool>* stop = nullptr;
+  // Streams (ARCHITECTURE.md, "Streams"): the TAP port whose kernel side
+  // terminates TCP. TCP to config.stream_ports leaves on its TX queue
+  // `queue_id` with `kernel_mac` as destination, and what the kernel sends
+  // back arrives on its RX queue `queue_id`. Unset: no kernel polling.
+  std::optional<uint16_t> kernel_port;
+  MacAddress kernel_mac{};
+  // "<prefix>to_stream": what peers relay to stream clients; nullptr:
+  // dropped and counted (drop_to_stream_full).
+  rte_ring* to_stream = nullptr;
   // The secret of the worker's table hashes; unset: random (getrandom).
   // The fuzzer sets it so a run is reproducible.
   std::optional<HashSecret> table_secret;
@@ -90,6 +103,15 @@ class alignas(64) Worker {
   // ToControlPlane mbufs and the counters. ~145 cycles/pkt at 1k channels,
   // ~170 at 64k, burst 32 (bench-dataplane, see dataplane/README.md).
   void classify(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next);
+
+  // A frame the kernel sent on the stream TAP: TCP of a stream leaving a
+  // relay address goes to the wire (Next::Tx) with our MAC, the next hop's
+  // and the VLAN tag; anything else (router solicitations, MLD) is dropped.
+  Verdict from_kernel(rte_mbuf* m, uint64_t now_tsc);
+  // A stream client's ChannelData or Send indication (from_cp, kind
+  // StreamInput): relayed exactly as if it had come over UDP from
+  // PacketMeta::remote, with the same lookups (transport included) and drops.
+  Verdict stream_input(rte_mbuf* m, uint64_t now_tsc);
 
   // Applies everything queued on the cmd ring now (startup, before the
   // port delivers traffic); returns how many commands were applied.
@@ -143,6 +165,27 @@ class alignas(64) Worker {
   template <bool kTxOffload>
   void classify_impl(std::span<rte_mbuf* const> pkts, uint64_t now_tsc, uint64_t now_ns, Next* next);
   Verdict stage_packet(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns);
+  // TCP to a relay address: to the kernel (a stream port) or a RST.
+  Verdict tcp_segment(rte_mbuf* m, const ParsedFrame& p, uint64_t now_tsc);
+  [[nodiscard]] bool is_stream_port(uint16_t port) const {
+    return port != 0 && (port == stream_ports_[0] || port == stream_ports_[1] || port == stream_ports_[2]);
+  }
+  template <bool kTxOffload>
+  Verdict from_kernel_impl(rte_mbuf* m, uint64_t now_tsc);
+  template <bool kTxOffload>
+  Verdict stream_input_impl(rte_mbuf* m, uint64_t now_tsc);
+  // The kept bytes as the message to write to a stream client's
+  // connection: ChannelData padded to 4 (RFC 8656 §12.5) or a Data
+  // indication, alone in the mbuf, for the "to_stream" ring.
+  Verdict to_stream_client(rte_mbuf* m, uint16_t keep_offset, uint16_t keep_len, const BindingEntry& b,
+                           const Framing& framing, Counter success);
+  // Puts mbufs on "to_stream"; what does not fit is freed and counted.
+  void hand_to_stream(rte_mbuf* const* ms, unsigned n);
+  // Polls the TAP's RX queue (at most every kernel_poll_interval_ while it
+  // is quiet) and queues what leaves for the wire behind tx_.
+  template <bool kTxOffload>
+  unsigned drain_kernel(uint64_t now_tsc);
+  void send_to_kernel();
   Verdict stage_udp(rte_mbuf* m, Stage& s, uint64_t now_tsc, uint64_t now_ns);
   bool look_up(Stage& s);
   Counter unknown_send(const Stage& s, uint64_t now_tsc);
@@ -197,13 +240,26 @@ class alignas(64) Worker {
   uint16_t tx_count_ = 0;
   bool data_indication_fingerprint_;
   uint64_t transaction_ids_;  // splitmix64 state for Data indications' transaction IDs
-  rte_mbuf* tx_[2 * kMaxBurst];
+  // One burst each from the port, from_cp and the kernel.
+  rte_mbuf* tx_[3 * kMaxBurst];
   Stage stages_[kMaxBurst];
   ForwardingTables tables_;
   Neighbours neighbours_;
   TokenBucket echo_limiter_;
   // Touched by STUN only, never by ChannelData or peer data.
   SourceRateLimiter stun_limiter_;
+  // Streams: touched by TCP and by stream clients' traffic only.
+  std::array<uint16_t, 3> stream_ports_;
+  bool has_kernel_;
+  uint16_t kernel_port_;
+  uint16_t kernel_tx_count_ = 0;
+  bool kernel_busy_ = false;  // the last kernel poll received something
+  uint64_t next_kernel_poll_tsc_ = 0;
+  uint64_t kernel_poll_interval_;
+  uint8_t kernel_mac_[6];
+  rte_ring* to_stream_;
+  TokenBucket reset_limiter_;
+  rte_mbuf* kernel_tx_[kMaxBurst];
   // Cold.
   rte_ring* commands_;
   // A member, not a local: CommandMessage's member initialisers would zero

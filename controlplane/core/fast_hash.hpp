@@ -49,12 +49,16 @@ struct IpEqual {
 
 struct FiveTupleHash {
   size_t operator()(const ClientFiveTuple& t) const noexcept {
-    return hash_socket(t.client.value) ^ (hash_socket(t.listen.value) * 0x9e3779b97f4a7c15ull);
+    return (hash_socket(t.client.value) ^ (hash_socket(t.listen.value) * 0x9e3779b97f4a7c15ull)) +
+           static_cast<size_t>(t.transport);
   }
 };
 
 inline bool same_five_tuple(const ClientFiveTuple& a, const ClientFiveTuple& b) {
-  return same_socket(a.client.value, b.client.value) && same_socket(a.listen.value, b.listen.value);
+  // The transport is part of the 5-tuple: a TCP and a UDP client with the
+  // same address are two clients (RFC 8656 §2).
+  return a.transport == b.transport && same_socket(a.client.value, b.client.value) &&
+         same_socket(a.listen.value, b.listen.value);
 }
 
 struct FiveTupleEqual {

@@ -158,6 +158,10 @@ class Server {
   // Ends the allocation on `port` as a Refresh with LIFETIME 0 would (its
   // client's next request gets 437); false when no allocation has it.
   bool end_allocation(AllocationPort port, Instant now);
+  // The client's stream closed (TCP/TLS, RFC 8656 §2: the allocation
+  // belongs to the 5-tuple, which no longer exists): its allocation ends
+  // now as end_allocation's does; false when it holds none.
+  bool end_client(const ClientFiveTuple& client, Instant now);
   // Drain mode, for rolling upgrades: every new Allocate is answered 508
   // while existing allocations keep being served; at `deadline` (if any)
   // those still alive are ended. Calling it again moves the deadline.
@@ -183,6 +187,7 @@ class Server {
     return s;
   }
   [[nodiscard]] size_t allocation_count() const { return allocations_.size(); }
+  [[nodiscard]] bool holds_allocation(const ClientFiveTuple& client) const { return allocations_.contains(client); }
   [[nodiscard]] const ServerConfig& config() const { return config_; }
 
  private:

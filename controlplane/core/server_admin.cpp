@@ -30,6 +30,13 @@ bool Server::end_allocation(AllocationPort port, Instant now) {
   return true;
 }
 
+bool Server::end_client(const ClientFiveTuple& client, Instant now) {
+  Allocation* a = allocations_.of(client);
+  if (a == nullptr) return false;
+  free_allocation(*a, now);  // not allocations_ended: that counts the operator's
+  return true;
+}
+
 void Server::drain(std::optional<Instant> deadline) {
   timers_.cancel(drain_.timer);
   drain_ = DrainState{true, deadline, kNoTimer};

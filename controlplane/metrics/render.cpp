@@ -262,6 +262,22 @@ void render_rings(Exposition& out, const ControlPlaneIo& io, uint64_t to_cp_full
   out.sample("relay_replicas_resyncing", {}, io.replicas_resyncing);
 }
 
+void render_streams(Exposition& out, const ControlPlaneIo::Streams& s) {
+  out.family("relay_stream_connections", MetricType::Gauge, "Open TURN connections over TCP and TLS.");
+  out.sample("relay_stream_connections", {{"transport", "tcp"}}, s.tcp_connections);
+  out.sample("relay_stream_connections", {{"transport", "tls"}}, s.tls_connections);
+  out.family("relay_stream_connections_closed_total", MetricType::Counter,
+             "TCP/TLS connections closed, by reason (refused at accept included).");
+  for (const auto& c : s.closed) out.sample("relay_stream_connections_closed_total", {{"reason", c.reason}}, c.count);
+  out.family("relay_stream_messages_total", MetricType::Counter,
+             "STUN and ChannelData messages read from (in) and queued to (out) stream clients.");
+  out.sample("relay_stream_messages_total", {{"direction", "in"}}, s.messages_in);
+  out.sample("relay_stream_messages_total", {{"direction", "out"}}, s.messages_out);
+  out.family("relay_stream_dropped_total", MetricType::Counter,
+             "Messages for or from stream clients that were dropped, by reason.");
+  for (const auto& d : s.dropped) out.sample("relay_stream_dropped_total", {{"reason", d.reason}}, d.count);
+}
+
 void render_memory(Exposition& out, const ControlPlaneMemory& m) {
   out.family("relay_controlplane_heap_bytes", MetricType::Gauge,
              "Bytes of the control plane's heap in use (malloc'd and not freed).");
@@ -321,6 +337,7 @@ std::string render_metrics(const BuildInfo& build, const core::Stats& server, co
   }
   render_original_relay(out, server, relayed_bytes);
   render_rings(out, io, to_cp_full);
+  if (io.streams) render_streams(out, *io.streams);
   render_memory(out, memory);
   render_latency(out, exception_latency);
   return std::move(out).take();

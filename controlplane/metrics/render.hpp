@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,16 @@ struct ControlPlaneIo {
   uint64_t replica_digest_mismatches = 0;
   uint64_t replica_installs_refused = 0;  // a worker's table was full
   uint64_t replicas_resyncing = 0;        // gauge
+  // TURN over TCP/TLS (process::StreamStats); absent when streams are off.
+  struct Streams {
+    uint64_t tcp_connections = 0;  // gauges
+    uint64_t tls_connections = 0;
+    std::vector<Divergences> closed;   // by process::kStreamCloseNames
+    std::vector<Divergences> dropped;  // by process::kStreamDropNames
+    uint64_t messages_in = 0;
+    uint64_t messages_out = 0;
+  };
+  std::optional<Streams> streams;
 };
 
 struct ControlPlaneMemory {

@@ -73,6 +73,7 @@ json view_json(const core::AllocationView& a, Instant now) {
   return json{{"port", a.port.value},
               {"client", a.client.client.value.to_string()},
               {"listen", a.client.listen.value.to_string()},
+              {"transport", to_string(a.client.transport)},
               {"relay_v4", address(a.relay_v4)},
               {"relay_v6", address(a.relay_v6)},
               {"user", a.user},
@@ -101,7 +102,9 @@ json status(AdminContext& ctx) {
               {"allocations", ctx.server.allocation_count()},
               {"channels", s.active_channels},
               {"free_ports", s.free_ports},
-              {"held_ports", s.held_ports}};
+              {"held_ports", s.held_ports},
+              {"stream_connections_tcp", ctx.streams ? ctx.streams().tcp : 0},
+              {"stream_connections_tls", ctx.streams ? ctx.streams().tls : 0}};
 }
 
 json allocations(AdminContext& ctx, const json& request) {

@@ -5,8 +5,8 @@
 // directly; the commands an action emits (FreeAllocation, RemoveChannel...)
 // reach the workers in the next turn.
 //
-//   status                          version, uptime, readiness, drain, counts
-//   allocations [user] [client]     client "IP" or "IP:PORT"
+//   status                          version, uptime, readiness, drain, counts (allocations, streams)
+//   allocations [user] [client]     client "IP" or "IP:PORT"; each with its transport
 //   kill user | client | port       ends the matching allocations
 //   drain [deadline_seconds] [cancel]
 //   reload                          as SIGHUP
@@ -26,6 +26,12 @@
 
 namespace relay::process {
 
+// Open stream connections (the stream server), for status.
+struct StreamConnectionCounts {
+  uint64_t tcp = 0;
+  uint64_t tls = 0;
+};
+
 struct AdminContext {
   core::Server& server;
   LiveConfig& live;
@@ -37,6 +43,8 @@ struct AdminContext {
   // Why /readyz says not ready (empty: ready), and what it is told of a drain.
   std::function<std::vector<std::string>()> not_ready;
   std::function<void(bool draining)> on_drain;
+  // Null when streams are off (status says 0).
+  std::function<StreamConnectionCounts()> streams = {};
 };
 
 // The longest credential relayctl mints: a day.

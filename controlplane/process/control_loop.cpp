@@ -60,6 +60,7 @@ bool ControlLoop::turn() {
     ++work;
   }
   work += dispatcher_.flush(now);
+  work += drain_to_stream();
   work += drain_acks(now);
   dispatcher_.reconcile(now);
   // Portal, metrics, signals: whatever is ready. An idle loop asks the
@@ -90,6 +91,28 @@ size_t ControlLoop::drain_to_cp(Instant now) {
     free_mbuf_uncached(m);
   }
   counters_.datagrams_in += n;
+  return n;
+}
+
+// Reads: to_stream mbufs and their PacketMeta. Frees every mbuf it dequeued;
+// the stream server copies the payload into the connection's queue (or
+// drops it, counted: back-pressure, a stream that is gone).
+size_t ControlLoop::drain_to_stream() {
+  if (to_stream_ == nullptr) return 0;
+  std::array<rte_mbuf*, kBurst> burst{};
+  const unsigned n = rte_ring_dequeue_burst(to_stream_, reinterpret_cast<void**>(burst.data()), kBurst, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    rte_mbuf* m = burst[i];
+    const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+    auto client = stream_client_of(*meta);
+    if (client && m->nb_segs == 1) [[likely]] {
+      streams_->send_relayed(*client, std::span<const uint8_t>(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len));
+    } else {
+      ++counters_.invalid_meta;
+    }
+    free_mbuf_uncached(m);
+  }
+  counters_.stream_payloads_in += n;
   return n;
 }
 
@@ -127,7 +150,7 @@ void ControlLoop::report_losses() {
                    {{"dropped_total", now.datagrams.refused}});
   }
   if (counters_.invalid_meta != reported_invalid_meta_) {
-    warnings_.warn(t, "invalid_meta", "dataplane", "to_cp datagram with unusable metadata: dropped",
+    warnings_.warn(t, "invalid_meta", "dataplane", "to_cp or to_stream message with unusable metadata: dropped",
                    {{"dropped_total", counters_.invalid_meta}});
     reported_invalid_meta_ = counters_.invalid_meta;
   }

@@ -27,6 +27,7 @@
 #include "controlplane/core/server.hpp"
 #include "controlplane/metrics/histogram.hpp"
 #include "controlplane/process/dispatcher.hpp"
+#include "controlplane/process/stream_server.hpp"
 
 namespace relay::process {
 
@@ -37,7 +38,8 @@ struct LoopCounters {
   uint64_t turns = 0;
   uint64_t idle_waits = 0;
   uint64_t datagrams_in = 0;
-  uint64_t invalid_meta = 0;  // to_cp mbufs with unusable metadata, dropped
+  uint64_t invalid_meta = 0;  // to_cp and to_stream mbufs with unusable metadata, dropped
+  uint64_t stream_payloads_in = 0;  // to_stream mbufs handed to the stream server
 };
 
 class ControlLoop {
@@ -57,6 +59,11 @@ class ControlLoop {
   // Runs until stop(); returns with the io_context still usable.
   void run();
   void stop() { stopping_ = true; }
+  // TURN over TCP/TLS: each turn drains `to_stream` into `streams`.
+  void serve_streams(rte_ring* to_stream, StreamServer* streams) {
+    to_stream_ = to_stream;
+    streams_ = streams;
+  }
   [[nodiscard]] const LoopCounters& counters() const { return counters_; }
   // From a worker's receive timestamp to this loop taking the datagram.
   [[nodiscard]] const metrics::Log2Histogram& exception_latency() const { return exception_latency_; }
@@ -66,6 +73,7 @@ class ControlLoop {
   bool turn();
   size_t drain_to_cp(Instant now);
   size_t drain_acks(Instant now);
+  size_t drain_to_stream();
   void idle_wait(Instant now);
   void report_losses();
 
@@ -74,6 +82,8 @@ class ControlLoop {
   Dispatcher& dispatcher_;
   rte_ring* to_cp_;
   rte_ring* acks_;
+  rte_ring* to_stream_ = nullptr;
+  StreamServer* streams_ = nullptr;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_running_;
   Instant next_wall_clock_{};
   Instant next_io_poll_{};

@@ -38,9 +38,16 @@ void Dispatcher::perform(core::Command command) {
 
 // The Server built each response once, into the SendMessage's own bytes;
 // the ring copies them into the mbuf, the only copy on their way out.
+Delivery Dispatcher::deliver(const core::SendMessage& m, std::span<const uint8_t> bytes) {
+  if (m.transport != Transport::Udp) {
+    if (streams_ == nullptr) return Delivery::Refused;
+    return streams_->send_response(ClientFiveTuple{m.to, m.from, m.transport}, bytes);
+  }
+  return ring_.get().try_send(bytes, packet_meta_for(m.to, m.from));
+}
+
 Delivery Dispatcher::send(const Outgoing& o) {
-  const ring_abi::PacketMeta meta = packet_meta_for(o.message.to, o.message.from);
-  if (o.ticket == 0) return ring_.get().try_send(o.message.bytes, meta);
+  if (o.ticket == 0) return deliver(o.message, o.message.bytes);
   if (fanout_.awaiting(o.ticket)) return Delivery::Busy;
   if (fanout_.take_refusal(o.ticket)) {
     for (const core::Command& install : o.installs)
@@ -48,8 +55,8 @@ Delivery Dispatcher::send(const Outgoing& o) {
     refused_.push_back(o.ticket);
   }
   if (std::find(refused_.begin(), refused_.end(), o.ticket) == refused_.end())
-    return ring_.get().try_send(o.message.bytes, meta);
-  const Delivery d = ring_.get().try_send(o.message.if_refused, meta);
+    return deliver(o.message, o.message.bytes);
+  const Delivery d = deliver(o.message, o.message.if_refused);
   if (d != Delivery::Busy) {
     std::erase(refused_, o.ticket);
     ++refusals_answered_;

@@ -9,7 +9,9 @@
 // client gets the 508 instead and `on_refused_install` undoes each install
 // in the Server (which removes it from the workers that took it). A
 // stalled worker holds answers back for at most CommandFanout::kStallTimeout;
-// then its lane is resynchronised instead (command_fanout.hpp).
+// then its lane is resynchronised instead (command_fanout.hpp). A response
+// to a TCP/TLS client takes the same path and goes to its stream instead of
+// from_cp at the end (StreamResponses).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +34,14 @@ class DatagramRing {
  public:
   virtual ~DatagramRing() = default;
   virtual Delivery try_send(std::span<const uint8_t> payload, const ring_abi::PacketMeta& meta) = 0;
+};
+
+// Where a response to a TCP/TLS client goes (the stream server): Accepted
+// once queued on its connection, Refused when the connection is gone.
+class StreamResponses {
+ public:
+  virtual ~StreamResponses() = default;
+  virtual Delivery send_response(const ClientFiveTuple& to, std::span<const uint8_t> bytes) = 0;
 };
 
 struct DispatchStats {
@@ -69,6 +79,10 @@ class Dispatcher {
   [[nodiscard]] const CommandFanout& fanout() const { return fanout_; }
   [[nodiscard]] bool idle() const { return fanout_.idle() && datagrams_.empty(); }
   [[nodiscard]] DispatchStats stats() const;
+  // Responses whose SendMessage::transport is not UDP go to `streams`
+  // (null: refused, as to a connection that is gone), in the same order
+  // and behind the same table commands as every other response.
+  void set_streams(StreamResponses* streams) { streams_ = streams; }
 
  private:
   // A response on its way, with the installs it announces (ticket != 0).
@@ -78,8 +92,10 @@ class Dispatcher {
     std::vector<core::Command> installs;
   };
   Delivery send(const Outgoing& o);
+  Delivery deliver(const core::SendMessage& m, std::span<const uint8_t> bytes);
 
   std::reference_wrapper<DatagramRing> ring_;
+  StreamResponses* streams_ = nullptr;
   CommandFanout fanout_;
   Outbox<Outgoing> datagrams_;
   RefusedInstall on_refused_install_;

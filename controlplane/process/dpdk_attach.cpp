@@ -46,6 +46,10 @@ Result<SharedObjects, std::string> attach_shared_objects(const RelayConfig& conf
     }
     shared.commands.push_back({lcore, ring});
   }
+  if (config.stream.enabled) {
+    const std::string to_stream = ring_abi::ring_name(prefix, ring_abi::kToStreamRing);
+    if ((shared.to_stream = rte_ring_lookup(to_stream.c_str())) == nullptr) return missing("ring", to_stream);
+  }
   shared.dump = rte_ring_lookup(ring_abi::ring_name(prefix, ring_abi::kDumpRing).c_str());
   const std::string pool = ring_abi::ring_name(prefix, ring_abi::kMbufPool);
   if ((shared.pool = rte_mempool_lookup(pool.c_str())) == nullptr) return missing("mempool", pool);

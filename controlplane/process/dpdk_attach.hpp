@@ -34,9 +34,13 @@ struct SharedObjects {
   // nothing is restored).
   rte_ring* dump = nullptr;
   rte_ring* acks = nullptr;  // "<prefix>acks"
+  // "<prefix>to_stream": what peers relay to stream clients; looked up
+  // when stream.enabled, else nullptr.
+  rte_ring* to_stream = nullptr;
 };
 
-// Looks up "<prefix>to_cp", "<prefix>from_cp", "<prefix>acks",
+// Looks up "<prefix>to_cp", "<prefix>from_cp", "<prefix>acks", "<prefix>to_stream"
+// (stream.enabled only),
 // "<prefix>cmd.<lcore>" for every worker lcore and "<prefix>mbufs", and checks the pool's private area
 // and the command rings' element size. The error names the first missing one.
 Result<SharedObjects, std::string> attach_shared_objects(const RelayConfig& config);

@@ -21,11 +21,30 @@ std::string joined(const std::vector<std::string>& items) {
 }  // namespace
 
 bool is_live_key(std::string_view key) {
-  static constexpr std::array<std::string_view, 10> kLive = {
+  static constexpr std::array<std::string_view, 12> kLive = {
       "log.format",           "log.level",          "relay.peer_allow", "relay.peer_deny",
       "relay.deny_on_link",   "relay.auth_secret",  "relay.auth_secret_file", "relay.auth.secrets",
-      "relay.auth.users_file", "portal.token"};
+      "relay.auth.users_file", "portal.token",      "relay.tls_certificate",  "relay.tls_private_key"};
   return key.starts_with("quotas.") || std::find(kLive.begin(), kLive.end(), key) != kLive.end();
+}
+
+void LiveConfig::reload_tls(const RelayConfig& fresh, ReloadOutcome& out) {
+  const RelaySection& now = fresh.relay;
+  const bool changed = now.tls_certificate != running_.relay.tls_certificate ||
+                       now.tls_private_key != running_.relay.tls_private_key;
+  if (!reload_tls_ || !now.tls_certificate) {
+    // No TLS listener to give it to, or none to take it away from: the
+    // listeners follow the certificate at the next start.
+    if (changed) out.needs_restart.push_back("relay.tls_certificate");
+    return;
+  }
+  if (auto loaded = reload_tls_(now); !loaded) {
+    out.refused.push_back(loaded.error());
+    return;
+  }
+  running_.relay.tls_certificate = now.tls_certificate;
+  running_.relay.tls_private_key = now.tls_private_key;
+  out.applied.push_back("tls_certificate");  // for new connections
 }
 
 ReloadOutcome LiveConfig::reload(Instant now) {
@@ -80,6 +99,8 @@ ReloadOutcome LiveConfig::reload(Instant now) {
     running_.portal.token = fresh->portal.token;
     out.applied.push_back("portal_token");  // from the next connection on
   }
+
+  reload_tls(fresh.value(), out);
 
   out.applied.push_back("log");
   // Said before the new level applies, so that raising it hides nothing.

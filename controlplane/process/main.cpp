@@ -47,6 +47,7 @@
 #include "controlplane/process/server_replica.hpp"
 #include "controlplane/process/server_setup.hpp"
 #include "controlplane/process/stamp_secret_zone.hpp"
+#include "controlplane/process/stream_server.hpp"
 
 namespace relay::process {
 namespace {
@@ -131,6 +132,7 @@ void log_stop(const ControlLoop& loop, const Dispatcher& dispatcher, const core:
   const DispatchStats d = dispatcher.stats();
   log::info(kTarget, "stopped",
             {{"turns", loop.counters().turns}, {"idle_waits", loop.counters().idle_waits},
+             {"stream_payloads_in", loop.counters().stream_payloads_in},
              {"datagrams_in", loop.counters().datagrams_in}, {"invalid_meta", loop.counters().invalid_meta},
              {"datagrams_out", d.datagrams.delivered},
              {"commands", d.commands}, {"command_overflows", d.command_overflows},
@@ -176,7 +178,7 @@ void restore_state(const SharedObjects& shared, core::Server& server, CommandRin
   report(kTarget, r.complete ? "adopted the data plane's state" : "the data plane's dump did not finish: serving with what arrived",
          {{"allocations", r.allocations}, {"channels", r.channels}, {"permissions", r.permissions},
           {"refused_allocations", refused_allocations}, {"refused_channels", refused_channels},
-          {"refused_permissions", refused_permissions}, {"freed_orphans", r.orphans.size()}, {"stale", r.stale},
+          {"refused_permissions", refused_permissions}, {"freed_orphans", r.orphans.size()}, {"streams_lost", r.streams_lost}, {"stale", r.stale},
           {"malformed", r.malformed}});
 }
 
@@ -188,6 +190,23 @@ void reload_on_sighup(boost::asio::signal_set& hangup, LiveConfig& live) {
     live.reload(monotonic_now());
     reload_on_sighup(hangup, live);
   });
+}
+
+// TURN over TCP/TLS: null when streams are off; the error is one line.
+Result<std::unique_ptr<StreamServer>, std::string> start_streams(boost::asio::io_context& io,
+                                                                 const RelayConfig& config, core::Server& server,
+                                                                 DatagramRing& from_cp) {
+  const std::vector<StreamListener> listeners = stream_listeners(config);
+  if (listeners.empty()) return std::unique_ptr<StreamServer>{};
+  TlsContext tls;
+  if (!stream_ports(config).tls.empty()) {
+    auto loaded = load_tls_context(*config.relay.tls_certificate, *config.relay.tls_private_key);
+    if (!loaded) return Err{loaded.error()};
+    tls = std::move(loaded.value());
+  }
+  auto streams = std::make_unique<StreamServer>(io, server, from_cp, StreamLimits::from(config.stream), monotonic_now);
+  if (auto listening = streams->listen(listeners, std::move(tls)); !listening) return Err{listening.error()};
+  return streams;
 }
 
 // relayctl's socket; null when it cannot listen (logged: the relay serves
@@ -249,7 +268,17 @@ int serve(const RelayConfig& config, const ConfigLoader& load, const AuthSecret&
   warn_if_generated_without_portal(secret, config);
 
   ControlLoop loop(io, server, dispatcher, shared->to_cp, shared->acks);
-  auto metrics_endpoint = start_metrics_endpoint(io, config, *shared, server, loop, dispatcher);
+  auto started_streams = start_streams(io, config, server, from_cp);
+  if (!started_streams) {
+    log::error(kTarget, started_streams.error());
+    return 1;
+  }
+  std::unique_ptr<StreamServer> streams = std::move(started_streams.value());
+  if (streams) {
+    dispatcher.set_streams(streams.get());
+    loop.serve_streams(shared->to_stream, streams.get());
+  }
+  auto metrics_endpoint = start_metrics_endpoint(io, config, *shared, server, loop, dispatcher, streams.get());
   if (!metrics_endpoint) {
     log::error(kTarget, metrics_endpoint.error());
     return 1;
@@ -278,7 +307,16 @@ int serve(const RelayConfig& config, const ConfigLoader& load, const AuthSecret&
     log::info(kTarget, "stopping", {{"signal", signal}});
     loop.stop();
   });
-  LiveConfig live(load, config, server, portal_client);
+  TlsReloader reload_tls;
+  if (streams && streams->serves_tls()) {
+    reload_tls = [&streams](const RelaySection& relay) -> Result<void, std::string> {
+      auto loaded = load_tls_context(*relay.tls_certificate, *relay.tls_private_key);
+      if (!loaded) return Err{loaded.error()};
+      streams->set_tls_context(std::move(loaded.value()));
+      return {};
+    };
+  }
+  LiveConfig live(load, config, server, portal_client, std::move(reload_tls));
   boost::asio::signal_set hangup(io, SIGHUP);
   reload_on_sighup(hangup, live);
   AdminContext admin{.server = server,
@@ -289,13 +327,25 @@ int serve(const RelayConfig& config, const ConfigLoader& load, const AuthSecret&
                      .now = monotonic_now,
                      .unix_now = unix_time_now,
                      .not_ready = [&readiness] { return readiness.reasons(); },
-                     .on_drain = [&readiness](bool draining) { readiness.draining = draining; }};
+                     .on_drain = [&readiness](bool draining) { readiness.draining = draining; },
+                     .streams = [&streams] {
+                       if (!streams) return StreamConnectionCounts{};
+                       return StreamConnectionCounts{streams->stats().tcp_connections,
+                                                     streams->stats().tls_connections};
+                     }};
   auto admin_socket = open_admin_socket(io, admin);
   if (portal_client != nullptr) portal_client->start();
   loop.run();
 
   signals.cancel();
   hangup.cancel();
+  if (streams) {
+    // Their allocations end with them: tell the workers now rather than
+    // leave it to the next control plane's restore.
+    streams->close_all(StreamClose::Shutdown);
+    while (auto command = server.next_command()) dispatcher.perform(std::move(*command));
+    dispatcher.flush(monotonic_now());
+  }
   admin_socket.reset();
   if (portal_client != nullptr) portal_client->stop();
   io.run_for(std::chrono::seconds(1));  // the portal's close handshake, bounded
@@ -338,6 +388,10 @@ int run(int argc, char** argv) {
       return 2;
     }
     users = std::move(loaded_users.value());
+  }
+  if (auto bad = tls_configuration_problem(config)) {
+    std::fprintf(stderr, "%s\n", bad->c_str());
+    return 2;
   }
   if (config.check_only) {
     if (auto bad = portal_problem(config, secret.value())) {

@@ -28,7 +28,21 @@ metrics::DataplaneSnapshot snapshot(const std::string& zone_name, rte_mempool* p
   return snap;
 }
 
-metrics::ControlPlaneIo io_of(const ControlLoop& loop, const Dispatcher& dispatcher) {
+std::optional<metrics::ControlPlaneIo::Streams> streams_of(const StreamServer* streams) {
+  if (streams == nullptr) return std::nullopt;
+  const StreamStats& s = streams->stats();
+  metrics::ControlPlaneIo::Streams out{.tcp_connections = s.tcp_connections,
+                                       .tls_connections = s.tls_connections,
+                                       .closed = {},
+                                       .dropped = {},
+                                       .messages_in = s.messages_in,
+                                       .messages_out = s.messages_out};
+  for (size_t i = 0; i < kStreamCloseCount; ++i) out.closed.push_back({kStreamCloseNames[i], s.closed[i]});
+  for (size_t i = 0; i < kStreamDropCount; ++i) out.dropped.push_back({kStreamDropNames[i], s.dropped[i]});
+  return out;
+}
+
+metrics::ControlPlaneIo io_of(const ControlLoop& loop, const Dispatcher& dispatcher, const StreamServer* streams) {
   const LoopCounters& l = loop.counters();
   const DispatchStats d = dispatcher.stats();
   metrics::ControlPlaneIo io{.datagrams_received = l.datagrams_in,
@@ -46,7 +60,8 @@ metrics::ControlPlaneIo io_of(const ControlLoop& loop, const Dispatcher& dispatc
                              .replica_digest_checks = d.reconcile.digest_checks,
                              .replica_digest_mismatches = d.reconcile.digest_mismatches,
                              .replica_installs_refused = d.reconcile.install_refused,
-                             .replicas_resyncing = d.reconcile.lanes_resyncing};
+                             .replicas_resyncing = d.reconcile.lanes_resyncing,
+                             .streams = streams_of(streams)};
   for (size_t i = 0; i < kDivergenceCount; ++i)
     io.replica_divergences.push_back({kDivergenceNames[i], d.reconcile.divergences[i]});
   return io;
@@ -71,12 +86,12 @@ Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_health_endpoi
 
 Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpoint(
     boost::asio::io_context& io, const RelayConfig& config, const SharedObjects& shared, const core::Server& server,
-    const ControlLoop& loop, const Dispatcher& dispatcher) {
+    const ControlLoop& loop, const Dispatcher& dispatcher, const StreamServer* streams) {
   if (!config.metrics.address) return std::unique_ptr<metrics::MetricsServer>{};
   std::string zone = counters_memzone_name(config.dataplane.ring_prefix);
   rte_mempool* pool = shared.pool;
-  return metrics::MetricsServer::start(io, *config.metrics.address, [&, zone, pool, build = build_info(rte_version())] {
-    return metrics::render_metrics(build, server.stats(), snapshot(zone, pool), io_of(loop, dispatcher),
+  return metrics::MetricsServer::start(io, *config.metrics.address, [&, zone, pool, streams, build = build_info(rte_version())] {
+    return metrics::render_metrics(build, server.stats(), snapshot(zone, pool), io_of(loop, dispatcher, streams),
                                    memory_now(), loop.exception_latency());
   });
 }

@@ -25,9 +25,10 @@ namespace relay::process {
 Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_health_endpoint(
     boost::asio::io_context& io, const RelayConfig& config, const metrics::Readiness& readiness);
 
-// Null when the configuration has no metrics address.
+// Null when the configuration has no metrics address. `streams` is null
+// when streams are off.
 Result<std::unique_ptr<metrics::MetricsServer>, std::string> start_metrics_endpoint(
     boost::asio::io_context& io, const RelayConfig& config, const SharedObjects& shared, const core::Server& server,
-    const ControlLoop& loop, const Dispatcher& dispatcher);
+    const ControlLoop& loop, const Dispatcher& dispatcher, const StreamServer* streams);
 
 }  // namespace relay::process

@@ -97,4 +97,18 @@ ring_abi::PacketMeta packet_meta_for(ClientSocket to, ListenSocket from) {
   return meta;
 }
 
+ring_abi::PacketMeta stream_input_meta(const ClientFiveTuple& client) {
+  ring_abi::PacketMeta meta = packet_meta_for(client.client, client.listen);
+  meta.remote = ring_abi::to_wire(client.client, client.transport);
+  meta.kind = ring_abi::PacketKind::StreamInput;
+  return meta;
+}
+
+std::optional<ClientFiveTuple> stream_client_of(const ring_abi::PacketMeta& meta) {
+  const auto received = received_from(meta);
+  const auto transport = ring_abi::transport_of(meta.remote);
+  if (!received || !transport || *transport == Transport::Udp) return std::nullopt;
+  return ClientFiveTuple{received->from, received->to, *transport};
+}
+
 }  // namespace relay::process

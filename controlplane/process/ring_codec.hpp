@@ -40,4 +40,13 @@ std::optional<Received> received_from(const ring_abi::PacketMeta& meta);
 // it leaves from; rx_timestamp_ns stays 0 (ring_abi: "0 on from_cp").
 ring_abi::PacketMeta packet_meta_for(ClientSocket to, ListenSocket from);
 
+// What a stream client sent that the data plane relays (ChannelData, a
+// Send indication): PacketKind::StreamInput, remote = the client with its
+// transport, local = the listen socket of its stream.
+ring_abi::PacketMeta stream_input_meta(const ClientFiveTuple& client);
+
+// The stream client a to_stream payload is for; nullopt as received_from
+// says, or when the transport is UDP or unknown.
+std::optional<ClientFiveTuple> stream_client_of(const ring_abi::PacketMeta& meta);
+
 }  // namespace relay::process

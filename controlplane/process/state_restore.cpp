@@ -72,6 +72,17 @@ void StateRestore::adopt_permission(const CommandMessage& m, Instant now) {
         report_.refused_permissions, report_.permissions);
 }
 
+namespace {
+// RFC 8656 §2: a TCP/TLS allocation lives and dies with its connection,
+// which no process holds any more.
+uint64_t end_stream_clients(core::Server& server, Instant now) {
+  uint64_t ended = 0;
+  for (const core::AllocationView& v : server.allocations())
+    if (v.client.transport != Transport::Udp && server.end_client(v.client, now)) ++ended;
+  return ended;
+}
+}  // namespace
+
 RestoreReport restore_from_data_plane(core::Server& server, CommandRing& first_worker, DumpRing& dump,
                                       uint16_t dump_id, const RestoreDriver& driver) {
   StateRestore restore(server, dump_id);
@@ -83,6 +94,7 @@ RestoreReport restore_from_data_plane(core::Server& server, CommandRing& first_w
   auto finish = [&] {
     RestoreReport report = restore.report();
     report.stale += drained;
+    report.streams_lost = end_stream_clients(server, driver.now());
     return report;
   };
   Instant last_progress = driver.now();

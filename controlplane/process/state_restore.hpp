@@ -42,6 +42,10 @@ struct RestoreReport {
   // manages: the caller frees them (FreeAllocation) so they stop at once.
   std::vector<AllocationPort> orphans;
   bool complete = false;  // this dump's DumpEnd arrived
+  // Adopted allocations of TCP/TLS clients: their stream died with the
+  // previous control plane, so they end once the dump is in (their
+  // FreeAllocation and RemoveChannels wait in the Server's queue).
+  uint64_t streams_lost = 0;
 };
 
 // The sans-IO part: one dump's messages in, Server restored.
@@ -77,7 +81,8 @@ struct RestoreDriver {
 
 // Drains what an earlier control plane left on `dump`, sends DumpState to
 // the first worker and adopts the dump until its DumpEnd or until the ring
-// stays silent for driver.silence_timeout (report().complete is then false).
+// stays silent for driver.silence_timeout (report().complete is then false);
+// then ends the adopted allocations whose client spoke TCP or TLS.
 RestoreReport restore_from_data_plane(core::Server& server, CommandRing& first_worker, DumpRing& dump,
                                       uint16_t dump_id, const RestoreDriver& driver);
 

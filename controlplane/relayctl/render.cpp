@@ -29,11 +29,13 @@ std::string lines(const json& answer, std::initializer_list<const char*> keys) {
 
 std::string allocation_table(const json& list) {
   std::vector<std::vector<std::string>> rows = {
-      {"PORT", "CLIENT", "USER", "RELAY", "EXPIRES_IN", "CHANNELS", "PERMISSIONS"}};
+      {"PORT", "CLIENT", "TRANSPORT", "USER", "RELAY", "EXPIRES_IN", "CHANNELS", "PERMISSIONS"}};
   for (const auto& a : list) {
     std::string relay = text(a["relay_v4"]);
     if (!a["relay_v6"].is_null()) relay = a["relay_v4"].is_null() ? text(a["relay_v6"]) : relay + " " + text(a["relay_v6"]);
-    rows.push_back({text(a["port"]), text(a["client"]), text(a["user"]), relay, text(a["expires_in"]) + "s",
+    // An answer of a relay older than streams has no transport: UDP.
+    const std::string transport = a.contains("transport") ? text(a["transport"]) : "udp";
+    rows.push_back({text(a["port"]), text(a["client"]), transport, text(a["user"]), relay, text(a["expires_in"]) + "s",
                     text(a["channels"]), text(a["permissions"])});
   }
   return table(rows);
@@ -68,7 +70,7 @@ std::string render(std::string_view command, const json& answer) {
   if (command == "status" || command == "drain")
     return lines(answer, {"version", "revision", "dpdk", "config", "file_prefix", "uptime_seconds", "workers", "ready",
                           "not_ready", "draining", "drain_deadline_in", "allocations", "channels", "free_ports",
-                          "held_ports"});
+                          "held_ports", "stream_connections_tcp", "stream_connections_tls"});
   if (command == "allocations") {
     const json& list = answer["allocations"];
     return allocation_table(list) + count(list.size(), "allocation") + "\n";

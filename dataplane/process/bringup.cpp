@@ -1,16 +1,20 @@
 #include "dataplane/process/bringup.hpp"
 
 #include <rte_cycles.h>
+#include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <vector>
 
 #include "common/log.hpp"
 #include "dataplane/process/interface.hpp"
 #include "dataplane/process/port.hpp"
+#include "dataplane/process/stream_tap.hpp"
 #include "dataplane/telemetry.hpp"
 
 namespace relay::dpprocess {
@@ -18,6 +22,8 @@ namespace relay::dpprocess {
 namespace {
 
 constexpr std::string_view kTarget = "dataplane";
+// The stream TAP's DPDK name; its kernel name is stream.interface.
+constexpr const char* kStreamTapName = "net_tap_stream";
 
 std::string joined(const std::vector<uint32_t>& ids) {
   std::string out;
@@ -41,7 +47,7 @@ void free_ring_of_mbufs(rte_ring* ring) {
 Result<std::unique_ptr<Dataplane>, std::string> Dataplane::start(const RelayConfig& config) {
   std::unique_ptr<Dataplane> dp(new Dataplane(config));
   for (auto step : {&Dataplane::open_port, &Dataplane::create_shared_objects, &Dataplane::start_port_and_flows,
-                    &Dataplane::create_workers}) {
+                    &Dataplane::open_stream_tap, &Dataplane::create_workers}) {
     if (auto done = (dp.get()->*step)(); !done) return Err{done.error()};
   }
   return dp;
@@ -137,11 +143,75 @@ Result<void, std::string> Dataplane::create_workers() {
     s.counters = &slots[i];
     s.solicitation_pool = pool_;
     s.stop = &stop_;
+    s.to_stream = exception_rings_.to_stream;
+    if (tap_port_) {
+      s.kernel_port = *tap_port_;
+      s.kernel_mac = port_mac(*tap_port_);
+    }
     auto worker = dataplane::Worker::create(s);
     if (!worker) return Err{"worker on lcore " + std::to_string(lcores[i]) + ": " + worker.error()};
     workers_.push_back(std::move(worker.value()));
   }
   return {};
+}
+
+// Order matters to the kernel: the IPv6 knobs before the link is up (or it
+// has already made a link-local address and solicited routers), the
+// addresses before the rules and routes that name them.
+Result<void, std::string> Dataplane::open_stream_tap() {
+  if (!config_.stream.enabled) return {};
+  const std::string& iface = config_.stream.interface;
+  const std::string args = "iface=" + iface;
+  // EAL's hotplug rather than rte_vdev_init: the vdev bus library is a
+  // driver, which pkg-config's libdpdk does not link.
+  if (int rc = rte_eal_hotplug_add("vdev", kStreamTapName, args.c_str()); rc != 0)
+    return Err{"stream.interface: cannot create the TAP interface " + iface + " (" + kStreamTapName +
+               "): " + rte_strerror(-rc)};
+  uint16_t port = 0;
+  if (rte_eth_dev_get_port_by_name(kStreamTapName, &port) != 0)
+    return Err{"stream.interface: " + std::string(kStreamTapName) + " was created but has no port"};
+  tap_port_ = port;
+  const StreamKernelPlan plan = plan_stream_kernel(config_, interface_.mtu);
+  for (const auto& [path, value] : plan.sysctls) {
+    // A kernel without IPv6 has nothing to turn off.
+    if (path.ends_with("/disable_ipv6") && access("/proc/sys/net/ipv6", F_OK) != 0) continue;
+    std::ofstream out(path);
+    out << value << '\n';
+    out.flush();
+    if (!out) return Err{"stream.interface: cannot write " + value + " to " + path};
+  }
+  const auto queues = static_cast<uint16_t>(config_.dataplane.worker_lcores.size());
+  auto started = dataplane::start_port(port, pool_, {.rx_queues = queues, .tx_queues = queues, .rx_descriptors = 512,
+                                                     .tx_descriptors = 512, .want_tx_checksum_offload = false,
+                                                     .rss = false});
+  if (!started) return Err{"stream.interface: " + iface + ": " + started.error()};
+  tap_started_ = true;
+  for (const auto& argv : plan.stale) (void)run_command(argv);
+  tap_teardown_ = plan.teardown;
+  for (const auto& argv : plan.setup)
+    if (auto done = run_command(argv); !done) return Err{"stream.interface: " + done.error()};
+  const StreamPorts ports = stream_ports(config_);
+  std::string listening = ports.tcp ? "tcp " + std::to_string(*ports.tcp) : "";
+  for (uint16_t p : ports.tls) listening += (listening.empty() ? "tls " : ", tls ") + std::to_string(p);
+  log::info(kTarget, "stream TAP up: the kernel terminates TURN over TCP/TLS",
+            {{"interface", iface}, {"port", port}, {"mac", mac_text(port_mac(port))}, {"queues", queues},
+             {"relay_v4", interface_.ipv4 ? interface_.ipv4->address.to_string() + "/32" : "-"},
+             {"relay_v6", interface_.ipv6 ? interface_.ipv6->address.to_string() + "/128" : "-"},
+             {"routing_table", config_.stream.routing_table}, {"rule_priority", kStreamRulePriority},
+             {"tcp_ports", listening}});
+  return {};
+}
+
+void Dataplane::close_stream_tap() {
+  for (const auto& argv : tap_teardown_)
+    if (auto done = run_command(argv); !done)
+      log::warn(kTarget, "stream.interface: a policy rule stays behind", {{"error", done.error()}});
+  tap_teardown_.clear();
+  if (tap_started_) {
+    if (int rc = rte_eth_dev_stop(*tap_port_); rc != 0)
+      log::warn(kTarget, "rte_eth_dev_stop of the stream TAP failed", {{"error", rte_strerror(-rc)}});
+    tap_started_ = false;
+  }
 }
 
 Result<void, std::string> Dataplane::launch() {
@@ -182,12 +252,14 @@ Dataplane::~Dataplane() {
   rte_eal_mp_wait_lcore();  // returns at once when nothing was launched
   workers_.clear();
   remove_flow_rules(port_, flows_);
+  close_stream_tap();
   if (port_started_) {
     if (int rc = rte_eth_dev_stop(port_); rc != 0)
       log::warn(kTarget, "rte_eth_dev_stop failed", {{"error", rte_strerror(-rc)}});
   }
-  // Every probed port, also those a refused start never used; closing
-  // releases the queues, which hold mbufs of the pool.
+  // Every probed port, also those a refused start never used (and the
+  // stream TAP, whose kernel interface goes with it); closing releases the
+  // queues, which hold mbufs of the pool.
   uint16_t port = 0;
   RTE_ETH_FOREACH_DEV(port) rte_eth_dev_close(port);
   release_rings();
@@ -202,6 +274,7 @@ void Dataplane::release_rings() {
   command_rings_.clear();
   free_ring_of_mbufs(exception_rings_.to_cp);
   free_ring_of_mbufs(exception_rings_.from_cp);
+  free_ring_of_mbufs(exception_rings_.to_stream);
   rte_ring_free(exception_rings_.dump);  // CommandMessages, no mbufs
   exception_rings_ = {};
 }

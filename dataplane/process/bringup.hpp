@@ -49,6 +49,10 @@ class Dataplane {
   Result<void, std::string> create_shared_objects();
   Result<void, std::string> start_port_and_flows();
   Result<void, std::string> create_workers();
+  // stream.enabled: the TAP (a second port, net_tap), its queues and the
+  // kernel's addresses, rules and routes (stream_tap.hpp).
+  Result<void, std::string> open_stream_tap();
+  void close_stream_tap();
   void release_rings();
 
   const RelayConfig& config_;
@@ -64,6 +68,9 @@ class Dataplane {
   std::vector<rte_ring*> command_rings_;  // in the order of worker_lcores
   std::optional<SharedCounters> counters_;
   InstalledFlows flows_;
+  std::optional<uint16_t> tap_port_;  // the stream TAP, when stream.enabled
+  bool tap_started_ = false;
+  std::vector<std::vector<std::string>> tap_teardown_;  // what the kernel must forget at exit
   std::vector<std::unique_ptr<dataplane::Worker>> workers_;
 };
 

@@ -29,6 +29,11 @@ dataplane::InterfaceConfig interface_config(const RelayConfig& config, const Mac
   c.burst_size = dp.burst_size;
   c.stun_rate_per_source = dp.stun_rate_per_source;
   c.stun_burst_per_source = dp.stun_burst_per_source;
+  const StreamPorts streams = stream_ports(config);
+  size_t n = 0;
+  if (streams.tcp) c.stream_ports[n++] = *streams.tcp;
+  for (uint16_t p : streams.tls)
+    if (n < c.stream_ports.size()) c.stream_ports[n++] = p;
   c.idle = dp.idle;
   c.max_idle_sleep_us = dp.max_idle_sleep_us;
   return c;

@@ -68,6 +68,22 @@ std::optional<std::string> missing_interface(const RelayConfig& config, const Ho
   return std::nullopt;
 }
 
+// stream.enabled: the data plane creates the TAP itself (net_tap), so the
+// name must be free (a leftover of a crash, or someone else's interface,
+// would be taken over or refused by the kernel) and the TUN driver present.
+std::optional<std::string> stream_problem(const RelayConfig& config, const HostFacts& host) {
+  if (!config.stream.enabled) return std::nullopt;
+  const std::string& name = config.stream.interface;
+  if (host.interface_exists(name))
+    return "stream.interface: " + name +
+           " already exists; the data plane creates this TAP interface itself (remove it, e.g. ip link del " + name +
+           ", or choose another name)";
+  if (!host.tun_device)
+    return "stream.interface: /dev/net/tun is missing, so the TAP interface " + name +
+           " cannot be created (load the tun module, or set stream.enabled = false)";
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<std::string> hugetlbfs_mounts(std::string_view proc_mounts) {
@@ -108,6 +124,7 @@ std::optional<std::string> refusal(const RelayConfig& config, const HostFacts& h
     return "another relay-dataplane runs with eal.file_prefix " + config.eal.file_prefix + " (" +
            host.runtime_config + " is locked): stop it or choose another file prefix";
   if (auto problem = missing_interface(config, host)) return problem;
+  if (auto problem = stream_problem(config, host)) return problem;
   return huge_page_problem(config, host);
 }
 
@@ -121,6 +138,8 @@ HostFacts gather_host_facts(const RelayConfig& config) {
     struct stat st {};
     return ::stat(("/sys/class/net/" + std::string(name)).c_str(), &st) == 0;
   };
+  struct stat tun {};
+  host.tun_device = ::stat("/dev/net/tun", &tun) == 0;
   host.runtime_config = runtime_config_path(config.eal.file_prefix);
   host.primary_running = probe_primary(host.runtime_config) == PrimaryState::Running;
   return host;

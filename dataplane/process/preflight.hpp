@@ -34,6 +34,7 @@ struct HostFacts {
   std::string proc_mounts;
   std::string meminfo;
   std::function<bool(std::string_view name)> interface_exists;
+  bool tun_device = false;       // /dev/net/tun exists (net_tap needs it for stream.enabled)
   bool primary_running = false;  // a live primary holds the runtime config lock of our prefix
   std::string runtime_config;    // where that lock lives, for the message
 };

@@ -174,7 +174,8 @@ def expect_data_indication(sc, tag, src, dst, peer, dst_mac):
     sc.expect[tag] = check
 
 
-CHECKSUMMED = ((IP, "chksum"), (UDP, "chksum"), (ICMP, "chksum"), (ICMPv6EchoReply, "cksum"), (ICMPv6ND_NA, "cksum"))
+CHECKSUMMED = ((IP, "chksum"), (UDP, "chksum"), (ICMP, "chksum"), (ICMPv6EchoReply, "cksum"), (ICMPv6ND_NA, "cksum"),
+               (TCP, "chksum"))
 
 
 def assert_checksums(p):
@@ -365,7 +366,20 @@ def drop_rows(sc):
     sc.count("drop_not_for_us", 2)
     sc.add(sc.udp(A4, (RELAY4, 53), b"dns?"))
     sc.count("drop_closed_port")
-    sc.add(sc.eth(GW4_MAC) / IP(src=A4[0], dst=RELAY4) / TCP(sport=1234, dport=443))
+    # TCP (streams are off here): a RST, RFC 9293 §3.10.7.1; a RST is never answered.
+    sc.add(sc.eth(GW4_MAC) / IP(src=A4[0], dst=RELAY4) / TCP(sport=1234, dport=443, flags="S", seq=1000))
+    sc.count("tcp_resets_sent")
+    sc.add(sc.eth(GW4_MAC) / IP(src=A4[0], dst=RELAY4) / TCP(sport=1235, dport=443, flags="R", seq=1))
+    sc.count("drop_tcp_reset")
+
+    def rst(p):
+        assert p[Ether].src == OUR_MAC and p[Ether].dst == GW4_MAC
+        assert p[IP].src == RELAY4 and p[IP].dst == A4[0]
+        assert p[TCP].sport == 443 and p[TCP].dport == 1234
+        assert p[TCP].flags == "RA" and p[TCP].seq == 0 and p[TCP].ack == 1001, p[TCP].summary()
+        assert_checksums(p)
+    sc.expect["tcp-rst"] = rst
+    sc.add(sc.eth(GW4_MAC) / IP(src=A4[0], dst=RELAY4, proto=47) / Raw(b"gre?"))
     sc.count("drop_unsupported_protocol")
     # From addresses nothing may send from (loopback, multicast, our own): never answered.
     sc.add(sc.udp(("127.0.0.1", 40000), listen_for(A4), cd(0x4001, b"loopback")))
@@ -441,6 +455,8 @@ def build(vlan):
 
 
 def tag_of(p, tags):
+    if TCP in p:
+        return "tcp-rst"
     if ARP in p:
         return "arp-request" if p[ARP].op == 1 else "arp-reply"
     if ICMPv6ND_NA in p:

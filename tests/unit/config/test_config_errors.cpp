@@ -158,6 +158,27 @@ TEST(ConfigCrossChecks, ThePortRangeMustBeNonEmptyAndAvoidTheListenPort) {
       "--lowest-port: relay.listen_port 40000 lies inside the allocation port range 30000..65535");
 }
 
+TEST(ConfigCrossChecks, TheTlsPortsAvoidTheListenPortTheAllocationRangeAndEachOther) {
+  EXPECT_EQ(file_error(kAddr + "[relay]\ntls_port = 3478\n"),
+            "FILE:4:12: relay.tls_port: relay.tls_port 3478 is relay.listen_port, which serves TURN over TCP");
+  EXPECT_EQ(file_error(kAddr + "[relay]\nalternate_tls_port = 50000\n"),
+            "FILE:4:22: relay.alternate_tls_port: relay.alternate_tls_port 50000 lies inside the allocation "
+            "port range 49152..65535");
+  EXPECT_EQ(file_error(kAddr + "[relay]\nalternate_tls_port = 5349\n"),
+            "FILE:4:22: relay.alternate_tls_port: relay.alternate_tls_port 5349 is relay.tls_port already");
+  // 0 turns a TLS port off, and two zeros are no clash.
+  EXPECT_EQ(file_error(kAddr + "[relay]\ntls_port = 0\nalternate_tls_port = 443\n"), "");
+  EXPECT_EQ(file_error(kAddr + "[relay]\ntls_port = 0\n"), "");
+}
+
+TEST(ConfigCrossChecks, TheTlsCertificateAndKeyComeTogether) {
+  EXPECT_EQ(file_error(kAddr + "[relay]\ntls_certificate = \"/etc/relay/cert.pem\"\n"),
+            "FILE:4:19: relay.tls_certificate: relay.tls_certificate and relay.tls_private_key come together");
+  EXPECT_EQ(file_error(kAddr + "[relay]\ntls_private_key = \"/etc/relay/key.pem\"\n"),
+            "FILE:4:19: relay.tls_private_key: relay.tls_certificate and relay.tls_private_key come together");
+  EXPECT_EQ(file_error(kAddr + "[relay]\ntls_certificate = \"/c.pem\"\ntls_private_key = \"/k.pem\"\n"), "");
+}
+
 TEST(ConfigCrossChecks, LifetimesLcoresAndPoolsMustFitTogether) {
   EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--allocation-lifetime", "7200"}),
             "--allocation-lifetime: relay.allocation_lifetime 7200 exceeds "

@@ -275,6 +275,168 @@ TEST_F(Loopback, AChannelInstalledWhileTheWorkerSleepsRelaysItsFirstPacket) {
   EXPECT_GT(worker_->counters().sleep_cycles, 0u);
 }
 
+// Streams over real rings: a second net_ring port stands in for the stream
+// TAP (what the worker sends it, the kernel would receive), and the
+// to_stream ring is the one create_exception_rings makes.
+class StreamLoopback : public Loopback {
+ protected:
+  void SetUp() override {
+    Loopback::SetUp();
+    static int instance = 0;
+    auto kernel = create_loopback("tap" + std::to_string(instance++), 1024, SOCKET_ID_ANY, pool_);
+    ASSERT_TRUE(kernel.ok()) << kernel.error();
+    kernel_ = *kernel;
+    make_worker(rings_.to_stream);
+  }
+  void make_worker(rte_ring* to_stream) {
+    WorkerSetup setup;
+    setup.config = test_config();
+    setup.config.stream_ports = {3478, 5349, 0};
+    setup.port_id = lb_.port_id;
+    setup.commands = rings_.commands;
+    setup.to_cp = rings_.to_cp;
+    setup.from_cp = rings_.from_cp;
+    setup.to_stream = to_stream;
+    setup.kernel_port = kernel_.port_id;
+    setup.kernel_mac = kTapMac;
+    setup.tsc_hz = rte_get_tsc_hz();
+    setup.stop = &stop_;
+    auto w = Worker::create(setup);
+    ASSERT_TRUE(w.ok()) << w.error();
+    worker_ = std::move(w.value());
+    worker_->neighbours().learn(Family::V4, ip("203.0.113.254").bytes.data(), kGatewayMac.data(), rte_rdtsc());
+  }
+  std::vector<std::vector<uint8_t>> to_kernel() {
+    std::vector<std::vector<uint8_t>> out;
+    void* m = nullptr;
+    while (rte_ring_dequeue(kernel_.tx, &m) == 0) {
+      auto* mb = static_cast<rte_mbuf*>(m);
+      out.emplace_back(rte_pktmbuf_mtod(mb, const uint8_t*), rte_pktmbuf_mtod(mb, const uint8_t*) + mb->data_len);
+      rte_pktmbuf_free(mb);
+    }
+    return out;
+  }
+  void from_kernel(const std::vector<uint8_t>& frame) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    ASSERT_NE(m, nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+    ASSERT_EQ(rte_ring_enqueue(kernel_.rx, m), 0);
+  }
+  void allocate_tcp_client_with_channel() {
+    const Instant expiry = Instant::from_ns(monotonic_now_ns() + 60'000'000'000ull);
+    const ClientFiveTuple five{ClientSocket{kClient}, ListenSocket{kListen}, Transport::Tcp};
+    command(ring_abi::make_create_allocation(AllocationPort{50000}, kRelayed, std::nullopt, five, expiry));
+    command(ring_abi::make_install_channel(five, ChannelNumber{0x4001}, PeerSocket{kPeer}, kRelayed, expiry));
+  }
+
+  static constexpr MacAddress kTapMac = {0x02, 0, 0, 0, 0, 0x5A};
+  dataplane::Loopback kernel_;
+};
+
+// A TCP SYN, built by hand (a UDP frame with protocol 6 would not do: the
+// checksum must be TCP's for the RST test below).
+std::vector<uint8_t> syn(const SocketAddress& from, const SocketAddress& to) {
+  std::vector<uint8_t> tcp = {0, 0, 0, 0, 0, 0, 0x03, 0xE8, 0, 0, 0, 0, 0x50, 0x02, 0xFF, 0xFF, 0, 0, 0, 0};
+  tcp[0] = static_cast<uint8_t>(from.port >> 8);
+  tcp[1] = static_cast<uint8_t>(from.port);
+  tcp[2] = static_cast<uint8_t>(to.port >> 8);
+  tcp[3] = static_cast<uint8_t>(to.port);
+  const uint16_t c = rfc1071(tcp, pseudo_sum(from.ip, to.ip, 6, static_cast<uint32_t>(tcp.size())));
+  tcp[16] = static_cast<uint8_t>(c >> 8);
+  tcp[17] = static_cast<uint8_t>(c);
+  auto f = ethernet(kFromGateway, 0x0800);
+  auto ipl = ip_packet(from.ip, to.ip, 6, tcp);
+  f.insert(f.end(), ipl.begin(), ipl.end());
+  return f;
+}
+
+TEST_F(StreamLoopback, ASynToTheListenPortLeavesOnTheKernelPortAndOtherTcpIsReset) {
+  inject(syn(kClient, kListen));
+  inject(syn(kClient, *SocketAddress::parse("203.0.113.1:22")));
+  EXPECT_EQ(worker_->poll_once(), 2);
+  const auto kernel = to_kernel();
+  ASSERT_EQ(kernel.size(), 1u);
+  EXPECT_TRUE(std::equal(kTapMac.begin(), kTapMac.end(), kernel[0].begin()));
+  const auto wire = sent();
+  ASSERT_EQ(wire.size(), 1u) << "the RST";
+  EXPECT_EQ(wire[0][14 + 20 + 13], 0x14) << "RST|ACK";
+  EXPECT_EQ(worker_->counters().get(Counter::ToKernel), 1u);
+  EXPECT_EQ(worker_->counters().get(Counter::TcpResetsSent), 1u);
+}
+
+TEST_F(StreamLoopback, WhatTheKernelSendsFromTheRelayAddressLeavesOnTheWire) {
+  auto frame = syn(kListen, kClient);
+  std::copy(kTapMac.begin(), kTapMac.end(), frame.begin());
+  std::copy(kTapMac.begin(), kTapMac.end(), frame.begin() + 6);
+  from_kernel(frame);
+  worker_->poll_once();
+  const auto wire = sent();
+  ASSERT_EQ(wire.size(), 1u);
+  EXPECT_TRUE(std::equal(kGatewayMac.begin(), kGatewayMac.end(), wire[0].begin()));
+  EXPECT_TRUE(std::equal(kOurMac.begin(), kOurMac.end(), wire[0].begin() + 6));
+  EXPECT_TRUE(std::equal(wire[0].begin() + 12, wire[0].end(), frame.begin() + 12));
+  EXPECT_EQ(worker_->counters().get(Counter::FromKernel), 1u);
+}
+
+TEST_F(StreamLoopback, APeersDatagramForATcpClientIsOnTheToStreamRingPaddedWithItsAddresses) {
+  allocate_tcp_client_with_channel();
+  inject(udp_frame(kFromGateway, kPeer, kRelayed, bytes_of("abcde")));
+  worker_->poll_once();
+  EXPECT_TRUE(sent().empty());
+  void* obj = nullptr;
+  ASSERT_EQ(rte_ring_dequeue(rings_.to_stream, &obj), 0);
+  auto* m = static_cast<rte_mbuf*>(obj);
+  const auto* d = rte_pktmbuf_mtod(m, const uint8_t*);
+  EXPECT_EQ(std::vector<uint8_t>(d, d + m->data_len),
+            (std::vector<uint8_t>{0x40, 0x01, 0x00, 0x05, 'a', 'b', 'c', 'd', 'e', 0, 0, 0}));
+  const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  EXPECT_EQ(ring_abi::from_wire(meta->remote), kClient);
+  EXPECT_EQ(ring_abi::transport_of(meta->remote), Transport::Tcp);
+  EXPECT_EQ(ring_abi::from_wire(meta->local), kListen);
+  rte_pktmbuf_free(m);
+  EXPECT_EQ(worker_->counters().get(Counter::ToStream), 1u);
+}
+
+TEST_F(StreamLoopback, AFullToStreamRingDropsAndCounts) {
+  rte_ring* tiny = rte_ring_create("tiny_to_stream", 2, SOCKET_ID_ANY, RING_F_SC_DEQ);  // room for one
+  ASSERT_NE(tiny, nullptr);
+  make_worker(tiny);
+  allocate_tcp_client_with_channel();
+  for (int i = 0; i < 3; ++i) inject(udp_frame(kFromGateway, kPeer, kRelayed, bytes_of("x")));
+  worker_->poll_once();
+  EXPECT_EQ(rte_ring_count(tiny), 1u);
+  EXPECT_EQ(worker_->counters().get(Counter::ToStream), 1u);
+  EXPECT_EQ(worker_->counters().get(Counter::DropToStreamFull), 2u);
+  void* obj = nullptr;
+  while (rte_ring_dequeue(tiny, &obj) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(obj));
+  rte_ring_free(tiny);
+}
+
+TEST_F(StreamLoopback, AStreamClientsChannelDataFromTheControlPlaneLeavesForThePeer) {
+  allocate_tcp_client_with_channel();
+  worker_->poll_once();
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  ASSERT_NE(m, nullptr);
+  const auto message = channel_data(0x4001, bytes_of("from a stream"));
+  std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(message.size())), message.data(), message.size());
+  auto* meta = static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  *meta = ring_abi::PacketMeta{};
+  meta->remote = ring_abi::to_wire(ClientSocket{kClient}, Transport::Tcp);
+  meta->local = ring_abi::to_wire(kListen);
+  meta->kind = ring_abi::PacketKind::StreamInput;
+  ASSERT_EQ(rte_ring_enqueue(rings_.from_cp, m), 0);
+  worker_->poll_once();
+  const auto wire = sent();
+  ASSERT_EQ(wire.size(), 1u);
+  const auto out = read_udp_frame(wire[0]);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->src, kRelayed);
+  EXPECT_EQ(out->dst, kPeer);
+  EXPECT_EQ(out->payload, bytes_of("from a stream"));
+  EXPECT_TRUE(out->udp_checksum_ok);
+  EXPECT_EQ(worker_->counters().get(Counter::ClientToPeer), 1u);
+}
+
 TEST(Setup, RingSizesAndTheMempoolCacheAreTheConfiguredOnes) {
   auto pool = create_mbuf_pool("sizes.", 1023, SOCKET_ID_ANY, 64);
   ASSERT_TRUE(pool.ok()) << pool.error();
@@ -286,7 +448,11 @@ TEST(Setup, RingSizesAndTheMempoolCacheAreTheConfiguredOnes) {
   ASSERT_TRUE(exc.ok()) << exc.error();
   EXPECT_EQ(rte_ring_get_capacity(exc->to_cp), 511u);
   EXPECT_EQ(rte_ring_get_capacity(exc->from_cp), 511u);
-  for (rte_ring* r : {*cmd, exc->to_cp, exc->from_cp, exc->dump}) rte_ring_free(r);
+  // to_stream: every worker produces, the control plane alone consumes.
+  EXPECT_EQ(rte_ring_get_capacity(exc->to_stream), 511u);
+  EXPECT_EQ(rte_ring_get_prod_sync_type(exc->to_stream), RTE_RING_SYNC_MT);
+  EXPECT_EQ(rte_ring_get_cons_sync_type(exc->to_stream), RTE_RING_SYNC_ST);
+  for (rte_ring* r : {*cmd, exc->to_cp, exc->from_cp, exc->to_stream, exc->dump, exc->acks}) rte_ring_free(r);
   rte_mempool_free(*pool);
 }
 

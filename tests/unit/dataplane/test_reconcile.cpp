@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "controlplane/core/server.hpp"
+#include "controlplane/process/ring_codec.hpp"
 #include "controlplane/process/server_replica.hpp"
 #include "tests/unit/dataplane/fixture.hpp"
 #include "tests/unit/process/server_config.hpp"
@@ -157,6 +158,62 @@ TEST_F(AgreementTest, AReplicaThatMissedOneChannelDisagrees) {
       PeerSocket{peer}, sock("203.0.113.1:50000"));
   ASSERT_EQ(apply(remove), Applied::Ok);
   EXPECT_NE(digest(), truth.digest().value);
+}
+
+// Stream clients on both sides of the ring: the worker's digest of them
+// (the transport is hashed) is the Server's, and what the worker dumps for
+// a restarted control plane gives the transports back, so the adopted
+// state hashes the same again. (The UDP client has another port here: the
+// Server's FiveTupleEqual does not compare transports yet; the data plane's
+// side of "same address, two clients" is StreamTest.ATcpAndAUdpClientOnOneAddressAreTwoClients.)
+TEST_F(AgreementTest, StreamClientsAgreeAcrossResyncAndDump) {
+  const ClientFiveTuple udp{ClientSocket{sock("192.0.2.10:40001")}, ListenSocket{sock("203.0.113.1:3478")}};
+  const ClientFiveTuple tcp{ClientSocket{client}, ListenSocket{sock("203.0.113.1:3478")}, Transport::Tcp};
+  const ClientFiveTuple tls{ClientSocket{client6}, ListenSocket{sock("[2001:db8:1::1]:3478")}, Transport::Tls};
+  const Instant expiry = t0 + std::chrono::seconds(500);
+  ASSERT_FALSE(server.restore_allocation({AllocationPort{50000}, sock("203.0.113.1:50000"),
+                                          sock("[2001:db8:1::1]:50000"), udp, expiry, core::OwnerId{11}}, t0));
+  ASSERT_FALSE(server.restore_allocation({AllocationPort{50002}, sock("203.0.113.1:50002"),
+                                          sock("[2001:db8:1::1]:50002"), tcp, expiry, core::OwnerId{12}}, t0));
+  ASSERT_FALSE(server.restore_allocation({AllocationPort{50004}, sock("203.0.113.1:50004"),
+                                          sock("[2001:db8:1::1]:50004"), tls, expiry, core::OwnerId{13}}, t0));
+  ASSERT_FALSE(server.restore_channel({udp, ChannelNumber{0x4001}, PeerSocket{peer}, sock("203.0.113.1:50000"),
+                                       expiry}, t0));
+  ASSERT_FALSE(server.restore_channel({tcp, ChannelNumber{0x4001}, PeerSocket{peer6},
+                                       sock("[2001:db8:1::1]:50002"), expiry}, t0));
+  ASSERT_FALSE(server.restore_permission({tls, ip("198.51.100.30"), sock("203.0.113.1:50004"), expiry}, t0));
+  resync_worker();
+  EXPECT_EQ(digest(), truth.digest().value);
+
+  DumpCursor cursor;
+  cursor.start(9);
+  std::vector<ring_abi::CommandMessage> dump(64);
+  dump.resize(worker->tables().dump(cursor, dump, 1u << 20, TscClock{kHz, now, now}));
+  core::Server restarted{process::testing::two_family_server_config(), 8};
+  unsigned stream_entries = 0;
+  for (const auto& m : dump) {
+    if (m.kind == ring_abi::CommandKind::CreateAllocation) {
+      const auto a = process::installed_allocation(m);
+      ASSERT_TRUE(a);
+      stream_entries += a->client.transport != Transport::Udp;
+      ASSERT_FALSE(restarted.restore_allocation(*a, t0));
+    } else if (m.kind == ring_abi::CommandKind::InstallChannel) {
+      const auto c = process::installed_channel(m);
+      ASSERT_TRUE(c);
+      stream_entries += c->client.transport != Transport::Udp;
+      ASSERT_FALSE(restarted.restore_channel(*c, t0));
+    } else if (m.kind == ring_abi::CommandKind::InstallPermission) {
+      const auto p = process::installed_permission(m);
+      ASSERT_TRUE(p);
+      stream_entries += p->client.transport != Transport::Udp;
+      ASSERT_FALSE(restarted.restore_permission(*p, t0));
+    }
+  }
+  // Two stream allocations, the TCP client's channel, and two permissions:
+  // the TLS client's and the one the TCP client's channel implies.
+  EXPECT_EQ(stream_entries, 5u);
+  process::ServerReplica adopted{restarted};
+  EXPECT_EQ(adopted.digest().value, digest());
 }
 
 }  // namespace

@@ -156,6 +156,24 @@ TEST(RenderMetrics, RingFailuresCombineTheDataPlanesToCpDropsWithTheControlPlane
   EXPECT_NE(rings.find("relay_ring_enqueue_failures_total{ring=\"cmd\"} 6\n"), std::string::npos);
 }
 
+TEST(RenderMetrics, StreamFamiliesAppearOnlyWhenStreamsServe) {
+  EXPECT_EQ(render_example().find("relay_stream_"), std::string::npos);
+  core::Stats s;
+  ControlPlaneIo io;
+  io.streams = ControlPlaneIo::Streams{.tcp_connections = 3,
+                                       .tls_connections = 1,
+                                       .closed = {{"garbage", 2}, {"idle_timeout", 0}},
+                                       .dropped = {{"backpressure", 7}},
+                                       .messages_in = 10,
+                                       .messages_out = 12};
+  const std::string text = render_metrics(kBuild, s, DataplaneSnapshot{}, io, ControlPlaneMemory{}, Log2Histogram{});
+  EXPECT_NE(family(text, "relay_stream_connections").find("relay_stream_connections{transport=\"tls\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("relay_stream_connections_closed_total{reason=\"garbage\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("relay_stream_dropped_total{reason=\"backpressure\"} 7\n"), std::string::npos);
+  EXPECT_NE(text.find("relay_stream_messages_total{direction=\"out\"} 12\n"), std::string::npos);
+}
+
 TEST(RenderMetrics, PortGaugesTellFreeFromHeldPorts) {
   const std::string text = render_example();
   EXPECT_NE(family(text, "relay_ports_free").find("\nrelay_ports_free 16375\n"), std::string::npos);

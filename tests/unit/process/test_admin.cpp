@@ -103,6 +103,11 @@ TEST_F(AdminCommandsTest, StatusSaysTheBuildUptimeReadinessDrainAndCounts) {
   EXPECT_EQ(s["draining"], false);
   EXPECT_EQ(s["allocations"], 1);
   EXPECT_EQ(s["config"], toml);
+  EXPECT_EQ(s["stream_connections_tcp"], 0);
+  ctx->streams = [] { return StreamConnectionCounts{3, 2}; };
+  const json with_streams = ask({{"command", "status"}});
+  EXPECT_EQ(with_streams["stream_connections_tcp"], 3);
+  EXPECT_EQ(with_streams["stream_connections_tls"], 2);
 }
 
 TEST_F(AdminCommandsTest, AllocationsAreListedAndFilteredByUserAndByClientIpOrSocket) {
@@ -118,6 +123,7 @@ TEST_F(AdminCommandsTest, AllocationsAreListedAndFilteredByUserAndByClientIpOrSo
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0]["client"], "198.51.100.10:40001");
   EXPECT_EQ(one[0]["listen"], "203.0.113.1:3478");
+  EXPECT_EQ(one[0]["transport"], "udp");
   EXPECT_EQ(one[0]["relay_v4"].get<std::string>().rfind("203.0.113.1:", 0), 0u);
   EXPECT_TRUE(one[0]["relay_v6"].is_null());
   EXPECT_EQ(one[0]["expires_in"], 591);  // 600 s from at(1), asked at(10)
@@ -183,6 +189,59 @@ TEST_F(AdminCommandsTest, ReloadAppliesTheNewDenyListAndNamesWhatWaitsForARestar
   EXPECT_EQ(broken["ok"], false);
   EXPECT_EQ(broken["error"].get<std::string>().find(toml + ":2:15: relay.listen_port"), 0u) << broken;
   EXPECT_EQ(live->running().relay.peer_deny, std::vector<Cidr>{*Cidr::parse("198.51.100.50/32")});
+}
+
+// relay.tls_certificate / tls_private_key are live when a TLS listener runs:
+// re-read at every reload (a renewal rewrites the same files), refused
+// with the loader's reason when they do not load.
+struct TlsReloadTest : AdminCommandsTest {
+  std::vector<std::string> loaded;
+  std::optional<std::string> failure;
+  std::optional<LiveConfig> tls_live;
+  void SetUp() override {
+    AdminCommandsTest::SetUp();
+    write(tls_toml("/etc/relay/cert.pem"));
+    tls_live.emplace([this] { return load_from(toml); }, load_from(toml).value(), server(), nullptr,
+                     [this](const RelaySection& relay) -> Result<void, std::string> {
+                       if (failure) return Err{*failure};
+                       loaded.push_back(*relay.tls_certificate + " " + *relay.tls_private_key);
+                       return {};
+                     });
+  }
+  static std::string tls_toml(const std::string& cert) {
+    return std::string(kToml).replace(std::string(kToml).find("[relay]\n"), 8,
+                                      "[relay]\ntls_certificate = \"" + cert +
+                                          "\"\ntls_private_key = \"/etc/relay/key.pem\"\n") +
+           "[stream]\nenabled = true\n";
+  }
+};
+
+TEST_F(TlsReloadTest, EveryReloadGivesTheCertificateToTheStreamServerForNewConnections) {
+  const ReloadOutcome same = tls_live->reload(at(2));
+  ASSERT_TRUE(same.loaded) << same.error;
+  EXPECT_EQ(loaded, std::vector<std::string>{"/etc/relay/cert.pem /etc/relay/key.pem"});
+  EXPECT_NE(std::find(same.applied.begin(), same.applied.end(), "tls_certificate"), same.applied.end());
+  write(tls_toml("/etc/relay/renewed.pem"));
+  const ReloadOutcome renewed = tls_live->reload(at(3));
+  EXPECT_TRUE(renewed.needs_restart.empty());
+  EXPECT_EQ(loaded.back(), "/etc/relay/renewed.pem /etc/relay/key.pem");
+  EXPECT_EQ(tls_live->running().relay.tls_certificate, "/etc/relay/renewed.pem");
+}
+
+TEST_F(TlsReloadTest, ACertificateThatDoesNotLoadChangesNothingAndIsRefusedWithItsReason) {
+  failure = "relay.tls_certificate /etc/relay/broken.pem: no start line";
+  write(tls_toml("/etc/relay/broken.pem"));
+  const ReloadOutcome r = tls_live->reload(at(2));
+  ASSERT_TRUE(r.loaded);
+  EXPECT_EQ(r.refused, std::vector<std::string>{*failure});
+  EXPECT_EQ(tls_live->running().relay.tls_certificate, "/etc/relay/cert.pem");
+}
+
+TEST_F(TlsReloadTest, WithoutATlsListenerANewCertificateWaitsForARestart) {
+  write(tls_toml("/etc/relay/cert.pem"));
+  const ReloadOutcome r = live->reload(at(2));  // the fixture's: no TLS listener
+  ASSERT_TRUE(r.loaded);
+  EXPECT_NE(std::find(r.needs_restart.begin(), r.needs_restart.end(), "relay.tls_certificate"), r.needs_restart.end());
 }
 
 TEST_F(AdminCommandsTest, AReloadThatRaisesTheLogLevelStillLogsWhatItApplied) {
@@ -330,10 +389,10 @@ TEST(RelayctlRender, AllocationsAreAnAlignedTableWithACount) {
                        {"allocations",
                         {{{"port", 49152}, {"client", "198.51.100.10:40000"}, {"user", "alice"},
                           {"relay_v4", "203.0.113.1:49152"}, {"relay_v6", nullptr}, {"expires_in", 591},
-                          {"channels", 1}, {"permissions", 2}}}}};
+                          {"channels", 1}, {"permissions", 2}, {"transport", "tls"}}}}};
   EXPECT_EQ(relayctl::render("allocations", answer),
-            "PORT   CLIENT               USER   RELAY              EXPIRES_IN  CHANNELS  PERMISSIONS\n"
-            "49152  198.51.100.10:40000  alice  203.0.113.1:49152  591s        1         2\n"
+            "PORT   CLIENT               TRANSPORT  USER   RELAY              EXPIRES_IN  CHANNELS  PERMISSIONS\n"
+            "49152  198.51.100.10:40000  tls        alice  203.0.113.1:49152  591s        1         2\n"
             "1 allocation\n");
   EXPECT_TRUE(relayctl::succeeded("allocations", answer));
 }

@@ -58,6 +58,47 @@ TEST_F(DispatcherTest, ResponseWaitsUntilTheChannelItAnnouncesIsOnEveryWorkersRi
   EXPECT_TRUE(dispatcher.idle());
 }
 
+// The stream server as the Dispatcher sees it.
+struct FakeStreams final : StreamResponses {
+  Delivery send_response(const ClientFiveTuple& to, std::span<const uint8_t> bytes) override {
+    if (!open) return Delivery::Refused;
+    sent.emplace_back(to, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    return Delivery::Accepted;
+  }
+  bool open = true;
+  std::vector<std::pair<ClientFiveTuple, std::vector<uint8_t>>> sent;
+};
+
+TEST_F(DispatcherTest, AResponseToAStreamClientGoesToItsStreamBehindTheCommandsBeforeIt) {
+  FakeStreams streams;
+  dispatcher.set_streams(&streams);
+  core::SendMessage tcp = response(1);
+  tcp.transport = Transport::Tcp;
+  worker2.room = 0;
+  dispatcher.perform(channel(0x4000));
+  dispatcher.perform(tcp);
+  EXPECT_TRUE(streams.sent.empty()) << "held back like a UDP response";
+  worker2.room = 1;
+  dispatcher.flush(at(0));
+  ASSERT_EQ(streams.sent.size(), 1u);
+  EXPECT_EQ(streams.sent[0].first, (ClientFiveTuple{kClient, kListen, Transport::Tcp}));
+  EXPECT_EQ(streams.sent[0].second, tcp.bytes);
+  EXPECT_TRUE(from_cp.sent.empty());
+  streams.open = false;  // the stream closed meanwhile
+  dispatcher.perform(tcp);
+  EXPECT_EQ(dispatcher.stats().datagrams.refused, 1u);
+  dispatcher.perform(response(2));  // UDP still goes to from_cp
+  EXPECT_EQ(from_cp.sent.size(), 1u);
+}
+
+TEST_F(DispatcherTest, WithoutAStreamServerAStreamResponseIsRefusedNotSentOverUdp) {
+  core::SendMessage tls = response(1);
+  tls.transport = Transport::Tls;
+  dispatcher.perform(tls);
+  EXPECT_TRUE(from_cp.sent.empty());
+  EXPECT_EQ(dispatcher.stats().datagrams.refused, 1u);
+}
+
 TEST_F(DispatcherTest, ResponsesWaitingForAFullFromCpLeaveInOrderAndOverflowIsCounted) {
   from_cp.room = 0;
   for (uint8_t tag = 1; tag <= 4; ++tag) dispatcher.perform(response(tag));  // bound is 3

@@ -274,5 +274,31 @@ TEST_F(StateRestoreTest, AFullCommandRingIsRetriedUntilTheSilenceTimeout) {
   EXPECT_GE(clock - at(100), driver.silence_timeout);
 }
 
+TEST_F(StateRestoreTest, AdoptedAllocationsOfStreamClientsEndOnceTheDumpIsIn) {
+  ClientFiveTuple alice_tcp = kAlice;
+  alice_tcp.transport = Transport::Tcp;
+  ClientFiveTuple bob_tls = kBob;
+  bob_tls.transport = Transport::Tls;
+  worker.script = {allocation(50000, alice_tcp, 400), channel(50000, alice_tcp, 0x4001, 300),
+                   allocation(50002, kAlice, 400), allocation(50004, bob_tls, 400)};
+
+  const RestoreReport r = restore_from_data_plane(server, worker, dump, kId, driver);
+
+  EXPECT_TRUE(r.complete);
+  EXPECT_EQ(r.allocations, 3u);
+  EXPECT_EQ(r.streams_lost, 2u);
+  EXPECT_EQ(server.allocation_count(), 1u);  // the UDP client's stays
+  EXPECT_TRUE(holds_port(server, 50002));
+  std::vector<uint16_t> freed;
+  size_t channels_removed = 0;
+  while (auto c = server.next_command()) {
+    if (const auto* f = std::get_if<core::FreeAllocation>(&*c)) freed.push_back(f->port.value);
+    if (std::holds_alternative<core::RemoveChannel>(*c)) ++channels_removed;
+  }
+  std::sort(freed.begin(), freed.end());
+  EXPECT_EQ(freed, (std::vector<uint16_t>{50000, 50004}));
+  EXPECT_EQ(channels_removed, 1u);
+}
+
 }  // namespace
 }  // namespace relay::process::testing
