@@ -160,9 +160,38 @@ def run_generator(args: list[str], env: dict[str, str], sample: Callable[[], Any
     return json.loads(out.strip().splitlines()[-1]), marks["start"], marks["end"]
 
 
+def foreign_holders_of(address: str, ours: set[str]) -> list[str]:
+    """Whatever else in the root namespace claims `address`: an interface
+    carrying it (another relay's stream TAP, another coturn run's veth) or
+    a policy rule for its replies. While one exists, coturn's kernel address
+    and our stream TAP would collide with it (EADDRINUSE, or replies routed
+    into the other run's TAP), so a stage waits for it to go."""
+    holders = []
+    for line in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout.splitlines():
+        name, *rest = line.split()
+        if name.split("@")[0] not in ours and any(a.split("/")[0] == address for a in rest[1:]):
+            holders.append(f"interface {name.split('@')[0]}")
+    for line in subprocess.run(["ip", "rule"], capture_output=True, text=True).stdout.splitlines():
+        if f"from {address} " in line + " ":
+            holders.append(f"rule '{line.strip()}'")
+    return holders
+
+
 class Topology:
     def __init__(self, netns: str, root_if: str, kernel_address: str | None):
         self.netns, self.root_if, self.kernel_address = netns, root_if, kernel_address
+
+    def wait_for_address(self, ours: set[str], timeout_s: float = 180.0) -> float:
+        """Waits until nothing else on the machine holds RELAY4 (see
+        foreign_holders_of) and returns the seconds waited; raises when it
+        is still held after timeout_s."""
+        started = time.monotonic()
+        while holders := foreign_holders_of(RELAY4, ours | {self.root_if}):
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"{RELAY4} is still held by {', '.join(holders)} after {timeout_s:.0f} s: "
+                                   "another relay or benchmark runs on this machine")
+            time.sleep(1)
+        return time.monotonic() - started
 
     def up(self) -> None:
         subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
