@@ -33,7 +33,8 @@ COLUMNS = ["relay", "transport", "clients", "offered_pps", "sent_pps", "generato
            "p50_us", "p99_us", "p999_us", "relay_cpu_s", "relay_busy_s", "machine_cpu_s", "generator_cpu_s",
            "process_cycles_per_packet", "busy_cycles_per_packet", "machine_cycles_per_packet",
            "generator_behind", "send_failed", "udp_rcvbuf_errors", "root_udp_rcvbuf_errors", "relay_rx_missed",
-           "relay_tx_refused", "relay_dropped", "machine_limited", "backpressured", "stream_errors"]
+           "relay_tx_refused", "relay_dropped", "machine_limited", "backpressured", "stream_errors",
+           "relay_stream_dropped", "relay_stream_closed"]
 
 
 def cpu_hz() -> float:
@@ -144,6 +145,11 @@ def run_point(relay, loadgen: Path, transport: str, clients: int, rate: int, dur
         "relay_dropped": int(delta.get("relay_dataplane_drops_total", 0)) if delta else "",
         "machine_limited": "+".join(limited), "backpressured": r.get("backpressured", 0),
         "stream_errors": r.get("stream_errors", 0),
+        # Our relay's stream server: what it dropped toward slow streams
+        # (relay_stream_dropped_total, all reasons) and the connections it
+        # closed during the point.
+        "relay_stream_dropped": int(delta.get("relay_stream_dropped_total", 0)) if delta and stream else "",
+        "relay_stream_closed": int(delta.get("relay_stream_connections_closed_total", 0)) if delta and stream else "",
     }
 
 
