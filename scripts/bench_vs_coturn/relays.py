@@ -347,8 +347,9 @@ class OurRelay(Relay):
         return self.counters().get("relay_dataplane_lcore_busy_seconds_total")
 
     def counters(self) -> dict[str, float]:
-        """Each family of /metrics summed over its labels; empty when the
-        endpoint does not answer."""
+        """Each family of /metrics summed over its labels, and each labelled
+        series under its exposed name; empty when the endpoint does not
+        answer."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
                 text = r.read().decode()
@@ -357,8 +358,11 @@ class OurRelay(Relay):
         sums: dict[str, float] = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):
-                name, value = line.split("{", 1)[0].split(" ", 1)[0], line.rsplit(" ", 1)[1]
+                series, value = line.rsplit(" ", 1)
+                name = series.split("{", 1)[0]
                 sums[name] = sums.get(name, 0.0) + float(value)
+                if series != name:  # each labelled series too, as exposed
+                    sums[series] = float(value)
         return sums
 
 
