@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstring>
 
-#include "common/channel_data.hpp"
 
 namespace relay::loadgen {
 
@@ -18,9 +17,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Holds any frame (STUN: 20 + 65535, ChannelData: 4 + 65535 + 1 of padding)
-// plus room to read a burst behind it.
-constexpr size_t kReadBuffer = 96 << 10;
+// The framer's buffer and its largest frame: far beyond what a relay sends
+// (core::kMaxStreamFrame, 4 KiB), so that one read takes a burst of
+// hundreds of frames.
+constexpr size_t kReadBuffer = 64 << 10;
 // One TLS record's worth of plaintext per SSL_write (RFC 8446 §5.1).
 constexpr size_t kTlsRecord = 16 << 10;
 // The kernel's share of a client's backlog: fixed (no autotuning up to
@@ -68,14 +68,7 @@ SSL_CTX* client_context() {
 
 }  // namespace
 
-size_t stream_frame_size(std::span<const uint8_t, 4> header) {
-  const size_t length = load_be16(header.data() + 2);
-  switch (header[0] & 0xC0) {
-    case 0x00: return kStunHeaderSize + length;                                 // RFC 8489 §5
-    case 0x40: return (kChannelDataHeaderSize + length + 3) & ~size_t{3};       // RFC 8656 §12.5
-    default: return 0;
-  }
-}
+Stream::Stream() : framer_(kReadBuffer) {}
 
 Result<std::unique_ptr<Stream>, std::string> Stream::open(Transport transport, const IpAddress& client_ip,
                                                          const SocketAddress& relay, int limit_ms) {
@@ -98,7 +91,6 @@ Result<std::unique_ptr<Stream>, std::string> Stream::open(Transport transport, c
   socklen_t error_len = sizeof error;
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len);
   if (error != 0) return Err{std::string("connect: ") + std::strerror(error)};
-  s->in_.resize(kReadBuffer);
   if (transport == Transport::Tls) {
     if (auto h = s->handshake(ms_left(deadline)); !h) return Err{"TLS handshake: " + h.error()};
   }
@@ -161,26 +153,19 @@ IoStatus Stream::flush() {
 }
 
 IoStatus Stream::read_some() {
-  if (in_begin_ == in_end_) {
-    in_begin_ = in_end_ = 0;
-  } else if (in_.size() - in_end_ < kReadBuffer / 4) {
-    // A partial frame at the end: move it to the front, where the largest
-    // frame still fits behind it.
-    std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
-    in_end_ -= in_begin_;
-    in_begin_ = 0;
-  }
-  uint8_t* into = in_.data() + in_end_;
-  const size_t room = in_.size() - in_end_;
+  // Callers take every frame before reading again, so there is room; should
+  // there be none, the frames waiting must be taken first.
+  const std::span<uint8_t> into = framer_.free_space();
+  if (into.empty()) return IoStatus::Progress;
   if (ssl_ == nullptr) {
-    const ssize_t n = ::read(socket_.fd(), into, room);
-    drained_ = n > 0 && static_cast<size_t>(n) < room;
-    if (n > 0) return in_end_ += static_cast<size_t>(n), IoStatus::Progress;
+    const ssize_t n = ::read(socket_.fd(), into.data(), into.size());
+    drained_ = n > 0 && static_cast<size_t>(n) < into.size();
+    if (n > 0) return framer_.commit(static_cast<size_t>(n)), IoStatus::Progress;
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return IoStatus::WouldBlock;
     return IoStatus::Closed;
   }
-  const int r = SSL_read(ssl_, into, static_cast<int>(room));
-  if (r > 0) return in_end_ += static_cast<size_t>(r), IoStatus::Progress;
+  const int r = SSL_read(ssl_, into.data(), static_cast<int>(into.size()));
+  if (r > 0) return framer_.commit(static_cast<size_t>(r)), IoStatus::Progress;
   const int e = SSL_get_error(ssl_, r);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return IoStatus::WouldBlock;
   ERR_clear_error();
@@ -188,17 +173,12 @@ IoStatus Stream::read_some() {
 }
 
 std::span<const uint8_t> Stream::next_frame() {
-  const size_t available = in_end_ - in_begin_;
-  if (desynced_ || available < 4) return {};
-  const uint8_t* at = in_.data() + in_begin_;
-  const size_t size = stream_frame_size(std::span<const uint8_t, 4>(at, 4));
-  if (size == 0) {
+  auto frame = framer_.next();
+  if (!frame) {
     desynced_ = true;
     return {};
   }
-  if (available < size) return {};
-  in_begin_ += size;
-  return {at, size};
+  return *frame ? (*frame)->bytes : std::span<const uint8_t>{};
 }
 
 bool StreamPath::send(std::span<const uint8_t> message) {

@@ -1,9 +1,10 @@
 // One TURN client's TCP or TLS-over-TCP connection to the relay (RFC 8656
 // §3.1): a non-blocking socket, OpenSSL on top for TLS, a queue of bytes
-// not yet taken by the kernel and a framing reader that cuts the byte
-// stream back into STUN messages and ChannelData (§12.5: padded to 4 bytes
-// over a stream). The clients' TURN setup runs over it through StreamPath;
-// the measured phase (traffic.cpp) queues frames and reads them back.
+// not yet taken by the kernel, and the relay's own framing
+// (core::StreamFramer) cutting the byte stream back into STUN messages and
+// ChannelData (§12.5: padded to 4 bytes over a stream). The clients' TURN
+// setup runs over it through StreamPath; the measured phase (traffic.cpp)
+// queues frames and reads them back.
 #pragma once
 
 #include <cstddef>
@@ -15,18 +16,13 @@
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
+#include "controlplane/core/stream_framing.hpp"
 #include "tests/bench/load/udp.hpp"
 #include "tests/bench/turn_client/session.hpp"
 
 struct ssl_st;
 
 namespace relay::loadgen {
-
-// The size on the stream of the frame that starts `bytes` (its first 4
-// bytes are enough): STUN is 20 + its length (RFC 8489 §5), ChannelData 4 +
-// its length rounded up to 4 (RFC 8656 §12.5). 0 when the first two bits
-// are neither (the stream is out of step and cannot be read on).
-size_t stream_frame_size(std::span<const uint8_t, 4> header);
 
 enum class IoStatus : uint8_t { Progress, WouldBlock, Closed };
 
@@ -57,14 +53,15 @@ class Stream {
   // now (edge-triggered epoll reports what arrives later), and a second
   // read would only say EAGAIN. TLS reads a record at a time: never.
   [[nodiscard]] bool drained() const { return drained_; }
-  // The next complete frame in the buffer, empty when none is; valid until
-  // the next read_some(). `desynced()` after an empty frame: the stream
-  // carries something that is neither STUN nor ChannelData.
+  // The next complete frame in the buffer (ChannelData without its
+  // padding), empty when none is; valid until the next read_some().
+  // `desynced()` after an empty frame: the stream carries something that is
+  // neither STUN nor ChannelData, or a frame beyond the buffer.
   std::span<const uint8_t> next_frame();
   [[nodiscard]] bool desynced() const { return desynced_; }
 
  private:
-  Stream() = default;
+  Stream();
   Result<void, std::string> handshake(int limit_ms);
 
   OwnedFd socket_;
@@ -73,8 +70,7 @@ class Stream {
   size_t out_begin_ = 0;
   // SSL_write after a WANT_WRITE must be repeated with the same length.
   size_t tls_retry_len_ = 0;
-  std::vector<uint8_t> in_;
-  size_t in_begin_ = 0, in_end_ = 0;
+  core::StreamFramer framer_;
   bool desynced_ = false;
   bool drained_ = false;
 };
