@@ -1,6 +1,7 @@
 // The control plane's one thread: a loop that drains "to_cp" into the
-// Server, carries out its commands, runs its timers, and lets the
-// io_context (portal WebSocket, signals, metrics) run its ready handlers.
+// Server, carries out its commands, runs its timers, drains "to_stream"
+// into the stream server, and lets the io_context (portal WebSocket,
+// signals, metrics, TURN streams) run its ready handlers.
 //
 // The data plane owns a core; this loop must not spin. A turn that found
 // work is followed at once by the next; after an idle turn the thread

@@ -2,9 +2,13 @@
 // installed from the input, no EAL (mbufs are set up by hand).
 //
 // Input: [head][8 bytes per command][frames: len(2, BE) flags(1) bytes]
-//   head: bits 0-3 = command count, bit 4 = Data indications with FINGERPRINT.
+//   head: bits 0-3 = command count, bit 4 = Data indications with FINGERPRINT,
+//         bit 5 = streams on (TCP to 3478/5349 to the kernel), bit 6 = odd
+//         frames are a stream client's StreamInput instead, bit 7 = they are
+//         what the kernel sent on the stream TAP instead.
 //   command: kind, client index, peer index, channel low byte, port low
-//            byte, expiry selector, 2 unused; addresses come from small pools
+//            byte, expiry selector, client transport (0-3, 3 unknown), 1
+//            unused; addresses come from small pools
 //            so frames can hit what was installed (channels, permissions).
 //   flags: bit 0/1 = RX IP/L4 checksum GOOD, bit 2 = IP BAD, bit 3 = two
 //          segments, bits 4-7 = headroom / 8.
@@ -13,7 +17,9 @@
 // the digest of a full scan (the restart dump); every mbuf stays inside
 // its buffer; whatever is sent for a frame whose checksums we verified
 // ourselves carries valid IP and UDP checksums; STUN handed to the control
-// plane is exactly its UDP payload with sane metadata.
+// plane is exactly its UDP payload with sane metadata; what goes to a
+// stream client is a whole number of 4-byte words with a stream client's
+// address.
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -68,11 +74,15 @@ ring_abi::CommandMessage command_from(const uint8_t* b) {
   const Instant expiry = Instant::from_ns(b[5] % 4 == 0 ? kNow - 1 : kNow + 1'000'000'000ull * b[5]);
   const SocketAddress listen{client.ip.is_v4() ? kRelayV4 : kRelayV6, 3478};
   const SocketAddress relay{peer.ip.is_v4() ? kRelayV4 : kRelayV6, port};
-  const ClientFiveTuple five{ClientSocket{client}, ListenSocket{listen}};
+  ClientFiveTuple five{ClientSocket{client}, ListenSocket{listen}, static_cast<Transport>(b[6] % 3)};
+  const bool unknown_transport = b[6] % 4 == 3;
   switch (b[0] % 7) {
-    case 0:
-      return ring_abi::make_create_allocation(AllocationPort{port}, SocketAddress{kRelayV4, port},
-                                              SocketAddress{kRelayV6, port}, five, expiry);
+    case 0: {
+      auto m = ring_abi::make_create_allocation(AllocationPort{port}, SocketAddress{kRelayV4, port},
+                                                SocketAddress{kRelayV6, port}, five, expiry);
+      if (unknown_transport) m.client.transport = 3;
+      return m;
+    }
     case 1: return ring_abi::make_update_allocation(AllocationPort{port}, expiry);
     case 2: return ring_abi::make_free_allocation(AllocationPort{port});
     case 3: return ring_abi::make_install_channel(five, ChannelNumber{channel}, PeerSocket{peer}, relay, expiry);
@@ -98,6 +108,14 @@ uint64_t scanned_digest(Worker& worker) {
   return digest;
 }
 
+void check_to_stream(rte_mbuf* m) {
+  if (m->data_off + m->data_len > m->buf_len || m->pkt_len != m->data_len || m->data_len % 4 != 0) std::abort();
+  const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(m));
+  const auto t = ring_abi::transport_of(meta->remote);
+  if (!ring_abi::from_wire(meta->remote) || !ring_abi::from_wire(meta->local) || !t || *t == Transport::Udp)
+    std::abort();
+}
+
 void check_sent(const rte_mbuf* m, bool we_verified) {
   if (m->data_off + m->data_len > m->buf_len || m->pkt_len != m->data_len || m->data_len < 14) std::abort();
   if (!we_verified) return;
@@ -115,6 +133,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   setup.has_port = false;
   setup.tsc_hz = kHz;
   setup.table_secret = HashSecret{0x243F6A8885A308D3, 0x13198A2E03707344};  // reproducible table layout
+  if ((data[0] & 0x20) != 0) {
+    setup.config.stream_ports = {3478, 5349, 0};
+    setup.kernel_port = 1;
+    setup.kernel_mac = {0x02, 0, 0, 0, 0, 0x5A};
+  }
   auto worker = std::move(Worker::create(setup).value());
   const MacAddress gw = {0x02, 0, 0, 0, 0, 0xFE};
   worker->neighbours().learn(Family::V4, kGatewayV4.bytes.data(), gw.data(), kNow);
@@ -149,10 +172,43 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (mbufs.empty()) return 0;
   std::vector<rte_mbuf*> burst;
   for (auto& m : mbufs) burst.push_back(m->get());
+  // Odd frames as a stream client's input or the kernel's output: taken
+  // out of the burst and judged one by one, like drain_control_plane and
+  // drain_kernel do.
+  if ((data[0] & 0xC0) != 0) {
+    std::vector<rte_mbuf*> wire;
+    std::vector<uint64_t> wire_flags;
+    for (size_t i = 0; i < burst.size(); ++i) {
+      if (i % 2 == 0) {
+        wire.push_back(burst[i]);
+        wire_flags.push_back(flags[i]);
+        continue;
+      }
+      Verdict v;
+      if ((data[0] & 0x40) != 0) {
+        auto* meta = static_cast<ring_abi::PacketMeta*>(rte_mbuf_to_priv(burst[i]));
+        *meta = ring_abi::PacketMeta{};
+        const SocketAddress& client = kClients[i / 2 % 4];
+        meta->remote = ring_abi::to_wire(ClientSocket{client}, static_cast<Transport>(1 + i / 8 % 2));
+        meta->local = ring_abi::to_wire(SocketAddress{client.ip.is_v4() ? kRelayV4 : kRelayV6, 3478});
+        meta->kind = ring_abi::PacketKind::StreamInput;
+        v = worker->stream_input(burst[i], kNow);
+      } else {
+        v = worker->from_kernel(burst[i], kNow);
+      }
+      if (v.next == Next::Tx) check_sent(burst[i], false);
+      if (v.next == Next::ToStream) check_to_stream(burst[i]);
+    }
+    burst = wire;
+    flags = wire_flags;
+    if (burst.empty()) return 0;
+  }
   Next next[kMaxBurst];
   worker->classify(burst, kNow, kNow, next);
   for (size_t i = 0; i < burst.size(); ++i) {
     if (next[i] == Next::Tx) check_sent(burst[i], flags[i] == 0);
+    if (next[i] == Next::ToStream) check_to_stream(burst[i]);
+    if (next[i] == Next::ToKernel && burst[i]->data_off + burst[i]->data_len > burst[i]->buf_len) std::abort();
     if (next[i] == Next::ToControlPlane) {
       const auto* meta = static_cast<const ring_abi::PacketMeta*>(rte_mbuf_to_priv(burst[i]));
       if (!ring_abi::from_wire(meta->remote) || !ring_abi::from_wire(meta->local)) std::abort();

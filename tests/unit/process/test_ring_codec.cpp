@@ -153,5 +153,28 @@ TEST(DatagramMeta, ToCpMetaWithAMissingUnknownOrMixedFamilyIsUnusable) {
   EXPECT_TRUE(received_from(meta).has_value());
 }
 
+TEST(StreamMeta, AStreamClientsInputCarriesItsTransportAndListenSocketAsStreamInput) {
+  const ClientFiveTuple tls{ClientSocket{sa("198.51.100.10:40000")}, ListenSocket{sa("203.0.113.1:443")},
+                            Transport::Tls};
+  const ring_abi::PacketMeta meta = stream_input_meta(tls);
+  EXPECT_EQ(meta.kind, ring_abi::PacketKind::StreamInput);
+  EXPECT_EQ(ring_abi::transport_of(meta.remote), Transport::Tls);
+  EXPECT_EQ(ring_abi::from_wire(meta.remote), tls.client.value);
+  EXPECT_EQ(ring_abi::from_wire(meta.local), tls.listen.value);
+  EXPECT_EQ(meta.local.transport, 0u);
+  EXPECT_EQ(stream_client_of(meta), tls);  // what to_stream carries reads back the same
+}
+
+TEST(StreamMeta, AToStreamPayloadForAUdpOrUnknownTransportNamesNoStream) {
+  ring_abi::PacketMeta meta = packet_meta_for(ClientSocket{sa("198.51.100.10:40000")}, ListenSocket{sa("203.0.113.1:3478")});
+  EXPECT_FALSE(stream_client_of(meta).has_value());
+  meta.remote.transport = 7;
+  EXPECT_FALSE(stream_client_of(meta).has_value());
+  meta.remote.transport = static_cast<uint8_t>(Transport::Tcp);
+  EXPECT_TRUE(stream_client_of(meta).has_value());
+  meta.local.family = 0;
+  EXPECT_FALSE(stream_client_of(meta).has_value());
+}
+
 }  // namespace
 }  // namespace relay::process::testing

@@ -308,6 +308,19 @@ TEST_F(StreamServerTest, RelayedDatagramsBeyondTheBufferLimitAreDroppedAndCounte
   EXPECT_EQ(dropped(StreamDrop::Backpressure), 6u);
 }
 
+TEST_F(StreamServerTest, ResponsesAreQueuedEvenBeyondTheBufferLimit) {
+  limits.max_buffered_bytes = 4096;
+  start();
+  Client& c = connect();
+  ASSERT_TRUE(pump_until([&] { return open_connections() == 1; }));
+  const Bytes big(3000, 0x01);
+  EXPECT_EQ(streams->send_response(tuple_of(c), big), Delivery::Accepted);
+  EXPECT_EQ(streams->send_response(tuple_of(c), big), Delivery::Accepted);  // 6000 > 4096: still queued
+  streams->send_relayed(tuple_of(c), Bytes(100, 0x40));                     // a datagram is not
+  EXPECT_EQ(dropped(StreamDrop::Backpressure), 1u);
+  ASSERT_TRUE(pump_until([&] { return c.received.size() == 6000; }));
+}
+
 TEST_F(StreamServerTest, AClientThatNeverReadsIsClosedAsASlowReader) {
   limits.max_buffered_bytes = 4096;
   limits.slow_reader_grace = std::chrono::milliseconds(200);
