@@ -9,13 +9,41 @@ import signal
 import subprocess
 import time
 import urllib.request
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 RELAY4, CLIENT4, PEER4 = "198.51.100.1", "198.51.100.2", "198.51.100.3"
 PORT = 3478
+TLS_PORT = 5349  # RFC 8656 §18.6 "turns"
 LOWEST_PORT, HIGHEST_PORT = 49152, 65535
+TRANSPORTS = ("udp", "tcp", "tls")
+
+
+def client_port(transport: str) -> int:
+    """The relay port a client of `transport` talks to (both relays)."""
+    return TLS_PORT if transport == "tls" else PORT
+
+
+@dataclass(frozen=True)
+class Streams:
+    """TURN over TCP and TLS for a run with --transport tcp|tls: both relays
+    then serve TCP on PORT and TLS on TLS_PORT with this certificate."""
+    certificate: Path
+    private_key: Path
+
+    @staticmethod
+    def with_new_certificate(into: Path) -> "Streams":
+        """A throwaway self-signed certificate (P-256, two days): the load
+        generator does not verify it, both relays present it."""
+        cert, key = into / "bench-cert.pem", into / "bench-key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=relay.bench.invalid", "-keyout", str(key),
+                        "-out", str(cert)], check=True, capture_output=True)
+        key.chmod(0o600)
+        return Streams(cert, key)
 
 OUR_CONFIG = """
 [relay]
@@ -24,7 +52,7 @@ lowest_port = {lowest}
 highest_port = {highest}
 # The topology's peer shares the relay's subnet.
 deny_on_link = false
-
+{relay_tls}
 [relay.ipv4]
 address = "{relay}/24"
 
@@ -48,12 +76,26 @@ stun_rate_per_source = 0
 idle = "{idle}"
 max_idle_sleep_us = {max_idle_sleep_us}
 
+{stream}
 [metrics]
 address = "127.0.0.1:{metrics_port}"
 
 [log]
 format = "json"
 level = "info"
+"""
+
+# TURN over TCP on the listen port and TLS on relay.tls_port; the TAP
+# interface and the routing table are named per run so that another
+# relay's streams on the same machine are not touched.
+OUR_STREAM_CONFIG = """
+[stream]
+enabled = true
+interface = "{interface}"
+routing_table = {table}
+# Every benchmark client comes from the namespace's one address.
+max_connections_per_source = 65536
+max_connections = 65536
 """
 
 COTURN_CONFIG = """
@@ -66,7 +108,7 @@ relay-threads=1
 use-auth-secret
 static-auth-secret={secret}
 realm=firezone
-no-tls
+{tls}
 no-dtls
 no-tcp-relay
 no-cli
@@ -118,9 +160,38 @@ def run_generator(args: list[str], env: dict[str, str], sample: Callable[[], Any
     return json.loads(out.strip().splitlines()[-1]), marks["start"], marks["end"]
 
 
+def foreign_holders_of(address: str, ours: set[str]) -> list[str]:
+    """Whatever else in the root namespace claims `address`: an interface
+    carrying it (another relay's stream TAP, another coturn run's veth) or
+    a policy rule for its replies. While one exists, coturn's kernel address
+    and our stream TAP would collide with it (EADDRINUSE, or replies routed
+    into the other run's TAP), so a stage waits for it to go."""
+    holders = []
+    for line in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout.splitlines():
+        name, *rest = line.split()
+        if name.split("@")[0] not in ours and any(a.split("/")[0] == address for a in rest[1:]):
+            holders.append(f"interface {name.split('@')[0]}")
+    for line in subprocess.run(["ip", "rule"], capture_output=True, text=True).stdout.splitlines():
+        if f"from {address} " in line + " ":
+            holders.append(f"rule '{line.strip()}'")
+    return holders
+
+
 class Topology:
     def __init__(self, netns: str, root_if: str, kernel_address: str | None):
         self.netns, self.root_if, self.kernel_address = netns, root_if, kernel_address
+
+    def wait_for_address(self, ours: set[str], timeout_s: float = 180.0) -> float:
+        """Waits until nothing else on the machine holds RELAY4 (see
+        foreign_holders_of) and returns the seconds waited; raises when it
+        is still held after timeout_s."""
+        started = time.monotonic()
+        while holders := foreign_holders_of(RELAY4, ours | {self.root_if}):
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"{RELAY4} is still held by {', '.join(holders)} after {timeout_s:.0f} s: "
+                                   "another relay or benchmark runs on this machine")
+            time.sleep(1)
+        return time.monotonic() - started
 
     def up(self) -> None:
         subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
@@ -140,8 +211,8 @@ class Relay:
     name = "?"
     auth = "?"
 
-    def __init__(self, tmp: Path, topology: Topology, core: int, secret: str):
-        self.tmp, self.topology, self.core, self.secret = tmp, topology, core, secret
+    def __init__(self, tmp: Path, topology: Topology, core: int, secret: str, streams: Streams | None = None):
+        self.tmp, self.topology, self.core, self.secret, self.streams = tmp, topology, core, secret, streams
         self.procs: dict[str, subprocess.Popen] = {}
         self.log_offsets: dict[str, int] = {}
 
@@ -184,6 +255,20 @@ class Relay:
             return False
         return r.returncode == 0
 
+    def accepts_streams(self) -> bool:
+        """With streams: a TCP connection to PORT and TLS_PORT succeeds from
+        the namespace (what a client needs first); without, nothing to wait for."""
+        if self.streams is None:
+            return True
+        probe = ("import socket,sys\nfor p in sys.argv[2:]:\n"
+                 "    socket.create_connection((sys.argv[1], int(p)), timeout=1).close()")
+        try:
+            r = self.topology.run(["/usr/bin/python3", "-c", probe, RELAY4, str(PORT), str(TLS_PORT)],
+                                  capture_output=True, timeout=5)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0
+
     def stop(self) -> None:
         for name in reversed(list(self.procs)):
             p = self.procs.pop(name)
@@ -211,14 +296,24 @@ class OurRelay(Relay):
 
     def __init__(self, tmp: Path, topology: Topology | None, core: int, secret: str, build: Path, prefix: str,
                  metrics_port: int, vdev: str | None = None, idle: str = "adaptive",
-                 max_idle_sleep_us: int = 200):
-        super().__init__(tmp, topology, core, secret)
+                 max_idle_sleep_us: int = 200, streams: Streams | None = None):
+        super().__init__(tmp, topology, core, secret, streams)
         self.build, self.prefix, self.metrics_port = build, prefix, metrics_port
+        # Named after the file prefix (≤ 15 characters, like the topology's
+        # "<P>0"); the table from it too, away from the default 3478's
+        # neighbours, so that two runs with different prefixes do not meet.
+        self.stream_interface = f"{prefix}-st"
+        self.stream_table = 100 + zlib.crc32(prefix.encode()) % 100
+        relay_tls = stream = ""
+        if streams:
+            relay_tls = (f'tls_port = {TLS_PORT}\ntls_certificate = "{streams.certificate}"\n'
+                         f'tls_private_key = "{streams.private_key}"\n')
+            stream = OUR_STREAM_CONFIG.format(interface=self.stream_interface, table=self.stream_table)
         self.config = tmp / "relay.toml"
         self.config.write_text(OUR_CONFIG.format(
             port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT, relay=RELAY4, core=core, prefix=prefix,
             vdev=vdev or f"net_af_packet0,iface={topology.root_if}", metrics_port=metrics_port, idle=idle,
-            max_idle_sleep_us=max_idle_sleep_us))
+            max_idle_sleep_us=max_idle_sleep_us, relay_tls=relay_tls, stream=stream))
 
     def start(self) -> None:
         env = {"AUTH_SECRET": self.secret}
@@ -230,19 +325,31 @@ class OurRelay(Relay):
         self.wait(self.control_plane_ready, cp, "relay-controlplane does not answer STUN and /metrics")
 
     def control_plane_ready(self) -> bool:
-        return self.answers_stun() and self.busy_seconds() is not None
+        return self.answers_stun() and self.busy_seconds() is not None and self.accepts_streams()
 
     def stop(self) -> None:
         super().stop()
         for leftover in Path("/dev/hugepages").glob(f"{self.prefix}map_*"):
             leftover.unlink(missing_ok=True)
+        if self.streams:
+            # The data plane removes both on exit; a killed one leaves them.
+            # Both carry this run's own name and number.
+            subprocess.run(["ip", "link", "del", self.stream_interface], capture_output=True, check=False)
+            for family in ("-4", "-6"):
+                for _ in range(8):
+                    if subprocess.run(["ip", family, "rule", "del", "table", str(self.stream_table)],
+                                      capture_output=True, check=False).returncode != 0:
+                        break
+                subprocess.run(["ip", family, "route", "flush", "table", str(self.stream_table)],
+                               capture_output=True, check=False)
 
     def busy_seconds(self) -> float | None:
         return self.counters().get("relay_dataplane_lcore_busy_seconds_total")
 
     def counters(self) -> dict[str, float]:
-        """Each family of /metrics summed over its labels; empty when the
-        endpoint does not answer."""
+        """Each family of /metrics summed over its labels, and each labelled
+        series under its exposed name; empty when the endpoint does not
+        answer."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=2) as r:
                 text = r.read().decode()
@@ -251,8 +358,11 @@ class OurRelay(Relay):
         sums: dict[str, float] = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):
-                name, value = line.split("{", 1)[0].split(" ", 1)[0], line.rsplit(" ", 1)[1]
+                series, value = line.rsplit(" ", 1)
+                name = series.split("{", 1)[0]
                 sums[name] = sums.get(name, 0.0) + float(value)
+                if series != name:  # each labelled series too, as exposed
+                    sums[series] = float(value)
         return sums
 
 
@@ -261,7 +371,15 @@ class Coturn(Relay):
 
     def start(self) -> None:
         conf = self.tmp / "turnserver.conf"
+        # With streams, TCP on listening-port (coturn's default) and TLS on
+        # tls-listening-port; without, UDP alone as before.
+        tls = "no-tls"
+        if self.streams:
+            tls = (f"tls-listening-port={TLS_PORT}\ncert={self.streams.certificate}\n"
+                   f"pkey={self.streams.private_key}")
         conf.write_text(COTURN_CONFIG.format(relay=RELAY4, port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT,
-                                             secret=self.secret, log=self.tmp / "turnserver-own.log", tmp=self.tmp))
+                                             secret=self.secret, log=self.tmp / "turnserver-own.log", tmp=self.tmp,
+                                             tls=tls))
         p = self.spawn("turnserver", ["turnserver", "-c", str(conf)])
-        self.wait(self.answers_stun, p, "turnserver does not answer STUN")
+        self.wait(lambda: self.answers_stun() and self.accepts_streams(), p,
+                  "turnserver does not answer STUN (and, with streams, TCP on its TURN ports)")

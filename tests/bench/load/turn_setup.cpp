@@ -37,8 +37,38 @@ class SocketPath final : public StunPath {
 
 }  // namespace
 
-Result<TurnClient, std::string> open_turn_client(const Options& o, const SocketAddress& peer, uint32_t index,
-                                                 uint64_t expiry_unix_seconds) {
+namespace {
+
+// Connect and TLS handshake of one client, on a machine busy with 511 more.
+constexpr int kStreamOpenLimitMs = 5000;
+
+Result<TurnClient, std::string> open_stream_client(const Options& o, Transport transport, const SocketAddress& peer,
+                                                   uint32_t index, uint64_t expiry_unix_seconds) {
+  // As below: a 437 moves the client to another connection (another source
+  // port), the refused ones stay open until then.
+  std::vector<std::unique_ptr<Stream>> refused;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    TurnClient c;
+    auto s = Stream::open(transport, o.client_ip, o.relay, kStreamOpenLimitMs);
+    if (!s) return Err{s.error()};
+    c.stream = std::move(*s);
+    StreamPath path(*c.stream);
+    auto session = open_session(path, o, peer, index, expiry_unix_seconds);
+    if (session) {
+      c.session = std::move(*session);
+      return c;
+    }
+    if (session.error().code != stun::error_code::kAllocationMismatch) return Err{session.error().what};
+    refused.push_back(std::move(c.stream));
+  }
+  return Err{std::string("Allocate: 437 on four different connections")};
+}
+
+}  // namespace
+
+Result<TurnClient, std::string> open_turn_client(const Options& o, Transport transport, const SocketAddress& peer,
+                                                 uint32_t index, uint64_t expiry_unix_seconds) {
+  if (transport != Transport::Udp) return open_stream_client(o, transport, peer, index, expiry_unix_seconds);
   // RFC 8656 §7.2: a 437 means the relay still holds an allocation for this
   // 5-tuple (an earlier run's, on a reused ephemeral port); the client
   // moves to another one. The refused sockets stay open meanwhile so the
@@ -65,6 +95,10 @@ Result<TurnClient, std::string> open_turn_client(const Options& o, const SocketA
 }
 
 bool release_turn_client(TurnClient& c) {
+  if (c.stream) {
+    StreamPath path(*c.stream);
+    return close_session(path, c.session);
+  }
   SocketPath path(c.socket);
   return close_session(path, c.session);
 }

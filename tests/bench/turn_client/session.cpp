@@ -17,6 +17,11 @@ using namespace std::chrono_literals;
 // against a dropped request short while still retrying a few times.
 constexpr auto kRetransmit = 200ms;
 constexpr int kAttempts = 5;
+// RFC 8489 §6.2.2: over a stream the request is sent once and the answer
+// awaited (Ti = 39.5 s there); a relay on a busy 2-core machine may take
+// over a second to get to 512 connections' requests, but 10 s is already
+// broken.
+constexpr auto kStreamAnswerLimit = 10s;
 constexpr auto kLifetime = 600s;  // RFC 8656 §7.2: the default allocation lifetime
 
 struct Reply {
@@ -34,17 +39,19 @@ stun::TransactionId new_transaction_id() {
 // same transaction id, retransmitting on silence.
 Result<Reply, std::string> transact(StunPath& path, std::span<const uint8_t> request, const stun::TransactionId& id) {
   Reply r;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  const int attempts = path.reliable() ? 1 : kAttempts;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
     if (!path.send(request)) return Err{std::string("send failed")};
-    const auto deadline = std::chrono::steady_clock::now() + kRetransmit;
+    const auto deadline = std::chrono::steady_clock::now() + (path.reliable() ? kStreamAnswerLimit : kRetransmit);
     while (std::chrono::steady_clock::now() < deadline) {
       r.size = path.receive(r.buf, deadline);
+      if (r.size == 0 && path.closed()) return Err{std::string("the relay closed the connection")};
       if (r.size == 0) continue;
       auto m = stun::parse(std::span<const uint8_t>(r.buf.data(), r.size));
       if (m && m->transaction_id() == id && m->message_class() != stun::MessageClass::Request) return r;
     }
   }
-  return Err{std::string("no answer after ") + std::to_string(kAttempts) + " attempts"};
+  return Err{std::string("no answer after ") + std::to_string(attempts) + " attempt(s)"};
 }
 
 enum class Outcome : uint8_t { Success, Challenged, Failed };

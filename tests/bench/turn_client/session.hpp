@@ -29,6 +29,11 @@ class StunPath {
   // The size of the next datagram from the relay, copied into `into`, or 0
   // when none came before `deadline`.
   virtual size_t receive(std::span<uint8_t> into, Deadline deadline) = 0;
+  // A stream (TCP, TLS) loses nothing: requests are not retransmitted
+  // (RFC 8489 §6.2.2).
+  [[nodiscard]] virtual bool reliable() const { return false; }
+  // A stream that ended (closed, reset, out of step): nothing more will come.
+  [[nodiscard]] virtual bool closed() const { return false; }
 };
 
 struct TurnSession {
