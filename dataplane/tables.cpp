@@ -168,8 +168,12 @@ bool ForwardingTables::has_allocation(Family family, const uint8_t* ip, uint16_t
 
 AllocationEntry* ForwardingTables::live_target(const CommandMessage& m) {
   if (!valid_client(m.client) || !valid_socket(m.peer)) return nullptr;
-  // Listen socket must be ours: the worker only ever sends to clients from it.
-  if (!is_our_relay(m.listen) || m.listen.port != me_.listen_port || m.listen.family != m.client.family)
+  // Listen socket must be ours: the worker only ever sends to UDP clients
+  // from it. A stream client's (the listen port or a TLS port) never
+  // leaves as a source port: its packets go to the control plane.
+  const bool udp_client = m.client.transport == static_cast<uint8_t>(Transport::Udp);
+  if (!is_our_relay(m.listen) || (udp_client && m.listen.port != me_.listen_port) ||
+      m.listen.family != m.client.family)
     return nullptr;
   if (!is_our_relay(m.relay) || m.relay.family != m.peer.family || m.relay.port != m.port) return nullptr;
   AllocationEntry* a = allocation(m.port);

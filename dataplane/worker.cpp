@@ -804,7 +804,7 @@ Verdict Worker::stream_input_impl(rte_mbuf* m, uint64_t now_tsc) {
   const bool valid = meta->kind == ring_abi::PacketKind::StreamInput && m->nb_segs == 1 && transport &&
                      *transport != Transport::Udp && meta->remote.family == meta->local.family &&
                      (family == Family::V4 || family == Family::V6) && me_.has(family) &&
-                     meta->local.port == me_.listen_port &&
+                     is_stream_port(meta->local.port) &&
                      std::memcmp(meta->local.ip, me_.address(family), family == Family::V4 ? 4 : 16) == 0;
   if (!valid) return drop(Counter::DropStreamInputInvalid);
   Stage s;

@@ -213,6 +213,15 @@ void StreamServer::accept(Listener& l) {
   });
 }
 
+namespace {
+// A connection's key: its 5-tuple with the listen port left out (see
+// connections_).
+ClientFiveTuple connection_key(ClientFiveTuple id) {
+  id.listen.value.port = 0;
+  return id;
+}
+}  // namespace
+
 void StreamServer::admit(Listener& l, tcp::socket socket) {
   error_code ec_remote, ec_local;
   const tcp::endpoint remote = socket.remote_endpoint(ec_remote);
@@ -228,7 +237,10 @@ void StreamServer::admit(Listener& l, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), ignored);  // relayed media: no Nagle delay
   const Instant now = now_();
   auto c = std::make_shared<Connection>(std::move(socket), l.transport == Transport::Tls ? tls_ : nullptr, id, now);
-  if (!connections_.emplace(id, c).second) return;  // the kernel never reuses an open 4-tuple
+  // Taken only by the same client address and port on our other TLS port
+  // (the kernel never reuses an open 4-tuple): the first one keeps it.
+  if (!connections_.emplace(connection_key(id), c).second)
+    return count_close(StreamClose::TooManyFromSource, id.client.value);
   ++per_source_[id.client.value.ip];
   ++(l.transport == Transport::Tls ? stats_.tls_connections : stats_.tcp_connections);
   if (!c->tls_stream) {
@@ -296,7 +308,7 @@ void StreamServer::take_frames(const ConnectionPtr& c) {
 }
 
 Delivery StreamServer::send_response(const ClientFiveTuple& to, std::span<const uint8_t> bytes) {
-  const auto it = connections_.find(to);
+  const auto it = connections_.find(connection_key(to));
   if (it == connections_.end()) {
     ++stats_.dropped[static_cast<size_t>(StreamDrop::NoConnection)];
     return Delivery::Refused;
@@ -306,7 +318,7 @@ Delivery StreamServer::send_response(const ClientFiveTuple& to, std::span<const 
 }
 
 void StreamServer::send_relayed(const ClientFiveTuple& to, std::span<const uint8_t> bytes) {
-  const auto it = connections_.find(to);
+  const auto it = connections_.find(connection_key(to));
   if (it == connections_.end()) {
     ++stats_.dropped[static_cast<size_t>(StreamDrop::NoConnection)];
     return;
@@ -360,7 +372,7 @@ void StreamServer::count_close(StreamClose why, const SocketAddress& client) {
 void StreamServer::close(const ConnectionPtr& c, StreamClose why) {
   if (c->closed) return;
   c->closed = true;
-  connections_.erase(c->id);
+  connections_.erase(connection_key(c->id));
   if (auto it = per_source_.find(c->id.client.value.ip); it != per_source_.end() && --it->second == 0)
     per_source_.erase(it);
   --(c->id.transport == Transport::Tls ? stats_.tls_connections : stats_.tcp_connections);

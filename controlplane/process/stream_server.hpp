@@ -175,6 +175,9 @@ class StreamServer final : public StreamResponses {
   std::function<Instant()> now_;
   TlsContext tls_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  // Keyed by connection_key: the data plane names a stream client on
+  // to_stream by its address and transport, not by which of our TLS ports
+  // it reached (its tables do not keep the listen port).
   std::unordered_map<ClientFiveTuple, ConnectionPtr, core::FiveTupleHash, core::FiveTupleEqual> connections_;
   std::unordered_map<IpAddress, uint32_t, core::IpHash, core::IpEqual> per_source_;
   boost::asio::steady_timer sweeper_;

@@ -159,15 +159,16 @@ class StreamTest : public WorkerTest {
   }
 
   // A stream client's allocation: the client 5-tuple with `transport`.
-  Applied allocate_over(Transport transport, uint16_t port, const SocketAddress& client) {
-    const SocketAddress listen{client.ip.is_v4() ? ip(kRelay4) : ip(kRelay6), 3478};
+  Applied allocate_over(Transport transport, uint16_t port, const SocketAddress& client,
+                        uint16_t listen_port = 3478) {
+    const SocketAddress listen{client.ip.is_v4() ? ip(kRelay4) : ip(kRelay6), listen_port};
     return apply(ring_abi::make_create_allocation(
         AllocationPort{port}, SocketAddress{ip(kRelay4), port}, SocketAddress{ip(kRelay6), port},
         ClientFiveTuple{ClientSocket{client}, ListenSocket{listen}, transport}, Instant::from_ns(now + 600'000'000'000)));
   }
   ring_abi::CommandMessage channel_over(Transport transport, uint16_t port, const SocketAddress& client,
-                                        uint16_t channel, const SocketAddress& peer) {
-    const SocketAddress listen{client.ip.is_v4() ? ip(kRelay4) : ip(kRelay6), 3478};
+                                        uint16_t channel, const SocketAddress& peer, uint16_t listen_port = 3478) {
+    const SocketAddress listen{client.ip.is_v4() ? ip(kRelay4) : ip(kRelay6), listen_port};
     const SocketAddress relayed{peer.ip.is_v4() ? ip(kRelay4) : ip(kRelay6), port};
     return ring_abi::make_install_channel(ClientFiveTuple{ClientSocket{client}, ListenSocket{listen}, transport},
                                           ChannelNumber{channel}, PeerSocket{peer}, relayed,
@@ -568,6 +569,28 @@ TEST_F(StreamTest, AStreamClientsChannelDataLeavesAsUdpFromTheRelayedAddress) {
   EXPECT_TRUE(out->ip_checksum_ok);
   EXPECT_TRUE(out->udp_checksum_ok);
   EXPECT_EQ(worker->counters().relayed_of(Direction::ClientToPeer, Family::V6, Family::V4).packets, 1u);
+}
+
+// A TLS client's 5-tuple names the TLS port it reached: its entries are
+// installed (that port never leaves as a source) and what it relays goes out.
+TEST_F(StreamTest, ATlsClientOnTheTlsPortIsInstalledAndRelays) {
+  const SocketAddress client = sock("198.51.100.10:40000");
+  const SocketAddress peer = sock("192.0.2.20:5000");
+  ASSERT_EQ(allocate_over(Transport::Tls, 50000, client, 5349), Applied::Ok);
+  ASSERT_EQ(apply(channel_over(Transport::Tls, 50000, client, 0x4000, peer, 5349)), Applied::Ok);
+  FakeMbuf m(framed(0x4000, "media!"));
+  as_stream_input(m, client, Transport::Tls, 5349);
+  const Verdict v = worker->stream_input(m.get(), now);
+  ASSERT_EQ(v.next, Next::Tx);
+  EXPECT_EQ(v.counter, Counter::ClientToPeer);
+  // A UDP client's channel still names the listen port and nothing else.
+  const SocketAddress udp_client = sock("198.51.100.11:40000");
+  ASSERT_EQ(allocate_over(Transport::Udp, 50002, udp_client), Applied::Ok);
+  EXPECT_EQ(apply(channel_over(Transport::Udp, 50002, udp_client, 0x4000, peer, 5349)), Applied::Rejected);
+  // Stream input on a port that is not a stream port is refused.
+  FakeMbuf other(framed(0x4000, "media!"));
+  as_stream_input(other, client, Transport::Tls, 4000);
+  EXPECT_EQ(worker->stream_input(other.get(), now).counter, Counter::DropStreamInputInvalid);
 }
 
 TEST_F(StreamTest, AStreamClientsSendIndicationLeavesAsUdpToThePermittedPeer) {

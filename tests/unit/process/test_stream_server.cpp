@@ -289,6 +289,12 @@ TEST_F(StreamServerTest, WhatPeersRelayIsWrittenToTheStreamOfItsClient) {
   streams->send_relayed(*client, relayed);
   ASSERT_TRUE(pump_until([&] { return c.received.size() == relayed.size(); }));
   EXPECT_EQ(c.received, relayed);
+  // The data plane names a stream client by address and transport: its
+  // tables do not keep which of our ports (5349, 443) the client reached.
+  ClientFiveTuple other_port = *client;
+  other_port.listen.value.port = static_cast<uint16_t>(other_port.listen.value.port + 1);
+  streams->send_relayed(other_port, relayed);
+  ASSERT_TRUE(pump_until([&] { return c.received.size() == 2 * relayed.size(); }));
   streams->send_relayed(tuple_of(c, Transport::Tls), relayed);
   EXPECT_EQ(dropped(StreamDrop::NoConnection), 1u);
 }
