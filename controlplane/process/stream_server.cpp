@@ -1,9 +1,12 @@
 #include "controlplane/process/stream_server.hpp"
 
 #include <netinet/in.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <optional>
 #include <utility>
 
@@ -86,6 +89,11 @@ Result<TlsContext, std::string> load_tls_context(const std::string& certificate_
                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
+  // OpenSSL's own word for a file it cannot open is "system lib"; say why.
+  for (const auto& [key, file] : {std::pair{"relay.tls_certificate", &certificate_file},
+                                  std::pair{"relay.tls_private_key", &key_file}}) {
+    if (::access(file->c_str(), R_OK) != 0) return Err{std::string(key) + " " + *file + ": " + std::strerror(errno)};
+  }
   error_code ec;
   ctx->use_certificate_chain_file(certificate_file, ec);
   if (ec) return Err{"relay.tls_certificate " + certificate_file + ": " + ec.message()};
