@@ -107,6 +107,7 @@ enum class CounterKind : uint8_t {
   /* drops: streams */                                                         \
   X(DropTcpReset, "drop_tcp_reset", Drop)                                      \
   X(DropTcpResetRateLimited, "drop_tcp_reset_rate_limited", Drop)              \
+  X(DropStreamSynRateLimited, "drop_stream_syn_rate_limited", Drop)            \
   X(DropToKernelFull, "drop_to_kernel_full", Drop)                             \
   X(DropFromKernelUnexpected, "drop_from_kernel_unexpected", Drop)             \
   X(DropToStreamFull, "drop_to_stream_full", Drop)                             \

@@ -46,6 +46,13 @@ struct InterfaceConfig {
   // answered with a RST (RFC 9293 §3.10.7.1).
   std::array<uint16_t, 3> stream_ports{};
   uint32_t tcp_resets_per_second = 100;  // per worker, like echo replies
+  // New connections (a SYN without ACK) a worker passes to the stream TAP
+  // per second, and their burst: each crossing is a write() system call,
+  // so a SYN flood must not take the worker's core from relayed UDP. The
+  // control plane's TLS handshakes (~1 ms of its one thread each) are the
+  // tighter bound on real clients anyway.
+  uint32_t stream_syns_per_second = 10000;
+  uint32_t stream_syn_burst = 1000;
   // STUN to the control plane per source (IPv4 address or IPv6 /64), per
   // worker; 0: unlimited. A client needs a handful per allocation and
   // refresh interval; ICE agents pace Binding checks at 50/s (RFC 8445 §14.2).

@@ -51,6 +51,7 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       kernel_poll_interval_(setup.tsc_hz / kKernelPollsPerSecond),
       to_stream_(setup.to_stream),
       reset_limiter_(setup.config.tcp_resets_per_second, setup.config.tcp_resets_per_second, setup.tsc_hz),
+      syn_limiter_(setup.config.stream_syns_per_second, setup.config.stream_syn_burst, setup.tsc_hz),
       commands_(setup.commands),
       acks_(setup.acks),
       worker_index_(setup.worker_index),
@@ -379,6 +380,9 @@ Verdict Worker::tcp_segment(rte_mbuf* m, const ParsedFrame& p, uint64_t now_tsc)
   if (p.l4_len < wire::kTcpHeader) return drop(Counter::DropBadTcp);
   if (!is_stream_port(load_be16(f + p.l4 + 2)) || p.broadcast_or_multicast)
     return reset_tcp(m, p, me_, reset_limiter_, now_tsc);
+  const uint8_t flags = f[p.l4 + 13];
+  if ((flags & (wire::kTcpSyn | wire::kTcpAck)) == wire::kTcpSyn && !syn_limiter_.allow(now_tsc))
+    return drop(Counter::DropStreamSynRateLimited);
   if (p.l3 != wire::kEthernetHeader) {  // drop the 802.1Q tag: slide the MACs over it
     std::memmove(f + wire::kVlanTag, f, 12);
     f = reinterpret_cast<uint8_t*>(rte_pktmbuf_adj(m, wire::kVlanTag));

@@ -259,6 +259,7 @@ class alignas(64) Worker {
   uint8_t kernel_mac_[6];
   rte_ring* to_stream_;
   TokenBucket reset_limiter_;
+  TokenBucket syn_limiter_;
   rte_mbuf* kernel_tx_[kMaxBurst];
   // Cold.
   rte_ring* commands_;

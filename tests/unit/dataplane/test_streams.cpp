@@ -301,6 +301,28 @@ TEST_F(StreamTest, ResetsAreRateLimitedLikeEchoReplies) {
   EXPECT_EQ(run(later), Next::Tx);
 }
 
+// A SYN flood to a stream port costs the worker a write() per SYN: new
+// connections are limited, segments of open ones never are.
+TEST_F(StreamTest, NewConnectionsToTheKernelAreRateLimitedButOpenOnesAreNot) {
+  InterfaceConfig c = stream_config();
+  c.stream_syns_per_second = 2;
+  c.stream_syn_burst = 2;
+  make_stream_worker(c);
+  const SocketAddress client = sock("198.51.100.10:40000");
+  for (int i = 0; i < 2; ++i) {
+    FakeMbuf syn(tcp_frame(from_gateway(Family::V4), client, {ip(kRelay4), 3478}, {.flags = kSyn}));
+    EXPECT_EQ(run(syn), Next::ToKernel);
+  }
+  FakeMbuf third(tcp_frame(from_gateway(Family::V4), client, {ip(kRelay4), 3478}, {.flags = kSyn}));
+  EXPECT_EQ(run(third), Next::Free);
+  EXPECT_EQ(count(Counter::DropStreamSynRateLimited), 1u);
+  FakeMbuf ack(tcp_frame(from_gateway(Family::V4), client, {ip(kRelay4), 3478}, {.flags = kAck}));
+  EXPECT_EQ(run(ack), Next::ToKernel);
+  now += 1'000'000'000;
+  FakeMbuf later(tcp_frame(from_gateway(Family::V4), client, {ip(kRelay4), 3478}, {.flags = kSyn}));
+  EXPECT_EQ(run(later), Next::ToKernel);
+}
+
 TEST_F(StreamTest, WithAVlanTheTagIsRemovedForTheKernel) {
   InterfaceConfig c = stream_config();
   c.vlan = 42;
