@@ -16,7 +16,6 @@ Needs root, huge pages and /dev/net/tun. Bounded in time; starts only
 relay-dataplane and python3 processes, ends them by PID, and deletes both
 namespaces also when a check fails.
 """
-import json
 import os
 import signal
 import subprocess
@@ -33,9 +32,10 @@ RELAY_IF, CLIENT_IF, TAP = f"{NAME}0", f"{NAME}1", f"{NAME}t"
 PREFIX = f"{NAME}-"
 RELAY4, CLIENT4 = "198.51.100.1", "198.51.100.2"
 RELAY6, CLIENT6 = "2001:db8:100::1", "2001:db8:100::2"
-TABLE = 200  # the schema takes 1..252 (the default, 3478, lies outside: reported)
+TABLE = 200
 sys.path.insert(0, str(ROOT / "tests" / "e2e" / "lib"))
 from appliance import write_config  # noqa: E402
+from test_dpprocess import events  # noqa: E402  (this directory: the data plane's JSON log events)
 
 
 def sh(*args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -66,16 +66,6 @@ def topology_up() -> None:
 def topology_down() -> None:
     for ns in (RELAY_NS, CLIENT_NS):
         sh("ip", "netns", "del", ns, check=False)
-
-
-def events(log: Path) -> list[dict]:
-    out = []
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-    return out
 
 
 def check(condition: bool, what: str) -> None:
