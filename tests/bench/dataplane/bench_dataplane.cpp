@@ -36,6 +36,7 @@ struct Options {
   bool quick = false;
   bool hugepages = false;
   uint32_t only_channels = 0;  // 0: every size
+  std::string only_direction;  // empty: every direction (scripts/bench-profile runs one at a time)
   bool lookup_only = false;
 };
 
@@ -399,6 +400,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--lookup-only") == 0) o.lookup_only = true;
     if (std::strcmp(argv[i], "--channels") == 0 && i + 1 < argc) o.only_channels = static_cast<uint32_t>(std::atoi(argv[++i]));
     if (std::strcmp(argv[i], "--packets") == 0 && i + 1 < argc) o.packets = std::strtoull(argv[++i], nullptr, 10);
+    if (std::strcmp(argv[i], "--direction") == 0 && i + 1 < argc) o.only_direction = argv[++i];
   }
   if (o.quick && o.packets == 4'000'000) o.packets = 200'000;
   const std::string prefix = "bench-dp-" + std::to_string(getpid());
@@ -430,10 +432,12 @@ int main(int argc, char** argv) {
                                               : std::vector<uint32_t>{1024, 65536, 1u << 20};
   for (uint32_t n : sizes) {
     if (o.lookup_only || (o.only_channels != 0 && n != o.only_channels)) continue;
-    for (const char* dir : {"client_to_peer", "peer_to_client", "send_to_peer", "peer_to_client_data"})
+    for (const char* dir : {"client_to_peer", "peer_to_client", "send_to_peer", "peer_to_client_data"}) {
+      if (!o.only_direction.empty() && o.only_direction != dir) continue;
       for (Family f : {Family::V4, Family::V6}) run_case(Case{dir, f, n}, *pool, *lb, o);
+    }
   }
-  if (o.only_channels == 0 || o.lookup_only) run_lookups(65536, o.quick ? 1'000'000 : 20'000'000);
+  if ((o.only_channels == 0 && o.only_direction.empty()) || o.lookup_only) run_lookups(65536, o.quick ? 1'000'000 : 20'000'000);
   rte_eal_cleanup();
   return 0;
 }
