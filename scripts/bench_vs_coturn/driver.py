@@ -4,7 +4,7 @@ the other for turn-loadgen. Writes a CSV per relay and client count, a PNG,
 and prints one JSON summary line. --transport tcp|tls: the clients reach
 both relays over TCP (port 3478) or TLS (5349) instead of UDP, the peer
 stays UDP; the files then carry the transport in their names. With --ceiling, also the DPDK-only ceiling
-(ceiling.py: turn-memif-gen drives our relay over net_memif), one JSON line
+(ceiling.py: turn-dpdk-gen drives our relay over net_memif), one JSON line
 per point and a dpdk_ceiling line before the summary. Run through
 scripts/bench-vs-coturn (or scripts/bench-ceiling for the ceiling alone)."""
 from __future__ import annotations
@@ -262,7 +262,7 @@ def main() -> int:
     ap.add_argument("--relays", nargs="*", default=["coturn", "relay"], choices=["coturn", "relay"],
                     help="the socket stages to run; none with --ceiling runs the ceiling alone")
     ap.add_argument("--ceiling", action="store_true",
-                    help="also the DPDK-only ceiling: turn-memif-gen drives our relay over net_memif")
+                    help="also the DPDK-only ceiling: turn-dpdk-gen drives our relay over net_memif")
     ap.add_argument("--ceiling-clients", type=int, default=512, help="clients of the ceiling stage (--quick: 8)")
     ap.add_argument("--file-prefix", default="bvc",
                     help="names everything this run creates: <P>-ns, <P>0, DPDK file prefixes <P> and <P>-ceil")

@@ -136,7 +136,7 @@ def machine_cpu_seconds() -> float:
 
 def run_generator(args: list[str], env: dict[str, str], sample: Callable[[], Any], timeout_s: float,
                   relay: "Relay") -> tuple[dict, Any, Any]:
-    """Runs a load generator (turn-loadgen, turn-memif-gen) to its end.
+    """Runs a load generator (turn-loadgen, turn-dpdk-gen) to its end.
     `sample()` is taken at its traffic_start and traffic_end marks on
     stderr, so that setup and teardown stay out of what is sampled.
     Returns its last JSON line on stdout and the two samples."""

@@ -1,4 +1,4 @@
-// The measured phase of turn-memif-gen: ChannelData from every client at a
+// The measured phase of turn-dpdk-gen: ChannelData from every client at a
 // fixed offered rate, paced by the TSC on the generator's one lcore; the
 // relayed datagrams received at the peer (echoed back in echo mode) and
 // timed from the probe's TSC stamp.
@@ -10,12 +10,12 @@
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
-#include "tests/bench/memif/histogram.hpp"
-#include "tests/bench/memif/link.hpp"
+#include "tests/bench/dpdk_gen/histogram.hpp"
+#include "tests/bench/dpdk_gen/link.hpp"
 #include "tests/bench/turn_client/options.hpp"
 #include "tests/bench/turn_client/session.hpp"
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 
 struct Client {
   SocketAddress local;  // the client address and this client's port
@@ -41,4 +41,4 @@ struct TrafficReport {
 Result<TrafficReport, std::string> run_traffic(const loadgen::Options& o, Link& link, std::span<const Client> clients,
                                                const SocketAddress& peer);
 
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen

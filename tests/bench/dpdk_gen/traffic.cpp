@@ -1,4 +1,4 @@
-#include "tests/bench/memif/traffic.hpp"
+#include "tests/bench/dpdk_gen/traffic.hpp"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -14,7 +14,7 @@
 #include "dataplane/wire.hpp"
 #include "tests/bench/turn_client/probe.hpp"
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 
 namespace {
 
@@ -221,4 +221,4 @@ Result<TrafficReport, std::string> run_traffic(const loadgen::Options& o, Link& 
   return Run(o, link, clients, peer).go();
 }
 
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen
