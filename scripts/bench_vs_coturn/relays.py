@@ -184,8 +184,15 @@ class Topology:
 
     INNER_IF = "relay0"  # scripts/topology's name for the namespace end
 
-    def __init__(self, netns: str, root_if: str, kernel_address: str | None, bare: bool = False):
+    def __init__(self, netns: str, root_if: str, kernel_address: str | None, bare: bool = False,
+                 receive_cores: tuple[int, int] | None = None):
         self.netns, self.root_if, self.kernel_address, self.bare = netns, root_if, kernel_address, bare
+        # (root end, namespace end): the core that does the kernel's receive
+        # work for frames arriving at each end (RPS). A veth receives on the
+        # sender's core otherwise, so the generator's core would carry the
+        # relay's af_packet copy and coturn's UDP stack, and the relay's core
+        # the generator's receive.
+        self.receive_cores = receive_cores
 
     def wait_for_address(self, ours: set[str], timeout_s: float = 180.0) -> float:
         """Waits until nothing else on the machine holds RELAY4 (see
@@ -204,8 +211,28 @@ class Topology:
                        check=True, env=dict(os.environ, RELAY_TOPOLOGY_INNER_IF=self.INNER_IF))
         if self.kernel_address:
             subprocess.run(["ip", "addr", "replace", self.kernel_address, "dev", self.root_if], check=True)
+        if self.bare and not self.kernel_address:
+            # The root end is the data plane's alone (af_packet, whose copy
+            # comes before this hook): the kernel would otherwise look up a
+            # route and build an ICMP error for every frame, on the relay's
+            # core, for an address it does not hold.
+            subprocess.run(["nft", "-f", "-"], check=True, text=True, input=(
+                f"table netdev {self.nft_table}\ndelete table netdev {self.nft_table}\n"
+                f"table netdev {self.nft_table} {{\n  chain ingress {{ type filter hook ingress device "
+                f"\"{self.root_if}\" priority 0; policy drop; }}\n}}\n"))
+        if self.receive_cores:
+            root_core, inner_core = self.receive_cores
+            Path(f"/sys/class/net/{self.root_if}/queues/rx-0/rps_cpus").write_text(f"{1 << root_core:x}\n")
+            # ip netns exec mounts the namespace's own /sys.
+            self.run(["sh", "-c", f"echo {1 << inner_core:x} > /sys/class/net/{self.INNER_IF}/queues/rx-0/rps_cpus"],
+                     check=True)
+
+    @property
+    def nft_table(self) -> str:
+        return f"bench_{self.root_if.replace('-', '_')}"
 
     def down(self) -> None:
+        subprocess.run(["nft", "delete", "table", "netdev", self.nft_table], capture_output=True, check=False)
         subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
 
     def run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
