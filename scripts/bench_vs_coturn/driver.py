@@ -37,7 +37,8 @@ COLUMNS = ["relay", "transport", "generator", "clients", "offered_pps", "sent_pp
            "loss", "lost", "sent", "relayed",
            "p50_us", "p99_us", "p999_us", "relay_cpu_s", "relay_busy_s", "machine_cpu_s", "generator_cpu_s",
            "process_cycles_per_packet", "busy_cycles_per_packet", "machine_cycles_per_packet",
-           "generator_behind", "send_failed", "tx_ring_full", "generator_idle_fraction", "udp_rcvbuf_errors", "root_udp_rcvbuf_errors", "relay_rx_missed",
+           "generator_behind", "send_failed", "tx_ring_full", "generator_idle_fraction", "generator_longest_turn_us",
+           "udp_rcvbuf_errors", "root_udp_rcvbuf_errors", "relay_rx_missed",
            "relay_tx_refused", "relay_dropped", "machine_limited", "backpressured", "stream_errors",
            "relay_stream_dropped", "relay_stream_closed"]
 
@@ -213,6 +214,7 @@ def run_point(relay, generator: Generator, transport: str, clients: int, rate: i
         "machine_cycles_per_packet": round((m1 - m0) * hz / relayed, 1),
         "generator_behind": r["generator_behind"], "send_failed": r.get("send_failed", ""),
         "tx_ring_full": r.get("tx_ring_full", ""), "generator_idle_fraction": r.get("generator_idle_fraction", ""),
+        "generator_longest_turn_us": r.get("longest_turn_us", ""),
         "udp_rcvbuf_errors": r.get("udp_rcvbuf_errors", ""), "root_udp_rcvbuf_errors": drops1 - drops0,
         "relay_rx_missed": missed,
         "relay_tx_refused": int(delta.get("relay_dataplane_tx_refused_total", 0)) if delta else "",

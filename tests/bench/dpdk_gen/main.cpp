@@ -139,7 +139,8 @@ std::string json_line(const loadgen::Options& o, const TrafficReport& r, const L
       "\"tx_ring_full\":%llu,\"attempted_pps\":%.0f,\"sent_pps\":%.0f,\"peer_received\":%llu,\"peer_echo_failed\":%llu,"
       "\"returned\":%llu,\"relayed\":%llu,\"relayed_pps\":%.0f,\"lost\":%llu,\"loss\":%.6f,\"malformed\":%llu,"
       "\"ignored_frames\":%llu,\"arp_replies\":%llu,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f},"
-      "\"setup_ms\":%.1f,\"traffic_s\":%.3f,\"generator_cpu_s\":%.3f,\"generator_idle_fraction\":%.4f,\"tsc_hz\":%.0f}",
+      "\"setup_ms\":%.1f,\"traffic_s\":%.3f,\"generator_cpu_s\":%.3f,\"generator_idle_fraction\":%.4f,"
+      "\"longest_turn_us\":%.1f,\"tsc_hz\":%.0f}",
       o.label.c_str(), echo ? "echo" : "count", o.clients, o.payload_bytes, static_cast<unsigned long long>(o.rate_pps),
       secs, static_cast<unsigned long long>(r.offered), static_cast<unsigned long long>(r.behind),
       static_cast<unsigned long long>(r.sent), static_cast<unsigned long long>(r.tx_full),
@@ -151,7 +152,8 @@ std::string json_line(const loadgen::Options& o, const TrafficReport& r, const L
       static_cast<unsigned long long>(r.malformed), static_cast<unsigned long long>(link.ignored()),
       static_cast<unsigned long long>(link.arp_replies()), us(0.50), us(0.99), us(0.999), setup_ms,
       static_cast<double>(r.phase_cycles) / hz, cpu_s,
-      static_cast<double>(r.idle_cycles) / static_cast<double>(r.elapsed_cycles), hz);
+      static_cast<double>(r.idle_cycles) / static_cast<double>(r.elapsed_cycles),
+      static_cast<double>(r.longest_turn_cycles) / hz * 1e6, hz);
   return buf;
 }
 

@@ -34,6 +34,9 @@ struct TrafficReport {
   uint64_t elapsed_cycles = 0;  // sending phase
   uint64_t phase_cycles = 0;    // sending and draining: what the generator's CPU time is spent on
   uint64_t idle_cycles = 0;     // of those, loop turns with nothing due and nothing received
+  // The longest loop turn while sending: a preemption, or a send or receive
+  // call that stalled. Beyond 1 ms of the schedule it becomes `behind`.
+  uint64_t longest_turn_cycles = 0;
   LatencyHistogram latency;     // TSC cycles, one per delivered probe (round trip in echo mode)
 };
 
