@@ -253,8 +253,13 @@ def ladder(relay, generator: Generator, transport: str, clients: int, loads: lis
             if row["loss"] > STOP_LOSS:
                 break
             # The generator cannot offer more: it fell short and did not get
-            # meaningfully further than at the previous point.
-            if row["sent_pps"] < 0.9 * rate and (len(rows) < 2 or row["sent_pps"] < 1.1 * rows[-2]["sent_pps"]):
+            # meaningfully further than at the previous point. A DPDK
+            # generator that fell short with idle turns to spare was stalled
+            # (its core taken by something else), not saturated: go on.
+            idle = row["generator_idle_fraction"]
+            stalled = idle != "" and idle >= GENERATOR_MIN_IDLE
+            if not stalled and row["sent_pps"] < 0.9 * rate and (
+                    len(rows) < 2 or row["sent_pps"] < 1.1 * rows[-2]["sent_pps"]):
                 break
     return rows
 
