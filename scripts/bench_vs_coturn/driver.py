@@ -342,8 +342,8 @@ def main() -> int:
                          "TCP and TLS)")
     ap.add_argument("--generator-vdev", choices=sorted(GENERATOR_VDEVS), default="af_xdp",
                     help="--generator dpdk: the PMD on the namespace end of the veth (unthrottled on the 2-vCPU "
-                         "bench machine, af_xdp sent 0.74 M/s to coturn and 0.46 M/s to our relay, af_packet "
-                         "0.49 M and 0.30 M)")
+                         "bench machine, interleaved runs: af_xdp sent 0.60-0.71 M/s to coturn and 0.62-0.65 M/s "
+                         "to our relay, af_packet 0.47-0.50 M and 0.39-0.48 M)")
     ap.add_argument("--kernel-receive", choices=["receiver", "sender"], default="sender",
                     help="--generator dpdk: which core does a veth end's kernel receive work: the sending "
                          "side's, as a veth does by itself (the default), or the receiving side's (RPS on each "
