@@ -1,5 +1,5 @@
 """The DPDK-only ceiling (bench-vs-coturn --ceiling, scripts/bench-ceiling):
-turn-memif-gen, a DPDK primary of its own on the generator core, drives our
+turn-dpdk-gen, a DPDK primary of its own on the generator core, drives our
 whole relay (data plane and control plane on the relay core) through a
 net_memif port, so no kernel stands between generator and relay and the
 relay's own limit shows, or the generator's when it saturates first. The
@@ -20,7 +20,7 @@ from relays import CLIENT4, PEER4, PORT, RELAY4, OurRelay, cpu_seconds_of, run_g
 
 LADDER = [500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000]
 QUICK_LADDER = [1_000_000]
-# turn-memif-gen's highest --rate: far beyond what it can send, so it sends
+# turn-dpdk-gen's highest --rate: far beyond what it can send, so it sends
 # as fast as it can and the schedule only measures how far behind it is.
 UNTHROTTLED = 100_000_000
 PEER_PORT = 40000
@@ -66,14 +66,17 @@ class MemifRelay(OurRelay):
 
 def run_point(relay: MemifRelay, generator: Path, core: int, prefix: str, clients: int, rate: int,
               duration_s: float, hz: float) -> dict:
-    """One turn-memif-gen run; the relay's counters are sampled at the
-    generator's traffic_start / traffic_end marks so that setup stays out."""
+    """One turn-dpdk-gen run over net_memif; the relay's counters are
+    sampled at the generator's traffic_start / traffic_end marks so that
+    setup stays out."""
     unthrottled = rate == UNTHROTTLED
-    args = ["taskset", "-c", str(core), str(generator), "--memif-socket", str(relay.socket),
+    vdev = (f"net_memif0,role=client,socket-abstract=no,socket={relay.socket},mac={GENERATOR_MAC},"
+            "zero-copy=yes")
+    args = ["taskset", "-c", str(core), str(generator), "--vdev", vdev,
             "--relay", f"{RELAY4}:{PORT}", "--client-ip", CLIENT4, "--peer", f"{PEER4}:{PEER_PORT}",
             "--clients", str(clients), "--rate", str(rate), "--duration-ms", str(int(duration_s * 1000)),
             "--drain-ms", "200", "--mode", "count", "--auth", relay.auth, "--lcore", str(core),
-            "--file-prefix", f"{prefix}-gen", "--mac", GENERATOR_MAC, "--zero-copy", "yes",
+            "--file-prefix", f"{prefix}-gen",
             "--label", f"ceiling-{clients}-{'unthrottled' if unthrottled else rate}"]
     for attempt in range(3):
         try:
@@ -234,7 +237,7 @@ def run(build: Path, tmp: Path, out: Path, relay_core: int, generator_core: int,
     rows: list[dict] = []
     try:
         relay.start()
-        rows = ladder(relay, build / "tests/bench/memif/turn-memif-gen", generator_core, prefix, clients,
+        rows = ladder(relay, build / "tests/bench/dpdk_gen/turn-dpdk-gen", generator_core, prefix, clients,
                       QUICK_LADDER if quick else LADDER, duration_s, hz, out, deadline)
     finally:
         with stopping.shielded():

@@ -1,10 +1,13 @@
 """bench-vs-coturn: the same ladder of offered loads against coturn and our
 relay on the same namespace topology, one core for the relay under test and
-the other for turn-loadgen. Writes a CSV per relay and client count, a PNG,
+the other for the generator: over UDP turn-dpdk-gen (--generator dpdk, the
+default: a DPDK primary on the namespace end of the veth, whose kernel then
+owns no address) or turn-loadgen (--generator socket, kernel sockets; the
+only one over TCP and TLS). Writes a CSV per relay and client count, a PNG,
 and prints one JSON summary line. --transport tcp|tls: the clients reach
 both relays over TCP (port 3478) or TLS (5349) instead of UDP, the peer
 stays UDP; the files then carry the transport in their names. With --ceiling, also the DPDK-only ceiling
-(ceiling.py: turn-memif-gen drives our relay over net_memif), one JSON line
+(ceiling.py: turn-dpdk-gen drives our relay over net_memif), one JSON line
 per point and a dpdk_ceiling line before the summary. Run through
 scripts/bench-vs-coturn (or scripts/bench-ceiling for the ceiling alone)."""
 from __future__ import annotations
@@ -19,6 +22,7 @@ import socket
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,10 +33,12 @@ from relays import (CLIENT4, PEER4, RELAY4, ROOT, TRANSPORTS, Coturn, OurRelay, 
 RELAY_CORE, GENERATOR_CORE = 1, 0
 LADDER = [50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000]
 PASS_LOSS, STOP_LOSS = 0.001, 0.01
-COLUMNS = ["relay", "transport", "clients", "offered_pps", "sent_pps", "generator_kept_up", "relayed_pps", "loss", "lost", "sent", "relayed",
+COLUMNS = ["relay", "transport", "generator", "clients", "offered_pps", "sent_pps", "generator_kept_up", "relayed_pps",
+           "loss", "lost", "sent", "relayed",
            "p50_us", "p99_us", "p999_us", "relay_cpu_s", "relay_busy_s", "machine_cpu_s", "generator_cpu_s",
            "process_cycles_per_packet", "busy_cycles_per_packet", "machine_cycles_per_packet",
-           "generator_behind", "send_failed", "udp_rcvbuf_errors", "root_udp_rcvbuf_errors", "relay_rx_missed",
+           "generator_behind", "send_failed", "tx_ring_full", "generator_idle_fraction", "generator_longest_turn_us",
+           "udp_rcvbuf_errors", "root_udp_rcvbuf_errors", "relay_rx_missed",
            "relay_tx_refused", "relay_dropped", "machine_limited", "backpressured", "stream_errors",
            "relay_stream_dropped", "relay_stream_closed"]
 
@@ -85,15 +91,76 @@ class Stopping:
             raise KeyboardInterrupt
 
 
-def run_point(relay, loadgen: Path, transport: str, clients: int, rate: int, duration_s: float,
+# turn-dpdk-gen's ports on the namespace end of the veth (Topology.INNER_IF).
+# af_packet: qdisc_bypass keeps the kernel from copying every frame we send
+# back into our own RX ring (a packet socket sees outgoing frames when they
+# pass the qdisc layer); a deeper ring rides out the relay's echo bursts.
+# af_xdp: veth has no zero-copy, so copy mode; one queue (a veth has one);
+# no preferred busy polling (busy_budget=0): with it the generator fell
+# 6-21 % behind its schedule at 50k, without 0.5 %.
+GENERATOR_VDEVS = {
+    "af_packet": "net_af_packet0,iface={iface},qpairs=1,qdisc_bypass=1,blocksz=4096,framesz=2048,framecnt=4096",
+    "af_xdp": "net_af_xdp0,iface={iface},start_queue=0,queue_count=1,force_copy=1,busy_budget=0",
+}
+# A point whose generator fell short by more than this share measures the
+# generator, not the relay.
+GENERATOR_SHORTFALL = 0.005
+# Below this share of idle loop turns a DPDK generator has no slack left:
+# it kept its schedule only just, and its own queueing is in the latency.
+GENERATOR_MIN_IDLE = 0.01
+
+
+@dataclass(frozen=True)
+class Generator:
+    """Who plays the clients and the peer. socket: turn-loadgen on the
+    namespace's kernel sockets. dpdk: turn-dpdk-gen, a DPDK primary of its
+    own (--file-prefix <P>-gen) on `vdev` on the namespace end of the veth,
+    whose kernel then owns no address (Topology bare)."""
+    kind: str
+    binary: Path
+    vdev_kind: str = ""
+    file_prefix: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"dpdk-{self.vdev_kind}" if self.kind == "dpdk" else "socket"
+
+    def args(self, transport: str) -> list[str]:
+        if self.kind == "socket":
+            return [str(self.binary), "--transport", transport]
+        vdev = GENERATOR_VDEVS[self.vdev_kind].format(iface=Topology.INNER_IF)
+        return [str(self.binary), "--vdev", vdev, "--lcore", str(GENERATOR_CORE), "--file-prefix", self.file_prefix]
+
+
+def generator_shortfalls(r: dict, kind: str, stream: bool) -> list[str]:
+    """Why the generator, not the relay, limited a point (empty: it kept up).
+    turn-loadgen: behind its schedule, a failed send (over UDP a full socket
+    buffer is the generator's machine), or its core saturated. turn-dpdk-gen
+    busy-polls its core, so saturation is no idle loop turn left; and its TX
+    ring is the namespace end's kernel (af_packet, af_xdp), drained on its own
+    core: a frame or echo that ring refused never reached the relay."""
+    if kind == "socket":
+        return [why for why, hit in (
+            ("generator_behind_schedule", r["generator_behind"] > GENERATOR_SHORTFALL * r["offered"]),
+            ("generator_send_failed", not stream and r["send_failed"] > 0),
+            ("generator_core_saturated", r["generator_cpu_s"] > 0.95 * r["duration_s"])) if hit]
+    return [why for why, hit in (
+        ("generator_behind_schedule", r["generator_behind"] > GENERATOR_SHORTFALL * r["offered"]),
+        ("generator_tx_ring_full", r["tx_ring_full"] + r["peer_echo_failed"] > GENERATOR_SHORTFALL * r["offered"]),
+        ("generator_saturated", r["generator_idle_fraction"] < GENERATOR_MIN_IDLE)) if hit]
+
+
+def run_point(relay, generator: Generator, transport: str, clients: int, rate: int, duration_s: float,
               hz: float) -> dict:
-    """One loadgen run; the relay's counters are sampled at the loadgen's
+    """One generator run; the relay's counters are sampled at the generator's
     traffic_start / traffic_end marks so that setup stays out of them."""
-    args = ["ip", "netns", "exec", relay.topology.netns, "taskset", "-c", str(GENERATOR_CORE), str(loadgen),
+    args = ["ip", "netns", "exec", relay.topology.netns, "taskset", "-c", str(GENERATOR_CORE),
+            *generator.args(transport),
             "--relay", f"{RELAY4}:{client_port(transport)}", "--client-ip", CLIENT4, "--peer", PEER4,
             "--clients", str(clients), "--rate", str(rate), "--duration-ms", str(int(duration_s * 1000)),
-            "--auth", relay.auth, "--label", f"{relay.name}-{transport}-{clients}-{rate}", "--transport", transport]
+            "--auth", relay.auth, "--label", f"{relay.name}-{transport}-{clients}-{rate}"]
     stream = transport != "udp"
+    dpdk = generator.kind == "dpdk"
 
     def sample():
         counters = relay.counters()
@@ -102,6 +169,13 @@ def run_point(relay, loadgen: Path, transport: str, clients: int, rate: int, dur
 
     r, (cpu0, busy0, m0, drops0, t0, c0), (cpu1, busy1, m1, drops1, t1, c1) = run_generator(
         args, {"AUTH_SECRET": relay.secret}, sample, duration_s + 150, relay)
+    if dpdk:
+        # turn-dpdk-gen counts what its TX ring refused as lost (over memif
+        # that ring is the relay's); over a veth it is the generator's own
+        # kernel, so the relay's loss is over what was sent, and the
+        # refusals go to generator_kept_up instead.
+        r["lost"] = max(r["sent"] - r["returned"] - r["peer_echo_failed"], 0)
+        r["loss"] = r["lost"] / r["sent"] if r["sent"] else 1.0
     delta = {k: c1[k] - c0.get(k, 0) for k in c1}
     # Frames the clients and the echoing peer put on the veth that the data
     # plane's worker never received: lost in the af_packet ring while the
@@ -120,19 +194,16 @@ def run_point(relay, loadgen: Path, transport: str, clients: int, rate: int, dur
     # Over a stream, a refused frame (back-pressure, a closed connection)
     # is the relay's doing and counts as lost; over UDP a full socket
     # buffer is the generator's machine.
-    generator = [why for why, hit in (
-        ("generator_behind_schedule", r["generator_behind"] > 0.005 * r["offered"]),
-        ("generator_send_failed", not stream and r["send_failed"] > 0),
-        ("generator_core_saturated", r["generator_cpu_s"] > 0.95 * r["duration_s"])) if hit]
-    limited = generator + [why for why, hit in (
-        ("generator_socket_overflow", r["udp_rcvbuf_errors"] > 0),
+    generator_limits = generator_shortfalls(r, generator.kind, stream)
+    limited = generator_limits + [why for why, hit in (
+        ("generator_socket_overflow", r.get("udp_rcvbuf_errors", 0) > 0),
         # A poll-mode data plane that got less than its whole core was
         # preempted by something else on the machine.
         ("relay_core_shared", relay.name == "relay" and cpu1 - cpu0 < 0.9 * (t1 - t0)),
         ("relay_rx_ring_overflow", isinstance(missed, int) and missed > 0)) if hit]
     return {
-        "relay": relay.name, "transport": transport, "clients": clients, "offered_pps": rate,
-        "sent_pps": r["sent_pps"], "generator_kept_up": not generator,
+        "relay": relay.name, "transport": transport, "generator": generator.label, "clients": clients,
+        "offered_pps": rate, "sent_pps": r["sent_pps"], "generator_kept_up": not generator_limits,
         "relayed_pps": r["relayed_pps"], "loss": r["loss"], "lost": r["lost"], "sent": r["sent"],
         "relayed": r["relayed"], "p50_us": r["latency_us"]["p50"], "p99_us": r["latency_us"]["p99"],
         "p999_us": r["latency_us"]["p999"], "relay_cpu_s": round(cpu1 - cpu0, 3),
@@ -141,8 +212,10 @@ def run_point(relay, loadgen: Path, transport: str, clients: int, rate: int, dur
         "process_cycles_per_packet": round((cpu1 - cpu0) * hz / relayed, 1),
         "busy_cycles_per_packet": round(busy * hz / relayed, 1) if busy is not None else "",
         "machine_cycles_per_packet": round((m1 - m0) * hz / relayed, 1),
-        "generator_behind": r["generator_behind"], "send_failed": r["send_failed"],
-        "udp_rcvbuf_errors": r["udp_rcvbuf_errors"], "root_udp_rcvbuf_errors": drops1 - drops0,
+        "generator_behind": r["generator_behind"], "send_failed": r.get("send_failed", ""),
+        "tx_ring_full": r.get("tx_ring_full", ""), "generator_idle_fraction": r.get("generator_idle_fraction", ""),
+        "generator_longest_turn_us": r.get("longest_turn_us", ""),
+        "udp_rcvbuf_errors": r.get("udp_rcvbuf_errors", ""), "root_udp_rcvbuf_errors": drops1 - drops0,
         "relay_rx_missed": missed,
         "relay_tx_refused": int(delta.get("relay_dataplane_tx_refused_total", 0)) if delta else "",
         "relay_dropped": int(delta.get("relay_dataplane_drops_total", 0)) if delta else "",
@@ -161,7 +234,7 @@ def named(stem: str, transport: str, suffix: str) -> str:
     return f"{stem}{suffix}" if transport == "udp" else f"{stem}-{transport}{suffix}"
 
 
-def ladder(relay, loadgen: Path, transport: str, clients: int, loads: list[int], duration_s: float, hz: float,
+def ladder(relay, generator: Generator, transport: str, clients: int, loads: list[int], duration_s: float, hz: float,
            out: Path, deadline: float) -> list[dict]:
     rows = []
     with open(out / named(f"{relay.name}-{clients}clients", transport, ".csv"), "w", newline="") as f:
@@ -172,7 +245,7 @@ def ladder(relay, loadgen: Path, transport: str, clients: int, loads: list[int],
                 print(f"bench-vs-coturn: time budget spent, {relay.name} ladder stops before {rate} pps",
                       file=sys.stderr)
                 break
-            row = run_point(relay, loadgen, transport, clients, rate, duration_s, hz)
+            row = run_point(relay, generator, transport, clients, rate, duration_s, hz)
             rows.append(row)
             w.writerow(row)
             f.flush()
@@ -180,8 +253,13 @@ def ladder(relay, loadgen: Path, transport: str, clients: int, loads: list[int],
             if row["loss"] > STOP_LOSS:
                 break
             # The generator cannot offer more: it fell short and did not get
-            # meaningfully further than at the previous point.
-            if row["sent_pps"] < 0.9 * rate and (len(rows) < 2 or row["sent_pps"] < 1.1 * rows[-2]["sent_pps"]):
+            # meaningfully further than at the previous point. A DPDK
+            # generator that fell short with idle turns to spare was stalled
+            # (its core taken by something else), not saturated: go on.
+            idle = row["generator_idle_fraction"]
+            stalled = idle != "" and idle >= GENERATOR_MIN_IDLE
+            if not stalled and row["sent_pps"] < 0.9 * rate and (
+                    len(rows) < 2 or row["sent_pps"] < 1.1 * rows[-2]["sent_pps"]):
                 break
     return rows
 
@@ -213,7 +291,7 @@ def plot(rows: list[dict], path: Path, transport: str) -> None:
     fig.savefig(path, dpi=100)
 
 
-def summarize(rows: list[dict], out: Path, quick: bool, transport: str) -> dict:
+def summarize(rows: list[dict], out: Path, quick: bool, transport: str, generator: Generator) -> dict:
     ours, theirs = best([r for r in rows if r["relay"] == "relay"]), best([r for r in rows if r["relay"] == "coturn"])
     relay_max = ours["offered_pps"] if ours else 0
     coturn_max = theirs["offered_pps"] if theirs else 0
@@ -222,7 +300,8 @@ def summarize(rows: list[dict], out: Path, quick: bool, transport: str) -> dict:
     limited = sorted({f'{r["relay"]}@{r["clients"]}x{r["offered_pps"]}:{r["machine_limited"]}'
                       for r in rows if r["machine_limited"]})
     return {
-        "bench": "bench-vs-coturn", "transport": transport, "quick": quick, "coturn_max_pps": coturn_max, "relay_max_pps": relay_max,
+        "bench": "bench-vs-coturn", "transport": transport, "generator": generator.label, "quick": quick,
+        "coturn_max_pps": coturn_max, "relay_max_pps": relay_max,
         "pps_ratio": round(relay_max / coturn_max, 2) if coturn_max else None,
         "coturn_cycles_per_packet": coturn_cpp, "relay_cycles_per_packet": relay_cpp,
         "cost_ratio": round(relay_cpp / coturn_cpp, 4) if relay_cpp and coturn_cpp else None,
@@ -239,6 +318,10 @@ def summarize(rows: list[dict], out: Path, quick: bool, transport: str) -> dict:
         "coturn_sent_pps_at_max": theirs["sent_pps"] if theirs else None,
         "relay_generator_kept_up_at_max": ours["generator_kept_up"] if ours else None,
         "coturn_generator_kept_up_at_max": theirs["generator_kept_up"] if theirs else None,
+        # Whether any point a relay ran was limited by the generator: then
+        # its ladder stopped at the generator, not at itself.
+        "relay_generator_limited": any(not r["generator_kept_up"] for r in rows if r["relay"] == "relay"),
+        "coturn_generator_limited": any(not r["generator_kept_up"] for r in rows if r["relay"] == "coturn"),
         "relay_p99_us_at_max": ours["p99_us"] if ours else None,
         "coturn_p99_us_at_max": theirs["p99_us"] if theirs else None,
         "machine_limited_points": limited, "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
@@ -253,6 +336,19 @@ def main() -> int:
     ap.add_argument("--transport", choices=TRANSPORTS, default="udp",
                     help="how the clients reach the relays: UDP (3478), TCP (3478) or TLS (5349, a throwaway "
                          "self-signed certificate the generator does not verify); the peer is UDP either way")
+    ap.add_argument("--generator", choices=["dpdk", "socket"],
+                    help="who plays the clients and the peer: turn-dpdk-gen on a DPDK vdev on the namespace end "
+                         "of the veth (default over UDP) or turn-loadgen on kernel sockets (the only one over "
+                         "TCP and TLS)")
+    ap.add_argument("--generator-vdev", choices=sorted(GENERATOR_VDEVS), default="af_xdp",
+                    help="--generator dpdk: the PMD on the namespace end of the veth (unthrottled on the 2-vCPU "
+                         "bench machine, interleaved runs: af_xdp sent 0.60-0.71 M/s to coturn and 0.62-0.65 M/s "
+                         "to our relay, af_packet 0.47-0.50 M and 0.39-0.48 M)")
+    ap.add_argument("--kernel-receive", choices=["receiver", "sender"], default="sender",
+                    help="--generator dpdk: which core does a veth end's kernel receive work: the sending "
+                         "side's, as a veth does by itself (the default), or the receiving side's (RPS on each "
+                         "end: the generator then offers more, but on a VM every batch costs an IPI and both "
+                         "relays lose packets from 50k on)")
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 512])
     ap.add_argument("--duration", type=float, default=5.0, help="seconds of traffic per point")
     ap.add_argument("--loads", type=int, nargs="+",
@@ -262,16 +358,21 @@ def main() -> int:
     ap.add_argument("--relays", nargs="*", default=["coturn", "relay"], choices=["coturn", "relay"],
                     help="the socket stages to run; none with --ceiling runs the ceiling alone")
     ap.add_argument("--ceiling", action="store_true",
-                    help="also the DPDK-only ceiling: turn-memif-gen drives our relay over net_memif")
+                    help="also the DPDK-only ceiling: turn-dpdk-gen drives our relay over net_memif")
     ap.add_argument("--ceiling-clients", type=int, default=512, help="clients of the ceiling stage (--quick: 8)")
     ap.add_argument("--file-prefix", default="bvc",
                     help="names everything this run creates: <P>-ns, <P>0, DPDK file prefixes <P> and <P>-ceil")
     a = ap.parse_args()
     if a.ceiling and a.transport != "udp":
         ap.error("--ceiling measures the UDP fast path only; run it without --transport")
+    a.generator = a.generator or ("dpdk" if a.transport == "udp" else "socket")
+    if a.generator == "dpdk" and a.transport != "udp":
+        ap.error("--generator dpdk plays UDP clients only; over TCP and TLS the generator is turn-loadgen (socket)")
     # The namespace is "<P>-ns", the root end of its veth "<P>0".
     netns, root_if = f"{a.file_prefix}-ns", f"{a.file_prefix}0"
-    loadgen = a.build / "tests/bench/load/turn-loadgen"
+    generator = (Generator("dpdk", a.build / "tests/bench/dpdk_gen/turn-dpdk-gen", a.generator_vdev,
+                           f"{a.file_prefix}-gen") if a.generator == "dpdk"
+                 else Generator("socket", a.build / "tests/bench/load/turn-loadgen"))
     clients = [8] if a.quick else a.clients
     loads = a.loads or LADDER
     loads = loads[:1] if a.quick else loads
@@ -289,7 +390,10 @@ def main() -> int:
     stopping = Stopping()
     rows: list[dict] = []
     for name in a.relays:
-        topology = Topology(netns, root_if, f"{RELAY4}/24" if name == "coturn" else None)
+        dpdk = generator.kind == "dpdk"
+        topology = Topology(netns, root_if, f"{RELAY4}/24" if name == "coturn" else None, bare=dpdk,
+                            receive_cores=(RELAY_CORE, GENERATOR_CORE) if dpdk and a.kernel_receive == "receiver"
+                            else None)
         secret = secrets.token_hex(16)
         relay = (Coturn(tmp, topology, RELAY_CORE, secret, streams) if name == "coturn" else
                  OurRelay(tmp, topology, RELAY_CORE, secret, a.build, a.file_prefix, free_tcp_port(),
@@ -304,7 +408,7 @@ def main() -> int:
             topology.up()
             relay.start()
             for n in clients:
-                rows += ladder(relay, loadgen, a.transport, n, loads, duration, hz, out, socket_deadline)
+                rows += ladder(relay, generator, a.transport, n, loads, duration, hz, out, socket_deadline)
         finally:
             with stopping.shielded():
                 relay.stop()
@@ -320,7 +424,7 @@ def main() -> int:
         return 0  # the ceiling alone: its dpdk_ceiling line is the summary
     if rows:
         plot(rows, out / named("bench-vs-coturn", a.transport, ".png"), a.transport)
-    summary = summarize(rows, out, a.quick, a.transport)
+    summary = summarize(rows, out, a.quick, a.transport, generator)
     summary["loadavg_at_start"] = loadavg
     if ceiling_summary:
         summary["relay_dpdk_ceiling_pps"] = ceiling_summary["relay_ceiling_pps"]

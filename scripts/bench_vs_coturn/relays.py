@@ -136,7 +136,7 @@ def machine_cpu_seconds() -> float:
 
 def run_generator(args: list[str], env: dict[str, str], sample: Callable[[], Any], timeout_s: float,
                   relay: "Relay") -> tuple[dict, Any, Any]:
-    """Runs a load generator (turn-loadgen, turn-memif-gen) to its end.
+    """Runs a load generator (turn-loadgen, turn-dpdk-gen) to its end.
     `sample()` is taken at its traffic_start and traffic_end marks on
     stderr, so that setup and teardown stay out of what is sampled.
     Returns its last JSON line on stdout and the two samples."""
@@ -178,8 +178,21 @@ def foreign_holders_of(address: str, ours: set[str]) -> list[str]:
 
 
 class Topology:
-    def __init__(self, netns: str, root_if: str, kernel_address: str | None):
-        self.netns, self.root_if, self.kernel_address = netns, root_if, kernel_address
+    """scripts/topology's namespace and veth. `bare`: the namespace's kernel
+    owns no address (a DPDK generator on its end plays the clients and the
+    peer); `kernel_address`: what the root end gets (coturn's), if anything."""
+
+    INNER_IF = "relay0"  # scripts/topology's name for the namespace end
+
+    def __init__(self, netns: str, root_if: str, kernel_address: str | None, bare: bool = False,
+                 receive_cores: tuple[int, int] | None = None):
+        self.netns, self.root_if, self.kernel_address, self.bare = netns, root_if, kernel_address, bare
+        # (root end, namespace end): the core that does the kernel's receive
+        # work for frames arriving at each end (RPS). A veth receives on the
+        # sender's core otherwise, so the generator's core would carry the
+        # relay's af_packet copy and coturn's UDP stack, and the relay's core
+        # the generator's receive.
+        self.receive_cores = receive_cores
 
     def wait_for_address(self, ours: set[str], timeout_s: float = 180.0) -> float:
         """Waits until nothing else on the machine holds RELAY4 (see
@@ -194,11 +207,32 @@ class Topology:
         return time.monotonic() - started
 
     def up(self) -> None:
-        subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if], check=True)
+        subprocess.run([ROOT / "scripts" / "topology", "up", self.netns, self.root_if, *(["bare"] if self.bare else [])],
+                       check=True, env=dict(os.environ, RELAY_TOPOLOGY_INNER_IF=self.INNER_IF))
         if self.kernel_address:
             subprocess.run(["ip", "addr", "replace", self.kernel_address, "dev", self.root_if], check=True)
+        if self.bare and not self.kernel_address:
+            # The root end is the data plane's alone (af_packet, whose copy
+            # comes before this hook): the kernel would otherwise look up a
+            # route and build an ICMP error for every frame, on the relay's
+            # core, for an address it does not hold.
+            subprocess.run(["nft", "-f", "-"], check=True, text=True, input=(
+                f"table netdev {self.nft_table}\ndelete table netdev {self.nft_table}\n"
+                f"table netdev {self.nft_table} {{\n  chain ingress {{ type filter hook ingress device "
+                f"\"{self.root_if}\" priority 0; policy drop; }}\n}}\n"))
+        if self.receive_cores:
+            root_core, inner_core = self.receive_cores
+            Path(f"/sys/class/net/{self.root_if}/queues/rx-0/rps_cpus").write_text(f"{1 << root_core:x}\n")
+            # ip netns exec mounts the namespace's own /sys.
+            self.run(["sh", "-c", f"echo {1 << inner_core:x} > /sys/class/net/{self.INNER_IF}/queues/rx-0/rps_cpus"],
+                     check=True)
+
+    @property
+    def nft_table(self) -> str:
+        return f"bench_{self.root_if.replace('-', '_')}"
 
     def down(self) -> None:
+        subprocess.run(["nft", "delete", "table", "netdev", self.nft_table], capture_output=True, check=False)
         subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
 
     def run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
@@ -249,8 +283,12 @@ class Relay:
         return "\n".join(f"--- {n}.log ---\n{self.log(n)[-3000:]}" for n in self.procs)
 
     def answers_stun(self) -> bool:
+        # A bare namespace has no address to ask from: a kernel relay
+        # (coturn) is then asked from the root namespace, where it listens.
+        ask = ["turnutils_stunclient", "-p", str(PORT), RELAY4]
         try:
-            r = self.topology.run(["turnutils_stunclient", "-p", str(PORT), RELAY4], capture_output=True, timeout=3)
+            r = subprocess.run(ask, capture_output=True, timeout=3) if self.topology.bare else \
+                self.topology.run(ask, capture_output=True, timeout=3)
         except subprocess.TimeoutExpired:  # it retries for long when nothing listens yet
             return False
         return r.returncode == 0
@@ -325,6 +363,10 @@ class OurRelay(Relay):
         self.wait(self.control_plane_ready, cp, "relay-controlplane does not answer STUN and /metrics")
 
     def control_plane_ready(self) -> bool:
+        if self.topology is not None and self.topology.bare:
+            # Nothing in a bare namespace can ask by STUN: the control
+            # plane's own word and /metrics, as for the memif ceiling.
+            return "attached to the data plane" in self.log("controlplane") and self.busy_seconds() is not None
         return self.answers_stun() and self.busy_seconds() is not None and self.accepts_streams()
 
     def stop(self) -> None:

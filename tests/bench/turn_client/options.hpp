@@ -1,5 +1,5 @@
 // The load generators' common command line (turn-loadgen over kernel
-// sockets, turn-memif-gen over a DPDK port): what to offer, to whom, for how
+// sockets, turn-dpdk-gen over a DPDK port): what to offer, to whom, for how
 // long, with which credentials.
 #pragma once
 

@@ -3,7 +3,7 @@
 // channel bound to the peer sink (§11), and takes it down again. The
 // datagrams travel over a StunPath, so the same exchange runs over a kernel
 // socket (turn-loadgen) or over frames the generator builds itself
-// (turn-memif-gen).
+// (turn-dpdk-gen).
 #pragma once
 
 #include <chrono>

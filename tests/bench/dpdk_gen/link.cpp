@@ -1,4 +1,4 @@
-#include "tests/bench/memif/link.hpp"
+#include "tests/bench/dpdk_gen/link.hpp"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -11,7 +11,7 @@
 #include "dataplane/process/port.hpp"
 #include "dataplane/setup.hpp"
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 
 namespace {
 
@@ -43,7 +43,7 @@ Link::Link(uint16_t port, rte_mempool* pool, const LinkConfig& c)
 
 Result<std::unique_ptr<Link>, std::string> Link::open(uint16_t port, rte_mempool* pool, const LinkConfig& c) {
   if (!c.client_ip.is_v4() || !c.peer_ip.is_v4() || !c.relay.ip.is_v4())
-    return Err{std::string("turn-memif-gen speaks IPv4 only")};
+    return Err{std::string("turn-dpdk-gen speaks IPv4 only")};
   std::unique_ptr<Link> link(new Link(port, pool, c));
   auto started = dataplane::start_port(port, pool, {.rx_queues = 1, .tx_queues = 1, .want_tx_checksum_offload = false});
   if (!started) return Err{started.error()};
@@ -66,7 +66,7 @@ Result<bool, std::string> Link::wait_for_relay(std::chrono::milliseconds limit) 
   const auto deadline = Clock::now() + limit;
   for (rte_eth_link l{}; rte_eth_link_get_nowait(port_, &l) != 0 || l.link_status != RTE_ETH_LINK_UP;) {
     if (Clock::now() > deadline)
-      return Err{std::string("the link did not come up (is the relay's data plane serving this memif socket?)")};
+      return Err{std::string("the link did not come up (a memif client: is the relay's data plane serving its socket? a veth: is it up?)")};
     std::this_thread::sleep_for(10ms);
   }
   dataplane::NextHop hop{.family = Family::V4};
@@ -180,4 +180,4 @@ size_t FramePath::receive(std::span<uint8_t> into, Deadline deadline) {
   return 0;
 }
 
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen

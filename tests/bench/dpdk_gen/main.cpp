@@ -1,13 +1,15 @@
-// turn-memif-gen: turn-loadgen's clients, peer and schedule on a DPDK port
-// of its own instead of kernel sockets, so that nothing but the relay
-// stands between the generator and the peer. Its own EAL primary
-// (--in-memory: nothing left on disk, --no-pci: only the memif vdev), one
-// lcore. N clients Allocate (401, then authenticated) and ChannelBind to the
+// turn-dpdk-gen: turn-loadgen's clients, peer and schedule on a DPDK port
+// of its own instead of kernel sockets, so that the generator is never
+// what limits a benchmark. Its own EAL primary (--in-memory: nothing left
+// on disk, --no-pci: only the one vdev it is given: net_memif against the
+// relay's memif server for the kernel-free ceiling, net_af_packet or
+// net_af_xdp on the namespace end of a veth against a relay on the other
+// end), one lcore. N clients Allocate (401, then authenticated) and ChannelBind to the
 // peer through the relay's control plane, then send ChannelData at a fixed
 // rate; the relayed datagrams arrive at the peer address the generator also
 // owns. Exits 0 after one JSON line on stdout; 1 with a message on stderr
 // when the link or the relay could not be set up. See
-// scripts/bench-vs-coturn --ceiling.
+// scripts/bench-vs-coturn (--generator dpdk, --ceiling).
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -23,13 +25,13 @@
 
 #include "controlplane/core/stun/stun.hpp"
 #include "dataplane/setup.hpp"
-#include "tests/bench/memif/link.hpp"
-#include "tests/bench/memif/traffic.hpp"
+#include "tests/bench/dpdk_gen/link.hpp"
+#include "tests/bench/dpdk_gen/traffic.hpp"
 #include "tests/bench/turn_client/cpu_time.hpp"
 #include "tests/bench/turn_client/options.hpp"
 #include "tests/bench/turn_client/session.hpp"
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 namespace {
 
 using namespace std::chrono_literals;
@@ -43,46 +45,47 @@ constexpr unsigned kMbufs = 8191;
 constexpr int kAllocationAttempts = 4;
 
 struct EalOptions {
-  std::string socket;  // the memif control socket the relay serves
+  // The one port, as an EAL --vdev argument; the link reads its MAC back.
+  std::string vdev;
   unsigned lcore = 0;
   unsigned memory_mb = 256;
-  std::string mac = "02:00:00:00:00:02";  // memif's own devarg; the link reads it back from the port
-  std::string file_prefix = "turn-memif-gen-" + std::to_string(getpid());
+  std::string file_prefix = "turn-dpdk-gen-" + std::to_string(getpid());
   uint32_t first_client_port = 0;  // 0: random in 20000..29999
-  // memif's zero-copy client: the relay reads and writes our mbufs in
-  // place, which spares the generator its two copies (the relay, the
-  // server, copies either way). Needs the EAL's single-file segments.
-  bool zero_copy = false;
 };
 
 constexpr std::string_view kExtraUsage =
-    "         --memif-socket PATH [--lcore N] [--memory-mb MB] [--mac XX:XX:XX:XX:XX:XX]\n"
-    "         [--file-prefix P] [--first-client-port N] [--zero-copy yes|no]\n"
+    "         --vdev NAME,DEVARGS [--lcore N] [--memory-mb MB] [--file-prefix P] [--first-client-port N]\n"
+    "  --vdev e.g. net_memif0,role=client,socket=PATH,socket-abstract=no,zero-copy=yes\n"
+    "              net_af_packet0,iface=IF,qpairs=1,qdisc_bypass=1   net_af_xdp0,iface=IF,force_copy=1\n"
     "  --rate above what the generator can send is the unthrottled point: it sends as fast as it can.\n";
+
+// memif's zero-copy client lets the relay read and write our mbufs in
+// place, which spares the generator its two copies (the relay, the server,
+// copies either way); the memif PMD then needs the EAL's memory in one
+// file per segment list.
+bool wants_single_file_segments(std::string_view vdev) {
+  return vdev.starts_with("net_memif") && vdev.find("zero-copy=yes") != std::string_view::npos;
+}
 
 using loadgen::parse_number;
 
 loadgen::ExtraFlags extra_flags(EalOptions& e) {
   return {kExtraUsage, [&e](std::string_view flag, std::string_view v) -> std::optional<bool> {
-            if (flag == "--memif-socket") return e.socket = v, !v.empty() && v.find(',') == std::string_view::npos;
+            if (flag == "--vdev") return e.vdev = v, v.starts_with("net_");
             if (flag == "--lcore") return parse_number(v, e.lcore) && e.lcore < RTE_MAX_LCORE;
             if (flag == "--memory-mb") return parse_number(v, e.memory_mb) && e.memory_mb >= 64;
-            if (flag == "--mac") return e.mac = v, v.size() == 17 && v.find(',') == std::string_view::npos;
             if (flag == "--file-prefix") return e.file_prefix = v, !v.empty();
             if (flag == "--first-client-port")
               return parse_number(v, e.first_client_port) && e.first_client_port >= 1024;
-            if (flag == "--zero-copy") return e.zero_copy = v == "yes", v == "yes" || v == "no";
             return std::nullopt;
           }};
 }
 
 std::vector<std::string> eal_arguments(const EalOptions& e) {
-  std::vector<std::string> args{"turn-memif-gen", "-l", std::to_string(e.lcore), "--file-prefix", e.file_prefix,
+  std::vector<std::string> args{"turn-dpdk-gen", "-l", std::to_string(e.lcore), "--file-prefix", e.file_prefix,
                                 "--in-memory", "--no-pci", "--no-telemetry", "--log-level", "*:warning", "-m",
-                                std::to_string(e.memory_mb), "--vdev",
-                                "net_memif0,role=client,socket-abstract=no,socket=" + e.socket + ",mac=" + e.mac +
-                                    (e.zero_copy ? ",zero-copy=yes" : "")};
-  if (e.zero_copy) args.emplace_back("--single-file-segments");
+                                std::to_string(e.memory_mb), "--vdev", e.vdev};
+  if (wants_single_file_segments(e.vdev)) args.emplace_back("--single-file-segments");
   return args;
 }
 
@@ -131,12 +134,13 @@ std::string json_line(const loadgen::Options& o, const TrafficReport& r, const L
   char buf[2048];
   std::snprintf(
       buf, sizeof buf,
-      "{\"bench\":\"turn-memif-gen\",\"label\":\"%s\",\"mode\":\"%s\",\"clients\":%u,\"payload_bytes\":%u,"
+      "{\"bench\":\"turn-dpdk-gen\",\"label\":\"%s\",\"mode\":\"%s\",\"clients\":%u,\"payload_bytes\":%u,"
       "\"offered_pps\":%llu,\"duration_s\":%.3f,\"offered\":%llu,\"generator_behind\":%llu,\"sent\":%llu,"
       "\"tx_ring_full\":%llu,\"attempted_pps\":%.0f,\"sent_pps\":%.0f,\"peer_received\":%llu,\"peer_echo_failed\":%llu,"
       "\"returned\":%llu,\"relayed\":%llu,\"relayed_pps\":%.0f,\"lost\":%llu,\"loss\":%.6f,\"malformed\":%llu,"
       "\"ignored_frames\":%llu,\"arp_replies\":%llu,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f},"
-      "\"setup_ms\":%.1f,\"traffic_s\":%.3f,\"generator_cpu_s\":%.3f,\"generator_idle_fraction\":%.4f,\"tsc_hz\":%.0f}",
+      "\"setup_ms\":%.1f,\"traffic_s\":%.3f,\"generator_cpu_s\":%.3f,\"generator_idle_fraction\":%.4f,"
+      "\"longest_turn_us\":%.1f,\"tsc_hz\":%.0f}",
       o.label.c_str(), echo ? "echo" : "count", o.clients, o.payload_bytes, static_cast<unsigned long long>(o.rate_pps),
       secs, static_cast<unsigned long long>(r.offered), static_cast<unsigned long long>(r.behind),
       static_cast<unsigned long long>(r.sent), static_cast<unsigned long long>(r.tx_full),
@@ -148,31 +152,32 @@ std::string json_line(const loadgen::Options& o, const TrafficReport& r, const L
       static_cast<unsigned long long>(r.malformed), static_cast<unsigned long long>(link.ignored()),
       static_cast<unsigned long long>(link.arp_replies()), us(0.50), us(0.99), us(0.999), setup_ms,
       static_cast<double>(r.phase_cycles) / hz, cpu_s,
-      static_cast<double>(r.idle_cycles) / static_cast<double>(r.elapsed_cycles), hz);
+      static_cast<double>(r.idle_cycles) / static_cast<double>(r.elapsed_cycles),
+      static_cast<double>(r.longest_turn_cycles) / hz * 1e6, hz);
   return buf;
 }
 
 // first_client_port 0: a random one, so that runs in a row do not meet the
 // previous run's allocations.
 int generate(const loadgen::Options& o, uint32_t first_client_port) {
-  auto pool = dataplane::create_mbuf_pool("memif_gen.", kMbufs, static_cast<int>(rte_socket_id()));
-  if (!pool) return std::fprintf(stderr, "turn-memif-gen: %s\n", pool.error().c_str()), 1;
-  if (rte_eth_dev_count_avail() != 1) return std::fprintf(stderr, "turn-memif-gen: expected exactly one port\n"), 1;
+  auto pool = dataplane::create_mbuf_pool("dpdk_gen.", kMbufs, static_cast<int>(rte_socket_id()));
+  if (!pool) return std::fprintf(stderr, "turn-dpdk-gen: %s\n", pool.error().c_str()), 1;
+  if (rte_eth_dev_count_avail() != 1) return std::fprintf(stderr, "turn-dpdk-gen: expected exactly one port\n"), 1;
   uint16_t port = 0;
   RTE_ETH_FOREACH_DEV(port) break;
   const SocketAddress peer{o.peer.ip, o.peer.port != 0 ? o.peer.port : kDefaultPeerPort};
   auto link = Link::open(port, *pool, LinkConfig{o.client_ip, peer.ip, o.relay});
-  if (!link) return std::fprintf(stderr, "turn-memif-gen: %s\n", link.error().c_str()), 1;
+  if (!link) return std::fprintf(stderr, "turn-dpdk-gen: %s\n", link.error().c_str()), 1;
   if (auto up = (*link)->wait_for_relay(kLinkAndArpLimit); !up)
-    return std::fprintf(stderr, "turn-memif-gen: %s\n", up.error().c_str()), 1;
+    return std::fprintf(stderr, "turn-dpdk-gen: %s\n", up.error().c_str()), 1;
 
   const uint32_t first_port =
       first_client_port != 0 ? first_client_port : 20000 + static_cast<uint32_t>(rte_rand_max(10000));
   if (first_port + uint64_t{kAllocationAttempts} * o.clients > 65535)
-    return std::fprintf(stderr, "turn-memif-gen: too many clients for --first-client-port %u\n", first_port), 1;
+    return std::fprintf(stderr, "turn-dpdk-gen: too many clients for --first-client-port %u\n", first_port), 1;
   const auto setup_start = std::chrono::steady_clock::now();
   auto clients = open_clients(o, **link, peer, first_port);
-  if (!clients) return std::fprintf(stderr, "turn-memif-gen: %s\n", clients.error().c_str()), 1;
+  if (!clients) return std::fprintf(stderr, "turn-dpdk-gen: %s\n", clients.error().c_str()), 1;
   const double setup_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - setup_start).count();
 
@@ -185,7 +190,7 @@ int generate(const loadgen::Options& o, uint32_t first_client_port) {
   const double cpu_s = loadgen::process_cpu_seconds() - cpu_before;
   std::fprintf(stderr, "{\"event\":\"traffic_end\"}\n");
   std::fflush(stderr);
-  if (!report) return std::fprintf(stderr, "turn-memif-gen: %s\n", report.error().c_str()), 1;
+  if (!report) return std::fprintf(stderr, "turn-dpdk-gen: %s\n", report.error().c_str()), 1;
   std::printf("%s\n", json_line(o, *report, **link, setup_ms, cpu_s).c_str());
   std::fflush(stdout);
   // A relay that does not answer one release will not answer the rest.
@@ -198,10 +203,10 @@ int generate(const loadgen::Options& o, uint32_t first_client_port) {
 
 int run(int argc, char** argv) {
   EalOptions e;
-  auto o = loadgen::parse_options(argc, argv, "turn-memif-gen", extra_flags(e));
+  auto o = loadgen::parse_options(argc, argv, "turn-dpdk-gen", extra_flags(e));
   if (!o) return std::fprintf(stderr, "%s\n", o.error().c_str()), 2;
-  if (e.socket.empty()) return std::fprintf(stderr, "turn-memif-gen: --memif-socket is required\n"), 2;
-  if (!o->client_ip.is_v4()) return std::fprintf(stderr, "turn-memif-gen: IPv4 only\n"), 2;
+  if (e.vdev.empty()) return std::fprintf(stderr, "turn-dpdk-gen: --vdev is required\n"), 2;
+  if (!o->client_ip.is_v4()) return std::fprintf(stderr, "turn-dpdk-gen: IPv4 only\n"), 2;
   const auto total = std::chrono::duration_cast<std::chrono::seconds>(o->duration + o->drain).count();
   alarm(static_cast<unsigned>(total) + kSetupAndTeardownSeconds);
 
@@ -209,13 +214,13 @@ int run(int argc, char** argv) {
   std::vector<char*> eal_argv;
   for (auto& a : args) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0)
-    return std::fprintf(stderr, "turn-memif-gen: rte_eal_init failed\n"), 1;
+    return std::fprintf(stderr, "turn-dpdk-gen: rte_eal_init failed\n"), 1;
   const int status = generate(*o, e.first_client_port);
   rte_eal_cleanup();
   return status;
 }
 
 }  // namespace
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen
 
-int main(int argc, char** argv) { return relay::memifgen::run(argc, argv); }
+int main(int argc, char** argv) { return relay::dpdkgen::run(argc, argv); }

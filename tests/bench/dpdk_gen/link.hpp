@@ -1,5 +1,6 @@
 // The generator's end of the link to the relay: one DPDK port (net_memif
-// in scripts/bench-vs-coturn --ceiling), the two hosts the generator plays
+// in scripts/bench-ceiling, net_af_packet or net_af_xdp on a veth in
+// scripts/bench-vs-coturn), the two hosts the generator plays
 // on it (the clients' address and the peer's), and the UDP frames between
 // them and the relay. ARP is answered and learnt with the data plane's own
 // host_services, so the relay meets the same neighbour logic it speaks.
@@ -23,7 +24,7 @@
 #include "dataplane/parse.hpp"
 #include "tests/bench/turn_client/session.hpp"
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 
 struct LinkConfig {
   IpAddress client_ip;  // every client, on its own UDP port
@@ -46,7 +47,7 @@ class Link {
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
-  // Waits for the link (a memif client: its server accepted it) and then
+  // Waits for the link (a memif client: its server accepted it; a veth: up) and then
   // for the relay's MAC, asking by ARP. Err: what did not happen in time.
   Result<bool, std::string> wait_for_relay(std::chrono::milliseconds limit);
 
@@ -101,4 +102,4 @@ class FramePath final : public loadgen::StunPath {
   SocketAddress local_;
 };
 
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen

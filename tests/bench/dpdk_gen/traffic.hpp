@@ -1,4 +1,4 @@
-// The measured phase of turn-memif-gen: ChannelData from every client at a
+// The measured phase of turn-dpdk-gen: ChannelData from every client at a
 // fixed offered rate, paced by the TSC on the generator's one lcore; the
 // relayed datagrams received at the peer (echoed back in echo mode) and
 // timed from the probe's TSC stamp.
@@ -10,12 +10,12 @@
 
 #include "common/net_types.hpp"
 #include "common/result.hpp"
-#include "tests/bench/memif/histogram.hpp"
-#include "tests/bench/memif/link.hpp"
+#include "tests/bench/dpdk_gen/histogram.hpp"
+#include "tests/bench/dpdk_gen/link.hpp"
 #include "tests/bench/turn_client/options.hpp"
 #include "tests/bench/turn_client/session.hpp"
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 
 struct Client {
   SocketAddress local;  // the client address and this client's port
@@ -34,6 +34,9 @@ struct TrafficReport {
   uint64_t elapsed_cycles = 0;  // sending phase
   uint64_t phase_cycles = 0;    // sending and draining: what the generator's CPU time is spent on
   uint64_t idle_cycles = 0;     // of those, loop turns with nothing due and nothing received
+  // The longest loop turn while sending: a preemption, or a send or receive
+  // call that stalled. Beyond 1 ms of the schedule it becomes `behind`.
+  uint64_t longest_turn_cycles = 0;
   LatencyHistogram latency;     // TSC cycles, one per delivered probe (round trip in echo mode)
 };
 
@@ -41,4 +44,4 @@ struct TrafficReport {
 Result<TrafficReport, std::string> run_traffic(const loadgen::Options& o, Link& link, std::span<const Client> clients,
                                                const SocketAddress& peer);
 
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen

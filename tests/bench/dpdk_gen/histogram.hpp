@@ -9,7 +9,7 @@
 #include <bit>
 #include <cstdint>
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 
 class LatencyHistogram {
  public:
@@ -57,4 +57,4 @@ class LatencyHistogram {
   uint64_t total_ = 0;
 };
 
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen

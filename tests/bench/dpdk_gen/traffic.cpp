@@ -1,4 +1,4 @@
-#include "tests/bench/memif/traffic.hpp"
+#include "tests/bench/dpdk_gen/traffic.hpp"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -14,7 +14,7 @@
 #include "dataplane/wire.hpp"
 #include "tests/bench/turn_client/probe.hpp"
 
-namespace relay::memifgen {
+namespace relay::dpdkgen {
 
 namespace {
 
@@ -84,7 +84,8 @@ Result<TrafficReport, std::string> Run::go() {
   start_ = rte_rdtsc();
   const uint64_t send_end = start_ + static_cast<uint64_t>(o_.duration.count()) * hz_ / 1000;
   const uint64_t hard_end = send_end + static_cast<uint64_t>(o_.drain.count()) * hz_ / 1000;
-  for (uint64_t now = start_; now < hard_end; now = rte_rdtsc()) {
+  for (uint64_t now = start_, previous = start_; now < hard_end; previous = now, now = rte_rdtsc()) {
+    if (now < send_end) r_->longest_turn_cycles = std::max(r_->longest_turn_cycles, now - previous);
     const uint64_t offered_before = r_->offered;
     if (now < send_end) send_due(now);
     const bool received = receive(now);
@@ -221,4 +222,4 @@ Result<TrafficReport, std::string> run_traffic(const loadgen::Options& o, Link& 
   return Run(o, link, clients, peer).go();
 }
 
-}  // namespace relay::memifgen
+}  // namespace relay::dpdkgen
