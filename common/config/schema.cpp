@@ -466,6 +466,8 @@ Behaviour choice(const std::array<std::pair<std::string_view, E>, N>& names, F f
 
 constexpr std::array<std::pair<std::string_view, TokenPlacement>, 3> kTokenPlacements = {
     {{"header", TokenPlacement::Header}, {"query", TokenPlacement::Query}, {"both", TokenPlacement::Both}}};
+constexpr std::array<std::pair<std::string_view, InterfaceDriver>, 3> kInterfaceDrivers = {
+    {{"auto", InterfaceDriver::Auto}, {"af_xdp", InterfaceDriver::AfXdp}, {"af_packet", InterfaceDriver::AfPacket}}};
 constexpr std::array<std::pair<std::string_view, IdleMode>, 2> kIdleModes = {
     {{"poll", IdleMode::Poll}, {"adaptive", IdleMode::Adaptive}}};
 
@@ -679,6 +681,14 @@ const std::vector<Key>& schema() {
       {"eal.vdevs", "--eal-vdevs",
        "Virtual devices (--vdev each), e.g. \"net_af_packet0,iface=turn-demo0\".",
        text_list(FIELD(eal.vdevs), no_whitespace_item)},
+      {"eal.interface", "--eal-interface",
+       "A kernel interface (e.g. a veth) the data plane takes as its port with "
+       "eal.interface_driver, one queue pair per worker; instead of a vdev naming it.",
+       optional_text(FIELD(eal.interface), name(15))},
+      {"eal.interface_driver", "--eal-interface-driver",
+       "Driver of eal.interface: af_xdp (net_af_xdp), af_packet (net_af_packet), or auto: the "
+       "faster, falling back to the other when it cannot start (one log line says which).",
+       choice(kInterfaceDrivers, FIELD(eal.interface_driver))},
       {"eal.pci_allowlist", "--eal-pci-allowlist",
        "PCI devices the data plane may take (-a each). Empty: --no-pci, no NIC is touched.",
        text_list(FIELD(eal.pci_allowlist), valid_pci)},
