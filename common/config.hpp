@@ -156,6 +156,7 @@ struct DataplaneSection {
   uint32_t stun_burst_per_source = 100;
   IdleMode idle = IdleMode::Adaptive;  // dataplane/idle_backoff.hpp
   uint32_t max_idle_sleep_us = 200;
+  uint32_t tx_hold_us = 4;  // dataplane/tx_hold.hpp
   std::optional<MacAddress> mac_address;  // absent: the port's own
   std::optional<uint16_t> vlan;           // 802.1Q id
 };

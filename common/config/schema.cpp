@@ -752,6 +752,11 @@ const std::vector<Key>& schema() {
        "Longest sleep of an idle worker in adaptive mode, in microseconds: the most an idle relay "
        "adds to its first packet's latency.",
        integer(FIELD(dataplane.max_idle_sleep_us), 1, 10'000)},
+      {"dataplane.tx_hold_us", "--dataplane-tx-hold-us",
+       "Longest a worker holds a partial TX batch across loop turns, in microseconds, so one PMD "
+       "kick (a system call on net_af_packet and net_af_xdp) sends more packets; a full burst or an "
+       "idle worker sends at once. 0: send every turn.",
+       integer(FIELD(dataplane.tx_hold_us), 0, 50)},
       {"dataplane.mac_address", "--dataplane-mac-address",
        "Source MAC address instead of the port's own, e.g. 02:00:00:00:00:01.", mac_address()},
       {"dataplane.vlan", "--dataplane-vlan",
