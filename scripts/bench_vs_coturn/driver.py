@@ -254,6 +254,10 @@ def main() -> int:
                     help="how the clients reach the relays: UDP (3478), TCP (3478) or TLS (5349, a throwaway "
                          "self-signed certificate the generator does not verify); the peer is UDP either way")
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 512])
+    ap.add_argument("--relay-driver", choices=["auto", "af_xdp", "af_packet"], default="auto",
+                    help="our relay's driver on the veth (eal.interface_driver)")
+    ap.add_argument("--relay-tx-hold-us", type=int, default=None,
+                    help="our relay's dataplane.tx_hold_us (default: the relay's own default)")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds of traffic per point")
     ap.add_argument("--loads", type=int, nargs="+",
                     help="offered loads (client -> peer packets/s) instead of the ladder, e.g. below its first "
@@ -293,7 +297,8 @@ def main() -> int:
         secret = secrets.token_hex(16)
         relay = (Coturn(tmp, topology, RELAY_CORE, secret, streams) if name == "coturn" else
                  OurRelay(tmp, topology, RELAY_CORE, secret, a.build, a.file_prefix, free_tcp_port(),
-                          streams=streams))
+                          streams=streams, driver=a.relay_driver,
+                          tx_hold_us=a.relay_tx_hold_us))
         try:
             # Time spent waiting for another run to let go of the address
             # is not this run's budget.
