@@ -15,7 +15,6 @@ import csv
 import json
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ceiling  # noqa: E402
-from relays import (CLIENT4, PEER4, RELAY4, ROOT, TRANSPORTS, Coturn, OurRelay, Streams, Topology,  # noqa: E402
+from relays import (CLIENT4, PEER4, RELAY4, ROOT, TRANSPORTS, Coturn, OurRelay, Streams, Topology, free_tcp_port,  # noqa: E402
                     client_port, machine_cpu_seconds, run_generator)
 
 RELAY_CORE, GENERATOR_CORE = 1, 0
@@ -49,12 +48,6 @@ def root_udp_rcvbuf_errors() -> int:
     coturn's own sockets live there (our relay's traffic never reaches them)."""
     rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp: ")]
     return int(dict(zip(rows[0], rows[1]))["RcvbufErrors"])
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stopping:

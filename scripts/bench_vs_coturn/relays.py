@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -45,6 +46,12 @@ class Streams:
         key.chmod(0o600)
         return Streams(cert, key)
 
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 OUR_CONFIG = """
 [relay]
 listen_port = {port}
@@ -80,6 +87,10 @@ max_idle_sleep_us = {max_idle_sleep_us}
 {stream}
 [metrics]
 address = "127.0.0.1:{metrics_port}"
+
+# Not the default 0.0.0.0:8080, which another relay on the machine may hold.
+[health]
+address = "127.0.0.1:{health_port}"
 
 [log]
 format = "json"
@@ -318,7 +329,7 @@ class OurRelay(Relay):
                      f'interface = "{topology.root_if}"\ninterface_driver = "{driver}"')
         self.config.write_text(OUR_CONFIG.format(
             port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT, relay=RELAY4, core=core, prefix=prefix,
-            wire_port=port_keys, metrics_port=metrics_port, idle=idle,
+            wire_port=port_keys, metrics_port=metrics_port, health_port=free_tcp_port(), idle=idle,
             tx_hold="" if tx_hold_us is None else f"tx_hold_us = {tx_hold_us}",
             max_idle_sleep_us=max_idle_sleep_us, relay_tls=relay_tls, stream=stream))
 
