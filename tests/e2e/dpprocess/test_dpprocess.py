@@ -7,7 +7,7 @@ with status 0 within 5 s and no hugepage files left. The veth is
 eal.interface with the auto driver: one line says which driver took it and
 why; with two workers (a veth has one channel, net_af_xdp needs one per
 worker) auto still starts, on net_af_packet, and an explicit af_xdp is
-refused with one line naming the channels.
+refused with one line naming the channels; a vdev in eal.vdevs works as before.
 
 usage: test_dpprocess.py RELAY_DATAPLANE
 
@@ -112,6 +112,27 @@ def auto_falls_back_with_two_workers(tmp: Path) -> None:
     refused_with_one_line(xdp, "combined channel")
 
 
+def explicit_vdev_still_works(tmp: Path) -> None:
+    config = write_config(tmp / "vdev.toml", PREFIX, ROOT_IF, driver="vdev")
+    log = tmp / "vdev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_ready(proc, log)
+        ready = [e for e in events(log) if e.get("message") == "ready"]
+        check(ready[0].get("port") == "net_af_packet0" and not driver_lines(log),
+              "eal.vdevs alone: its port, and no driver selection")
+        r4 = ping(RELAY4)
+        check(r4.returncode == 0 and " 0% packet loss" in r4.stdout, f"ping {RELAY4} is answered\n{r4.stdout}")
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=5) == 0, "SIGTERM ends it with status 0")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def scenario(tmp: Path) -> None:
     config = write_config(tmp / "relay.toml", PREFIX, ROOT_IF)
     log = tmp / "dataplane.log"
@@ -159,6 +180,7 @@ def main() -> int:
         subprocess.run([TOPOLOGY, "up", NETNS, ROOT_IF], check=True, timeout=30)
         scenario(tmp)
         auto_falls_back_with_two_workers(tmp)
+        explicit_vdev_still_works(tmp)
         print("all relay-dataplane checks passed")
         return 0
     except AssertionError as e:
