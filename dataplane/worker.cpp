@@ -145,9 +145,10 @@ uint16_t Worker::iterate() {
   const unsigned from_kernel = has_kernel_ ? drain_kernel<kTxOffload>(now) : 0;
   if (kernel_tx_count_ != 0) send_to_kernel();
   worked_ = n != 0 || commands != 0 || from_cp != 0 || from_kernel != 0 || dump_cursor_.active();
+  const bool queued = tx_count_ != held;  // from_cp or the kernel, when nothing was received
   const bool send = tx_hold_.send_now(held, tx_count_, now);
   if (send) send_tx();
-  if (n != 0 || send) {
+  if (n != 0 || queued || send) {
     const uint64_t end = rte_rdtsc();
     counters_->busy_cycles += end - now;
   }
