@@ -114,6 +114,10 @@ struct StreamSection {
   uint32_t max_buffered_bytes = 262144;
 };
 
+// Which PMD takes eal.interface (dataplane/process/wire_port.hpp). Auto
+// tries the one measured faster on a veth first and falls back to the other.
+enum class InterfaceDriver : uint8_t { Auto, AfXdp, AfPacket };
+
 struct EalSection {
   std::string lcores = "0-1";                // DPDK -l syntax: "0-3,5"
   std::vector<uint32_t> lcore_ids = {0, 1};  // `lcores` expanded, ascending
@@ -122,6 +126,10 @@ struct EalSection {
   bool huge_pages = true;
   uint32_t memory_mb = 0;  // 0: DPDK's default
   std::vector<std::string> vdevs;
+  // A kernel interface the data plane attaches after EAL init with the
+  // driver below (one queue pair per worker); instead of a vdev naming it.
+  std::optional<std::string> interface;
+  InterfaceDriver interface_driver = InterfaceDriver::Auto;
   std::vector<std::string> pci_allowlist;  // empty: --no-pci
   std::vector<std::string> extra_args;
 
@@ -148,6 +156,7 @@ struct DataplaneSection {
   uint32_t stun_burst_per_source = 100;
   IdleMode idle = IdleMode::Adaptive;  // dataplane/idle_backoff.hpp
   uint32_t max_idle_sleep_us = 200;
+  uint32_t tx_hold_us = 4;  // dataplane/tx_hold.hpp
   std::optional<MacAddress> mac_address;  // absent: the port's own
   std::optional<uint16_t> vlan;           // 802.1Q id
 };
@@ -290,6 +299,10 @@ std::vector<std::string> eal_arguments(const RelayConfig& config, EalRole role);
 
 // rte_eal_init wants mutable char*; the pointers borrow from `args`.
 std::vector<char*> as_argv(std::vector<std::string>& args);
+
+// The kernel interface a vdev takes over ("net_af_packet0,iface=veth0" →
+// "veth0"); only the PMDs that attach to an existing interface name one.
+std::optional<std::string> vdev_interface(std::string_view vdev);
 
 // A shared secret for TURN REST credentials when none is configured:
 // 32 bytes, hex. From the kernel CSPRNG, or derived from `rng_seed` so tests

@@ -39,6 +39,7 @@ Result<void, std::string> validate(const InterfaceConfig& c) {
   if (c.mtu < 1280 || c.mtu > 9000) return Err{std::string("mtu outside 1280..9000")};  // RFC 8200 §5 minimum
   if (c.max_idle_sleep_us == 0 || c.max_idle_sleep_us > 10'000)
     return Err{std::string("max_idle_sleep_us outside 1..10000")};
+  if (c.tx_hold_us > 50) return Err{std::string("tx_hold_us outside 0..50")};
   return {};
 }
 

@@ -65,6 +65,7 @@ struct InterfaceConfig {
   // What the worker does when it finds nothing to do (idle_backoff.hpp).
   IdleMode idle = IdleMode::Adaptive;
   uint32_t max_idle_sleep_us = 200;
+  uint32_t tx_hold_us = 0;  // tx_hold.hpp; 0: every turn sends what it has
 };
 
 constexpr uint16_t kMaxBurst = 64;

@@ -62,7 +62,8 @@ Worker::Worker(const WorkerSetup& setup, WorkerCounters* counters)
       solicitation_pool_(setup.solicitation_pool),
       stop_(setup.stop),
       tsc_hz_(setup.tsc_hz),
-      backoff_(setup.config.idle, setup.config.max_idle_sleep_us, setup.tsc_hz) {
+      backoff_(setup.config.idle, setup.config.max_idle_sleep_us, setup.tsc_hz),
+      tx_hold_(setup.tsc_hz / 1'000'000 * setup.config.tx_hold_us) {
   std::memcpy(kernel_mac_, setup.kernel_mac.data(), 6);
   tsc_base_ = rte_rdtsc();
   last_iteration_tsc_ = tsc_base_;
@@ -97,6 +98,7 @@ void Worker::run() {
       idle_wait();
     }
   }
+  if (tx_count_ != 0) send_tx();
   counters_->total_cycles += rte_rdtsc() - last_iteration_tsc_;
 }
 
@@ -104,6 +106,11 @@ void Worker::idle_wait() {
   const IdleWait w = backoff_.after(worked_, last_iteration_tsc_);
   if (w.kind == IdleWait::Kind::None) [[likely]]
     return;
+  if (tx_count_ != 0) {  // never pause or sleep on a held batch
+    const uint64_t start = rte_rdtsc();
+    send_tx();
+    counters_->busy_cycles += rte_rdtsc() - start;
+  }
   if (w.kind == IdleWait::Kind::Pause) {
     rte_pause();
     return;
@@ -114,7 +121,11 @@ void Worker::idle_wait() {
   ++counters_->sleeps;
 }
 
-uint16_t Worker::poll_once() { return tx_offload_ ? iterate<true>() : iterate<false>(); }
+uint16_t Worker::poll_once() {
+  const uint16_t n = tx_offload_ ? iterate<true>() : iterate<false>();
+  if (tx_count_ != 0) send_tx();  // one call, one whole turn: nothing held for the next
+  return n;
+}
 
 template <bool kTxOffload>
 uint16_t Worker::iterate() {
@@ -124,7 +135,7 @@ uint16_t Worker::iterate() {
   const unsigned commands = apply_commands(now);
   rte_mbuf* rx[kMaxBurst];
   const uint16_t n = has_port_ ? rte_eth_rx_burst(port_id_, queue_id_, rx, burst_) : 0;
-  tx_count_ = 0;
+  const uint16_t held = tx_count_;  // queued by earlier turns (tx_hold.hpp)
   if (n != 0) {
     Next next[kMaxBurst];
     classify_impl<kTxOffload>({rx, n}, now, monotonic_ns(now), next);
@@ -134,24 +145,29 @@ uint16_t Worker::iterate() {
   const unsigned from_kernel = has_kernel_ ? drain_kernel<kTxOffload>(now) : 0;
   if (kernel_tx_count_ != 0) send_to_kernel();
   worked_ = n != 0 || commands != 0 || from_cp != 0 || from_kernel != 0 || dump_cursor_.active();
-  if (tx_count_ != 0) {
-    // Summed before the burst: once the PMD has an mbuf it may already be freed.
-    uint64_t bytes = 0;
-    for (uint16_t i = 0; i < tx_count_; ++i) bytes += rte_pktmbuf_pkt_len(tx_[i]);
-    const uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, tx_, tx_count_);
-    counters_->add(Counter::TxPackets, sent);
-    if (sent < tx_count_) [[unlikely]] {
-      for (uint16_t i = sent; i < tx_count_; ++i) bytes -= rte_pktmbuf_pkt_len(tx_[i]);
-      counters_->add(Counter::TxRefused, tx_count_ - sent);
-      rte_pktmbuf_free_bulk(tx_ + sent, tx_count_ - sent);
-    }
-    counters_->tx_bytes += bytes;
-  }
-  if (n != 0 || tx_count_ != 0) {
+  const bool queued = tx_count_ != held;  // from_cp or the kernel, when nothing was received
+  const bool send = tx_hold_.send_now(held, tx_count_, now);
+  if (send) send_tx();
+  if (n != 0 || queued || send) {
     const uint64_t end = rte_rdtsc();
     counters_->busy_cycles += end - now;
   }
   return n;
+}
+
+void Worker::send_tx() {
+  // Summed before the burst: once the PMD has an mbuf it may already be freed.
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < tx_count_; ++i) bytes += rte_pktmbuf_pkt_len(tx_[i]);
+  const uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, tx_, tx_count_);
+  counters_->add(Counter::TxPackets, sent);
+  if (sent < tx_count_) [[unlikely]] {
+    for (uint16_t i = sent; i < tx_count_; ++i) bytes -= rte_pktmbuf_pkt_len(tx_[i]);
+    counters_->add(Counter::TxRefused, tx_count_ - sent);
+    rte_pktmbuf_free_bulk(tx_ + sent, tx_count_ - sent);
+  }
+  counters_->tx_bytes += bytes;
+  tx_count_ = 0;
 }
 
 unsigned Worker::apply_commands(uint64_t now_tsc) {

@@ -34,6 +34,7 @@
 #include "dataplane/source_limiter.hpp"
 #include "dataplane/tables.hpp"
 #include "dataplane/token_bucket.hpp"
+#include "dataplane/tx_hold.hpp"
 #include "dataplane/verdict.hpp"
 
 namespace relay::dataplane {
@@ -94,7 +95,8 @@ class alignas(64) Worker {
 
   // The lcore loop; returns when *stop becomes true.
   void run();
-  // One iteration of the loop; returns the number of packets received.
+  // One iteration of the loop, sending whatever it queued (no TX batch is
+  // held across calls); returns the number of packets received.
   uint16_t poll_once();
 
   // The per-burst step without I/O: decides next[i] for every packet and
@@ -219,6 +221,8 @@ class alignas(64) Worker {
   unsigned apply_commands(uint64_t now_tsc);
   // Between two iterations: nothing, a pause or a sleep (idle_backoff.hpp).
   void idle_wait();
+  // rte_eth_tx_burst of tx_[0, tx_count_); frees and counts what the PMD refused.
+  void send_tx();
   // Applies command_batch_[0, n) and acknowledges the numbered ones.
   void apply_batch(unsigned n, uint64_t now_tsc, uint64_t monotonic_now);
   [[nodiscard]] bool discarded(const ring_abi::CommandMessage& m);
@@ -240,8 +244,9 @@ class alignas(64) Worker {
   uint16_t tx_count_ = 0;
   bool data_indication_fingerprint_;
   uint64_t transaction_ids_;  // splitmix64 state for Data indications' transaction IDs
-  // One burst each from the port, from_cp and the kernel.
-  rte_mbuf* tx_[3 * kMaxBurst];
+  // What earlier turns held (fewer than TxHold::kSendAt), then one burst
+  // each from the port, from_cp and the kernel.
+  rte_mbuf* tx_[TxHold::kSendAt + 3 * kMaxBurst];
   Stage stages_[kMaxBurst];
   ForwardingTables tables_;
   Neighbours neighbours_;
@@ -278,6 +283,7 @@ class alignas(64) Worker {
   const std::atomic<bool>* stop_;
   uint64_t tsc_hz_;
   IdleBackoff backoff_;
+  TxHold tx_hold_;
   bool worked_ = false;  // the last iteration received, sent or applied something
   uint64_t tsc_base_ = 0;
   uint64_t last_iteration_tsc_ = 0;

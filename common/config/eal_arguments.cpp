@@ -46,4 +46,19 @@ std::vector<char*> as_argv(std::vector<std::string>& args) {
   return argv;
 }
 
+std::optional<std::string> vdev_interface(std::string_view vdev) {
+  const std::string_view driver = vdev.substr(0, vdev.find(','));
+  // DPDK also accepts the eth_ aliases of these two PMDs.
+  const bool attaches = driver.starts_with("net_af_packet") || driver.starts_with("eth_af_packet") ||
+                        driver.starts_with("net_af_xdp") || driver.starts_with("eth_af_xdp");
+  if (!attaches) return std::nullopt;
+  std::string_view rest = vdev;
+  while (rest.find(',') != std::string_view::npos) {
+    rest.remove_prefix(rest.find(',') + 1);
+    const std::string_view arg = rest.substr(0, rest.find(','));
+    if (arg.starts_with("iface=")) return std::string(arg.substr(6));
+  }
+  return std::nullopt;
+}
+
 }  // namespace relay

@@ -62,6 +62,7 @@ class Loader {
   Result<void, std::string> check_addresses(FamilyDraft& fam, std::string_view family);
   Result<void, std::string> check_ports_and_lifetimes();
   Result<void, std::string> check_lcores();
+  Result<void, std::string> check_interface();
   Result<void, std::string> check_dataplane();
   Result<void, std::string> check_portal();
   Result<void, std::string> check_auth();
@@ -193,6 +194,7 @@ Result<void, std::string> Loader::check() {
   if (auto r = check_addresses(d.v6, "ipv6"); !r) return r;
   if (auto r = check_ports_and_lifetimes(); !r) return r;
   if (auto r = check_lcores(); !r) return r;
+  if (auto r = check_interface(); !r) return r;
   if (auto r = check_dataplane(); !r) return r;
   if (auto r = check_portal(); !r) return r;
   return check_auth();
@@ -269,6 +271,18 @@ Result<void, std::string> Loader::check_lcores() {
     if (!has(id))
       return Err{at(blame({"dataplane.worker_lcores", "eal.lcores"})) + "worker lcore " +
                  std::to_string(id) + " is not in eal.lcores \"" + eal.lcores + "\""};
+  }
+  return {};
+}
+
+// Two drivers on one interface would both take its frames.
+Result<void, std::string> Loader::check_interface() {
+  const auto& eal = draft_.cfg.eal;
+  if (!eal.interface) return {};
+  for (const auto& vdev : eal.vdevs) {
+    if (vdev_interface(vdev) == eal.interface)
+      return Err{at(blame({"eal.interface", "eal.vdevs"})) + "eal.interface " + *eal.interface +
+                 " is also taken by eal.vdevs " + shown(vdev) + ": keep one of them"};
   }
   return {};
 }

@@ -466,6 +466,8 @@ Behaviour choice(const std::array<std::pair<std::string_view, E>, N>& names, F f
 
 constexpr std::array<std::pair<std::string_view, TokenPlacement>, 3> kTokenPlacements = {
     {{"header", TokenPlacement::Header}, {"query", TokenPlacement::Query}, {"both", TokenPlacement::Both}}};
+constexpr std::array<std::pair<std::string_view, InterfaceDriver>, 3> kInterfaceDrivers = {
+    {{"auto", InterfaceDriver::Auto}, {"af_xdp", InterfaceDriver::AfXdp}, {"af_packet", InterfaceDriver::AfPacket}}};
 constexpr std::array<std::pair<std::string_view, IdleMode>, 2> kIdleModes = {
     {{"poll", IdleMode::Poll}, {"adaptive", IdleMode::Adaptive}}};
 
@@ -679,6 +681,14 @@ const std::vector<Key>& schema() {
       {"eal.vdevs", "--eal-vdevs",
        "Virtual devices (--vdev each), e.g. \"net_af_packet0,iface=turn-demo0\".",
        text_list(FIELD(eal.vdevs), no_whitespace_item)},
+      {"eal.interface", "--eal-interface",
+       "A kernel interface (e.g. a veth) the data plane takes as its port with "
+       "eal.interface_driver, one queue pair per worker; instead of a vdev naming it.",
+       optional_text(FIELD(eal.interface), name(15))},
+      {"eal.interface_driver", "--eal-interface-driver",
+       "Driver of eal.interface: af_xdp (net_af_xdp), af_packet (net_af_packet), or auto: the "
+       "faster, falling back to the other when it cannot start (one log line says which).",
+       choice(kInterfaceDrivers, FIELD(eal.interface_driver))},
       {"eal.pci_allowlist", "--eal-pci-allowlist",
        "PCI devices the data plane may take (-a each). Empty: --no-pci, no NIC is touched.",
        text_list(FIELD(eal.pci_allowlist), valid_pci)},
@@ -742,6 +752,11 @@ const std::vector<Key>& schema() {
        "Longest sleep of an idle worker in adaptive mode, in microseconds: the most an idle relay "
        "adds to its first packet's latency.",
        integer(FIELD(dataplane.max_idle_sleep_us), 1, 10'000)},
+      {"dataplane.tx_hold_us", "--dataplane-tx-hold-us",
+       "Longest a worker holds a partial TX batch across loop turns, in microseconds, so one PMD "
+       "kick (a system call on net_af_packet and net_af_xdp) sends more packets; a full burst or an "
+       "idle worker sends at once. 0: send every turn.",
+       integer(FIELD(dataplane.tx_hold_us), 0, 50)},
       {"dataplane.mac_address", "--dataplane-mac-address",
        "Source MAC address instead of the port's own, e.g. 02:00:00:00:00:01.", mac_address()},
       {"dataplane.vlan", "--dataplane-vlan",

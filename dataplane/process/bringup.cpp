@@ -15,6 +15,7 @@
 #include "dataplane/process/interface.hpp"
 #include "dataplane/process/port.hpp"
 #include "dataplane/process/stream_tap.hpp"
+#include "dataplane/process/wire_port.hpp"
 #include "dataplane/telemetry.hpp"
 
 namespace relay::dpprocess {
@@ -46,8 +47,8 @@ void free_ring_of_mbufs(rte_ring* ring) {
 
 Result<std::unique_ptr<Dataplane>, std::string> Dataplane::start(const RelayConfig& config) {
   std::unique_ptr<Dataplane> dp(new Dataplane(config));
-  for (auto step : {&Dataplane::open_port, &Dataplane::create_shared_objects, &Dataplane::start_port_and_flows,
-                    &Dataplane::open_stream_tap, &Dataplane::create_workers}) {
+  for (auto step : {&Dataplane::bring_up_wire_port, &Dataplane::create_shared_objects, &Dataplane::open_stream_tap,
+                    &Dataplane::create_workers}) {
     if (auto done = (dp.get()->*step)(); !done) return Err{done.error()};
   }
   return dp;
@@ -78,12 +79,63 @@ Result<void, std::string> Dataplane::open_port() {
   return {};
 }
 
+Result<void, std::string> Dataplane::bring_up_port() {
+  if (auto opened = open_port(); !opened) return opened;
+  if (pool_ == nullptr) {
+    const auto& dp = config_.dataplane;
+    auto pool = dataplane::create_mbuf_pool(dp.ring_prefix, dp.mempool_size, socket_, dp.mbuf_cache);
+    if (!pool) return Err{pool.error()};
+    pool_ = *pool;
+  }
+  return start_port_and_flows();
+}
+
+// eal.interface: each driver of the plan in turn; the first that probes,
+// configures and starts keeps the port, and one line says which and why.
+Result<void, std::string> Dataplane::bring_up_wire_port() {
+  if (!config_.eal.interface) return bring_up_port();
+  const std::string& iface = *config_.eal.interface;
+  const auto queues = static_cast<uint16_t>(config_.dataplane.worker_lcores.size());
+  const InterfaceDriver configured = config_.eal.interface_driver;
+  std::vector<std::string> failures;
+  for (InterfaceDriver driver : driver_order(configured)) {
+    auto attached = attach_wire_device(driver, iface, queues);
+    if (attached) {
+      log::info(kTarget, selection_reason(configured, driver, failures),
+                {{"interface", iface}, {"driver", driver_name(driver)}, {"queues", queues}});
+      return {};
+    }
+    failures.push_back(std::string(driver_name(driver)) + " failed: " + attached.error());
+  }
+  std::string reasons;
+  for (const auto& failure : failures) reasons += (reasons.empty() ? "" : "; ") + failure;
+  return Err{"eal.interface " + iface + ": " + reasons};
+}
+
+Result<void, std::string> Dataplane::attach_wire_device(InterfaceDriver driver, const std::string& iface,
+                                                        uint16_t queues) {
+  if (driver == InterfaceDriver::AfXdp) {
+    if (auto shortfall = channel_shortfall(iface, combined_channels(iface), queues)) return Err{*shortfall};
+  }
+  const WireDevice device = wire_device(driver, iface, queues);
+  // EAL's hotplug, as for the stream TAP: rte_vdev_init is not linked.
+  if (int rc = rte_eal_hotplug_add("vdev", device.name.c_str(), device.args.c_str()); rc != 0)
+    return Err{"probe " + device.name + "," + device.args + ": " + rte_strerror(-rc)};
+  if (auto up = bring_up_port(); !up) {
+    remove_flow_rules(port_, flows_);
+    flows_ = {};
+    if (port_started_) (void)rte_eth_dev_stop(port_);
+    port_started_ = false;
+    if (int rc = rte_eal_hotplug_remove("vdev", device.name.c_str()); rc != 0)
+      log::warn(kTarget, "cannot remove the driver that failed", {{"device", device.name}, {"error", rte_strerror(-rc)}});
+    return up;
+  }
+  return {};
+}
+
 Result<void, std::string> Dataplane::create_shared_objects() {
   const auto& dp = config_.dataplane;
   const std::string& prefix = dp.ring_prefix;
-  auto pool = dataplane::create_mbuf_pool(prefix, dp.mempool_size, socket_, dp.mbuf_cache);
-  if (!pool) return Err{pool.error()};
-  pool_ = *pool;
   auto rings = dataplane::create_exception_rings(
       prefix, socket_, dp.exception_ring_size,
       ring_abi::ack_ring_size(dp.command_ring_size, static_cast<unsigned>(dp.worker_lcores.size())));

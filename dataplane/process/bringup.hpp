@@ -45,6 +45,11 @@ class Dataplane {
 
  private:
   explicit Dataplane(const RelayConfig& config) : config_(config) {}
+  // The one port, the mbuf pool on its socket, its queues and flow rules.
+  Result<void, std::string> bring_up_port();
+  // eal.interface: attaches its driver first (wire_port.hpp), with fallback.
+  Result<void, std::string> bring_up_wire_port();
+  Result<void, std::string> attach_wire_device(InterfaceDriver driver, const std::string& iface, uint16_t queues);
   Result<void, std::string> open_port();
   Result<void, std::string> create_shared_objects();
   Result<void, std::string> start_port_and_flows();

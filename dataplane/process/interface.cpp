@@ -36,6 +36,7 @@ dataplane::InterfaceConfig interface_config(const RelayConfig& config, const Mac
     if (n < c.stream_ports.size()) c.stream_ports[n++] = p;
   c.idle = dp.idle;
   c.max_idle_sleep_us = dp.max_idle_sleep_us;
+  c.tx_hold_us = dp.tx_hold_us;
   return c;
 }
 

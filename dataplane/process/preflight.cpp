@@ -65,6 +65,8 @@ std::optional<std::string> missing_interface(const RelayConfig& config, const Ho
       return "eal.vdevs: " + vdev + " names interface " + *iface +
              ", which does not exist (no /sys/class/net/" + *iface + ")";
   }
+  if (const auto& iface = config.eal.interface; iface && !host.interface_exists(*iface))
+    return "eal.interface: " + *iface + " does not exist (no /sys/class/net/" + *iface + ")";
   return std::nullopt;
 }
 
@@ -105,18 +107,6 @@ HugePages huge_pages_from_meminfo(std::string_view meminfo) {
     if (key == "Hugepagesize") pages.page_kib = leading_number(line.substr(colon + 1));
   }
   return pages;
-}
-
-std::optional<std::string> vdev_interface(std::string_view vdev) {
-  auto args = split(vdev, ',');
-  const std::string_view driver = args.front();
-  // DPDK also accepts the eth_ aliases of these two PMDs.
-  const bool attaches = driver.starts_with("net_af_packet") || driver.starts_with("eth_af_packet") ||
-                        driver.starts_with("net_af_xdp") || driver.starts_with("eth_af_xdp");
-  if (!attaches) return std::nullopt;
-  for (size_t i = 1; i < args.size(); ++i)
-    if (args[i].starts_with("iface=")) return std::string(args[i].substr(6));
-  return std::nullopt;
 }
 
 std::optional<std::string> refusal(const RelayConfig& config, const HostFacts& host) {

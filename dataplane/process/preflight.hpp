@@ -26,10 +26,6 @@ struct HugePages {
 };
 HugePages huge_pages_from_meminfo(std::string_view meminfo);
 
-// The kernel interface a vdev takes over ("net_af_packet0,iface=veth0" →
-// "veth0"); only the PMDs that attach to an existing interface name one.
-std::optional<std::string> vdev_interface(std::string_view vdev);
-
 struct HostFacts {
   std::string proc_mounts;
   std::string meminfo;

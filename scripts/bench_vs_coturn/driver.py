@@ -18,7 +18,6 @@ import csv
 import json
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ceiling  # noqa: E402
-from relays import (CLIENT4, PEER4, RELAY4, ROOT, TRANSPORTS, Coturn, OurRelay, Streams, Topology,  # noqa: E402
+from relays import (CLIENT4, PEER4, RELAY4, ROOT, TRANSPORTS, Coturn, OurRelay, Streams, Topology, free_tcp_port,  # noqa: E402
                     client_port, machine_cpu_seconds, run_generator)
 
 RELAY_CORE, GENERATOR_CORE = 1, 0
@@ -55,12 +54,6 @@ def root_udp_rcvbuf_errors() -> int:
     coturn's own sockets live there (our relay's traffic never reaches them)."""
     rows = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp: ")]
     return int(dict(zip(rows[0], rows[1]))["RcvbufErrors"])
-
-
-def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Stopping:
@@ -350,6 +343,10 @@ def main() -> int:
                          "end: the generator then offers more, but on a VM every batch costs an IPI and both "
                          "relays lose packets from 50k on)")
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 512])
+    ap.add_argument("--relay-driver", choices=["auto", "af_xdp", "af_packet"], default="auto",
+                    help="our relay's driver on the veth (eal.interface_driver)")
+    ap.add_argument("--relay-tx-hold-us", type=int, default=None,
+                    help="our relay's dataplane.tx_hold_us (default: the relay's own default)")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds of traffic per point")
     ap.add_argument("--loads", type=int, nargs="+",
                     help="offered loads (client -> peer packets/s) instead of the ladder, e.g. below its first "
@@ -397,7 +394,8 @@ def main() -> int:
         secret = secrets.token_hex(16)
         relay = (Coturn(tmp, topology, RELAY_CORE, secret, streams) if name == "coturn" else
                  OurRelay(tmp, topology, RELAY_CORE, secret, a.build, a.file_prefix, free_tcp_port(),
-                          streams=streams))
+                          streams=streams, driver=a.relay_driver,
+                          tx_hold_us=a.relay_tx_hold_us))
         try:
             # Time spent waiting for another run to let go of the address
             # is not this run's budget.

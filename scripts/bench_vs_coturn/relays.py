@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -45,6 +46,13 @@ class Streams:
         key.chmod(0o600)
         return Streams(cert, key)
 
+
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 OUR_CONFIG = """
 [relay]
 listen_port = {port}
@@ -65,7 +73,7 @@ max_allocations_per_username = 0
 # One core for everything: the main lcore runs the only worker loop.
 lcores = "{core}"
 file_prefix = "{prefix}"
-vdevs = ["{vdev}"]
+{wire_port}
 memory_mb = 256
 
 [dataplane]
@@ -75,10 +83,15 @@ worker_lcores = [{core}]
 stun_rate_per_source = 0
 idle = "{idle}"
 max_idle_sleep_us = {max_idle_sleep_us}
+{tx_hold}
 
 {stream}
 [metrics]
 address = "127.0.0.1:{metrics_port}"
+
+# Not the default 0.0.0.0:8080, which another relay on the machine may hold.
+[health]
+address = "127.0.0.1:{health_port}"
 
 [log]
 format = "json"
@@ -334,7 +347,8 @@ class OurRelay(Relay):
 
     def __init__(self, tmp: Path, topology: Topology | None, core: int, secret: str, build: Path, prefix: str,
                  metrics_port: int, vdev: str | None = None, idle: str = "adaptive",
-                 max_idle_sleep_us: int = 200, streams: Streams | None = None):
+                 max_idle_sleep_us: int = 200, streams: Streams | None = None, driver: str = "auto",
+                 tx_hold_us: int | None = None):
         super().__init__(tmp, topology, core, secret, streams)
         self.build, self.prefix, self.metrics_port = build, prefix, metrics_port
         # Named after the file prefix (≤ 15 characters, like the topology's
@@ -348,9 +362,14 @@ class OurRelay(Relay):
                          f'tls_private_key = "{streams.private_key}"\n')
             stream = OUR_STREAM_CONFIG.format(interface=self.stream_interface, table=self.stream_table)
         self.config = tmp / "relay.toml"
+        # A vdev of the caller's (net_memif), else the topology's veth with
+        # the driver asked for (eal.interface_driver: auto, af_xdp, af_packet).
+        port_keys = (f'vdevs = ["{vdev}"]' if vdev else
+                     f'interface = "{topology.root_if}"\ninterface_driver = "{driver}"')
         self.config.write_text(OUR_CONFIG.format(
             port=PORT, lowest=LOWEST_PORT, highest=HIGHEST_PORT, relay=RELAY4, core=core, prefix=prefix,
-            vdev=vdev or f"net_af_packet0,iface={topology.root_if}", metrics_port=metrics_port, idle=idle,
+            wire_port=port_keys, metrics_port=metrics_port, health_port=free_tcp_port(), idle=idle,
+            tx_hold="" if tx_hold_us is None else f"tx_hold_us = {tx_hold_us}",
             max_idle_sleep_us=max_idle_sleep_us, relay_tls=relay_tls, stream=stream))
 
     def start(self) -> None:

@@ -3,7 +3,11 @@
 end sits in a network namespace of its own (scripts/topology), answering
 ping and ping -6 from there; a second primary with the same file prefix and
 a vdev naming a missing interface refused with one line; SIGTERM ending it
-with status 0 within 5 s and no hugepage files left.
+with status 0 within 5 s and no hugepage files left. The veth is
+eal.interface with the auto driver: one line says which driver took it and
+why; with two workers (a veth has one channel, net_af_xdp needs one per
+worker) auto still starts, on net_af_packet, and an explicit af_xdp is
+refused with one line naming the channels; a vdev in eal.vdevs works as before.
 
 usage: test_dpprocess.py RELAY_DATAPLANE
 
@@ -70,6 +74,65 @@ def refused_with_one_line(config: Path, expected: str) -> None:
           f"one log line saying {expected!r}: {lines}")
 
 
+def driver_lines(log: Path) -> list[dict]:
+    return [e for e in events(log) if e.get("driver") in ("net_af_xdp", "net_af_packet") and "interface" in e]
+
+
+def two_workers(config: Path) -> Path:
+    text = config.read_text()
+    assert "worker_lcores = [1]" in text
+    config.write_text(text.replace("worker_lcores = [1]", "worker_lcores = [0, 1]"))
+    return config
+
+
+def auto_falls_back_with_two_workers(tmp: Path) -> None:
+    config = two_workers(write_config(tmp / "two.toml", PREFIX, ROOT_IF))
+    log = tmp / "two.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_ready(proc, log)
+        lines = driver_lines(log)
+        check(len(lines) == 1 and lines[0]["driver"] == "net_af_packet",
+              f"two workers on a veth: auto takes net_af_packet, in one line: {lines}")
+        message = lines[0]["message"]
+        check(message.startswith("net_af_packet: measured faster") or
+              ("net_af_xdp failed: " in message and "combined channel" in message
+               and message.endswith("; using net_af_packet")), f"and says why: {message}")
+        r4 = ping(RELAY4)
+        check(r4.returncode == 0 and " 0% packet loss" in r4.stdout, f"ping {RELAY4} is answered\n{r4.stdout}")
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=5) == 0, "SIGTERM ends it with status 0")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    xdp = two_workers(write_config(tmp / "xdp.toml", PREFIX, ROOT_IF, driver="af_xdp"))
+    refused_with_one_line(xdp, "combined channel")
+
+
+def explicit_vdev_still_works(tmp: Path) -> None:
+    config = write_config(tmp / "vdev.toml", PREFIX, ROOT_IF, driver="vdev")
+    log = tmp / "vdev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_ready(proc, log)
+        ready = [e for e in events(log) if e.get("message") == "ready"]
+        check(ready[0].get("port") == "net_af_packet0" and not driver_lines(log),
+              "eal.vdevs alone: its port, and no driver selection")
+        r4 = ping(RELAY4)
+        check(r4.returncode == 0 and " 0% packet loss" in r4.stdout, f"ping {RELAY4} is answered\n{r4.stdout}")
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=5) == 0, "SIGTERM ends it with status 0")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def scenario(tmp: Path) -> None:
     config = write_config(tmp / "relay.toml", PREFIX, ROOT_IF)
     log = tmp / "dataplane.log"
@@ -80,8 +143,12 @@ def scenario(tmp: Path) -> None:
         wait_ready(proc, log)
         ready = [e for e in events(log) if "ready" in e.get("message", "")]
         check(len(ready) == 1, "exactly one line says ready")
+        lines = driver_lines(log)
+        check(len(lines) == 1 and lines[0]["driver"] == ready[0].get("driver"),
+              f"one line says which driver took the veth, and why: {lines}")
+        print(f"   auto: {lines[0]['message']}", flush=True)
         check(ready[0].get("steering") == "software", "the veth takes the software classification path")
-        check(any(e.get("message") == "rte_flow not supported by net_af_packet: software classification"
+        check(any(e.get("message") == f"rte_flow not supported by {ready[0]['driver']}: software classification"
                   for e in events(log)), "the rte_flow fallback is logged")
         check(sum("rte_flow" in e.get("message", "") for e in events(log)) == 1, "the fallback is logged once")
 
@@ -112,6 +179,8 @@ def main() -> int:
     try:
         subprocess.run([TOPOLOGY, "up", NETNS, ROOT_IF], check=True, timeout=30)
         scenario(tmp)
+        auto_falls_back_with_two_workers(tmp)
+        explicit_vdev_still_works(tmp)
         print("all relay-dataplane checks passed")
         return 0
     except AssertionError as e:

@@ -47,7 +47,7 @@ address = "2001:db8:100::1/64"
 [eal]
 lcores = "0-1"
 file_prefix = "{prefix}"
-vdevs = ["net_af_packet0,iface={root_if}"]
+{wire_port}
 memory_mb = 256
 
 [dataplane]
@@ -63,11 +63,15 @@ level = "{log_level}"
 
 
 def write_config(path: Path, prefix: str, root_if: str, lowest_port: int = 49152, highest_port: int = 65535,
-                 extra_relay: str = "", extra: str = "", log_level: str = "info") -> Path:
+                 extra_relay: str = "", extra: str = "", log_level: str = "info", driver: str = "auto") -> Path:
     """The relay's TOML for a test: both families on scripts/topology's
-    addresses, its own --file-prefix, af_packet on the veth `root_if`."""
-    path.write_text(CONFIG.format(prefix=prefix, root_if=root_if, lowest_port=lowest_port, highest_port=highest_port,
-                                  extra_relay=extra_relay, extra=extra, log_level=log_level))
+    addresses, its own --file-prefix, the veth `root_if` as eal.interface
+    with `driver` (eal.interface_driver), or "vdev": net_af_packet0 in eal.vdevs."""
+    wire_port = (f'vdevs = ["net_af_packet0,iface={root_if}"]' if driver == "vdev" else
+                 f'interface = "{root_if}"\ninterface_driver = "{driver}"')
+    path.write_text(CONFIG.format(prefix=prefix, wire_port=wire_port, lowest_port=lowest_port,
+                                  highest_port=highest_port, extra_relay=extra_relay, extra=extra,
+                                  log_level=log_level))
     return path
 
 

@@ -244,7 +244,9 @@ TEST(ConfigFiles, TheDemoFileDescribesTheLoopbackDemo) {
   ASSERT_TRUE(cfg.ok()) << cfg.error().message;
   EXPECT_EQ(cfg->relay.ipv4->subnet().to_string(), "198.51.100.0/24");
   EXPECT_EQ(cfg->relay.ipv6->address.to_string(), "2001:db8:100::1");
-  EXPECT_EQ(cfg->eal.vdevs, (std::vector<std::string>{"net_af_packet0,iface=turn-demo0"}));
+  EXPECT_TRUE(cfg->eal.vdevs.empty());
+  EXPECT_EQ(cfg->eal.interface, "turn-demo0");
+  EXPECT_EQ(cfg->eal.interface_driver, InterfaceDriver::Auto);
   EXPECT_TRUE(cfg->eal.pci_allowlist.empty());
   EXPECT_EQ(cfg->metrics.address->to_string(), "127.0.0.1:9100");
   EXPECT_EQ(cfg->log.format, log::Format::Text);

@@ -205,6 +205,30 @@ TEST(ConfigCrossChecks, LifetimesLcoresAndPoolsMustFitTogether) {
       "(383 mbufs)");
 }
 
+TEST(ConfigFileErrors, AnInterfaceDriverIsOneOfTheThree) {
+  EXPECT_EQ(file_error(kAddr + "[eal]\ninterface = \"veth1\"\ninterface_driver = \"xdp\"\n"),
+            "FILE:5:20: eal.interface_driver: \"xdp\" is not one of auto, af_xdp, af_packet");
+  EXPECT_EQ(file_error(kAddr + "[eal]\ninterface = \"eth0/1\"\n"),
+            "FILE:4:13: eal.interface: \"eth0/1\" is not 1..15 characters of A-Z a-z 0-9 _ -");
+}
+
+TEST(ConfigCrossChecks, AnInterfaceIsNotAlsoTakenByAVdev) {
+  EXPECT_EQ(file_error(kAddr + "[eal]\nvdevs = [\"net_af_packet0,iface=veth1\"]\ninterface = \"veth1\"\n"),
+            "FILE:5:13: eal.interface: eal.interface veth1 is also taken by eal.vdevs "
+            "\"net_af_packet0,iface=veth1\": keep one of them");
+  EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--eal-vdevs", "net_af_xdp0,iface=veth1",
+                      "--eal-interface", "veth1"}),
+            "--eal-interface: eal.interface veth1 is also taken by eal.vdevs "
+            "\"net_af_xdp0,iface=veth1\": keep one of them");
+  // Another interface's vdev is no conflict here (the data plane then
+  // refuses two ports, naming both).
+  TempToml file(kAddr + "[eal]\nvdevs = [\"net_af_packet0,iface=veth2\"]\ninterface = \"veth1\"\n");
+  auto config = load({"--config", file.path()});
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->eal.interface, "veth1");
+  EXPECT_EQ(config->eal.interface_driver, InterfaceDriver::Auto);
+}
+
 TEST(ConfigCrossChecks, PerAllocationQuotasMustFitTheDataPlanesTables) {
   EXPECT_EQ(error_of({"--ip4-addr", "198.51.100.1/24", "--dataplane-channel-table-capacity", "1024"}),
             "--dataplane-channel-table-capacity: quotas.max_channels_per_allocation 4096 exceeds "

@@ -1,0 +1,84 @@
+#include "dataplane/process/wire_port.hpp"
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace relay::dpprocess {
+
+namespace {
+
+// Busy cycles per relayed packet of the one worker at 200 k packets/s
+// offered, median of 7 runs of scripts/bench-vs-coturn --relays relay
+// --loads 200000 --clients 8 --relay-driver <driver> --relay-tx-hold-us 0
+// on this project's 2-vCPU KVM guest (ARCHITECTURE.md "The wire port on a
+// kernel interface" has every load); auto puts the lower first. At 50 k
+// the two are even (8.4 k and 8.3 k).
+struct Measured {
+  InterfaceDriver driver;
+  unsigned cycles_per_packet;
+};
+constexpr Measured kFaster{InterfaceDriver::AfXdp, 5764};
+constexpr Measured kSlower{InterfaceDriver::AfPacket, 7960};
+constexpr std::string_view kMeasuredAt = "200 kpps";
+static_assert(kFaster.cycles_per_packet < kSlower.cycles_per_packet, "auto tries the faster driver first");
+
+}  // namespace
+
+std::vector<InterfaceDriver> driver_order(InterfaceDriver configured) {
+  if (configured == InterfaceDriver::Auto) return {kFaster.driver, kSlower.driver};
+  return {configured};
+}
+
+std::string_view driver_name(InterfaceDriver driver) {
+  return driver == InterfaceDriver::AfXdp ? "net_af_xdp" : "net_af_packet";
+}
+
+WireDevice wire_device(InterfaceDriver driver, std::string_view iface, uint16_t queues) {
+  // Names of their own, so a driver that failed half-way (still on the
+  // vdev bus) never blocks the other.
+  const std::string n = std::to_string(queues);
+  if (driver == InterfaceDriver::AfXdp)
+    return {"net_af_xdp_wire", "iface=" + std::string(iface) + ",start_queue=0,queue_count=" + n};
+  return {"net_af_packet_wire", "iface=" + std::string(iface) + ",qpairs=" + n};
+}
+
+std::optional<std::string> channel_shortfall(std::string_view iface, uint32_t combined_channels, uint16_t queues) {
+  const uint32_t channels = combined_channels == 0 ? 1 : combined_channels;
+  if (queues <= channels) return std::nullopt;
+  return std::string(iface) + " has " + std::to_string(channels) + " combined channel" +
+         (channels == 1 ? "" : "s") + " (ethtool -l " + std::string(iface) + "; a veth counts as 1), but " +
+         std::to_string(queues) + " workers need one each: ethtool -L " + std::string(iface) + " combined " +
+         std::to_string(queues) + ", or fewer dataplane.worker_lcores";
+}
+
+uint32_t combined_channels(const std::string& iface) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  ethtool_channels channels{};
+  channels.cmd = ETHTOOL_GCHANNELS;
+  ifreq request{};
+  std::strncpy(request.ifr_name, iface.c_str(), IFNAMSIZ - 1);
+  request.ifr_data = reinterpret_cast<char*>(&channels);
+  const int rc = ::ioctl(fd, SIOCETHTOOL, &request);
+  ::close(fd);
+  // As net_af_xdp reads it: no ethtool, or no combined maximum, is one.
+  return rc == 0 && channels.max_combined != 0 ? channels.combined_count : 1;
+}
+
+std::string selection_reason(InterfaceDriver configured, InterfaceDriver chosen,
+                             const std::vector<std::string>& failures) {
+  const std::string name(driver_name(chosen));
+  if (configured != InterfaceDriver::Auto) return name + ": eal.interface_driver names it";
+  if (!failures.empty()) return failures.front() + "; using " + name;
+  return name + ": measured faster on veth (" + std::to_string(kFaster.cycles_per_packet) + " vs " +
+         std::to_string(kSlower.cycles_per_packet) + " cycles/packet for " + std::string(driver_name(kSlower.driver)) +
+         " at " + std::string(kMeasuredAt) + ")";
+}
+
+}  // namespace relay::dpprocess
