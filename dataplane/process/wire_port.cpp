@@ -14,17 +14,18 @@ namespace relay::dpprocess {
 namespace {
 
 // Busy cycles per relayed packet of the one worker at 200 k packets/s
-// offered, median of 7 runs of scripts/bench-vs-coturn --relays relay
-// --loads 200000 --clients 8 --relay-driver <driver> --relay-tx-hold-us 0
-// on this project's 2-vCPU KVM guest (ARCHITECTURE.md "The wire port on a
-// kernel interface" has every load); auto puts the lower first. At 50 k
-// the two are even (8.4 k and 8.3 k).
+// offered, median of 3 interleaved runs of scripts/bench-vs-coturn --relays
+// relay --loads 50000 200000 1000000 --clients 8 --relay-driver <driver>
+// (turn-dpdk-gen on the veth's far end, dataplane.tx_hold_us 4) on this
+// project's 2-vCPU KVM guest, otherwise idle (README "Benchmarks" has every
+// load); auto puts the lower first. net_af_xdp also lost less there (0.15-
+// 0.58 % against 0.6-4 %).
 struct Measured {
   InterfaceDriver driver;
   unsigned cycles_per_packet;
 };
-constexpr Measured kFaster{InterfaceDriver::AfXdp, 5764};
-constexpr Measured kSlower{InterfaceDriver::AfPacket, 7960};
+constexpr Measured kFaster{InterfaceDriver::AfXdp, 4335};
+constexpr Measured kSlower{InterfaceDriver::AfPacket, 4863};
 constexpr std::string_view kMeasuredAt = "200 kpps";
 static_assert(kFaster.cycles_per_packet < kSlower.cycles_per_packet, "auto tries the faster driver first");
 

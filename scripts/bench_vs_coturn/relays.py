@@ -140,6 +140,19 @@ def cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_wait_seconds_of(pid: int) -> float:
+    """Time the threads of a process spent runnable but not running (the
+    second field of /proc/<pid>/task/*/schedstat): preemption by something
+    else on the core, which voluntary sleep (an adaptive idle) is not."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that just ended
+    return total / 1e9
+
+
 def machine_cpu_seconds() -> float:
     """Non-idle CPU time of the whole machine, from /proc/stat."""
     f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -334,6 +347,9 @@ class Relay:
 
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds_of(p.pid) for p in self.procs.values() if p.poll() is None)
+
+    def run_wait_seconds(self) -> float:
+        return sum(run_wait_seconds_of(p.pid) for p in self.procs.values() if p.poll() is None)
 
     def busy_seconds(self) -> float | None:
         return None
