@@ -14,6 +14,7 @@ usage: test_dpprocess.py RELAY_DATAPLANE
 Bounded in time; it starts only relay-dataplane processes and ping, ends
 them by PID, and tears the topology down also when a check fails.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -74,6 +75,32 @@ def refused_with_one_line(config: Path, expected: str) -> None:
           f"one log line saying {expected!r}: {lines}")
 
 
+@contextlib.contextmanager
+def running(config: Path, log: Path):
+    """relay-dataplane on `config`, its output in `log`, once it is ready;
+    killed on the way out unless a check already ended it."""
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_ready(proc, log)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def answers_ping(*args: str, address: str = RELAY4) -> None:
+    r = ping(*args, address)
+    check(r.returncode == 0 and " 0% packet loss" in r.stdout, f"ping {' '.join(args)} {address} is answered\n{r.stdout}")
+
+
+def stops_on_sigterm(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    check(proc.wait(timeout=5) == 0, "SIGTERM ends it with status 0")
+
+
 def driver_lines(log: Path) -> list[dict]:
     return [e for e in events(log) if e.get("driver") in ("net_af_xdp", "net_af_packet") and "interface" in e]
 
@@ -88,11 +115,7 @@ def two_workers(config: Path) -> Path:
 def auto_falls_back_with_two_workers(tmp: Path) -> None:
     config = two_workers(write_config(tmp / "two.toml", PREFIX, ROOT_IF))
     log = tmp / "two.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        wait_ready(proc, log)
+    with running(config, log) as proc:
         lines = driver_lines(log)
         check(len(lines) == 1 and lines[0]["driver"] == "net_af_packet",
               f"two workers on a veth: auto takes net_af_packet, in one line: {lines}")
@@ -100,14 +123,8 @@ def auto_falls_back_with_two_workers(tmp: Path) -> None:
         check(message.startswith("net_af_packet: measured faster") or
               ("net_af_xdp failed: " in message and "combined channel" in message
                and message.endswith("; using net_af_packet")), f"and says why: {message}")
-        r4 = ping(RELAY4)
-        check(r4.returncode == 0 and " 0% packet loss" in r4.stdout, f"ping {RELAY4} is answered\n{r4.stdout}")
-        proc.send_signal(signal.SIGTERM)
-        check(proc.wait(timeout=5) == 0, "SIGTERM ends it with status 0")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        answers_ping()
+        stops_on_sigterm(proc)
     xdp = two_workers(write_config(tmp / "xdp.toml", PREFIX, ROOT_IF, driver="af_xdp"))
     refused_with_one_line(xdp, "combined channel")
 
@@ -115,32 +132,18 @@ def auto_falls_back_with_two_workers(tmp: Path) -> None:
 def explicit_vdev_still_works(tmp: Path) -> None:
     config = write_config(tmp / "vdev.toml", PREFIX, ROOT_IF, driver="vdev")
     log = tmp / "vdev.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        wait_ready(proc, log)
+    with running(config, log) as proc:
         ready = [e for e in events(log) if e.get("message") == "ready"]
         check(ready[0].get("port") == "net_af_packet0" and not driver_lines(log),
               "eal.vdevs alone: its port, and no driver selection")
-        r4 = ping(RELAY4)
-        check(r4.returncode == 0 and " 0% packet loss" in r4.stdout, f"ping {RELAY4} is answered\n{r4.stdout}")
-        proc.send_signal(signal.SIGTERM)
-        check(proc.wait(timeout=5) == 0, "SIGTERM ends it with status 0")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        answers_ping()
+        stops_on_sigterm(proc)
 
 
 def scenario(tmp: Path) -> None:
     config = write_config(tmp / "relay.toml", PREFIX, ROOT_IF)
     log = tmp / "dataplane.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([BINARY, "--config", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        wait_ready(proc, log)
+    with running(config, log) as proc:
         ready = [e for e in events(log) if "ready" in e.get("message", "")]
         check(len(ready) == 1, "exactly one line says ready")
         lines = driver_lines(log)
@@ -152,10 +155,8 @@ def scenario(tmp: Path) -> None:
                   for e in events(log)), "the rte_flow fallback is logged")
         check(sum("rte_flow" in e.get("message", "") for e in events(log)) == 1, "the fallback is logged once")
 
-        r4 = ping(RELAY4)
-        check(r4.returncode == 0 and " 0% packet loss" in r4.stdout, f"ping {RELAY4} is answered\n{r4.stdout}")
-        r6 = ping("-6", RELAY6)
-        check(r6.returncode == 0 and " 0% packet loss" in r6.stdout, f"ping -6 {RELAY6} is answered\n{r6.stdout}")
+        answers_ping()
+        answers_ping("-6", address=RELAY6)
 
         refused_with_one_line(write_config(tmp / "twin.toml", PREFIX, ROOT_IF), "another relay-dataplane runs")
         refused_with_one_line(write_config(tmp / "typo.toml", f"{NAME}x-", f"{NAME}x"), "does not exist")
@@ -168,10 +169,6 @@ def scenario(tmp: Path) -> None:
         check(time.monotonic() - started < 5, "within 5 s")
         check(any(e.get("message") == "stopped" for e in events(log)), "it logs that it stopped")
         check(not any(HUGEPAGES.glob(f"{PREFIX}map_*")), "no hugepage files are left")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def main() -> int:
