@@ -23,6 +23,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/process_hardening.hpp"
+#include "dataplane/process/bpf_log.hpp"
 #include "dataplane/process/bringup.hpp"
 #include "dataplane/process/port.hpp"
 #include "dataplane/process/preflight.hpp"
@@ -104,6 +105,7 @@ int run(int argc, char** argv) {
   const RelayConfig& config = loaded.value();
   if (config.check_only) return report_checked(config);
   configure_logger(config.log);
+  route_bpf_logs();
 
   if (auto refused = refusal(config, gather_host_facts(config))) {
     log::error(kTarget, *refused);
