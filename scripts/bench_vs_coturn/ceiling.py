@@ -70,6 +70,9 @@ def run_point(relay: MemifRelay, generator: Path, core: int, prefix: str, client
     sampled at the generator's traffic_start / traffic_end marks so that
     setup stays out."""
     unthrottled = rate == UNTHROTTLED
+    # turn-dpdk-gen always starts its EAL with --no-pci --in-memory (eal_arguments in
+    # tests/bench/dpdk_gen/main.cpp): the one vdev given here, never a NIC. Our relay's
+    # config names no eal.pci_allowlist, so its data plane runs --no-pci as well.
     vdev = (f"net_memif0,role=client,socket-abstract=no,socket={relay.socket},mac={GENERATOR_MAC},"
             "zero-copy=yes")
     args = ["taskset", "-c", str(core), str(generator), "--vdev", vdev,

@@ -149,6 +149,9 @@ def run_point(relay, generator: Generator, transport: str, clients: int, rate: i
               hz: float) -> dict:
     """One generator run; the relay's counters are sampled at the generator's
     traffic_start / traffic_end marks so that setup stays out of them."""
+    # turn-dpdk-gen always starts its EAL with --no-pci --in-memory (eal_arguments in
+    # tests/bench/dpdk_gen/main.cpp): the one vdev given here, never a NIC. Our relay's
+    # config names no eal.pci_allowlist, so its data plane runs --no-pci as well.
     args = ["ip", "netns", "exec", relay.topology.netns, "taskset", "-c", str(GENERATOR_CORE),
             *generator.args(transport),
             "--relay", f"{RELAY4}:{client_port(transport)}", "--client-ip", CLIENT4, "--peer", PEER4,

@@ -49,6 +49,9 @@ def main() -> int:
         try:
             topology.up()
             relay.start()
+            # turn-dpdk-gen always starts its EAL with --no-pci --in-memory (eal_arguments in
+            # tests/bench/dpdk_gen/main.cpp): the one vdev given here, never a NIC. Our relay's
+            # config names no eal.pci_allowlist, so its data plane runs --no-pci as well.
             vdev = f"net_af_packet0,iface={Topology.INNER_IF},qpairs=1,qdisc_bypass=1"
             run = topology.run(
                 ["taskset", "-c", "0", str(BUILD / "tests/bench/dpdk_gen/turn-dpdk-gen"), "--vdev", vdev,
