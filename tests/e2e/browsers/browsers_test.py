@@ -53,6 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
 import browser as browsers  # noqa: E402
+import lifecycle  # noqa: E402
 from appliance import Appliance  # noqa: E402
 from coturn import ALTERNATE_TLS_PORT, CoturnRelay  # noqa: E402
 from testca import TestCA  # noqa: E402
@@ -256,13 +257,7 @@ class Capture:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        lifecycle.end(self.proc, signal.SIGINT)
         self.log.unlink(missing_ok=True)
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import lifecycle
 from turnclient import mint_credentials
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -114,7 +114,7 @@ def telemetry(prefix: str, command: str) -> dict:
         return json.loads(s.recv(1 << 16))[command.split(",")[0]]
 
 
-class Appliance:
+class Appliance(lifecycle.RelayUnderTest):
     """`with Appliance("e2e-v4") as relay:` gives a running relay; inside,
     `relay.ns(cmd)` runs a command in the clients' namespace."""
 
@@ -162,21 +162,6 @@ class Appliance:
         return extra_relay, extra
 
     # --- lifecycle -----------------------------------------------------------
-    def __enter__(self) -> "Appliance":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        self.stop()
-        if exc_type is None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:  # the logs stay for whoever reads the failure
-            print(f"relay logs kept in {self.tmp}", file=sys.stderr)
-
     def start(self) -> None:
         if self.stream_interface:
             self._wait_for_stream_addresses()
@@ -216,14 +201,8 @@ class Appliance:
     def stop(self) -> None:
         for name in ("controlplane", "dataplane"):
             p = self.procs.pop(name, None)
-            if p is None or p.poll() is not None:
-                continue
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            if p is not None:
+                lifecycle.end(p)
         subprocess.run([ROOT / "scripts" / "topology", "down", self.netns, self.root_if], check=False)
         for leftover in Path("/dev/hugepages").glob(f"{self.prefix}map_*"):
             leftover.unlink(missing_ok=True)
@@ -304,13 +283,7 @@ class Appliance:
         return mint_credentials(self.secret, salt=salt)
 
     def answers_binding(self) -> bool:
-        # turnutils_stunclient waits long for an answer that was lost (a data
-        # plane still resolving the client's address): a try, not a failure.
-        try:
-            r = self.ns_run(["turnutils_stunclient", "-p", str(PORT), RELAY4], capture_output=True, timeout=5)
-        except subprocess.TimeoutExpired:
-            return False
-        return r.returncode == 0
+        return lifecycle.answers_binding(self.ns_run, RELAY4, PORT, timeout=5)
 
     def accepts_tcp(self) -> bool:
         """A TCP connection from the clients' namespace to the listen port

@@ -13,14 +13,12 @@ serves one TLS port, RFC 5780's alternate needing a second address)."""
 from __future__ import annotations
 
 import secrets
-import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import lifecycle
 from turnclient import mint_rest_credentials
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,28 +49,15 @@ pidfile={tmp}/turnserver.pid
 """
 
 
-class CoturnRelay:
+class CoturnRelay(lifecycle.RelayUnderTest):
+    logs_name = "coturn"
+
     def __init__(self, name: str, tls=None, tcp: bool = True):
         self.netns, self.root_if, self.turn_netns = f"{name}-ns", f"{name}0", f"{name}-turn"
         self.secret = secrets.token_hex(16)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"relay-{name}-"))
         self.tls, self.tcp = tls, tcp
         self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> "CoturnRelay":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        self.stop()
-        if exc_type is None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            print(f"coturn logs kept in {self.tmp}", file=sys.stderr)
 
     def _turn(self, *args: str, stdin: str | None = None) -> None:
         subprocess.run(["ip", "netns", "exec", self.turn_netns, *args], check=True, input=stdin, text=True,
@@ -115,20 +100,11 @@ class CoturnRelay:
             time.sleep(0.2)
 
     def answers_binding(self) -> bool:
-        try:
-            r = self.ns_run(["turnutils_stunclient", "-p", str(PORT), RELAY4], capture_output=True, timeout=3)
-        except subprocess.TimeoutExpired:
-            return False
-        return r.returncode == 0
+        return lifecycle.answers_binding(self.ns_run, RELAY4, PORT, timeout=3)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            lifecycle.end(self.proc)
         self.proc = None
         # Deleting coturn's namespace deletes the veth and the nftables table with it.
         subprocess.run(["ip", "netns", "del", self.turn_netns], check=False, stderr=subprocess.DEVNULL)
