@@ -12,7 +12,9 @@ arrived.
                      [--messages N] [--timeout SECONDS] [--capture FILE.pcap]
 
 --transport tcp gives the browser only turn:198.51.100.1:3478?transport=tcp,
-tls only turns:198.51.100.1:443?transport=tcp: the relay serves streams
+tls only turns:turn.relay.test:443?transport=tcp (that name is 198.51.100.1
+in the clients' namespace; Firefox refuses an address in a turns: URL): the
+relay serves streams
 (ours: [stream] enabled; coturn: its TCP and TLS listeners) with a test CA's
 certificate (tests/e2e/lib/testca.py; the demo's in /run/turn-demo/tls),
 which the browser trusts for the call through an NSS database in its
@@ -56,7 +58,7 @@ import browser as browsers  # noqa: E402
 import lifecycle  # noqa: E402
 from appliance import Appliance  # noqa: E402
 from coturn import ALTERNATE_TLS_PORT, CoturnRelay  # noqa: E402
-from testca import TestCA  # noqa: E402
+from testca import RELAY_NAME, TestCA  # noqa: E402
 from turnclient import mint_credentials, mint_rest_credentials  # noqa: E402
 
 RELAY4, RELAY6, PORT = "198.51.100.1", "2001:db8:100::1", 3478
@@ -78,12 +80,16 @@ def browser_namespace(netns: str, root_if: str):
 
     The browsers' own lookups (update, region, remote settings) would wait
     seconds for the machine's resolver through that route; a resolv.conf of
-    the namespace's own (`ip netns exec` mounts /etc/netns/NETNS/) points
-    them at the namespace's closed 127.0.0.1:53 instead.
+    the namespace's own (`ip netns exec` mounts the files of /etc/netns/NETNS/
+    over /etc's) points them at the namespace's closed 127.0.0.1:53 instead.
+    A hosts file of its own gives the relay its name (RELAY_NAME, what the
+    turns: URL names: Firefox takes no address there), on the IPv4 address
+    only, the one the TLS firewall lets through.
 
     Afterwards the namespace is as it was (it matters for a namespace that
     outlives the call, scripts/demo's): the previous default route, the
-    previous forwarding setting, no resolv.conf unless one was there."""
+    previous forwarding setting, no resolv.conf or hosts unless one was
+    there."""
     ns = ["ip", "netns", "exec", netns]
     old_route = subprocess.run([*ns, "ip", "-4", "route", "show", "default"], capture_output=True, text=True,
                                timeout=10).stdout.strip()
@@ -91,15 +97,17 @@ def browser_namespace(netns: str, root_if: str):
     old_forwarding = forwarding.read_text() if forwarding.exists() else None
     etc = Path("/etc/netns") / netns
     made_etc = not etc.exists()
-    resolv = etc / "resolv.conf"
-    old_resolv = resolv.read_bytes() if resolv.exists() else None
+    files = {etc / "resolv.conf": "nameserver 127.0.0.1\n",
+             etc / "hosts": f"127.0.0.1 localhost\n::1 localhost\n{RELAY4} {RELAY_NAME}\n"}
+    old_files = {f: f.read_bytes() if f.exists() else None for f in files}
     try:
         subprocess.run([*ns, "ip", "-4", "route", "replace", "default", "via", RELAY4, "dev", INNER_IF],
                        check=True, timeout=10)
         if old_forwarding is not None:
             forwarding.write_text("0\n")
         etc.mkdir(parents=True, exist_ok=True)
-        resolv.write_text("nameserver 127.0.0.1\n")
+        for f, text in files.items():
+            f.write_text(text)
         yield
     finally:
         subprocess.run([*ns, "ip", "-4", "route", "del", "default", "via", RELAY4, "dev", INNER_IF, "metric", "0"],
@@ -108,18 +116,19 @@ def browser_namespace(netns: str, root_if: str):
             subprocess.run([*ns, "ip", "-4", "route", "replace", *line.split()], check=False, timeout=10)
         if old_forwarding is not None and forwarding.exists():
             forwarding.write_text(old_forwarding)
-        if old_resolv is not None:
-            resolv.write_bytes(old_resolv)
-        elif made_etc:
+        if made_etc:
             shutil.rmtree(etc, ignore_errors=True)
-        else:
-            resolv.unlink(missing_ok=True)
+        for f, old in old_files.items():
+            if old is not None:
+                f.write_bytes(old)
+            elif not made_etc:
+                f.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             etc.parent.rmdir()  # only when no other namespace has one
 
 
 TURN_URLS = {"udp": f"turn:{RELAY4}:{PORT}?transport=udp", "tcp": f"turn:{RELAY4}:{PORT}?transport=tcp",
-             "tls": f"turns:{RELAY4}:{ALTERNATE_TLS_PORT}?transport=tcp"}
+             "tls": f"turns:{RELAY_NAME}:{ALTERNATE_TLS_PORT}?transport=tcp"}
 
 
 @contextlib.contextmanager

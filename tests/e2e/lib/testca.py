@@ -8,7 +8,10 @@ openssl CLI in a temporary directory that is removed afterwards:
 
 The server certificate names the relay's addresses as IP subject
 alternative names (RFC 8656 §18.6 clients check them against the turns: URL's
-host), here scripts/topology's 198.51.100.1 and 2001:db8:100::1."""
+host), here scripts/topology's 198.51.100.1 and 2001:db8:100::1, and the
+relay's name RELAY_NAME as a DNS one: Firefox takes a turns: URL only with
+a name ("TLS requires FQDN, not IP address"), which the browser tests map
+to 198.51.100.1 in the clients' namespace (/etc/netns/NS/hosts)."""
 from __future__ import annotations
 
 import base64
@@ -18,6 +21,8 @@ import tempfile
 from pathlib import Path
 
 RELAY_ADDRESSES = ("198.51.100.1", "2001:db8:100::1")
+# RFC 6761's .test: a name that no resolver outside a test answers for.
+RELAY_NAME = "turn.relay.test"
 
 
 def _openssl(*args: str, stdin: bytes | None = None) -> bytes:
@@ -27,19 +32,19 @@ def _openssl(*args: str, stdin: bytes | None = None) -> bytes:
     return r.stdout
 
 
-def make_certificates(directory: Path, addresses: tuple[str, ...] = RELAY_ADDRESSES, days: int = 2) -> None:
+def make_certificates(directory: Path, addresses: tuple[str, ...] = RELAY_ADDRESSES, days: int = 2,
+                      name: str = RELAY_NAME) -> None:
     """ca.pem/ca.key and server.pem/server.key in `directory`: a CA
     (basicConstraints CA:true) and a server certificate it signed for
-    `addresses` (IP SANs; the first is also the CN), EC P-256, valid from
-    an hour ago (clock skew between namespaces is none, between machines
-    some) for `days`."""
+    `addresses` (IP SANs; the first is also the CN) and `name` (a DNS SAN),
+    EC P-256, valid from now for `days` (the namespaces share one clock)."""
     d = directory
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
              "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"), "-days", str(days),
              "-subj", "/CN=turn-relay e2e test CA",
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    san = ",".join(f"IP:{a}" for a in addresses)
+    san = ",".join([*(f"IP:{a}" for a in addresses), f"DNS:{name}"])
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
              "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"), "-subj", f"/CN={addresses[0]}")
     (d / "server.ext").write_text(f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
