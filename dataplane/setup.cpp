@@ -3,6 +3,8 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
+#include <unistd.h>
 
 #include "common/ring_abi.hpp"
 #include "dataplane/config.hpp"
@@ -17,12 +19,54 @@ std::string dpdk_error(std::string_view what) { return std::string(what) + ": " 
 }  // namespace
 
 Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket,
-                                                   unsigned cache) {
+                                                   unsigned cache, PoolLayout layout) {
   const std::string name = ring_abi::ring_name(prefix, ring_abi::kMbufPool);
-  rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, cache, ring_abi::kMbufPrivSize,
-                                              RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-  if (pool == nullptr) return Err{dpdk_error("rte_pktmbuf_pool_create " + name)};
+  if (layout == PoolLayout::PagePerObject) {
+    rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), mbufs, cache, ring_abi::kMbufPrivSize,
+                                                RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+    if (pool == nullptr) return Err{dpdk_error("rte_pktmbuf_pool_create " + name)};
+    return pool;
+  }
+  // rte_pktmbuf_pool_create's steps, with the one flag it does not take.
+  const unsigned element = sizeof(rte_mbuf) + ring_abi::kMbufPrivSize + RTE_MBUF_DEFAULT_BUF_SIZE;
+  rte_mempool* pool = rte_mempool_create_empty(name.c_str(), mbufs, element, cache, sizeof(rte_pktmbuf_pool_private),
+                                               socket, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+  if (pool == nullptr) return Err{dpdk_error("rte_mempool_create_empty " + name)};
+  auto fail = [&](std::string what, int rc) -> Result<rte_mempool*, std::string> {
+    rte_mempool_free(pool);
+    return Err{what + " " + name + ": " + rte_strerror(rc)};
+  };
+  if (int rc = rte_mempool_set_ops_byname(pool, rte_mbuf_best_mempool_ops(), nullptr); rc != 0)
+    return fail("rte_mempool_set_ops_byname", -rc);
+  rte_pktmbuf_pool_private private_area{};
+  private_area.mbuf_data_room_size = RTE_MBUF_DEFAULT_BUF_SIZE;
+  private_area.mbuf_priv_size = ring_abi::kMbufPrivSize;
+  rte_pktmbuf_pool_init(pool, &private_area);
+  if (int rc = rte_mempool_populate_default(pool); rc < 0) return fail("rte_mempool_populate_default", -rc);
+  rte_mempool_obj_iter(pool, rte_pktmbuf_init, nullptr);
   return pool;
+}
+
+unsigned mbufs_outside_af_xdp_umem(const rte_mempool* pool) {
+  const rte_mempool_memhdr* first = STAILQ_FIRST(&pool->mem_list);
+  if (first == nullptr) return pool->populated_size;
+  const auto first_chunk = reinterpret_cast<uintptr_t>(first->addr);
+  const uintptr_t base = first_chunk & ~static_cast<uintptr_t>(sysconf(_SC_PAGESIZE) - 1);
+  struct Umem {
+    uintptr_t base, end;
+    size_t header, object;
+    unsigned outside;
+  } umem{base, 0, pool->header_size, rte_mempool_calc_obj_size(pool->elt_size, pool->flags, nullptr), 0};
+  umem.end = first_chunk + size_t{pool->populated_size} * umem.object;
+  rte_mempool_obj_iter(
+      const_cast<rte_mempool*>(pool),
+      [](rte_mempool*, void* opaque, void* object, unsigned) {
+        auto* u = static_cast<Umem*>(opaque);
+        const uintptr_t start = reinterpret_cast<uintptr_t>(object) - u->header;
+        if (start < u->base || start + u->object > u->end) ++u->outside;
+      },
+      &umem);
+  return umem.outside;
 }
 
 Result<rte_ring*, std::string> create_command_ring(std::string_view prefix, unsigned lcore, int socket,

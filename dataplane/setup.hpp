@@ -18,8 +18,26 @@ namespace relay::dataplane {
 // Mempool cache must hold at least one burst per lcore (l3fwd's rule).
 constexpr unsigned kMempoolCache = 256;
 
+// Where the pool's mbufs lie.
+// - PagePerObject: DPDK's default. No mbuf crosses a page, so that each is
+//   IOVA-contiguous for a NIC's DMA with IOVA as PA; at each page (or
+//   memory chunk) boundary a gap is left.
+// - Packed: one virtually contiguous block, mbufs back to back
+//   (RTE_MEMPOOL_F_NO_IOVA_CONTIG), for ports that DMA nothing (af_xdp,
+//   af_packet, TAP, memif). net_af_xdp needs it: DPDK 22.11 registers
+//   "populated mbufs x mbuf size" from the first chunk as the AF_XDP umem,
+//   so with the gaps the last mbufs lie past its end and the kernel drops
+//   every frame sent from them (XDP_STATISTICS tx_invalid_descs).
+enum class PoolLayout : uint8_t { PagePerObject, Packed };
+
 Result<rte_mempool*, std::string> create_mbuf_pool(std::string_view prefix, unsigned mbufs, int socket,
-                                                   unsigned cache = kMempoolCache);
+                                                   unsigned cache = kMempoolCache,
+                                                   PoolLayout layout = PoolLayout::PagePerObject);
+
+// How many of the pool's mbufs lie (partly) outside the block DPDK 22.11's
+// net_af_xdp registers as its umem: from the page holding the first memory
+// chunk, populated_size x the mbuf's total size. Zero for a Packed pool.
+unsigned mbufs_outside_af_xdp_umem(const rte_mempool* pool);
 
 struct WorkerRings {
   rte_ring* commands = nullptr;

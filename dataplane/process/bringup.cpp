@@ -83,9 +83,19 @@ Result<void, std::string> Dataplane::bring_up_port() {
   if (auto opened = open_port(); !opened) return opened;
   if (pool_ == nullptr) {
     const auto& dp = config_.dataplane;
-    auto pool = dataplane::create_mbuf_pool(dp.ring_prefix, dp.mempool_size, socket_, dp.mbuf_cache);
+    // Without a PCI device nothing DMAs into the mbufs, and net_af_xdp
+    // needs them in one block (setup.hpp).
+    const auto layout = config_.eal.pci_allowlist.empty() ? dataplane::PoolLayout::Packed
+                                                          : dataplane::PoolLayout::PagePerObject;
+    auto pool = dataplane::create_mbuf_pool(dp.ring_prefix, dp.mempool_size, socket_, dp.mbuf_cache, layout);
     if (!pool) return Err{pool.error()};
     pool_ = *pool;
+  }
+  if (driver_ == "net_af_xdp") {
+    if (const unsigned outside = dataplane::mbufs_outside_af_xdp_umem(pool_); outside != 0)
+      return Err{std::to_string(outside) + " of the pool's " + std::to_string(pool_->populated_size) +
+                 " mbufs lie outside the block net_af_xdp registers as its umem: the kernel would drop the frames "
+                 "sent from them (the pool is one block only without PCI devices)"};
   }
   return start_port_and_flows();
 }

@@ -160,7 +160,10 @@ std::string json_line(const loadgen::Options& o, const TrafficReport& r, const L
 // first_client_port 0: a random one, so that runs in a row do not meet the
 // previous run's allocations.
 int generate(const loadgen::Options& o, uint32_t first_client_port) {
-  auto pool = dataplane::create_mbuf_pool("dpdk_gen.", kMbufs, static_cast<int>(rte_socket_id()));
+  // Packed: its EAL has no PCI device, and net_af_xdp needs the mbufs in
+  // one block (dataplane/setup.hpp).
+  auto pool = dataplane::create_mbuf_pool("dpdk_gen.", kMbufs, static_cast<int>(rte_socket_id()),
+                                          dataplane::kMempoolCache, dataplane::PoolLayout::Packed);
   if (!pool) return std::fprintf(stderr, "turn-dpdk-gen: %s\n", pool.error().c_str()), 1;
   if (rte_eth_dev_count_avail() != 1) return std::fprintf(stderr, "turn-dpdk-gen: expected exactly one port\n"), 1;
   uint16_t port = 0;

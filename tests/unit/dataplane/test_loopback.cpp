@@ -456,5 +456,33 @@ TEST(Setup, RingSizesAndTheMempoolCacheAreTheConfiguredOnes) {
   rte_mempool_free(*pool);
 }
 
+// DPDK 22.11's net_af_xdp registers populated_size x mbuf size from the
+// first chunk's page as the umem. The default pool keeps every mbuf inside
+// one page (4 KiB here, --no-huge), leaving gaps that push its last mbufs
+// past that block: the kernel drops what is sent from them. A packed pool
+// is one block, mbufs back to back, all inside, and works as an mbuf pool.
+TEST(Setup, APackedPoolLiesWhollyInsideTheBlockNetAfXdpRegistersTheDefaultOneDoesNot) {
+  auto per_page = create_mbuf_pool("perpage.", 1023, SOCKET_ID_ANY, 64, PoolLayout::PagePerObject);
+  ASSERT_TRUE(per_page.ok()) << per_page.error();
+  EXPECT_GT(mbufs_outside_af_xdp_umem(*per_page), 0u);
+  auto packed = create_mbuf_pool("packed.", 1023, SOCKET_ID_ANY, 64, PoolLayout::Packed);
+  ASSERT_TRUE(packed.ok()) << packed.error();
+  EXPECT_EQ((*packed)->nb_mem_chunks, 1u);
+  EXPECT_EQ(mbufs_outside_af_xdp_umem(*packed), 0u);
+  EXPECT_EQ((*packed)->cache_size, 64u);
+  // Every mbuf of it: the ring ABI's private area, the default data room.
+  std::vector<rte_mbuf*> all(1023);
+  ASSERT_EQ(rte_pktmbuf_alloc_bulk(*packed, all.data(), 1023), 0);
+  for (rte_mbuf* m : all) {
+    ASSERT_EQ(rte_pktmbuf_priv_size(m->pool), ring_abi::kMbufPrivSize);
+    ASSERT_EQ(rte_pktmbuf_data_room_size(m->pool), RTE_MBUF_DEFAULT_BUF_SIZE);
+    ASSERT_EQ(rte_pktmbuf_headroom(m), RTE_PKTMBUF_HEADROOM);
+    ASSERT_NE(rte_pktmbuf_append(m, 1500), nullptr);
+  }
+  rte_pktmbuf_free_bulk(all.data(), 1023);
+  rte_mempool_free(*per_page);
+  rte_mempool_free(*packed);
+}
+
 }  // namespace
 }  // namespace relay::dataplane::testing
