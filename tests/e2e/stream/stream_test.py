@@ -4,7 +4,9 @@ over a stream, the relay talks UDP to peers.
 
   uclient  coturn's turnutils_uclient over TCP (-t) and TLS (-t -S, on 5349 and
            443, the test CA checked with -E) relaying through channels to
-           turnutils_peer with zero loss; our Python client (allocate, bind,
+           turnutils_peer with zero loss, from IPv4 and from IPv6 (TCP to an
+           IPv4 and an IPv6 relayed address, TLS on 5349 to an IPv6 one);
+           our Python client (allocate, bind,
            echo) over the same three; /metrics counts the stream connections;
            TCP to a port that is no TURN port is refused at once (RST).
   hostile  while a UDP call streams ChannelData, attacks on the stream ports:
@@ -49,6 +51,7 @@ from streamclient import StreamTurnClient, connect  # noqa: E402
 from turnclient import BINDING, REQUEST, TurnClient, encode, mint_rest_credentials  # noqa: E402
 
 RELAY4, CLIENT4, PEER4 = "198.51.100.1", "198.51.100.2", "198.51.100.3"
+RELAY6, PEER6 = "2001:db8:100::1", "2001:db8:100::3"
 PORT, TLS_PORT, ALTERNATE_TLS_PORT = 3478, 5349, 443
 NOT_A_TURN_PORT = 8443
 INNER_IF = "relay0"  # scripts/topology's interface inside the namespace
@@ -458,7 +461,7 @@ def test_uclient(relay, tls_ca: Path, ours: bool) -> None:
     from appliance_test import uclient
 
     auth = ["-u", "uclient", "-W", relay.secret]
-    peer = relay.ns_popen(["turnutils_peer", "-L", PEER4, "-p", "3480"], stdout=subprocess.DEVNULL,
+    peer = relay.ns_popen(["turnutils_peer", "-L", PEER4, "-L", PEER6, "-p", "3480"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.3)
@@ -467,6 +470,15 @@ def test_uclient(relay, tls_ca: Path, ours: bool) -> None:
             uclient(relay, f"over TLS on {port} (-t -S, the certificate checked with -E)", "-t", "-S",
                     "-E", str(tls_ca), "-p", str(port), "-e", PEER4, RELAY4, auth=auth,
                     max_lost=0 if ours else COTURN_UCLIENT_TLS_MAX_LOST)
+        # An IPv6 client: the stream reaches the relay's IPv6 address; the
+        # relayed address is IPv4 (the default) or IPv6 (-x, RFC 8656
+        # REQUESTED-ADDRESS-FAMILY).
+        uclient(relay, "over TCP from IPv6 to an IPv4 peer (-t)", "-t", "-e", PEER4, RELAY6, auth=auth)
+        uclient(relay, "over TCP from IPv6 with an IPv6 relay address (-t -x)", "-t", "-x", "-e", PEER6, RELAY6,
+                auth=auth)
+        uclient(relay, f"over TLS on {TLS_PORT} from IPv6 (-t -S -x)", "-t", "-S", "-x", "-E", str(tls_ca),
+                "-p", str(TLS_PORT), "-e", PEER6, RELAY6, auth=auth,
+                max_lost=0 if ours else COTURN_UCLIENT_TLS_MAX_LOST)
     finally:
         peer.terminate()
         peer.wait(timeout=10)
