@@ -40,7 +40,7 @@ void Dispatcher::perform(core::Command command) {
 // the ring copies them into the mbuf, the only copy on their way out.
 Delivery Dispatcher::deliver(const core::SendMessage& m, std::span<const uint8_t> bytes) {
   if (m.transport != Transport::Udp) {
-    if (streams_ == nullptr) return Delivery::Refused;
+    if (streams_ == nullptr) return Delivery::Gone;
     return streams_->send_response(ClientFiveTuple{m.to, m.from, m.transport}, bytes);
   }
   return ring_.get().try_send(bytes, packet_meta_for(m.to, m.from));

@@ -45,7 +45,7 @@ class StreamResponses {
 };
 
 struct DispatchStats {
-  OutboxStats datagrams;     // delivered / refused / overflowed on from_cp
+  OutboxStats datagrams;     // delivered / refused / gone (a closed stream) / overflowed
   ReconcileStats reconcile;
   uint64_t commands = 0;     // table commands published
   uint64_t refusals_answered = 0;  // 508s sent because a worker refused an install

@@ -16,11 +16,13 @@ enum class Delivery : uint8_t {
   Accepted,
   Busy,     // full ring or empty mempool: try again later
   Refused,  // never deliverable (e.g. larger than an mbuf): dropped, counted
+  Gone,     // its receiver is gone (a closed stream): dropped, counted apart
 };
 
 struct OutboxStats {
   uint64_t delivered = 0;
   uint64_t refused = 0;
+  uint64_t gone = 0;
   uint64_t overflowed = 0;  // dropped because `capacity` items already waited
 };
 
@@ -68,6 +70,7 @@ class Outbox {
   bool settle(Delivery d) {
     if (d == Delivery::Accepted) ++stats_.delivered;
     if (d == Delivery::Refused) ++stats_.refused;
+    if (d == Delivery::Gone) ++stats_.gone;
     return d != Delivery::Busy;
   }
 

@@ -307,7 +307,8 @@ void StreamServer::take_frames(const ConnectionPtr& c) {
       switch (from_cp_.try_send(frame.bytes, stream_input_meta(c->id))) {
         case Delivery::Accepted: break;
         case Delivery::Busy: ++stats_.dropped[static_cast<size_t>(StreamDrop::FromCpFull)]; break;
-        case Delivery::Refused: ++stats_.dropped[static_cast<size_t>(StreamDrop::FromCpRefused)]; break;
+        case Delivery::Refused:
+        case Delivery::Gone: ++stats_.dropped[static_cast<size_t>(StreamDrop::FromCpRefused)]; break;
       }
       continue;
     }
@@ -319,7 +320,7 @@ Delivery StreamServer::send_response(const ClientFiveTuple& to, std::span<const 
   const auto it = connections_.find(connection_key(to));
   if (it == connections_.end()) {
     ++stats_.dropped[static_cast<size_t>(StreamDrop::NoConnection)];
-    return Delivery::Refused;
+    return Delivery::Gone;
   }
   enqueue(it->second, bytes);
   return Delivery::Accepted;

@@ -427,7 +427,7 @@ TEST_F(StreamServerTest, ResponsesForAStreamThatIsGoneAreCountedDrops) {
                              who.client, who.listen, clock_now(), Transport::Tcp);
   turn();
   EXPECT_EQ(dropped(StreamDrop::NoConnection), 1u);
-  EXPECT_EQ(dispatcher.stats().datagrams.refused, 1u);
+  EXPECT_EQ(dispatcher.stats().datagrams.gone, 1u);
 }
 
 TEST_F(StreamServerTest, ClosingAllEndsEveryConnectionWithTheReasonGiven) {
