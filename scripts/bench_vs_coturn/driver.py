@@ -30,7 +30,15 @@ from relays import (CLIENT4, PEER4, RELAY4, ROOT, TRANSPORTS, Coturn, OurRelay, 
                     client_port, machine_cpu_seconds, run_generator)
 
 RELAY_CORE, GENERATOR_CORE = 1, 0
-LADDER = [50_000, 100_000, 200_000, 400_000, 800_000, 1_600_000, 3_200_000]
+# Steps of 1.25x to 1.5x above 200k: a relay's first failure is then never
+# far beyond its limit, where the generator (~300k against ours on the
+# 2-vCPU machine) may not keep up.
+LADDER = [50_000, 100_000, 200_000, 250_000, 300_000, 400_000, 600_000, 800_000, 1_200_000, 1_600_000, 2_400_000,
+          3_200_000]
+# After the ladder: up to this many points halve the gap between the
+# highest passing load and the lowest failing one above it, while that gap
+# is wider than REFINE_GAP.
+REFINE_POINTS, REFINE_GAP, REFINE_STEP = 2, 1.2, 5_000
 PASS_LOSS, STOP_LOSS = 0.001, 0.01
 RELAY_RUN_WAIT_SHARE = 0.05
 RX_MISSED_SHARE = 0.001
@@ -38,7 +46,8 @@ COLUMNS = ["relay", "transport", "generator", "clients", "offered_pps", "sent_pp
            "loss", "lost", "sent", "relayed",
            "p50_us", "p99_us", "p999_us", "relay_cpu_s", "relay_busy_s", "relay_run_wait_s", "machine_cpu_s", "generator_cpu_s",
            "process_cycles_per_packet", "busy_cycles_per_packet", "machine_cycles_per_packet",
-           "generator_behind", "send_failed", "tx_ring_full", "generator_idle_fraction", "generator_longest_turn_us",
+           "generator_behind", "send_failed", "tx_ring_full", "generator_rx_missed", "generator_idle_fraction",
+           "generator_longest_turn_us",
            "udp_rcvbuf_errors", "root_udp_rcvbuf_errors", "relay_rx_missed",
            "relay_tx_refused", "relay_dropped", "machine_limited", "backpressured", "stream_errors",
            "relay_stream_dropped", "relay_stream_closed"]
@@ -130,10 +139,13 @@ class Generator:
 def generator_shortfalls(r: dict, kind: str, stream: bool) -> list[str]:
     """Why the generator, not the relay, limited a point (empty: it kept up).
     turn-loadgen: behind its schedule, a failed send (over UDP a full socket
-    buffer is the generator's machine), or its core saturated. turn-dpdk-gen
-    busy-polls its core, so saturation is no idle loop turn left; and its TX
-    ring is the namespace end's kernel (af_packet, af_xdp), drained on its own
-    core: a frame or echo that ring refused never reached the relay."""
+    buffer is the generator's machine), or its core saturated. turn-dpdk-gen:
+    behind its schedule; its TX ring is the namespace end's kernel (af_packet,
+    af_xdp), drained on its own core: a frame or echo that ring refused never
+    reached the relay; and what its own RX ring dropped (ethdev imissed)
+    would count as the relay's loss. A DPDK generator that busy-polls with
+    no idle turn left but did all of that kept up, only just: see
+    generator_no_slack."""
     if kind == "socket":
         return [why for why, hit in (
             ("generator_behind_schedule", r["generator_behind"] > GENERATOR_SHORTFALL * r["offered"]),
@@ -142,7 +154,7 @@ def generator_shortfalls(r: dict, kind: str, stream: bool) -> list[str]:
     return [why for why, hit in (
         ("generator_behind_schedule", r["generator_behind"] > GENERATOR_SHORTFALL * r["offered"]),
         ("generator_tx_ring_full", r["tx_ring_full"] + r["peer_echo_failed"] > GENERATOR_SHORTFALL * r["offered"]),
-        ("generator_saturated", r["generator_idle_fraction"] < GENERATOR_MIN_IDLE)) if hit]
+        ("generator_rx_missed", r.get("rx_missed", 0) > GENERATOR_SHORTFALL * r["sent"])) if hit]
 
 
 def run_point(relay, generator: Generator, transport: str, clients: int, rate: int, duration_s: float,
@@ -196,9 +208,13 @@ def run_point(relay, generator: Generator, transport: str, clients: int, rate: i
     generator_limits = generator_shortfalls(r, generator.kind, stream)
     limited = generator_limits + [why for why, hit in (
         ("generator_socket_overflow", r.get("udp_rcvbuf_errors", 0) > 0),
-        # The relay's threads waited for their core more than 5 % of the
-        # point: something else on the machine preempted them (an adaptive
-        # idle's own sleep is not counted).
+        # It kept up, but with no idle loop turn left: its own queueing is
+        # in the point's latency.
+        ("generator_no_slack", dpdk and not generator_limits and r["generator_idle_fraction"] < GENERATOR_MIN_IDLE),
+        # The relay's threads (ours: its forwarding threads, beyond what its
+        # own other threads ran on the core; relays.py) waited for their
+        # core more than 5 % of the point: something else on the machine
+        # preempted them (an adaptive idle's own sleep is not counted).
         ("relay_core_shared", wait1 - wait0 > RELAY_RUN_WAIT_SHARE * (t1 - t0)),
         # Frames in flight at the two sample marks make `missed` approximate
         # (a few hundred at 100k pps): an overflow is also a loss.
@@ -217,7 +233,8 @@ def run_point(relay, generator: Generator, transport: str, clients: int, rate: i
         "busy_cycles_per_packet": round(busy * hz / relayed, 1) if busy is not None else "",
         "machine_cycles_per_packet": round((m1 - m0) * hz / relayed, 1),
         "generator_behind": r["generator_behind"], "send_failed": r.get("send_failed", ""),
-        "tx_ring_full": r.get("tx_ring_full", ""), "generator_idle_fraction": r.get("generator_idle_fraction", ""),
+        "tx_ring_full": r.get("tx_ring_full", ""), "generator_rx_missed": r.get("rx_missed", ""),
+        "generator_idle_fraction": r.get("generator_idle_fraction", ""),
         "generator_longest_turn_us": r.get("longest_turn_us", ""),
         "udp_rcvbuf_errors": r.get("udp_rcvbuf_errors", ""), "root_udp_rcvbuf_errors": drops1 - drops0,
         "relay_rx_missed": missed,
@@ -238,23 +255,49 @@ def named(stem: str, transport: str, suffix: str) -> str:
     return f"{stem}{suffix}" if transport == "udp" else f"{stem}-{transport}{suffix}"
 
 
+def refinement(rows: list[dict]) -> int | None:
+    """The next load that halves the gap between the highest passing load
+    and the lowest failing one above it, or None when there is no such gap
+    or it is narrow enough."""
+    passed = best(rows)
+    if passed is None:
+        return None
+    above = [r["offered_pps"] for r in rows if r["loss"] > PASS_LOSS and r["offered_pps"] > passed["offered_pps"]]
+    if not above or min(above) <= REFINE_GAP * passed["offered_pps"]:
+        return None
+    mid = round((passed["offered_pps"] + min(above)) / 2 / REFINE_STEP) * REFINE_STEP
+    return mid if passed["offered_pps"] < mid < min(above) else None
+
+
 def ladder(relay, generator: Generator, transport: str, clients: int, loads: list[int], duration_s: float, hz: float,
-           out: Path, deadline: float) -> list[dict]:
+           out: Path, deadline: float, refine: bool) -> list[dict]:
+    """The loads in turn until one loses more than STOP_LOSS or the
+    generator can offer no more; with `refine` already at the first one the
+    relay fails (more than PASS_LOSS lost while the generator kept up), and
+    then up to REFINE_POINTS more between the highest passing load and the
+    failure above it."""
     rows = []
     with open(out / named(f"{relay.name}-{clients}clients", transport, ".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
-        for rate in loads:
+
+        def point(rate: int) -> dict | None:
             if time.monotonic() + duration_s + 30 > deadline:
                 print(f"bench-vs-coturn: time budget spent, {relay.name} ladder stops before {rate} pps",
                       file=sys.stderr)
-                break
+                return None
             row = run_point(relay, generator, transport, clients, rate, duration_s, hz)
             rows.append(row)
             w.writerow(row)
             f.flush()
             print(json.dumps(row), file=sys.stderr)
-            if row["loss"] > STOP_LOSS:
+            return row
+
+        for rate in loads:
+            row = point(rate)
+            if row is None:
+                return rows
+            if row["loss"] > STOP_LOSS or (refine and row["loss"] > PASS_LOSS and row["generator_kept_up"]):
                 break
             # The generator cannot offer more: it fell short and did not get
             # meaningfully further than at the previous point. A DPDK
@@ -265,12 +308,24 @@ def ladder(relay, generator: Generator, transport: str, clients: int, loads: lis
             if not stalled and row["sent_pps"] < 0.9 * rate and (
                     len(rows) < 2 or row["sent_pps"] < 1.1 * rows[-2]["sent_pps"]):
                 break
+        for _ in range(REFINE_POINTS if refine else 0):
+            rate = refinement(rows)
+            if rate is None or point(rate) is None:
+                break
     return rows
 
 
 def best(rows: list[dict]) -> dict | None:
     passing = [r for r in rows if r["loss"] <= PASS_LOSS]
     return max(passing, key=lambda r: (r["offered_pps"], r["relayed_pps"])) if passing else None
+
+
+def first_failure(rows: list[dict], passed: dict | None) -> int | None:
+    """The lowest load above the best passing one that the relay failed
+    while the generator kept up: the relay's own limit lies below it."""
+    above = [r["offered_pps"] for r in rows if r["loss"] > PASS_LOSS and r["generator_kept_up"]
+             and r["offered_pps"] > (passed["offered_pps"] if passed else 0)]
+    return min(above, default=None)
 
 
 def plot(rows: list[dict], path: Path, transport: str) -> None:
@@ -322,6 +377,10 @@ def summarize(rows: list[dict], out: Path, quick: bool, transport: str, generato
         "coturn_sent_pps_at_max": theirs["sent_pps"] if theirs else None,
         "relay_generator_kept_up_at_max": ours["generator_kept_up"] if ours else None,
         "coturn_generator_kept_up_at_max": theirs["generator_kept_up"] if theirs else None,
+        # The lowest load above the max that the relay failed with the
+        # generator keeping up: None means its limit was not found.
+        "relay_failed_at_pps": first_failure([r for r in rows if r["relay"] == "relay"], ours),
+        "coturn_failed_at_pps": first_failure([r for r in rows if r["relay"] == "coturn"], theirs),
         # Whether any point a relay ran was limited by the generator: then
         # its ladder stopped at the generator, not at itself.
         "relay_generator_limited": any(not r["generator_kept_up"] for r in rows if r["relay"] == "relay"),
@@ -417,7 +476,8 @@ def main() -> int:
             topology.up()
             relay.start()
             for n in clients:
-                rows += ladder(relay, generator, a.transport, n, loads, duration, hz, out, socket_deadline)
+                rows += ladder(relay, generator, a.transport, n, loads, duration, hz, out, socket_deadline,
+                               refine=not (a.quick or a.loads))
         finally:
             with stopping.shielded():
                 relay.stop()

@@ -138,6 +138,7 @@ std::string json_line(const loadgen::Options& o, const TrafficReport& r, const L
       "\"offered_pps\":%llu,\"duration_s\":%.3f,\"offered\":%llu,\"generator_behind\":%llu,\"sent\":%llu,"
       "\"tx_ring_full\":%llu,\"attempted_pps\":%.0f,\"sent_pps\":%.0f,\"peer_received\":%llu,\"peer_echo_failed\":%llu,"
       "\"returned\":%llu,\"relayed\":%llu,\"relayed_pps\":%.0f,\"lost\":%llu,\"loss\":%.6f,\"malformed\":%llu,"
+      "\"rx_missed\":%llu,"
       "\"ignored_frames\":%llu,\"arp_replies\":%llu,\"latency_us\":{\"p50\":%.2f,\"p99\":%.2f,\"p999\":%.2f},"
       "\"setup_ms\":%.1f,\"traffic_s\":%.3f,\"generator_cpu_s\":%.3f,\"generator_idle_fraction\":%.4f,"
       "\"longest_turn_us\":%.1f,\"tsc_hz\":%.0f}",
@@ -149,7 +150,8 @@ std::string json_line(const loadgen::Options& o, const TrafficReport& r, const L
       static_cast<unsigned long long>(r.returned), static_cast<unsigned long long>(relayed),
       static_cast<double>(relayed) / secs, static_cast<unsigned long long>(lost),
       attempted ? static_cast<double>(lost) / static_cast<double>(attempted) : 1.0,
-      static_cast<unsigned long long>(r.malformed), static_cast<unsigned long long>(link.ignored()),
+      static_cast<unsigned long long>(r.malformed), static_cast<unsigned long long>(r.rx_missed),
+      static_cast<unsigned long long>(link.ignored()),
       static_cast<unsigned long long>(link.arp_replies()), us(0.50), us(0.99), us(0.999), setup_ms,
       static_cast<double>(r.phase_cycles) / hz, cpu_s,
       static_cast<double>(r.idle_cycles) / static_cast<double>(r.elapsed_cycles),
@@ -189,8 +191,11 @@ int generate(const loadgen::Options& o, uint32_t first_client_port) {
   std::fprintf(stderr, "{\"event\":\"traffic_start\"}\n");
   std::fflush(stderr);
   const double cpu_before = loadgen::process_cpu_seconds();
+  rte_eth_stats before{}, after{};
+  const bool counted = rte_eth_stats_get(port, &before) == 0;
   auto report = run_traffic(o, **link, *clients, peer);
   const double cpu_s = loadgen::process_cpu_seconds() - cpu_before;
+  if (report && counted && rte_eth_stats_get(port, &after) == 0) report->rx_missed = after.imissed - before.imissed;
   std::fprintf(stderr, "{\"event\":\"traffic_end\"}\n");
   std::fflush(stderr);
   if (!report) return std::fprintf(stderr, "turn-dpdk-gen: %s\n", report.error().c_str()), 1;

@@ -31,6 +31,9 @@ struct TrafficReport {
   uint64_t peer_echo_failed = 0;
   uint64_t returned = 0;       // echo mode: back at the clients as ChannelData
   uint64_t malformed = 0;      // UDP to our sockets that did not carry our probe
+  // Frames the port's receive side dropped before we polled them (ethdev
+  // imissed: the XSK or packet ring full): lost by the generator, not the relay.
+  uint64_t rx_missed = 0;
   uint64_t elapsed_cycles = 0;  // sending phase
   uint64_t phase_cycles = 0;    // sending and draining: what the generator's CPU time is spent on
   uint64_t idle_cycles = 0;     // of those, loop turns with nothing due and nothing received
