@@ -141,7 +141,7 @@ class StreamServer final : public StreamResponses {
   void set_tls_context(TlsContext tls) { tls_ = std::move(tls); }
 
   // A response of the Server (Dispatcher): queued whatever the limit
-  // (Accepted), or Gone when the stream is (counted no_connection).
+  // (Accepted), or Gone when the stream has closed (counted no_connection).
   Delivery send_response(const ClientFiveTuple& to, std::span<const uint8_t> bytes) override;
   // What a peer relayed (to_stream): queued, or dropped and counted when
   // the stream is gone or its queue is over stream.max_buffered_bytes.
