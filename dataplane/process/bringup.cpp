@@ -125,6 +125,7 @@ Result<void, std::string> Dataplane::bring_up_wire_port() {
 Result<void, std::string> Dataplane::attach_wire_device(InterfaceDriver driver, const std::string& iface,
                                                         uint16_t queues) {
   if (driver == InterfaceDriver::AfXdp) {
+    if (auto in_the_way = xdp_program_in_the_way(iface, attached_xdp_program(iface))) return Err{*in_the_way};
     if (auto shortfall = channel_shortfall(iface, combined_channels(iface), queues)) return Err{*shortfall};
   }
   const WireDevice device = wire_device(driver, iface, queues);

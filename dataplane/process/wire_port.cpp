@@ -1,5 +1,7 @@
 #include "dataplane/process/wire_port.hpp"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <net/if.h>
@@ -56,6 +58,28 @@ std::optional<std::string> channel_shortfall(std::string_view iface, uint32_t co
          (channels == 1 ? "" : "s") + " (ethtool -l " + std::string(iface) + "; a veth counts as 1), but " +
          std::to_string(queues) + " workers need one each: ethtool -L " + std::string(iface) + " combined " +
          std::to_string(queues) + ", or fewer dataplane.worker_lcores";
+}
+
+std::optional<XdpProgram> attached_xdp_program(const std::string& iface) {
+  const unsigned index = if_nametoindex(iface.c_str());
+  uint32_t id = 0;
+  if (index == 0 || bpf_xdp_query_id(static_cast<int>(index), 0, &id) != 0 || id == 0) return std::nullopt;
+  XdpProgram program{.id = id, .name = {}};
+  if (const int fd = bpf_prog_get_fd_by_id(id); fd >= 0) {
+    bpf_prog_info info{};
+    uint32_t length = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &length) == 0) program.name = info.name;
+    ::close(fd);
+  }
+  return program;
+}
+
+std::optional<std::string> xdp_program_in_the_way(std::string_view iface, const std::optional<XdpProgram>& attached) {
+  if (!attached) return std::nullopt;
+  const std::string name = attached->name.empty() ? "" : " \"" + attached->name + "\"";
+  return std::string(iface) + " already has an XDP program (id " + std::to_string(attached->id) + name +
+         "), which net_af_xdp would detach: left alone; if it is a leftover of a stopped relay, remove it with "
+         "ip link set dev " + std::string(iface) + " xdp off";
 }
 
 uint32_t combined_channels(const std::string& iface) {

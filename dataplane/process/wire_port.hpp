@@ -34,6 +34,21 @@ std::optional<std::string> channel_shortfall(std::string_view iface, uint32_t co
 // The interface's combined channels as net_af_xdp reads them (SIOCETHTOOL).
 uint32_t combined_channels(const std::string& iface);
 
+// An XDP program attached to the interface before us: another tool's (a
+// filter, a load balancer) or one a killed net_af_xdp user left behind.
+struct XdpProgram {
+  uint32_t id = 0;
+  std::string name;
+};
+// What the kernel has attached to the interface, or nullopt (none, or the
+// interface cannot be asked).
+std::optional<XdpProgram> attached_xdp_program(const std::string& iface);
+// net_af_xdp cannot attach beside such a program, and DPDK 22.11 then
+// detaches whatever program the interface holds as it closes the failed
+// port: the operator's program would be gone. So net_af_xdp is not tried
+// there: why, or nullopt when nothing is attached.
+std::optional<std::string> xdp_program_in_the_way(std::string_view iface, const std::optional<XdpProgram>& attached);
+
 // The one line that says which driver took the port and why.
 std::string selection_reason(InterfaceDriver configured, InterfaceDriver chosen,
                              const std::vector<std::string>& failures);

@@ -7,7 +7,10 @@ with status 0 within 5 s and no hugepage files left. The veth is
 eal.interface with the auto driver: one line says which driver took it and
 why; with two workers (a veth has one channel, net_af_xdp needs one per
 worker) auto still starts, on net_af_packet, and an explicit af_xdp is
-refused with one line naming the channels; a vdev in eal.vdevs works as before.
+refused with one line naming the channels; with another XDP program already
+on the veth (xdp_pass.c, built with clang) auto takes net_af_packet, an
+explicit af_xdp is refused, and the program is still attached afterwards;
+a vdev in eal.vdevs works as before.
 
 usage: test_dpprocess.py RELAY_DATAPLANE
 
@@ -129,6 +132,47 @@ def auto_falls_back_with_two_workers(tmp: Path) -> None:
     refused_with_one_line(xdp, "combined channel")
 
 
+def xdp_program(iface: str) -> str | None:
+    """The id of the XDP program attached to `iface`, or None."""
+    r = subprocess.run(["ip", "-j", "link", "show", "dev", iface], capture_output=True, text=True, timeout=10)
+    xdp = json.loads(r.stdout)[0].get("xdp", {})
+    return str(xdp["prog"]["id"]) if "prog" in xdp else None
+
+
+def another_xdp_program_is_left_alone(tmp: Path) -> None:
+    """An operator's XDP program on the interface (a filter, say): net_af_xdp
+    cannot attach beside it, and DPDK would detach it while cleaning up
+    its failed port, so the data plane does not try: auto takes
+    net_af_packet, an explicit af_xdp is refused, the program stays."""
+    clang = shutil.which("clang")
+    if clang is None:
+        print("skipped: another XDP program on the veth (no clang to build xdp_pass.c)", flush=True)
+        return
+    program = tmp / "xdp_pass.o"
+    subprocess.run([clang, "-O2", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c",
+                    str(Path(__file__).with_name("xdp_pass.c")), "-o", str(program)], check=True, timeout=60)
+    subprocess.run(["ip", "link", "set", "dev", ROOT_IF, "xdp", "obj", str(program), "sec", "xdp"], check=True,
+                   timeout=10)
+    try:
+        attached = xdp_program(ROOT_IF)
+        check(attached is not None, f"another program is attached to {ROOT_IF} (id {attached})")
+        config = write_config(tmp / "beside.toml", PREFIX, ROOT_IF)
+        log = tmp / "beside.log"
+        with running(config, log) as proc:
+            lines = driver_lines(log)
+            check(len(lines) == 1 and lines[0]["driver"] == "net_af_packet" and
+                  lines[0]["message"].startswith(f"net_af_xdp failed: {ROOT_IF} already has an XDP program (id "
+                                                 f"{attached} \"pass\")"),
+                  f"auto takes net_af_packet and says whose program is in the way: {lines}")
+            answers_ping()
+            stops_on_sigterm(proc)
+        refused_with_one_line(write_config(tmp / "beside-xdp.toml", PREFIX, ROOT_IF, driver="af_xdp"),
+                              "already has an XDP program")
+        check(xdp_program(ROOT_IF) == attached, f"the program is still attached (id {attached})")
+    finally:
+        subprocess.run(["ip", "link", "set", "dev", ROOT_IF, "xdp", "off"], check=False, timeout=10)
+
+
 def explicit_vdev_still_works(tmp: Path) -> None:
     config = write_config(tmp / "vdev.toml", PREFIX, ROOT_IF, driver="vdev")
     log = tmp / "vdev.log"
@@ -177,6 +221,7 @@ def main() -> int:
         subprocess.run([TOPOLOGY, "up", NETNS, ROOT_IF], check=True, timeout=30)
         scenario(tmp)
         auto_falls_back_with_two_workers(tmp)
+        another_xdp_program_is_left_alone(tmp)
         explicit_vdev_still_works(tmp)
         print("all relay-dataplane checks passed")
         return 0

@@ -37,6 +37,20 @@ TEST(WirePort, AVethHasOneChannelSoOnlyOneWorkerFitsAfXdp) {
   EXPECT_EQ(channel_shortfall("eth9", 4, 4), std::nullopt);
 }
 
+TEST(WirePort, AnXdpProgramAlreadyOnTheInterfaceKeepsNetAfXdpAwayAndSaysHowToRemoveALeftover) {
+  EXPECT_EQ(xdp_program_in_the_way("turn-demo0", std::nullopt), std::nullopt);
+  EXPECT_EQ(xdp_program_in_the_way("turn-demo0", XdpProgram{.id = 42, .name = "pass"}),
+            "turn-demo0 already has an XDP program (id 42 \"pass\"), which net_af_xdp would detach: left alone; "
+            "if it is a leftover of a stopped relay, remove it with ip link set dev turn-demo0 xdp off");
+  EXPECT_EQ(xdp_program_in_the_way("eth9", XdpProgram{.id = 7, .name = ""}),
+            "eth9 already has an XDP program (id 7), which net_af_xdp would detach: left alone; "
+            "if it is a leftover of a stopped relay, remove it with ip link set dev eth9 xdp off");
+}
+
+TEST(WirePort, NoXdpProgramIsReportedForAnInterfaceThatDoesNotExist) {
+  EXPECT_EQ(attached_xdp_program("no-such-if0"), std::nullopt);
+}
+
 TEST(WirePort, TheLogLineSaysWhichDriverAndWhy) {
   EXPECT_EQ(selection_reason(InterfaceDriver::AfPacket, InterfaceDriver::AfPacket, {}),
             "net_af_packet: eal.interface_driver names it");
