@@ -2,6 +2,7 @@
 
 #include <rte_cycles.h>
 #include <rte_dev.h>
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -124,8 +125,15 @@ Result<void, std::string> Dataplane::bring_up_wire_port() {
 
 Result<void, std::string> Dataplane::attach_wire_device(InterfaceDriver driver, const std::string& iface,
                                                         uint16_t queues) {
+  const std::string record = std::string(rte_eal_get_runtime_dir()) + "/xdp_program." + iface;
   if (driver == InterfaceDriver::AfXdp) {
-    if (auto in_the_way = xdp_program_in_the_way(iface, attached_xdp_program(iface))) return Err{*in_the_way};
+    auto attached = attached_xdp_program(iface);
+    if (attached && detach_own_leftover(iface, record, *attached)) {
+      log::info(kTarget, "removed the XDP program a data plane with this file prefix left on the interface",
+                {{"interface", iface}, {"program_id", attached->id}, {"program", attached->name}});
+      attached.reset();
+    }
+    if (auto in_the_way = xdp_program_in_the_way(iface, attached)) return Err{*in_the_way};
     if (auto shortfall = channel_shortfall(iface, combined_channels(iface), queues)) return Err{*shortfall};
   }
   const WireDevice device = wire_device(driver, iface, queues);
@@ -141,6 +149,7 @@ Result<void, std::string> Dataplane::attach_wire_device(InterfaceDriver driver, 
       log::warn(kTarget, "cannot remove the driver that failed", {{"device", device.name}, {"error", rte_strerror(-rc)}});
     return up;
   }
+  if (driver == InterfaceDriver::AfXdp) record_xdp_program(record, attached_xdp_program(iface));
   return {};
 }
 

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/ethtool.h>
+#include <linux/if_link.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 
 namespace relay::dpprocess {
 
@@ -72,6 +74,24 @@ std::optional<XdpProgram> attached_xdp_program(const std::string& iface) {
     ::close(fd);
   }
   return program;
+}
+
+void record_xdp_program(const std::string& record, const std::optional<XdpProgram>& attached) {
+  if (attached) std::ofstream(record, std::ios::trunc) << attached->id << "\n";
+}
+
+bool detach_own_leftover(const std::string& iface, const std::string& record, const XdpProgram& attached) {
+  uint32_t recorded = 0;
+  if (!(std::ifstream(record) >> recorded) || recorded != attached.id) return false;
+  const int fd = bpf_prog_get_fd_by_id(attached.id);
+  if (fd < 0) return false;
+  // Only if that program is still the one attached.
+  bpf_xdp_attach_opts opts{};
+  opts.sz = sizeof opts;
+  opts.old_prog_fd = fd;
+  const int rc = bpf_xdp_detach(static_cast<int>(if_nametoindex(iface.c_str())), XDP_FLAGS_REPLACE, &opts);
+  ::close(fd);
+  return rc == 0;
 }
 
 std::optional<std::string> xdp_program_in_the_way(std::string_view iface, const std::optional<XdpProgram>& attached) {

@@ -43,6 +43,13 @@ struct XdpProgram {
 // What the kernel has attached to the interface, or nullopt (none, or the
 // interface cannot be asked).
 std::optional<XdpProgram> attached_xdp_program(const std::string& iface);
+// A data plane killed without cleanup leaves net_af_xdp's program
+// attached. Each start on net_af_xdp records the program's id in `record`
+// (a file in the EAL runtime directory, which outlives the process); the
+// next start on the same file prefix detaches a program with that id, and
+// only that one, before looking: true when it did.
+void record_xdp_program(const std::string& record, const std::optional<XdpProgram>& attached);
+bool detach_own_leftover(const std::string& iface, const std::string& record, const XdpProgram& attached);
 // net_af_xdp cannot attach beside such a program, and DPDK 22.11 then
 // detaches whatever program the interface holds as it closes the failed
 // port: the operator's program would be gone. So net_af_xdp is not tried

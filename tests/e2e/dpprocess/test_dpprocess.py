@@ -10,7 +10,8 @@ worker) auto still starts, on net_af_packet, and an explicit af_xdp is
 refused with one line naming the channels; with another XDP program already
 on the veth (xdp_pass.c, built with clang) auto takes net_af_packet, an
 explicit af_xdp is refused, and the program is still attached afterwards;
-a vdev in eal.vdevs works as before.
+the program a SIGKILLed data plane left on the veth is removed by the next
+start, which takes net_af_xdp again; a vdev in eal.vdevs works as before.
 
 usage: test_dpprocess.py RELAY_DATAPLANE
 
@@ -173,6 +174,31 @@ def another_xdp_program_is_left_alone(tmp: Path) -> None:
         subprocess.run(["ip", "link", "set", "dev", ROOT_IF, "xdp", "off"], check=False, timeout=10)
 
 
+def a_killed_data_planes_program_is_removed_by_the_next_start(tmp: Path) -> None:
+    """SIGKILL leaves net_af_xdp's program on the interface; the next start
+    with the same file prefix knows it as its own (the id it recorded) and
+    detaches it rather than falling back for good."""
+    config = write_config(tmp / "killed.toml", PREFIX, ROOT_IF)
+    log = tmp / "killed.log"
+    with running(config, log) as proc:
+        check(driver_lines(log)[0]["driver"] == "net_af_xdp", "auto takes net_af_xdp on a bare veth")
+        left = xdp_program(ROOT_IF)
+        proc.kill()
+        proc.wait()
+    check(left is not None and xdp_program(ROOT_IF) == left, f"SIGKILL leaves its XDP program attached (id {left})")
+    for leftover in HUGEPAGES.glob(f"{PREFIX}map_*"):
+        leftover.unlink(missing_ok=True)
+    log = tmp / "restarted.log"
+    with running(config, log) as proc:
+        removed = [e for e in events(log) if e.get("message", "").startswith("removed the XDP program")]
+        check(len(removed) == 1 and str(removed[0].get("program_id")) == left,
+              f"the next start removes that program, saying so: {removed}")
+        check(driver_lines(log)[0]["driver"] == "net_af_xdp", "and takes net_af_xdp again")
+        answers_ping()
+        stops_on_sigterm(proc)
+    check(xdp_program(ROOT_IF) is None, "a clean stop leaves no XDP program behind")
+
+
 def explicit_vdev_still_works(tmp: Path) -> None:
     config = write_config(tmp / "vdev.toml", PREFIX, ROOT_IF, driver="vdev")
     log = tmp / "vdev.log"
@@ -222,6 +248,7 @@ def main() -> int:
         scenario(tmp)
         auto_falls_back_with_two_workers(tmp)
         another_xdp_program_is_left_alone(tmp)
+        a_killed_data_planes_program_is_removed_by_the_next_start(tmp)
         explicit_vdev_still_works(tmp)
         print("all relay-dataplane checks passed")
         return 0

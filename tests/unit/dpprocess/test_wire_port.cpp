@@ -2,6 +2,9 @@
 // devargs, and when net_af_xdp cannot have a queue per worker.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+
 #include "dataplane/process/wire_port.hpp"
 
 namespace relay::dpprocess {
@@ -49,6 +52,21 @@ TEST(WirePort, AnXdpProgramAlreadyOnTheInterfaceKeepsNetAfXdpAwayAndSaysHowToRem
 
 TEST(WirePort, NoXdpProgramIsReportedForAnInterfaceThatDoesNotExist) {
   EXPECT_EQ(attached_xdp_program("no-such-if0"), std::nullopt);
+}
+
+// Only the id this file prefix recorded is ever detached; the detaching
+// itself is dpprocess_e2e's (a real interface, a SIGKILLed data plane).
+TEST(WirePort, OnlyTheRecordedProgramCountsAsOurOwnLeftover) {
+  const std::string record = ::testing::TempDir() + "xdp_program.test0";
+  std::remove(record.c_str());
+  EXPECT_FALSE(detach_own_leftover("no-such-if0", record, XdpProgram{.id = 6, .name = "xsk_def_prog"}))
+      << "nothing recorded";
+  record_xdp_program(record, std::nullopt);
+  EXPECT_FALSE(detach_own_leftover("no-such-if0", record, XdpProgram{.id = 6, .name = "xsk_def_prog"}));
+  record_xdp_program(record, XdpProgram{.id = 5, .name = "xsk_def_prog"});
+  EXPECT_FALSE(detach_own_leftover("no-such-if0", record, XdpProgram{.id = 6, .name = "xsk_def_prog"}))
+      << "another program than the one recorded";
+  std::remove(record.c_str());
 }
 
 TEST(WirePort, TheLogLineSaysWhichDriverAndWhy) {
